@@ -1,0 +1,1 @@
+//! racetrace analyzer library.
