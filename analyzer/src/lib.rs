@@ -1,1 +1,3 @@
 //! racetrace analyzer library.
+
+pub mod cli;

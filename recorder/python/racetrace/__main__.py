@@ -1,0 +1,5 @@
+"""``python -m racetrace ...``: the same as the ``racetrace`` console script."""
+
+from racetrace.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The ``racetrace`` console script and ``python -m racetrace``.
+
+Most subcommands (``info``, ``races``, ``deadlocks``, ``graph``, ...) are
+implemented in Rust and shared with the cargo-built ``racetrace`` binary;
+they run through ``racetrace._native.run_cli``. Subcommands that must run
+Python code (recording a program, for instance) are implemented in Python
+and registered in ``PYTHON_SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Callable, Sequence
+
+# Subcommand name -> "module:function". The function is called with the
+# arguments that follow the subcommand name and returns an exit code
+# (0 nothing found, 1 findings, 2 bad usage or bad input).
+PYTHON_SUBCOMMANDS: dict[str, str] = {}
+
+
+def _python_subcommand(name: str) -> Callable[[list[str]], int] | None:
+    target = PYTHON_SUBCOMMANDS.get(name)
+    if target is None:
+        return None
+    module_name, _, func_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, func_name or "main")
+
+
+def run(argv: Sequence[str]) -> int:
+    """Runs ``racetrace ARGV...`` and returns its exit code."""
+    argv = list(argv)
+    if argv:
+        func = _python_subcommand(argv[0])
+        if func is not None:
+            return int(func(argv[1:]) or 0)
+    from racetrace import _native
+
+    # Python may hold buffered output; flush it so that it appears before
+    # whatever the native CLI writes to the same file descriptors.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return _native.run_cli(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``racetrace`` console script."""
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
