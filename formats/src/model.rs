@@ -54,8 +54,18 @@ impl fmt::Display for ActorId {
 
 /// A code location: file, line, function, plus the bytecode offset that
 /// produced the event (so two events on one line stay distinct).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct CodeLoc {
     pub file: StrId,
     pub line: u32,
@@ -65,8 +75,18 @@ pub struct CodeLoc {
 
 /// What kind of thing an object is. Drives naming in reports and tells the
 /// analyzer which objects are synchronization primitives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[repr(u8)]
 pub enum ObjKind {
     /// A plain Python object (attributes).
@@ -98,8 +118,18 @@ pub enum ObjKind {
 
 /// One object identity. `label` is how reports name it (`Counter`, `cache`,
 /// `module app`, `lock_a`); `type_name` is its Python type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct ObjectDesc {
     pub kind: ObjKind,
     pub type_name: StrId,
@@ -108,8 +138,18 @@ pub struct ObjectDesc {
 
 /// How a key's member is reached, for readable names:
 /// `Counter.value`, `cache['k']`, `global counter`, `closure count in f`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[repr(u8)]
 pub enum MemberKind {
     Attr = 0,
@@ -124,8 +164,18 @@ pub enum MemberKind {
 }
 
 /// An (object, member) pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct KeyDesc {
     pub obj: ObjId,
     pub member_kind: MemberKind,
@@ -134,8 +184,18 @@ pub struct KeyDesc {
     pub member: StrId,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[repr(u8)]
 pub enum ActorKind {
     Thread = 0,
@@ -144,8 +204,18 @@ pub enum ActorKind {
 
 /// An actor: its parent and the index of the event that created it (the
 /// parent's `Spawn`/`TaskCreate`); both `None` for the main actor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct ActorDesc {
     pub kind: ActorKind,
     pub name: StrId,
@@ -157,8 +227,20 @@ pub struct ActorDesc {
 /// depends on the kind and is given beside each variant.
 ///
 /// Target kinds: **key** = `KeyId`, **obj** = `ObjId`, **actor** = `ActorId`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[repr(u8)]
 pub enum EventKind {
     // Shared-state accesses (target: key).
@@ -273,8 +355,9 @@ impl EventKind {
         use EventKind::*;
         match self {
             Read | Write | IoRead | IoWrite => TargetKind::Key,
-            Spawn | ActorStart | ActorExit | Join | TaskCreate | TaskAwait | TaskSwitch
-            | Yield => TargetKind::Actor,
+            Spawn | ActorStart | ActorExit | Join | TaskCreate | TaskAwait | TaskSwitch | Yield => {
+                TargetKind::Actor
+            }
             _ => TargetKind::Obj,
         }
     }
@@ -355,8 +438,17 @@ pub struct Event {
 }
 
 /// What the recorder was doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[repr(u8)]
 pub enum Mode {
     Record = 0,
@@ -368,8 +460,16 @@ pub enum Mode {
 
 /// File header. `format_version` is the version of the file format, checked
 /// before anything else is decoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct Header {
     pub format_version: u32,
     pub python_version: String,
@@ -382,9 +482,34 @@ pub struct Header {
     pub started_at: u64,
 }
 
+impl Header {
+    /// A header for this build (current format and racetrace versions);
+    /// the Python version is empty and seed and start time are 0 until the
+    /// caller fills them in.
+    pub fn new(mode: Mode, program: impl Into<String>) -> Header {
+        Header {
+            format_version: crate::codec::FORMAT_VERSION,
+            python_version: String::new(),
+            racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
+            mode,
+            program: program.into(),
+            seed: 0,
+            started_at: 0,
+        }
+    }
+}
+
 /// How the run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub enum Outcome {
     Ok,
     /// An exception escaped an actor (or the program).
@@ -395,9 +520,13 @@ pub enum Outcome {
         traceback: String,
     },
     /// Every live actor was blocked; `description` says who waits for what.
-    Deadlock { description: String },
+    Deadlock {
+        description: String,
+    },
     /// The run was stopped by a timeout or by the user.
-    Aborted { reason: String },
+    Aborted {
+        reason: String,
+    },
 }
 
 /// The interned tables of a trace, as read back. Entries are only ever
@@ -415,7 +544,10 @@ impl Tables {
     /// The string with this id, or `"?"` if out of range (readers validate
     /// ids, so this only shows for hand-built tables).
     pub fn str(&self, id: StrId) -> &str {
-        self.strings.get(id.index()).map(String::as_str).unwrap_or("?")
+        self.strings
+            .get(id.index())
+            .map(String::as_str)
+            .unwrap_or("?")
     }
 
     /// `file:line` of a code location.

@@ -1,0 +1,302 @@
+//! The byte layout of trace format v1, shared by the writer and the reader.
+//!
+//! ```text
+//! file    = header chunk* [footer trailer]
+//! header  = MAGIC(8) version:u32 len:u32 crc:u32 bincode(Header)[len]
+//! chunk   = 'C' first_event:u64 event_count:u32 defs_len:u32 events_len:u32 crc:u32
+//!           defs[defs_len] events[events_len]
+//! footer  = 'F' len:u32 crc:u32 bincode(Footer)[len]
+//! trailer = footer_offset:u64 END_MAGIC(8)
+//! ```
+//! Fixed-width integers are little-endian. A chunk's CRC32 covers its frame
+//! fields after the tag plus both sections, so any flipped bit in a complete
+//! chunk is detected. `defs` is a sequence of table entries (one tag byte
+//! naming the table, then the bincode-encoded entry); entries are numbered
+//! in order of appearance across the whole file. `events` is the compact
+//! event encoding below; its delta state starts afresh in every chunk so a
+//! chunk decodes on its own.
+//!
+//! Event records (one tag byte, then varints):
+//! - `1 k dddddd` + key: a Read (k=0) or Write (k=1) whose location is the
+//!   previous one plus zigzag(dddddd) (-32..=31); the key is
+//!   zigzag(key - previous key) as a varint. The common case: 2 bytes.
+//! - `0 a kkkkkk` with kkkkkk a kind (0..=28): any event. Followed by
+//!   zigzag(loc - previous loc), the target (keys: zigzag delta vs the
+//!   previous key; objects: the id; actors: zigzag(target - actor)), and
+//!   the aux value if the `a` bit is set (aux == 0 otherwise).
+//! - `0x7F` + actor: SWITCH, the following events belong to `actor`.
+//!   Written only when the actor changes, instead of an actor per event.
+
+use crate::model::{Event, EventKind, Outcome, TargetKind};
+
+/// The format version this build writes and the only one it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Starts every trace file. The non-ASCII first byte and the CR LF / ^Z
+/// catch files mangled by text-mode transfers (the PNG trick).
+pub const MAGIC: [u8; 8] = [0x89, b'R', b'T', b'R', b'C', b'\r', b'\n', 0x1a];
+/// Ends a complete file, after the footer offset.
+pub const END_MAGIC: [u8; 8] = *b"RTRCEND\n";
+
+/// Fixed header prefix: magic, version, header length, header CRC.
+pub const HEADER_PREFIX_LEN: usize = 8 + 4 + 4 + 4;
+
+pub const CHUNK_TAG: u8 = b'C';
+pub const FOOTER_TAG: u8 = b'F';
+/// Tag, first_event, event_count, defs_len, events_len, crc.
+pub const CHUNK_FRAME_LEN: usize = 1 + 8 + 4 + 4 + 4 + 4;
+/// Tag, len, crc.
+pub const FOOTER_FRAME_LEN: usize = 1 + 4 + 4;
+/// Footer offset + END_MAGIC.
+pub const TRAILER_LEN: usize = 8 + 8;
+
+/// Table-entry tags inside a defs section.
+pub const DEF_STRING: u8 = 0;
+pub const DEF_LOC: u8 = 1;
+pub const DEF_OBJECT: u8 = 2;
+pub const DEF_KEY: u8 = 3;
+pub const DEF_ACTOR: u8 = 4;
+
+/// Event-record tags.
+pub const TAG_SHORT: u8 = 0x80;
+pub const TAG_SHORT_WRITE: u8 = 0x40;
+pub const TAG_HAS_AUX: u8 = 0x40;
+pub const TAG_KIND_MASK: u8 = 0x3F;
+pub const TAG_SWITCH: u8 = 0x7F;
+
+/// Longest encoding of one event including a preceding SWITCH:
+/// switch (1 + 5) + tag (1) + loc (10) + target (10) + aux (10).
+pub const MAX_EVENT_BYTES: usize = 40;
+
+/// The bincode configuration used for every framed record.
+pub const BINCODE: bincode::config::Configuration = bincode::config::standard();
+
+/// The footer: how the run ended, plus an index of the chunks and table
+/// sizes that the reader cross-checks against what it scanned.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Footer {
+    pub outcome: Outcome,
+    pub event_count: u64,
+    pub chunks: Vec<ChunkIndexEntry>,
+    /// Sizes of the string, loc, object, key and actor tables.
+    pub table_sizes: [u64; 5],
+}
+
+/// One entry of the footer's chunk index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct ChunkIndexEntry {
+    /// File offset of the chunk's tag byte.
+    pub offset: u64,
+    pub first_event: u64,
+    pub event_count: u32,
+}
+
+#[inline]
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+#[inline]
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Writes `v` as LEB128 into `buf` at `*n`. `buf` must have 10 free bytes.
+#[inline]
+pub fn put_varint(buf: &mut [u8; MAX_EVENT_BYTES], n: &mut usize, mut v: u64) {
+    while v >= 0x80 {
+        buf[*n] = (v as u8) | 0x80;
+        *n += 1;
+        v >>= 7;
+    }
+    buf[*n] = v as u8;
+    *n += 1;
+}
+
+/// Reads a LEB128 varint from `buf` at `*pos`. `None` if it runs past the
+/// end or does not fit in 64 bits.
+#[inline]
+pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let b = *buf.get(*pos)?;
+    *pos += 1;
+    if b < 0x80 {
+        return Some(u64::from(b));
+    }
+    get_varint_slow(buf, pos, b)
+}
+
+#[cold]
+fn get_varint_slow(buf: &[u8], pos: &mut usize, first: u8) -> Option<u64> {
+    let mut value = u64::from(first & 0x7F);
+    let mut shift = 7;
+    loop {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        if shift == 63 && b > 1 {
+            return None; // more than 64 bits
+        }
+        value |= u64::from(b & 0x7F) << shift;
+        if b < 0x80 {
+            return Some(value);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// Delta state of the event encoding; reset at the start of every chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeltaState {
+    pub actor: u32,
+    pub loc: u32,
+    pub key: u32,
+}
+
+/// Encodes one event (and a SWITCH first if its actor differs from the
+/// current one) into `out`, updating `st`. Returns the number of bytes.
+#[inline]
+pub fn encode_event(st: &mut DeltaState, ev: &Event, out: &mut [u8; MAX_EVENT_BYTES]) -> usize {
+    let mut n = 0;
+    if ev.actor.0 != st.actor {
+        out[0] = TAG_SWITCH;
+        n = 1;
+        put_varint(out, &mut n, u64::from(ev.actor.0));
+        st.actor = ev.actor.0;
+    }
+    let loc_delta = i64::from(ev.loc.0) - i64::from(st.loc);
+    st.loc = ev.loc.0;
+    let is_rw = matches!(ev.kind, EventKind::Read | EventKind::Write);
+    if is_rw && ev.aux == 0 && (-32..=31).contains(&loc_delta) {
+        let write_bit = if ev.kind == EventKind::Write {
+            TAG_SHORT_WRITE
+        } else {
+            0
+        };
+        out[n] = TAG_SHORT | write_bit | zigzag(loc_delta) as u8;
+        n += 1;
+        put_varint(
+            out,
+            &mut n,
+            zigzag(i64::from(ev.target) - i64::from(st.key)),
+        );
+        st.key = ev.target;
+        return n;
+    }
+    let aux_bit = if ev.aux != 0 { TAG_HAS_AUX } else { 0 };
+    out[n] = ev.kind as u8 | aux_bit;
+    n += 1;
+    put_varint(out, &mut n, zigzag(loc_delta));
+    match ev.kind.target_kind() {
+        TargetKind::Key => {
+            put_varint(
+                out,
+                &mut n,
+                zigzag(i64::from(ev.target) - i64::from(st.key)),
+            );
+            st.key = ev.target;
+        }
+        TargetKind::Obj => put_varint(out, &mut n, u64::from(ev.target)),
+        TargetKind::Actor => put_varint(
+            out,
+            &mut n,
+            zigzag(i64::from(ev.target) - i64::from(ev.actor.0)),
+        ),
+    }
+    if ev.aux != 0 {
+        put_varint(out, &mut n, ev.aux);
+    }
+    n
+}
+
+/// Decodes `bytes` with bincode, refusing to allocate more than a small
+/// multiple of the record's size: bincode pre-allocates strings and vectors
+/// from their encoded length, so a corrupt length must not turn into a
+/// multi-gigabyte allocation. Every allocated byte of a valid record is
+/// backed by at least 1/16 of an encoded byte, so valid records always fit.
+pub fn decode_bounded<T: bincode::Decode<()>>(
+    bytes: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    let budget = bytes.len().saturating_mul(16);
+    // The limit is a const generic, so pick the smallest fitting bucket.
+    macro_rules! limited {
+        ($($limit:expr),*) => {{
+            $(
+                if budget <= $limit {
+                    return bincode::decode_from_slice(bytes, BINCODE.with_limit::<{ $limit }>());
+                }
+            )*
+        }};
+    }
+    limited!(
+        1 << 12,
+        1 << 16,
+        1 << 20,
+        1 << 24,
+        1 << 28,
+        1 << 32,
+        1 << 36
+    );
+    bincode::decode_from_slice(bytes, BINCODE.with_limit::<{ 1 << 40 }>())
+}
+
+/// Hex-escapes a few bytes for error messages.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes {
+        s.extend(std::ascii::escape_default(b).map(char::from));
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trips_edges() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut buf = [0u8; MAX_EVENT_BYTES];
+            let mut n = 0;
+            put_varint(&mut buf, &mut n, v);
+            let mut pos = 0;
+            assert_eq!(get_varint(&buf[..n], &mut pos), Some(v));
+            assert_eq!(pos, n);
+            // Any cut is detected.
+            for cut in 0..n {
+                let mut pos = 0;
+                assert_eq!(get_varint(&buf[..cut], &mut pos), None);
+            }
+        }
+    }
+
+    #[test]
+    fn varint_rejects_overflow() {
+        let too_long = [0xFFu8; 11];
+        assert_eq!(get_varint(&too_long, &mut 0), None);
+        let mut ten = [0xFFu8; 10];
+        ten[9] = 0x02; // bit 64
+        assert_eq!(get_varint(&ten, &mut 0), None);
+    }
+
+    #[test]
+    fn zigzag_round_trips() {
+        for v in [0i64, 1, -1, 31, -32, i64::MAX, i64::MIN] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+    }
+}

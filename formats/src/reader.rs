@@ -1,0 +1,939 @@
+//! Trace reader.
+//!
+//! Opening a file memory-maps it and makes one pass over the chunk frames:
+//! it checks each chunk's CRC, decodes the table definitions and *skips*
+//! the events sections (they are length-prefixed). Events are decoded
+//! later, lazily, by `TraceFile::events()`, straight from the map, with no
+//! allocation per event.
+//!
+//! Nothing in the file is trusted: every length is checked against the
+//! bytes that remain, every id against its table, and any damage becomes a
+//! `FormatError` naming the offset. A file that simply *ends early* (no
+//! footer, or a partial last record — what a killed process leaves) is not
+//! an error: the complete chunks are readable and `truncation()` says what
+//! was lost.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::codec::{self, ChunkIndexEntry, DeltaState, Footer};
+use crate::error::{FormatError, TableName};
+use crate::model::*;
+
+/// Why and where a file ended early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// Offset of the first byte that could not be used (the start of the
+    /// partial record, or the end of the file when the footer is missing).
+    pub offset: u64,
+    pub reason: String,
+    /// Chunks recovered.
+    pub complete_chunks: usize,
+}
+
+/// Where a complete, checksummed chunk lives in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// Offset of the chunk's tag byte.
+    pub offset: u64,
+    /// Index of the chunk's first event in the whole trace.
+    pub first_event: u64,
+    pub event_count: u32,
+    events_start: usize,
+    events_len: usize,
+}
+
+/// The bytes of a trace: a read-only map of the file, or owned bytes.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+pub struct TraceFile {
+    path: String,
+    bytes: Bytes,
+    header: Header,
+    tables: Tables,
+    chunks: Vec<ChunkInfo>,
+    event_count: u64,
+    outcome: Option<Outcome>,
+    truncation: Option<Truncation>,
+}
+
+impl std::fmt::Debug for TraceFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceFile")
+            .field("path", &self.path)
+            .field("header", &self.header)
+            .field("chunks", &self.chunks.len())
+            .field("event_count", &self.event_count)
+            .field("outcome", &self.outcome)
+            .field("truncation", &self.truncation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TraceFile {
+    /// Maps `path` and reads its header, tables and chunk index.
+    pub fn open(path: &Path) -> Result<TraceFile, FormatError> {
+        let name = path.display().to_string();
+        let io = |action, source| FormatError::Io {
+            file: name.clone(),
+            action,
+            source,
+        };
+        let file = File::open(path).map_err(|e| io("cannot open trace file", e))?;
+        let len = file.metadata().map_err(|e| io("cannot stat", e))?.len();
+        let bytes = if len == 0 {
+            // Nothing to map; the header check reports the empty file.
+            Bytes::Owned(Vec::new())
+        } else {
+            // SAFETY: the map is read-only and we rely on the file not being
+            // modified or truncated while it is mapped (trace files are
+            // written once, then only read). A concurrent truncation could
+            // raise SIGBUS on access; a concurrent modification could
+            // change bytes after they were validated, which the decoder
+            // tolerates because it re-checks every bound and id it reads.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io("cannot map", e))?;
+            Bytes::Mapped(map)
+        };
+        Self::parse(name, bytes)
+    }
+
+    /// Reads a trace held in memory. Errors name `<memory>` as the file.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<TraceFile, FormatError> {
+        Self::parse("<memory>".to_string(), Bytes::Owned(bytes))
+    }
+
+    fn parse(path: String, bytes: Bytes) -> Result<TraceFile, FormatError> {
+        let scan = Scanner {
+            file: &path,
+            data: bytes.as_slice(),
+        }
+        .scan()?;
+        Ok(TraceFile {
+            path,
+            bytes,
+            header: scan.header,
+            tables: scan.tables,
+            chunks: scan.chunks,
+            event_count: scan.event_count,
+            outcome: scan.outcome,
+            truncation: scan.truncation,
+        })
+    }
+
+    /// The file path (`<memory>` for in-memory bytes).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Every table entry defined in the complete chunks.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// How the run ended; `None` when the file is truncated.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// `Some` when the file ended early (no footer, or a partial record).
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.truncation.as_ref()
+    }
+
+    /// Number of events in the complete chunks.
+    pub fn event_count(&self) -> u64 {
+        self.event_count
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The complete chunks, in file order.
+    pub fn chunks(&self) -> &[ChunkInfo] {
+        &self.chunks
+    }
+
+    /// Size of the trace in bytes.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.as_slice().len()
+    }
+
+    /// Iterates over every event of the complete chunks, in order.
+    pub fn events(&self) -> Events<'_> {
+        Events::new(self, &self.chunks)
+    }
+
+    /// Iterates over the events of chunks `range` only (chunks decode
+    /// independently, e.g. for parallel decoding).
+    pub fn chunk_events(&self, range: std::ops::Range<usize>) -> Events<'_> {
+        let end = range.end.min(self.chunks.len());
+        let start = range.start.min(end);
+        Events::new(self, &self.chunks[start..end])
+    }
+}
+
+/// Everything the first pass learns.
+struct Scan {
+    header: Header,
+    tables: Tables,
+    chunks: Vec<ChunkInfo>,
+    event_count: u64,
+    outcome: Option<Outcome>,
+    truncation: Option<Truncation>,
+}
+
+/// The first pass: header, then chunk frames (tables decoded, events
+/// skipped), then the footer.
+struct Scanner<'a> {
+    file: &'a str,
+    data: &'a [u8],
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+impl<'a> Scanner<'a> {
+    fn malformed(&self, offset: usize, problem: impl Into<String>) -> FormatError {
+        FormatError::Malformed {
+            file: self.file.to_string(),
+            offset: offset as u64,
+            problem: problem.into(),
+        }
+    }
+
+    fn footer_error(&self, offset: usize, problem: impl Into<String>) -> FormatError {
+        FormatError::CorruptFooter {
+            file: self.file.to_string(),
+            offset: offset as u64,
+            problem: problem.into(),
+        }
+    }
+
+    fn out_of_range(
+        &self,
+        offset: usize,
+        table: TableName,
+        id: u64,
+        size: usize,
+        context: &'static str,
+    ) -> FormatError {
+        FormatError::IndexOutOfRange {
+            file: self.file.to_string(),
+            offset: offset as u64,
+            table,
+            id,
+            size: size as u64,
+            context,
+        }
+    }
+
+    fn scan(&self) -> Result<Scan, FormatError> {
+        let (header, mut pos) = self.read_header()?;
+        let data = self.data;
+        let mut tables = Tables::default();
+        let mut chunks = Vec::new();
+        let mut event_count = 0u64;
+        let mut outcome = None;
+        let mut truncation = None;
+        let mut truncated = |offset: usize, reason: String, chunks: &Vec<ChunkInfo>| {
+            truncation = Some(Truncation {
+                offset: offset as u64,
+                reason,
+                complete_chunks: chunks.len(),
+            });
+        };
+        loop {
+            let rest = &data[pos..];
+            let Some(&tag) = rest.first() else {
+                truncated(
+                    pos,
+                    "no footer: the recording did not finish".into(),
+                    &chunks,
+                );
+                break;
+            };
+            match tag {
+                codec::CHUNK_TAG => {
+                    if rest.len() < codec::CHUNK_FRAME_LEN {
+                        truncated(pos, "partial chunk frame at end of file".into(), &chunks);
+                        break;
+                    }
+                    let first_event = le_u64(&rest[1..9]);
+                    let count = le_u32(&rest[9..13]);
+                    let defs_len = le_u32(&rest[13..17]) as usize;
+                    let events_len = le_u32(&rest[17..21]) as usize;
+                    let stored = le_u32(&rest[21..25]);
+                    let total = codec::CHUNK_FRAME_LEN + defs_len + events_len;
+                    if rest.len() < total {
+                        truncated(
+                            pos,
+                            format!(
+                                "partial chunk at end of file ({} of {} bytes present)",
+                                rest.len(),
+                                total
+                            ),
+                            &chunks,
+                        );
+                        break;
+                    }
+                    let mut crc = crc32fast::Hasher::new();
+                    crc.update(&rest[1..21]);
+                    crc.update(&rest[codec::CHUNK_FRAME_LEN..total]);
+                    let computed = crc.finalize();
+                    if computed != stored {
+                        return Err(FormatError::CorruptChunk {
+                            file: self.file.to_string(),
+                            offset: pos as u64,
+                            chunk: chunks.len(),
+                            stored,
+                            computed,
+                        });
+                    }
+                    if first_event != event_count {
+                        return Err(self.malformed(
+                            pos + 1,
+                            format!(
+                                "chunk {} starts at event {first_event}, expected {event_count}",
+                                chunks.len()
+                            ),
+                        ));
+                    }
+                    // Every event takes at least one byte: a count beyond
+                    // that is impossible (and would mislead size hints).
+                    if count as usize > events_len {
+                        return Err(self.malformed(
+                            pos + 9,
+                            format!(
+                                "chunk {} declares {count} events in {events_len} bytes",
+                                chunks.len()
+                            ),
+                        ));
+                    }
+                    let defs_start = pos + codec::CHUNK_FRAME_LEN;
+                    self.read_defs(
+                        defs_start,
+                        defs_len,
+                        &mut tables,
+                        event_count + count as u64,
+                    )?;
+                    chunks.push(ChunkInfo {
+                        offset: pos as u64,
+                        first_event,
+                        event_count: count,
+                        events_start: defs_start + defs_len,
+                        events_len,
+                    });
+                    event_count += u64::from(count);
+                    pos += total;
+                }
+                codec::FOOTER_TAG => {
+                    match self.read_footer(pos, &chunks, event_count, &tables)? {
+                        Some(o) => outcome = Some(o),
+                        None => truncated(pos, "partial footer at end of file".into(), &chunks),
+                    }
+                    break;
+                }
+                _ if rest.iter().all(|&b| b == 0) => {
+                    // Some file systems leave zero-filled blocks after a
+                    // crash: that is lost data, not damage.
+                    truncated(pos, "zero-filled tail at end of file".into(), &chunks);
+                    break;
+                }
+                _ => {
+                    return Err(self.malformed(
+                        pos,
+                        format!("unknown record tag 0x{tag:02x} (expected a chunk or the footer)"),
+                    ))
+                }
+            }
+        }
+        Ok(Scan {
+            header,
+            tables,
+            chunks,
+            event_count,
+            outcome,
+            truncation,
+        })
+    }
+
+    /// Checks magic and version (before anything else), then decodes the
+    /// header. Returns it and the offset of the first chunk.
+    fn read_header(&self) -> Result<(Header, usize), FormatError> {
+        let data = self.data;
+        let truncated = |problem: String| FormatError::TruncatedHeader {
+            file: self.file.to_string(),
+            offset: data.len() as u64,
+            problem,
+        };
+        let magic_len = codec::MAGIC.len();
+        let head = &data[..data.len().min(magic_len)];
+        if head != &codec::MAGIC[..head.len()] {
+            return Err(FormatError::BadMagic {
+                file: self.file.to_string(),
+                offset: 0,
+                found: codec::escape_bytes(head),
+            });
+        }
+        if data.len() < magic_len + 4 {
+            return Err(truncated(format!(
+                "file is {} bytes long, too short for a trace header",
+                data.len()
+            )));
+        }
+        let version = le_u32(&data[magic_len..]);
+        if version != codec::FORMAT_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                file: self.file.to_string(),
+                offset: magic_len as u64,
+                version,
+                supported: codec::FORMAT_VERSION,
+            });
+        }
+        if data.len() < codec::HEADER_PREFIX_LEN {
+            return Err(truncated(format!(
+                "file is {} bytes long, too short for a trace header",
+                data.len()
+            )));
+        }
+        let len = le_u32(&data[12..]) as usize;
+        let stored = le_u32(&data[16..]);
+        let start = codec::HEADER_PREFIX_LEN;
+        let Some(body) = data.get(start..start + len) else {
+            return Err(truncated(format!(
+                "header needs {len} bytes, {} present",
+                data.len() - start
+            )));
+        };
+        let corrupt = |problem: String| FormatError::CorruptHeader {
+            file: self.file.to_string(),
+            offset: start as u64,
+            problem,
+        };
+        let computed = crc32fast::hash(body);
+        if computed != stored {
+            return Err(corrupt(format!(
+                "checksum mismatch: stored {stored:08x}, computed {computed:08x}"
+            )));
+        }
+        let (header, used): (Header, usize) =
+            codec::decode_bounded(body).map_err(|e| corrupt(format!("cannot decode: {e}")))?;
+        if used != len {
+            return Err(corrupt(format!(
+                "{} unused bytes after the header",
+                len - used
+            )));
+        }
+        if header.format_version != version {
+            return Err(corrupt(format!(
+                "header says format version {}, file prefix says {version}",
+                header.format_version
+            )));
+        }
+        Ok((header, start + len))
+    }
+
+    /// Decodes one defs section into `tables`, validating every id an entry
+    /// holds against the entries defined before it.
+    fn read_defs(
+        &self,
+        start: usize,
+        len: usize,
+        tables: &mut Tables,
+        events_through_chunk: u64,
+    ) -> Result<(), FormatError> {
+        let defs = &self.data[start..start + len];
+        let mut pos = 0;
+        while pos < defs.len() {
+            let entry_offset = start + pos;
+            let tag = defs[pos];
+            let body = &defs[pos + 1..];
+            let bad = |e: bincode::error::DecodeError| {
+                self.malformed(entry_offset, format!("bad table entry (tag {tag}): {e}"))
+            };
+            let n_strings = tables.strings.len();
+            let check_str = |id: StrId, context| {
+                if id.index() < n_strings {
+                    Ok(())
+                } else {
+                    Err(self.out_of_range(
+                        entry_offset,
+                        TableName::Strings,
+                        id.0.into(),
+                        n_strings,
+                        context,
+                    ))
+                }
+            };
+            let used = match tag {
+                codec::DEF_STRING => {
+                    let (s, used): (String, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    tables.strings.push(s);
+                    used
+                }
+                codec::DEF_LOC => {
+                    let (loc, used): (CodeLoc, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    check_str(loc.file, "code location entry")?;
+                    check_str(loc.function, "code location entry")?;
+                    tables.locs.push(loc);
+                    used
+                }
+                codec::DEF_OBJECT => {
+                    let (obj, used): (ObjectDesc, usize) =
+                        codec::decode_bounded(body).map_err(bad)?;
+                    check_str(obj.type_name, "object entry")?;
+                    check_str(obj.label, "object entry")?;
+                    tables.objects.push(obj);
+                    used
+                }
+                codec::DEF_KEY => {
+                    let (key, used): (KeyDesc, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    if key.obj.index() >= tables.objects.len() {
+                        return Err(self.out_of_range(
+                            entry_offset,
+                            TableName::Objects,
+                            key.obj.0.into(),
+                            tables.objects.len(),
+                            "key entry",
+                        ));
+                    }
+                    check_str(key.member, "key entry")?;
+                    tables.keys.push(key);
+                    used
+                }
+                codec::DEF_ACTOR => {
+                    let (actor, used): (ActorDesc, usize) =
+                        codec::decode_bounded(body).map_err(bad)?;
+                    check_str(actor.name, "actor entry")?;
+                    if let Some(parent) = actor.parent {
+                        if parent.index() >= tables.actors.len() {
+                            return Err(self.out_of_range(
+                                entry_offset,
+                                TableName::Actors,
+                                parent.0.into(),
+                                tables.actors.len(),
+                                "actor entry (parent)",
+                            ));
+                        }
+                    }
+                    // The creating event precedes the definition, so it is
+                    // in this chunk or an earlier one.
+                    if let Some(ev) = actor.created_by_event {
+                        if ev >= events_through_chunk {
+                            return Err(self.malformed(
+                                entry_offset,
+                                format!(
+                                    "actor {} created by event {ev}, which is not in this or an earlier chunk",
+                                    tables.actors.len()
+                                ),
+                            ));
+                        }
+                    }
+                    tables.actors.push(actor);
+                    used
+                }
+                _ => {
+                    return Err(
+                        self.malformed(entry_offset, format!("unknown table entry tag {tag}"))
+                    )
+                }
+            };
+            pos += 1 + used;
+        }
+        Ok(())
+    }
+
+    /// Reads the footer at `pos`. `Ok(None)` if it is cut short (a crash
+    /// while finishing): then the trace is merely truncated.
+    fn read_footer(
+        &self,
+        pos: usize,
+        chunks: &[ChunkInfo],
+        event_count: u64,
+        tables: &Tables,
+    ) -> Result<Option<Outcome>, FormatError> {
+        let rest = &self.data[pos..];
+        if rest.len() < codec::FOOTER_FRAME_LEN {
+            return Ok(None);
+        }
+        let len = le_u32(&rest[1..5]) as usize;
+        let stored = le_u32(&rest[5..9]);
+        let body_end = codec::FOOTER_FRAME_LEN + len;
+        let end = body_end + codec::TRAILER_LEN;
+        if rest.len() < end {
+            return Ok(None);
+        }
+        let body = &rest[codec::FOOTER_FRAME_LEN..body_end];
+        let computed = crc32fast::hash(body);
+        if computed != stored {
+            return Err(self.footer_error(
+                pos,
+                format!("checksum mismatch: stored {stored:08x}, computed {computed:08x}"),
+            ));
+        }
+        let (footer, used): (Footer, usize) = codec::decode_bounded(body)
+            .map_err(|e| self.footer_error(pos, format!("cannot decode: {e}")))?;
+        if used != len {
+            return Err(self.footer_error(pos, format!("{} unused bytes in footer", len - used)));
+        }
+        let trailer = &rest[body_end..end];
+        if le_u64(trailer) != pos as u64 || trailer[8..] != codec::END_MAGIC {
+            return Err(self.footer_error(pos + body_end, "bad trailer"));
+        }
+        if rest.len() > end {
+            return Err(self.malformed(
+                pos + end,
+                format!("{} unexpected bytes after the footer", rest.len() - end),
+            ));
+        }
+        // The footer must describe exactly the chunks that were scanned.
+        let index: Vec<ChunkIndexEntry> = chunks
+            .iter()
+            .map(|c| ChunkIndexEntry {
+                offset: c.offset,
+                first_event: c.first_event,
+                event_count: c.event_count,
+            })
+            .collect();
+        if footer.chunks != index {
+            return Err(self.footer_error(
+                pos,
+                format!(
+                    "chunk index lists {} chunks that differ from the {} in the file",
+                    footer.chunks.len(),
+                    index.len()
+                ),
+            ));
+        }
+        if footer.event_count != event_count {
+            return Err(self.footer_error(
+                pos,
+                format!(
+                    "footer counts {} events, chunks hold {event_count}",
+                    footer.event_count
+                ),
+            ));
+        }
+        let sizes = [
+            tables.strings.len() as u64,
+            tables.locs.len() as u64,
+            tables.objects.len() as u64,
+            tables.keys.len() as u64,
+            tables.actors.len() as u64,
+        ];
+        if footer.table_sizes != sizes {
+            return Err(self.footer_error(
+                pos,
+                format!(
+                    "footer table sizes {:?} differ from the tables in the file {sizes:?}",
+                    footer.table_sizes
+                ),
+            ));
+        }
+        Ok(Some(footer.outcome))
+    }
+}
+
+/// Streaming decoder over the events of complete chunks.
+///
+/// Yields `Err` once (then ends) if an events section is malformed or an
+/// event refers to an id outside its table.
+pub struct Events<'a> {
+    file: &'a TraceFile,
+    data: &'a [u8],
+    chunks: &'a [ChunkInfo],
+    next_chunk: usize,
+    /// Events section of the current chunk.
+    buf: &'a [u8],
+    /// File offset of `buf[0]`, for errors.
+    buf_offset: usize,
+    pos: usize,
+    /// Events not yet decoded in the current chunk.
+    left: u32,
+    /// Events not yet yielded in all chunks.
+    remaining: u64,
+    /// Index of the next event in the whole trace.
+    index: u64,
+    st: DeltaState,
+    n_actors: u32,
+    n_locs: u32,
+    n_keys: u32,
+    n_objects: u32,
+    failed: bool,
+}
+
+fn table_len(n: usize) -> u32 {
+    // Ids are u32, so a table can never need more.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl<'a> Events<'a> {
+    fn new(file: &'a TraceFile, chunks: &'a [ChunkInfo]) -> Events<'a> {
+        let t = &file.tables;
+        Events {
+            file,
+            data: file.bytes.as_slice(),
+            chunks,
+            next_chunk: 0,
+            buf: &[],
+            buf_offset: 0,
+            pos: 0,
+            left: 0,
+            remaining: chunks.iter().map(|c| u64::from(c.event_count)).sum(),
+            index: chunks.first().map_or(0, |c| c.first_event),
+            st: DeltaState::default(),
+            n_actors: table_len(t.actors.len()),
+            n_locs: table_len(t.locs.len()),
+            n_keys: table_len(t.keys.len()),
+            n_objects: table_len(t.objects.len()),
+            failed: false,
+        }
+    }
+
+    /// Index (in the whole trace) of the event `next()` will return.
+    pub fn next_index(&self) -> u64 {
+        self.index
+    }
+
+    fn malformed(&self, pos: usize, problem: impl Into<String>) -> FormatError {
+        FormatError::Malformed {
+            file: self.file.path.clone(),
+            offset: (self.buf_offset + pos) as u64,
+            problem: problem.into(),
+        }
+    }
+
+    #[cold]
+    fn out_of_range(
+        &self,
+        pos: usize,
+        table: TableName,
+        id: u64,
+        size: u32,
+        context: &'static str,
+    ) -> FormatError {
+        FormatError::IndexOutOfRange {
+            file: self.file.path.clone(),
+            offset: (self.buf_offset + pos) as u64,
+            table,
+            id,
+            size: size.into(),
+            context,
+        }
+    }
+
+    #[cold]
+    fn bad_varint(&self, pos: usize) -> FormatError {
+        self.malformed(pos, "bad or truncated varint in event record")
+    }
+
+    /// Moves to the next chunk; false at the end.
+    fn start_next_chunk(&mut self) -> Result<bool, FormatError> {
+        if self.left != 0 {
+            return Err(self.malformed(
+                self.pos,
+                format!(
+                    "events section ends {} events short of its declared count",
+                    self.left
+                ),
+            ));
+        }
+        let Some(chunk) = self.chunks.get(self.next_chunk) else {
+            return Ok(false);
+        };
+        self.next_chunk += 1;
+        // The scanner checked that the section lies inside the file.
+        self.buf = &self.data[chunk.events_start..chunk.events_start + chunk.events_len];
+        self.buf_offset = chunk.events_start;
+        self.pos = 0;
+        self.left = chunk.event_count;
+        self.st = DeltaState::default();
+        Ok(true)
+    }
+
+    /// Decodes records until one event is complete. Requires
+    /// `pos < buf.len()`; returns `Ok(None)` if the section ended after a
+    /// SWITCH record.
+    #[inline]
+    fn decode(&mut self) -> Result<Option<Event>, FormatError> {
+        let buf = self.buf;
+        let mut pos = self.pos;
+        let mut tag = buf[pos];
+        pos += 1;
+        if tag == codec::TAG_SWITCH {
+            let rec = pos - 1;
+            let actor = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            if actor >= u64::from(self.n_actors) {
+                return Err(self.out_of_range(
+                    rec,
+                    TableName::Actors,
+                    actor,
+                    self.n_actors,
+                    "event actor (switch record)",
+                ));
+            }
+            self.st.actor = actor as u32;
+            let Some(&next) = buf.get(pos) else {
+                self.pos = pos;
+                return Ok(None);
+            };
+            tag = next;
+            pos += 1;
+        }
+        let rec = pos - 1;
+        if self.left == 0 {
+            return Err(self.malformed(rec, "events section holds more events than declared"));
+        }
+        let (kind, loc, target, aux);
+        if tag & codec::TAG_SHORT != 0 {
+            // Read/Write with a small location delta: the hot path.
+            kind = if tag & codec::TAG_SHORT_WRITE != 0 {
+                EventKind::Write
+            } else {
+                EventKind::Read
+            };
+            loc = i64::from(self.st.loc) + codec::unzigzag(u64::from(tag & 0x3F));
+            let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            target = i64::from(self.st.key) + codec::unzigzag(d);
+            aux = 0;
+        } else {
+            kind = EventKind::from_u8(tag & codec::TAG_KIND_MASK)
+                .ok_or_else(|| self.unknown_kind(rec, tag))?;
+            let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            loc = i64::from(self.st.loc) + codec::unzigzag(d);
+            let t = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            target = match kind.target_kind() {
+                TargetKind::Key => i64::from(self.st.key) + codec::unzigzag(t),
+                // Clamp: anything above u32 is out of range anyway.
+                TargetKind::Obj => t.min(u64::from(u32::MAX) + 1) as i64,
+                TargetKind::Actor => i64::from(self.st.actor) + codec::unzigzag(t),
+            };
+            aux = if tag & codec::TAG_HAS_AUX != 0 {
+                codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?
+            } else {
+                0
+            };
+        }
+        if !(0..i64::from(self.n_locs)).contains(&loc) {
+            return Err(self.out_of_range(
+                rec,
+                TableName::Locs,
+                loc as u64,
+                self.n_locs,
+                "event location",
+            ));
+        }
+        let (table, limit) = match kind.target_kind() {
+            TargetKind::Key => (TableName::Keys, self.n_keys),
+            TargetKind::Obj => (TableName::Objects, self.n_objects),
+            TargetKind::Actor => (TableName::Actors, self.n_actors),
+        };
+        if !(0..i64::from(limit)).contains(&target) {
+            return Err(self.out_of_range(rec, table, target as u64, limit, "event target"));
+        }
+        if kind.target_kind() == TargetKind::Key {
+            self.st.key = target as u32;
+        }
+        // The actor of the first events of a chunk is the reset value 0,
+        // which must exist too.
+        if self.st.actor >= self.n_actors {
+            return Err(self.out_of_range(
+                rec,
+                TableName::Actors,
+                self.st.actor.into(),
+                self.n_actors,
+                "event actor",
+            ));
+        }
+        self.st.loc = loc as u32;
+        self.pos = pos;
+        self.left -= 1;
+        Ok(Some(Event {
+            actor: ActorId(self.st.actor),
+            kind,
+            loc: LocId(loc as u32),
+            target: target as u32,
+            aux,
+        }))
+    }
+
+    #[cold]
+    fn unknown_kind(&self, rec: usize, tag: u8) -> FormatError {
+        FormatError::UnknownEventKind {
+            file: self.file.path.clone(),
+            offset: (self.buf_offset + rec) as u64,
+            tag,
+        }
+    }
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event, FormatError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if self.pos < self.buf.len() {
+                match self.decode() {
+                    Ok(Some(ev)) => {
+                        self.remaining -= 1;
+                        self.index += 1;
+                        return Some(Ok(ev));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            if self.pos >= self.buf.len() {
+                match self.start_next_chunk() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.failed {
+            return (0, Some(0));
+        }
+        // An error may end the iteration early, so only an upper bound.
+        (0, usize::try_from(self.remaining).ok())
+    }
+}
+
+impl std::iter::FusedIterator for Events<'_> {}
