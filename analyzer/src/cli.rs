@@ -4,28 +4,119 @@
 //! returns the process exit code. The `racetrace` binary and the Python
 //! console script (through the `racetrace._native` extension) both call it,
 //! so they behave identically.
+//!
+//! Output conventions: results go to stdout (human-readable, or JSON with
+//! `--json`); diagnostics go to stderr, one line each (`error: ...`,
+//! `warning: ...`), so that scripts can rely on both.
 
 use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
+use racetrace_formats::{FormatError, TraceFile};
 
-/// Nothing found.
+mod info;
+
+/// Nothing found (or a command that only reports information).
 pub const EXIT_OK: i32 = 0;
 /// Findings: data races or potential deadlocks.
 pub const EXIT_FINDINGS: i32 = 1;
-/// Bad usage or bad input (unreadable or corrupt trace file).
+/// Bad usage or bad input (unreadable, malformed or corrupt trace file).
 pub const EXIT_BAD_INPUT: i32 = 2;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  nothing found (or the command only reports information)
+  0  nothing found (info and graph: success)
   1  findings: data races or potential deadlocks
-  2  bad usage, or a trace file that cannot be read (missing, not a trace, corrupt)";
+  2  bad usage, or a trace file that cannot be read (missing, not a trace,
+     unsupported version, corrupt); the error is one line on stderr naming
+     the file, the byte offset and the problem
+
+A truncated trace (a recording that was killed) is not an error: its
+complete chunks are analyzed and a warning says what was lost.";
 
 /// Find, explain and replay concurrency bugs in Python programs.
 #[derive(Parser, Debug)]
-#[command(name = "racetrace", version, about, after_help = AFTER_HELP)]
-pub struct Cli {}
+#[command(
+    name = "racetrace",
+    version,
+    about = "Find, explain and replay concurrency bugs in Python programs",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show a trace's header, actors, size and outcome
+    #[command(after_help = AFTER_HELP)]
+    Info(TraceArgs),
+}
+
+/// Arguments shared by the subcommands that read one trace.
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    /// The trace file
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+    /// Print machine-readable JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Output format of `racetrace graph`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz DOT
+    Dot,
+    /// JSON: nodes (segments) and edges
+    Json,
+    /// Chrome / Perfetto trace-event JSON
+    Perfetto,
+}
+
+/// Why a command failed; printed as one line on stderr, exit code 2.
+#[derive(Debug)]
+pub enum CliError {
+    /// The trace file cannot be read (the message names file and offset).
+    Format(FormatError),
+    /// Writing an output file failed.
+    Output { path: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Format(e) => write!(f, "{}", one_line(&e.to_string())),
+            CliError::Output { path, source } => {
+                write!(f, "{}: cannot write output: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl From<FormatError> for CliError {
+    fn from(e: FormatError) -> Self {
+        CliError::Format(e)
+    }
+}
+
+/// Error messages quote file contents and OS messages; keep them on one
+/// line whatever they contain.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// What a subcommand produced: text for stdout and an exit code.
+pub struct Output {
+    pub text: String,
+    pub code: i32,
+}
 
 /// Runs the CLI on `args` (the program name first, as in `std::env::args_os`)
 /// and returns the exit code. Never exits the process and never panics on
@@ -35,13 +126,69 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    match Cli::try_parse_from(args) {
-        Ok(_cli) => EXIT_OK,
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
         Err(err) => {
             // Help and version go to stdout with code 0; usage errors go to
             // stderr with code 2.
             let _ = err.print();
-            err.exit_code()
+            return err.exit_code();
+        }
+    };
+    match execute(&cli) {
+        Ok(out) => match write_stdout(&out.text) {
+            Ok(()) => out.code,
+            // A closed pipe (`racetrace graph t | head`) is not a failure.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => out.code,
+            Err(e) => {
+                eprintln!("error: cannot write to stdout: {e}");
+                EXIT_BAD_INPUT
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
         }
     }
+}
+
+fn write_stdout(text: &str) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    lock.write_all(text.as_bytes())?;
+    lock.flush()
+}
+
+/// Runs the parsed command.
+pub fn execute(cli: &Cli) -> Result<Output, CliError> {
+    match &cli.command {
+        Command::Info(args) => {
+            let trace = open_trace(&args.trace)?;
+            info::info(&trace, args.json)
+        }
+    }
+}
+
+/// Opens a trace; a truncated one gets a warning on stderr (its complete
+/// chunks are still analyzed).
+pub fn open_trace(path: &Path) -> Result<TraceFile, CliError> {
+    let trace = TraceFile::open(path)?;
+    if let Some(t) = trace.truncation() {
+        eprintln!(
+            "warning: {}: truncated at offset {}: {}; using the {} complete chunk{}",
+            path.display(),
+            t.offset,
+            one_line(&t.reason),
+            t.complete_chunks,
+            if t.complete_chunks == 1 { "" } else { "s" }
+        );
+    }
+    Ok(trace)
+}
+
+/// Serializes a JSON value for stdout (pretty, with a final newline).
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("a JSON value always serializes");
+    s.push('\n');
+    s
 }
