@@ -17,15 +17,20 @@
 //! chunk decodes on its own.
 //!
 //! Event records (one tag byte, then varints):
-//! - `1 k dddddd` + key: a Read (k=0) or Write (k=1) whose location is the
-//!   previous one plus zigzag(dddddd) (-32..=31); the key is
-//!   zigzag(key - previous key) as a varint. The common case: 2 bytes.
+//! - `1 k p ddddd`: a Read (k=0) or Write (k=1) without aux, at location
+//!   previous + zigzag(ddddd) (-16..=15). If `p` is set the key is the one
+//!   the last keyed event at that same location touched in this chunk (a
+//!   code location nearly always touches the same attribute), and nothing
+//!   follows: 1 byte. Otherwise zigzag(key - previous key) follows as a
+//!   varint: usually 2 bytes.
 //! - `0 a kkkkkk` with kkkkkk a kind (0..=28): any event. Followed by
 //!   zigzag(loc - previous loc), the target (keys: zigzag delta vs the
 //!   previous key; objects: the id; actors: zigzag(target - actor)), and
 //!   the aux value if the `a` bit is set (aux == 0 otherwise).
 //! - `0x7F` + actor: SWITCH, the following events belong to `actor`.
 //!   Written only when the actor changes, instead of an actor per event.
+//!
+//! "Previous" means the previous event of the chunk, whatever its actor.
 
 use crate::model::{Event, EventKind, Outcome, TargetKind};
 
@@ -60,6 +65,8 @@ pub const DEF_ACTOR: u8 = 4;
 /// Event-record tags.
 pub const TAG_SHORT: u8 = 0x80;
 pub const TAG_SHORT_WRITE: u8 = 0x40;
+pub const TAG_SHORT_PREDICTED: u8 = 0x20;
+pub const TAG_SHORT_LOC_MASK: u8 = 0x1F;
 pub const TAG_HAS_AUX: u8 = 0x40;
 pub const TAG_KIND_MASK: u8 = 0x3F;
 pub const TAG_SWITCH: u8 = 0x7F;
@@ -146,18 +153,75 @@ fn get_varint_slow(buf: &[u8], pos: &mut usize, first: u8) -> Option<u64> {
     }
 }
 
-/// Delta state of the event encoding; reset at the start of every chunk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DeltaState {
+/// State of the event encoding, shared in spirit by encoder and decoder:
+/// both update it identically after every event. Reset at the start of
+/// every chunk so that chunks decode independently.
+#[derive(Clone, Debug)]
+pub struct CodecState {
     pub actor: u32,
     pub loc: u32,
     pub key: u32,
+    /// Chunk generation: an entry of `loc_keys` is valid in this chunk only
+    /// if its high half equals it, so a reset does not touch the table.
+    generation: u32,
+    /// Per location: `generation << 32 | key` of the last keyed event there.
+    loc_keys: Vec<u64>,
+}
+
+impl CodecState {
+    /// State for a trace with `n_locs` code locations.
+    pub fn new(n_locs: usize) -> CodecState {
+        CodecState {
+            actor: 0,
+            loc: 0,
+            key: 0,
+            generation: 1,
+            loc_keys: vec![0; n_locs],
+        }
+    }
+
+    /// Starts a new chunk.
+    pub fn reset(&mut self) {
+        self.actor = 0;
+        self.loc = 0;
+        self.key = 0;
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped after 2^32 chunks: stale entries could look valid.
+            self.loc_keys.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Makes room for locations defined after the state was created.
+    pub fn set_loc_count(&mut self, n_locs: usize) {
+        if n_locs > self.loc_keys.len() {
+            self.loc_keys.resize(n_locs, 0);
+        }
+    }
+
+    /// The key last touched at `loc` in this chunk.
+    #[inline]
+    pub fn predicted_key(&self, loc: u32) -> Option<u32> {
+        let slot = *self.loc_keys.get(loc as usize)?;
+        ((slot >> 32) as u32 == self.generation).then_some(slot as u32)
+    }
+
+    /// Records a keyed event: updates the previous key and the prediction.
+    #[inline]
+    pub fn remember_key(&mut self, loc: u32, key: u32) {
+        self.key = key;
+        if let Some(slot) = self.loc_keys.get_mut(loc as usize) {
+            *slot = u64::from(self.generation) << 32 | u64::from(key);
+        }
+    }
 }
 
 /// Encodes one event (and a SWITCH first if its actor differs from the
 /// current one) into `out`, updating `st`. Returns the number of bytes.
+/// `ev.loc` must be below the location count given to `st`.
 #[inline]
-pub fn encode_event(st: &mut DeltaState, ev: &Event, out: &mut [u8; MAX_EVENT_BYTES]) -> usize {
+pub fn encode_event(st: &mut CodecState, ev: &Event, out: &mut [u8; MAX_EVENT_BYTES]) -> usize {
     let mut n = 0;
     if ev.actor.0 != st.actor {
         out[0] = TAG_SWITCH;
@@ -168,20 +232,24 @@ pub fn encode_event(st: &mut DeltaState, ev: &Event, out: &mut [u8; MAX_EVENT_BY
     let loc_delta = i64::from(ev.loc.0) - i64::from(st.loc);
     st.loc = ev.loc.0;
     let is_rw = matches!(ev.kind, EventKind::Read | EventKind::Write);
-    if is_rw && ev.aux == 0 && (-32..=31).contains(&loc_delta) {
-        let write_bit = if ev.kind == EventKind::Write {
-            TAG_SHORT_WRITE
+    if is_rw && ev.aux == 0 && (-16..=15).contains(&loc_delta) {
+        let mut tag = TAG_SHORT | zigzag(loc_delta) as u8;
+        if ev.kind == EventKind::Write {
+            tag |= TAG_SHORT_WRITE;
+        }
+        if st.predicted_key(ev.loc.0) == Some(ev.target) {
+            out[n] = tag | TAG_SHORT_PREDICTED;
+            n += 1;
         } else {
-            0
-        };
-        out[n] = TAG_SHORT | write_bit | zigzag(loc_delta) as u8;
-        n += 1;
-        put_varint(
-            out,
-            &mut n,
-            zigzag(i64::from(ev.target) - i64::from(st.key)),
-        );
-        st.key = ev.target;
+            out[n] = tag;
+            n += 1;
+            put_varint(
+                out,
+                &mut n,
+                zigzag(i64::from(ev.target) - i64::from(st.key)),
+            );
+        }
+        st.remember_key(ev.loc.0, ev.target);
         return n;
     }
     let aux_bit = if ev.aux != 0 { TAG_HAS_AUX } else { 0 };
@@ -195,7 +263,7 @@ pub fn encode_event(st: &mut DeltaState, ev: &Event, out: &mut [u8; MAX_EVENT_BY
                 &mut n,
                 zigzag(i64::from(ev.target) - i64::from(st.key)),
             );
-            st.key = ev.target;
+            st.remember_key(ev.loc.0, ev.target);
         }
         TargetKind::Obj => put_varint(out, &mut n, u64::from(ev.target)),
         TargetKind::Actor => put_varint(

@@ -16,7 +16,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use crate::codec::{self, ChunkIndexEntry, DeltaState, Footer};
+use crate::codec::{self, ChunkIndexEntry, CodecState, Footer};
 use crate::error::{FormatError, TableName};
 use crate::model::*;
 
@@ -678,7 +678,7 @@ pub struct Events<'a> {
     remaining: u64,
     /// Index of the next event in the whole trace.
     index: u64,
-    st: DeltaState,
+    st: CodecState,
     n_actors: u32,
     n_locs: u32,
     n_keys: u32,
@@ -705,7 +705,7 @@ impl<'a> Events<'a> {
             left: 0,
             remaining: chunks.iter().map(|c| u64::from(c.event_count)).sum(),
             index: chunks.first().map_or(0, |c| c.first_event),
-            st: DeltaState::default(),
+            st: CodecState::new(t.locs.len()),
             n_actors: table_len(t.actors.len()),
             n_locs: table_len(t.locs.len()),
             n_keys: table_len(t.keys.len()),
@@ -771,7 +771,7 @@ impl<'a> Events<'a> {
         self.buf_offset = chunk.events_start;
         self.pos = 0;
         self.left = chunk.event_count;
-        self.st = DeltaState::default();
+        self.st.reset();
         Ok(true)
     }
 
@@ -816,9 +816,29 @@ impl<'a> Events<'a> {
             } else {
                 EventKind::Read
             };
-            loc = i64::from(self.st.loc) + codec::unzigzag(u64::from(tag & 0x3F));
-            let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
-            target = i64::from(self.st.key) + codec::unzigzag(d);
+            loc = i64::from(self.st.loc)
+                + codec::unzigzag(u64::from(tag & codec::TAG_SHORT_LOC_MASK));
+            target = if tag & codec::TAG_SHORT_PREDICTED != 0 {
+                // `predicted_key` is None for an out-of-range loc too; the
+                // loc check below must win, so only complain if it is valid.
+                match u32::try_from(loc)
+                    .ok()
+                    .and_then(|l| self.st.predicted_key(l))
+                {
+                    Some(key) => i64::from(key),
+                    None if (0..i64::from(self.n_locs)).contains(&loc) => return Err(self
+                        .malformed(
+                        rec,
+                        format!(
+                            "event reuses the key of location {loc}, which has none in this chunk"
+                        ),
+                    )),
+                    None => -1,
+                }
+            } else {
+                let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+                i64::from(self.st.key) + codec::unzigzag(d)
+            };
             aux = 0;
         } else {
             kind = EventKind::from_u8(tag & codec::TAG_KIND_MASK)
@@ -856,7 +876,7 @@ impl<'a> Events<'a> {
             return Err(self.out_of_range(rec, table, target as u64, limit, "event target"));
         }
         if kind.target_kind() == TargetKind::Key {
-            self.st.key = target as u32;
+            self.st.remember_key(loc as u32, target as u32);
         }
         // The actor of the first events of a chunk is the reset value 0,
         // which must exist too.

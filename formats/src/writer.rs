@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use crate::codec::{self, ChunkIndexEntry, DeltaState, Footer, BINCODE, MAX_EVENT_BYTES};
+use crate::codec::{self, ChunkIndexEntry, CodecState, Footer, BINCODE, MAX_EVENT_BYTES};
 use crate::error::FormatError;
 use crate::model::*;
 
@@ -39,7 +39,7 @@ pub struct TraceWriter<W: Write> {
     events: Vec<u8>,
     chunk_events: u32,
     events_written: u64,
-    delta: DeltaState,
+    enc: CodecState,
     sizes: TableSizes,
     chunk_index: Vec<ChunkIndexEntry>,
 }
@@ -93,7 +93,7 @@ impl<W: Write> TraceWriter<W> {
             events: Vec::with_capacity(DEFAULT_CHUNK_SIZE + MAX_EVENT_BYTES),
             chunk_events: 0,
             events_written: 0,
-            delta: DeltaState::default(),
+            enc: CodecState::new(0),
             sizes: TableSizes::default(),
             chunk_index: Vec::new(),
         };
@@ -141,7 +141,9 @@ impl<W: Write> TraceWriter<W> {
 
     pub fn add_loc(&mut self, loc: CodeLoc) -> LocId {
         self.push_def(codec::DEF_LOC, &loc);
-        LocId(next_id(&mut self.sizes.locs))
+        let id = LocId(next_id(&mut self.sizes.locs));
+        self.enc.set_loc_count(self.sizes.locs as usize);
+        id
     }
 
     pub fn add_object(&mut self, obj: ObjectDesc) -> ObjId {
@@ -173,7 +175,7 @@ impl<W: Write> TraceWriter<W> {
         }
         self.check_event(ev)?;
         let mut buf = [0u8; MAX_EVENT_BYTES];
-        let n = codec::encode_event(&mut self.delta, ev, &mut buf);
+        let n = codec::encode_event(&mut self.enc, ev, &mut buf);
         self.events.extend_from_slice(&buf[..n]);
         self.chunk_events += 1;
         self.events_written += 1;
@@ -300,7 +302,7 @@ impl<W: Write> TraceWriter<W> {
         self.defs.clear();
         self.events.clear();
         self.chunk_events = 0;
-        self.delta = DeltaState::default();
+        self.enc.reset();
         Ok(())
     }
 
