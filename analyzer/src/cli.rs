@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use racetrace_formats::{FormatError, TraceFile};
 
+mod analysis;
 mod info;
+mod progress;
 
 /// Nothing found (or a command that only reports information).
 pub const EXIT_OK: i32 = 0;
@@ -56,6 +58,12 @@ pub enum Command {
     /// Show a trace's header, actors, size and outcome
     #[command(after_help = AFTER_HELP)]
     Info(TraceArgs),
+    /// Report data races: conflicting accesses that no happens-before edge orders
+    #[command(after_help = AFTER_HELP)]
+    Races(TraceArgs),
+    /// Report potential deadlocks: cycles in the order locks are taken
+    #[command(after_help = AFTER_HELP)]
+    Deadlocks(TraceArgs),
 }
 
 /// Arguments shared by the subcommands that read one trace.
@@ -165,6 +173,14 @@ pub fn execute(cli: &Cli) -> Result<Output, CliError> {
         Command::Info(args) => {
             let trace = open_trace(&args.trace)?;
             info::info(&trace, args.json)
+        }
+        Command::Races(args) => {
+            let trace = open_trace(&args.trace)?;
+            analysis::races(&trace, args.json)
+        }
+        Command::Deadlocks(args) => {
+            let trace = open_trace(&args.trace)?;
+            analysis::deadlocks(&trace, args.json)
         }
     }
 }

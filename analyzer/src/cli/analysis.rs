@@ -1,0 +1,72 @@
+//! `racetrace races TRACE` and `racetrace deadlocks TRACE`: run the
+//! analyzer over the trace's events and render what it found.
+
+use racetrace_formats::TraceFile;
+use serde_json::json;
+
+use super::progress::Progress;
+use super::{json_text, CliError, Output, EXIT_FINDINGS, EXIT_OK};
+use crate::report::{self, Analysis, Analyzer};
+
+/// Analyzes every event of the complete chunks of `trace`.
+pub fn analyze(trace: &TraceFile) -> Result<Analysis, CliError> {
+    let tables = trace.tables();
+    let mut analyzer = Analyzer::new(tables);
+    let mut progress = Progress::new("analyzing", trace.event_count());
+    for ev in trace.events() {
+        analyzer.on_event(&ev?);
+        progress.tick();
+    }
+    progress.finish();
+    Ok(analyzer.finish(tables))
+}
+
+fn code(found: bool) -> i32 {
+    if found {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+pub fn races(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
+    let analysis = analyze(trace)?;
+    let text = if as_json {
+        json_text(&json!({
+            "file": trace.path(),
+            "truncated": trace.truncation().is_some(),
+            "events": analysis.events,
+            "actors": analysis.actors,
+            "race_count": analysis.races.len(),
+            "race_detections": analysis.race_detections,
+            "races": analysis.races,
+        }))
+    } else {
+        report::render_races(&analysis, trace.tables())
+    };
+    Ok(Output {
+        text,
+        code: code(!analysis.races.is_empty()),
+    })
+}
+
+pub fn deadlocks(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
+    let analysis = analyze(trace)?;
+    let text = if as_json {
+        json_text(&json!({
+            "file": trace.path(),
+            "truncated": trace.truncation().is_some(),
+            "events": analysis.events,
+            "actors": analysis.actors,
+            "deadlock_count": analysis.deadlocks.len(),
+            "lock_order_edges": analysis.lock_order_edges,
+            "deadlocks": analysis.deadlocks,
+        }))
+    } else {
+        report::render_deadlocks(&analysis, trace.tables())
+    };
+    Ok(Output {
+        text,
+        code: code(!analysis.deadlocks.is_empty()),
+    })
+}
