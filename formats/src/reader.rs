@@ -43,6 +43,18 @@ pub struct ChunkInfo {
     events_len: usize,
 }
 
+impl ChunkInfo {
+    /// File offset of the chunk's events section.
+    pub fn events_offset(&self) -> u64 {
+        self.events_start as u64
+    }
+
+    /// Size in bytes of the chunk's events section.
+    pub fn events_len(&self) -> usize {
+        self.events_len
+    }
+}
+
 /// The bytes of a trace: a read-only map of the file, or owned bytes.
 enum Bytes {
     Mapped(memmap2::Mmap),
@@ -826,13 +838,14 @@ impl<'a> Events<'a> {
                     .and_then(|l| self.st.predicted_key(l))
                 {
                     Some(key) => i64::from(key),
-                    None if (0..i64::from(self.n_locs)).contains(&loc) => return Err(self
-                        .malformed(
-                        rec,
-                        format!(
+                    None if (0..i64::from(self.n_locs)).contains(&loc) => {
+                        return Err(self.malformed(
+                            rec,
+                            format!(
                             "event reuses the key of location {loc}, which has none in this chunk"
                         ),
-                    )),
+                        ))
+                    }
                     None => -1,
                 }
             } else {

@@ -1,0 +1,257 @@
+//! One test per distinct error: each checks the variant, the offset and
+//! that the one-line message names the file, the offset and the problem.
+
+mod common;
+
+use common::reseal;
+use racetrace_formats::builder::TraceBuilder;
+use racetrace_formats::error::TableName;
+use racetrace_formats::*;
+
+/// A small valid multi-chunk trace and where its chunks are.
+fn sample() -> (Vec<u8>, Vec<u64>) {
+    let mut b = TraceBuilder::new("app.py").with_chunk_size(8);
+    let main = ActorId(0);
+    let loc = b.loc("app.py", 3, "main");
+    let obj = b.object(ObjKind::Instance, "Counter", "c");
+    let key = b.key(obj, MemberKind::Attr, "n");
+    let t1 = b.spawn(main, "w", loc);
+    for _ in 0..20 {
+        b.read(t1, key, loc);
+        b.write(main, key, loc);
+    }
+    let bytes = b.finish(&Outcome::Ok);
+    let f = TraceFile::from_bytes(bytes.clone()).unwrap();
+    assert!(f.chunk_count() >= 3);
+    let offsets = f.chunks().iter().map(|c| c.offset).collect();
+    (bytes, offsets)
+}
+
+fn open_err(bytes: Vec<u8>) -> FormatError {
+    match TraceFile::from_bytes(bytes) {
+        Ok(f) => f.events().find_map(Result::err).expect("expected an error"),
+        Err(e) => e,
+    }
+}
+
+/// Checks the one-line shape `<memory>: offset N: ...problem...`.
+fn assert_message(e: &FormatError, offset: u64, problem: &str) {
+    let msg = e.to_string();
+    assert_eq!(e.offset(), Some(offset), "{msg}");
+    assert!(
+        msg.starts_with(&format!("<memory>: offset {offset}: ")),
+        "{msg}"
+    );
+    assert!(msg.contains(problem), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+}
+
+#[test]
+fn bad_magic() {
+    let e = open_err(b"PK\x03\x04 not a trace at all".to_vec());
+    assert!(matches!(e, FormatError::BadMagic { .. }), "{e:?}");
+    assert_message(&e, 0, "bad magic: not a racetrace trace file");
+    let e = open_err(Vec::new());
+    assert!(matches!(e, FormatError::TruncatedHeader { .. }), "{e:?}");
+    assert_message(&e, 0, "too short for a trace header");
+}
+
+#[test]
+fn unsupported_version() {
+    let (mut bytes, _) = sample();
+    bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let e = open_err(bytes);
+    assert!(
+        matches!(
+            e,
+            FormatError::UnsupportedVersion {
+                version: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_message(&e, 8, "unsupported format version 99 (supported: 1)");
+}
+
+#[test]
+fn corrupt_header() {
+    let (mut bytes, _) = sample();
+    bytes[codec::HEADER_PREFIX_LEN + 2] ^= 0x10;
+    let e = open_err(bytes);
+    assert!(matches!(e, FormatError::CorruptHeader { .. }), "{e:?}");
+    assert_message(
+        &e,
+        codec::HEADER_PREFIX_LEN as u64,
+        "corrupt header (checksum mismatch",
+    );
+}
+
+#[test]
+fn corrupt_middle_chunk_is_an_error_not_a_truncation() {
+    let (mut bytes, chunks) = sample();
+    let at = chunks[1] as usize + codec::CHUNK_FRAME_LEN;
+    bytes[at] ^= 0x01;
+    let e = open_err(bytes);
+    assert!(
+        matches!(e, FormatError::CorruptChunk { chunk: 1, .. }),
+        "{e:?}"
+    );
+    assert_message(&e, chunks[1], "corrupt chunk 1 (checksum mismatch");
+}
+
+#[test]
+fn corrupt_footer() {
+    let (mut bytes, _) = sample();
+    let at = bytes.len() - codec::TRAILER_LEN - 1;
+    bytes[at] ^= 0x40;
+    let footer = u64::from_le_bytes(bytes[bytes.len() - 16..bytes.len() - 8].try_into().unwrap());
+    let e = open_err(bytes);
+    assert!(matches!(e, FormatError::CorruptFooter { .. }), "{e:?}");
+    assert_message(&e, footer, "corrupt footer (checksum mismatch");
+}
+
+#[test]
+fn unknown_event_kind() {
+    let (mut bytes, _) = sample();
+    let f = TraceFile::from_bytes(bytes.clone()).unwrap();
+    let chunk = f.chunks().iter().find(|c| c.event_count > 0).unwrap();
+    let first_events = chunk.events_offset() as usize;
+    bytes[first_events] = 0x3E; // long form, kind 62: no such kind
+    reseal(&mut bytes);
+    let e = open_err(bytes);
+    assert!(
+        matches!(e, FormatError::UnknownEventKind { tag: 0x3E, .. }),
+        "{e:?}"
+    );
+    assert_message(
+        &e,
+        first_events as u64,
+        "malformed record: unknown event kind (tag byte 0x3e)",
+    );
+}
+
+#[test]
+fn event_target_out_of_range() {
+    // The writer does not check actor targets (a Spawn names its child
+    // before the child is defined), so a dangling one reaches the file.
+    let header = Header::new(Mode::Record, "p");
+    let mut w = TraceWriter::new(Vec::new(), &header).unwrap();
+    let s = w.add_string("main");
+    let file = w.add_string("a.py");
+    let loc = w.add_loc(CodeLoc {
+        file,
+        line: 1,
+        function: s,
+        offset: 0,
+    });
+    w.add_actor(ActorDesc {
+        kind: ActorKind::Thread,
+        name: s,
+        parent: None,
+        created_by_event: None,
+    });
+    w.event(&Event {
+        actor: ActorId(0),
+        kind: EventKind::Join,
+        loc,
+        target: 42,
+        aux: 0,
+    })
+    .unwrap();
+    let bytes = w.finish(&Outcome::Ok).unwrap();
+    let f = TraceFile::from_bytes(bytes).unwrap();
+    let e = f.events().next().unwrap().unwrap_err();
+    match &e {
+        FormatError::IndexOutOfRange {
+            table: TableName::Actors,
+            id: 42,
+            size: 1,
+            context,
+            ..
+        } => assert_eq!(*context, "event target"),
+        other => panic!("{other:?}"),
+    }
+    let offset = e.offset().unwrap();
+    assert_message(
+        &e,
+        offset,
+        "actor index 42 out of range in event target (actor table has 1 entries)",
+    );
+}
+
+#[test]
+fn table_entry_out_of_range() {
+    let header = Header::new(Mode::Record, "p");
+    let mut w = TraceWriter::new(Vec::new(), &header).unwrap();
+    let s = w.add_string("x");
+    w.add_key(KeyDesc {
+        obj: ObjId(5),
+        member_kind: MemberKind::Attr,
+        member: s,
+    });
+    let bytes = w.finish(&Outcome::Ok).unwrap();
+    let e = open_err(bytes);
+    match &e {
+        FormatError::IndexOutOfRange {
+            table: TableName::Objects,
+            id: 5,
+            size: 0,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    let offset = e.offset().unwrap();
+    assert_message(&e, offset, "object index 5 out of range in key entry");
+}
+
+#[test]
+fn unknown_record_tag() {
+    let (mut bytes, chunks) = sample();
+    bytes[chunks[1] as usize] = b'Z';
+    let e = open_err(bytes);
+    assert!(matches!(e, FormatError::Malformed { .. }), "{e:?}");
+    assert_message(&e, chunks[1], "unknown record tag 0x5a");
+}
+
+#[test]
+fn trailing_garbage_after_footer() {
+    let (mut bytes, _) = sample();
+    let end = bytes.len() as u64;
+    bytes.extend_from_slice(b"junk");
+    let e = open_err(bytes);
+    assert_message(&e, end, "4 unexpected bytes after the footer");
+}
+
+#[test]
+fn writer_rejects_undefined_ids() {
+    let header = Header::new(Mode::Record, "p");
+    let mut w = TraceWriter::new(Vec::new(), &header).unwrap();
+    let e = w
+        .event(&Event {
+            actor: ActorId(0),
+            kind: EventKind::Read,
+            loc: LocId(0),
+            target: 0,
+            aux: 0,
+        })
+        .unwrap_err();
+    assert!(matches!(e, FormatError::InvalidInput { .. }), "{e:?}");
+    assert!(e.to_string().contains("undefined id"), "{e}");
+}
+
+#[test]
+fn truncation_is_not_an_error() {
+    let (bytes, chunks) = sample();
+    // Cut in the middle of the third chunk.
+    let cut = chunks[2] as usize + 5;
+    let f = TraceFile::from_bytes(bytes[..cut].to_vec()).unwrap();
+    assert_eq!(f.chunk_count(), 2);
+    let t = f.truncation().unwrap();
+    assert_eq!(t.offset, chunks[2]);
+    assert_eq!(t.complete_chunks, 2);
+    assert!(t.reason.contains("partial chunk"), "{}", t.reason);
+    assert!(f.outcome().is_none());
+    assert!(f.events().all(|e| e.is_ok()));
+}
