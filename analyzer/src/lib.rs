@@ -10,7 +10,9 @@
 /// The `racetrace` command line (used by the binary and by `racetrace._native`).
 pub mod cli;
 pub mod clock;
+pub mod export;
 pub mod fasthash;
+pub mod graph;
 pub mod hb;
 pub mod lockorder;
 pub mod races;
