@@ -84,7 +84,10 @@ fn benches(c: &mut Criterion) {
     let t = Instant::now();
     let bytes = encode(&events, 0);
     let encode_s = t.elapsed().as_secs_f64();
-    assert_eq!(TraceFile::from_bytes(bytes.clone()).unwrap().event_count(), EVENTS);
+    assert_eq!(
+        TraceFile::from_bytes(bytes.clone()).unwrap().event_count(),
+        EVENTS
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mix.rtrace");
     std::fs::write(&path, &bytes).unwrap();
