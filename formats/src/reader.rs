@@ -11,7 +11,9 @@
 //! `FormatError` naming the offset. A file that simply *ends early* (no
 //! footer, or a partial last record — what a killed process leaves) is not
 //! an error: the complete chunks are readable and `truncation()` says what
-//! was lost.
+//! was lost. The same holds for a damaged *last* chunk of a file without
+//! footer (an interrupted write after a power loss). A damaged chunk with
+//! more records after it, or a damaged footer, is corruption: an error.
 
 use std::fs::File;
 use std::path::Path;
@@ -316,6 +318,20 @@ impl<'a> Scanner<'a> {
                     crc.update(&rest[1..21]);
                     crc.update(&rest[codec::CHUNK_FRAME_LEN..total]);
                     let computed = crc.finalize();
+                    if computed != stored && rest[total..].iter().all(|&b| b == 0) {
+                        // The last record of a file without footer: an
+                        // interrupted write (power loss, OS crash) leaves
+                        // exactly this, so recover what precedes it. A
+                        // damaged chunk with data after it is corruption.
+                        truncated(
+                            pos,
+                            format!(
+                                "last chunk is incomplete or damaged (checksum mismatch: stored {stored:08x}, computed {computed:08x})"
+                            ),
+                            &chunks,
+                        );
+                        break;
+                    }
                     if computed != stored {
                         return Err(FormatError::CorruptChunk {
                             file: self.file.to_string(),

@@ -184,13 +184,14 @@ impl<W: Write> TraceWriter<W> {
 
     #[inline]
     fn check_event(&self, ev: &Event) -> Result<(), FormatError> {
-        let target_limit = match ev.kind.target_kind() {
-            TargetKind::Key => self.sizes.keys,
-            TargetKind::Obj => self.sizes.objects,
-            TargetKind::Actor => u32::MAX,
+        let target_ok = match ev.kind.target_kind() {
+            TargetKind::Key => ev.target < self.sizes.keys,
+            TargetKind::Obj => ev.target < self.sizes.objects,
+            // May be defined right after this event (see above); the
+            // reader checks it against the final table.
+            TargetKind::Actor => true,
         };
-        if ev.actor.0 < self.sizes.actors && ev.loc.0 < self.sizes.locs && ev.target < target_limit
-        {
+        if ev.actor.0 < self.sizes.actors && ev.loc.0 < self.sizes.locs && target_ok {
             return Ok(());
         }
         Err(self.invalid(format!(

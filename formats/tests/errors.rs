@@ -255,3 +255,27 @@ fn truncation_is_not_an_error() {
     assert!(f.outcome().is_none());
     assert!(f.events().all(|e| e.is_ok()));
 }
+
+#[test]
+fn damaged_last_chunk_without_footer_is_a_truncation() {
+    let mut b = TraceBuilder::new("app.py").with_chunk_size(8);
+    let loc = b.loc("app.py", 3, "main");
+    for _ in 0..10 {
+        b.start(ActorId(0), loc);
+    }
+    let mut bytes = b.finish_truncated();
+    let f = TraceFile::from_bytes(bytes.clone()).unwrap();
+    let last = *f.chunks().last().unwrap();
+    let n = f.chunk_count();
+    let len = bytes.len();
+    bytes[len - 1] ^= 0xFF;
+    let f = TraceFile::from_bytes(bytes.clone()).unwrap();
+    let t = f.truncation().unwrap();
+    assert_eq!(f.chunk_count(), n - 1);
+    assert_eq!(t.offset, last.offset);
+    assert!(t.reason.contains("checksum mismatch"), "{}", t.reason);
+    // With a zero-filled tail after it, too.
+    bytes.extend_from_slice(&[0; 100]);
+    let f = TraceFile::from_bytes(bytes).unwrap();
+    assert_eq!(f.chunk_count(), n - 1);
+}
