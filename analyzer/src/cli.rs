@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use racetrace_formats::{FormatError, TraceFile};
 
 mod analysis;
+mod graph;
 mod info;
 mod progress;
 
@@ -64,6 +65,10 @@ pub enum Command {
     /// Report potential deadlocks: cycles in the order locks are taken
     #[command(after_help = AFTER_HELP)]
     Deadlocks(TraceArgs),
+    /// Export the happens-before graph (segments of each actor, and the
+    /// synchronization edges between them)
+    #[command(after_help = AFTER_HELP)]
+    Graph(GraphArgs),
 }
 
 /// Arguments shared by the subcommands that read one trace.
@@ -75,6 +80,19 @@ pub struct TraceArgs {
     /// Print machine-readable JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GraphArgs {
+    /// The trace file
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+    /// Output format: Graphviz DOT, JSON, or Chrome/Perfetto trace-event JSON
+    #[arg(long, short = 'f', value_enum)]
+    pub format: GraphFormat,
+    /// Write to FILE instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Output format of `racetrace graph`.
@@ -95,6 +113,8 @@ pub enum CliError {
     Format(FormatError),
     /// Writing an output file failed.
     Output { path: PathBuf, source: io::Error },
+    /// Writing to stdout failed.
+    Stdout(io::Error),
 }
 
 impl fmt::Display for CliError {
@@ -104,6 +124,7 @@ impl fmt::Display for CliError {
             CliError::Output { path, source } => {
                 write!(f, "{}: cannot write output: {source}", path.display())
             }
+            CliError::Stdout(source) => write!(f, "cannot write to stdout: {source}"),
         }
     }
 }
@@ -181,6 +202,15 @@ pub fn execute(cli: &Cli) -> Result<Output, CliError> {
         Command::Deadlocks(args) => {
             let trace = open_trace(&args.trace)?;
             analysis::deadlocks(&trace, args.json)
+        }
+        Command::Graph(args) => {
+            let trace = open_trace(&args.trace)?;
+            let code = graph::graph(&trace, args.format, args.output.as_deref())?;
+            // The export was written as it was produced.
+            Ok(Output {
+                text: String::new(),
+                code,
+            })
         }
     }
 }

@@ -10,6 +10,7 @@ and registered in ``PYTHON_SUBCOMMANDS``.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from typing import Callable, Sequence
 
@@ -46,7 +47,13 @@ def run(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``racetrace`` console script."""
-    sys.exit(run(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not (args and args[0] in PYTHON_SUBCOMMANDS):
+        # A native command runs to completion without returning to the
+        # interpreter, so Python's KeyboardInterrupt could not stop it: let
+        # Ctrl-C end the process right away, as it would a native binary.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(run(args))
 
 
 if __name__ == "__main__":
