@@ -11,7 +11,11 @@
 //! right after the event that filled it. That way an entry defined just
 //! after the event that first mentions it (the child actor of a `Spawn`,
 //! defined once its creation event has an index) still lands in the same
-//! chunk as that event.
+//! chunk as that event. The other order works too: an actor defined
+//! *before* its creation event (`created_by_event >= events_written()`)
+//! holds the chunk open until that event is written. Either way a chunk
+//! carries every definition its events need and every actor's creation
+//! event, which is what lets a truncated file stand on its own.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -42,7 +46,14 @@ pub struct TraceWriter<W: Write> {
     enc: CodecState,
     sizes: TableSizes,
     chunk_index: Vec<ChunkIndexEntry>,
+    /// The current chunk must not end before this many events are written:
+    /// an actor defined in it names a creation event still to come.
+    hold_open_until: u64,
 }
+
+/// How far ahead an actor's `created_by_event` may point and still hold the
+/// chunk open; further is a caller bug, not worth unbounded buffering.
+const MAX_FORWARD_CREATION: u64 = 64;
 
 /// Number of entries defined so far in each table.
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,12 +101,13 @@ impl<W: Write> TraceWriter<W> {
             offset: 0,
             chunk_size: DEFAULT_CHUNK_SIZE,
             defs: Vec::new(),
-            events: Vec::with_capacity(DEFAULT_CHUNK_SIZE + MAX_EVENT_BYTES),
+            events: Vec::with_capacity(DEFAULT_CHUNK_SIZE + 2 * MAX_EVENT_BYTES),
             chunk_events: 0,
             events_written: 0,
             enc: CodecState::new(0),
             sizes: TableSizes::default(),
             chunk_index: Vec::new(),
+            hold_open_until: 0,
         };
         let header = Header {
             format_version: codec::FORMAT_VERSION,
@@ -118,7 +130,7 @@ impl<W: Write> TraceWriter<W> {
     /// less on a crash; larger ones compress slightly better.
     pub fn with_chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = bytes.clamp(1, MAX_CHUNK_SIZE);
-        let want = self.chunk_size.min(DEFAULT_CHUNK_SIZE * 16) + MAX_EVENT_BYTES;
+        let want = self.chunk_size.min(DEFAULT_CHUNK_SIZE * 16) + 2 * MAX_EVENT_BYTES;
         self.events.reserve(want.saturating_sub(self.events.len()));
         self
     }
@@ -156,10 +168,17 @@ impl<W: Write> TraceWriter<W> {
         KeyId(next_id(&mut self.sizes.keys))
     }
 
-    /// Defines the next actor. Define a child after writing its creation
-    /// event (so `created_by_event < events_written()`); the reader checks
-    /// that the creation event exists.
+    /// Defines the next actor. A child can be defined right after its
+    /// creation event or right before it (`created_by_event` =
+    /// `events_written()`, the index the event is about to get); the chunk
+    /// is held open until that event is written. The reader rejects a
+    /// `created_by_event` that is not in the file.
     pub fn add_actor(&mut self, actor: ActorDesc) -> ActorId {
+        if let Some(ev) = actor.created_by_event {
+            if ev >= self.events_written && ev - self.events_written < MAX_FORWARD_CREATION {
+                self.hold_open_until = self.hold_open_until.max(ev + 1);
+            }
+        }
         self.push_def(codec::DEF_ACTOR, &actor);
         ActorId(next_id(&mut self.sizes.actors))
     }
@@ -170,7 +189,9 @@ impl<W: Write> TraceWriter<W> {
     /// defined; actor targets may be defined right after (a `Spawn` names
     /// the child before the child's entry exists).
     pub fn event(&mut self, ev: &Event) -> Result<(), FormatError> {
-        if self.events.len() + self.defs.len() >= self.chunk_size {
+        if self.events.len() + self.defs.len() >= self.chunk_size
+            && self.events_written >= self.hold_open_until
+        {
             self.end_chunk()?;
         }
         self.check_event(ev)?;
@@ -215,9 +236,13 @@ impl<W: Write> TraceWriter<W> {
     }
 
     /// Ends the current chunk (if it holds anything), writes it and
-    /// flushes the output, so everything so far survives a crash.
+    /// flushes the output, so everything so far survives a crash. (If an
+    /// actor was just defined ahead of its creation event, the chunk stays
+    /// open until that event is written.)
     pub fn flush(&mut self) -> Result<(), FormatError> {
-        self.end_chunk()?;
+        if self.events_written >= self.hold_open_until {
+            self.end_chunk()?;
+        }
         self.out.flush().map_err(|source| self.io("flush", source))
     }
 
@@ -270,7 +295,8 @@ impl<W: Write> TraceWriter<W> {
         let first_event = self.events_written - u64::from(self.chunk_events);
         let defs_len = u32::try_from(self.defs.len())
             .map_err(|_| self.invalid("more than 4 GiB of table entries in one chunk"))?;
-        // events.len() < chunk_size + MAX_EVENT_BYTES <= 2^30 + 40: fits.
+        // events.len() < chunk_size + (1 + MAX_FORWARD_CREATION) *
+        // MAX_EVENT_BYTES <= 2^30 + 2600: fits.
         let events_len = self.events.len() as u32;
         let mut frame = [0u8; codec::CHUNK_FRAME_LEN];
         frame[0] = codec::CHUNK_TAG;

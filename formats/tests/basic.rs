@@ -133,3 +133,68 @@ fn open_and_create_use_real_files() {
     let err = TraceFile::open(&missing).unwrap_err();
     assert!(err.to_string().contains("no/such/dir/x.rtrace"), "{err}");
 }
+
+#[test]
+fn actor_defined_before_its_creation_event_stays_with_it() {
+    // The recorder's order: define the child (created by the event about to
+    // be written), then write the Spawn; with flushes and tiny chunks in
+    // between, every truncation must still read.
+    let header = Header::new(Mode::Record, "p");
+    let mut w = TraceWriter::new(Vec::new(), &header)
+        .unwrap()
+        .with_chunk_size(1);
+    let name = w.add_string("main");
+    let file = w.add_string("a.py");
+    let loc = w.add_loc(CodeLoc {
+        file,
+        line: 1,
+        function: name,
+        offset: 0,
+    });
+    w.add_actor(ActorDesc {
+        kind: ActorKind::Thread,
+        name,
+        parent: None,
+        created_by_event: None,
+    });
+    for i in 1..20u32 {
+        let at = w.events_written();
+        let child = w.add_actor(ActorDesc {
+            kind: ActorKind::Thread,
+            name,
+            parent: Some(ActorId(0)),
+            created_by_event: Some(at),
+        });
+        assert_eq!(child, ActorId(i));
+        w.flush().unwrap(); // must not separate the definition from its event
+        w.event(&Event {
+            actor: ActorId(0),
+            kind: EventKind::Spawn,
+            loc,
+            target: child.0,
+            aux: 0,
+        })
+        .unwrap();
+        w.event(&Event {
+            actor: child,
+            kind: EventKind::ActorStart,
+            loc,
+            target: child.0,
+            aux: 0,
+        })
+        .unwrap();
+    }
+    let bytes = w.finish(&Outcome::Ok).unwrap();
+    let full = TraceFile::from_bytes(bytes.clone()).unwrap();
+    assert_eq!(full.tables().actors.len(), 20);
+    assert!(full.chunk_count() > 10);
+    for cut in full.chunks()[0].offset as usize..=bytes.len() {
+        let f = TraceFile::from_bytes(bytes[..cut].to_vec()).unwrap();
+        for a in &f.tables().actors {
+            if let Some(ev) = a.created_by_event {
+                assert!(ev < f.event_count());
+            }
+        }
+        assert!(f.events().all(|e| e.is_ok()));
+    }
+}

@@ -127,6 +127,9 @@ const MEMBER_KINDS: [MemberKind; 6] = [
 struct Definer<'r> {
     r: &'r Recipe,
     t: Tables,
+    /// Whether an actor may be defined ahead of its creation event (the
+    /// event about to be written), as the recorder does.
+    forward: bool,
 }
 
 impl Definer<'_> {
@@ -195,7 +198,11 @@ impl Definer<'_> {
             let (parent, created_by_event) = if n == 0 || created % 5 == 0 {
                 (None, None)
             } else {
-                let ev = (written > 0).then(|| created % written);
+                let ev = if self.forward && created % 3 == 0 {
+                    Some(written)
+                } else {
+                    (written > 0).then(|| created % written)
+                };
                 (Some(ActorId(parent % n as u32)), ev)
             };
             let actor = ActorDesc {
@@ -224,6 +231,7 @@ pub fn build(r: &Recipe) -> (Vec<u8>, Expected) {
     let mut d = Definer {
         r,
         t: Tables::default(),
+        forward: true,
     };
     let mut events = Vec::new();
     for &(actor, kind, loc, target, aux) in &r.events {
@@ -257,7 +265,9 @@ pub fn build(r: &Recipe) -> (Vec<u8>, Expected) {
         w.event(&ev).unwrap();
         events.push(ev);
     }
-    // Everything left undefined is defined at the end (last chunk).
+    // Everything left undefined is defined at the end (last chunk), with
+    // creation events in the past: no event follows.
+    d.forward = false;
     for i in 0..r.strings.len() {
         d.string(&mut w, i as u32);
     }
