@@ -8,16 +8,24 @@
 //! every one of those actors before it took the edge's first lock: the gate
 //! serialises them, so the cycle cannot close.
 //!
+//! A cycle is also dropped when thread creation and joining alone order two
+//! of its edges (one actor's request is over before the other actor took its
+//! first lock, e.g. `t1.start(); t1.join(); t2.start()`): those two can never
+//! hold their locks at the same time, whatever the schedule. Lock edges do
+//! not count for that, since a different schedule could reverse them.
+//!
 //! Only `Lock`/`RLock` acquires (`LockAcquire`) take part; an RLock re-entry
-//! (recursion depth > 1) is not a new acquire. Work is done only at lock
-//! events, and memory is per lock pair, bounded per pair.
+//! (recursion depth > 1) is not a new acquire. Work is done only at
+//! synchronization events, and memory is per lock pair, bounded per pair.
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use racetrace_formats::{ActorId, Event, EventKind, LocId, ObjId, Tables};
 use serde::Serialize;
 
+use crate::clock::{Epoch, VClock};
 use crate::fasthash::{IdMap, IdSet};
+use crate::sync::{self, Channel, ChannelStore, SyncEffect};
 
 /// Witnesses kept per lock pair beyond the first one of each actor.
 const MAX_WITNESSES_PER_EDGE: usize = 32;
@@ -34,6 +42,8 @@ struct Held {
     lock: u32,
     loc: u32,
     index: u64,
+    /// The actor's fork-join generation when it took the lock.
+    fj_gen: u32,
 }
 
 /// One occurrence of "acquire `to` while holding `from`".
@@ -46,6 +56,11 @@ struct Witness {
     acquire_event: u64,
     /// Locks the actor held before it took `from`, sorted.
     gates: Vec<u32>,
+    /// Fork-join time of the request for `to`.
+    request: Epoch,
+    /// Fork-join clock when `from` was taken (`None` if the actor joined
+    /// something in between and that clock is gone: then no filtering).
+    held_clock: Option<VClock>,
 }
 
 struct LockEdge {
@@ -54,11 +69,58 @@ struct LockEdge {
     witnesses: Vec<Witness>,
 }
 
-/// Streaming lock-order graph builder. Feed every event; `finish` finds the
-/// cycles.
+/// Happens-before through thread/task creation and join only.
+#[derive(Default)]
+struct ForkJoin {
+    clocks: Vec<VClock>,
+    /// Bumped whenever an actor's clock takes in another's (start, join).
+    generation: Vec<u32>,
+    started: Vec<bool>,
+    starts: ChannelStore<VClock>,
+}
+
+impl ForkJoin {
+    fn on_event(&mut self, ev: &Event) {
+        let a = ev.actor.index();
+        if a >= self.clocks.len() {
+            self.clocks.resize_with(a + 1, VClock::new);
+            self.generation.resize(a + 1, 0);
+            self.started.resize(a + 1, false);
+        }
+        if !self.started[a] {
+            self.started[a] = true;
+            self.clocks[a].set(ev.actor.0, 1);
+            let mine = &mut self.clocks[a];
+            self.starts.acquire(Channel::Start(ev.actor), |v| {
+                if let Some(v) = v {
+                    mine.join(v);
+                }
+            });
+            self.generation[a] += 1;
+        }
+        match sync::effect(ev) {
+            SyncEffect::Release(ch @ Channel::Start(_), _) => {
+                self.starts.publish(ch).join(&self.clocks[a]);
+                self.clocks[a].tick(ev.actor.0);
+            }
+            SyncEffect::JoinActor(child, _) if child.index() < self.clocks.len() => {
+                if child.index() != a {
+                    let theirs = self.clocks[child.index()].clone();
+                    self.clocks[a].join(&theirs);
+                    self.generation[a] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Streaming lock-order graph builder. Feed every event (accesses may be
+/// skipped); `finish` finds the cycles.
 #[derive(Default)]
 pub struct LockOrder {
     held: Vec<Vec<Held>>,
+    fj: ForkJoin,
     edge_of: IdMap<(u32, u32), u32>,
     edges: Vec<LockEdge>,
     /// (edge, actor, held loc, acquire loc, gates hash) already recorded.
@@ -73,6 +135,10 @@ impl LockOrder {
     /// Records `ev` if it is a lock acquire or release; ignores anything else.
     #[inline]
     pub fn on_event(&mut self, index: u64, ev: &Event) {
+        if ev.kind.is_access() {
+            return;
+        }
+        self.fj.on_event(ev);
         match ev.kind {
             EventKind::LockAcquire if ev.aux <= 1 => self.acquire(index, ev),
             EventKind::LockRelease if ev.aux <= 1 => self.release(ev),
@@ -98,6 +164,7 @@ impl LockOrder {
             lock,
             loc: ev.loc.0,
             index,
+            fj_gen: self.fj.generation[a],
         });
     }
 
@@ -135,6 +202,8 @@ impl LockOrder {
         if actor_known && edge.witnesses.len() >= MAX_WITNESSES_PER_EDGE {
             return;
         }
+        let a = ev.actor.index();
+        let clock = &self.fj.clocks[a];
         edge.witnesses.push(Witness {
             actor: ev.actor.0,
             held_loc: h.loc,
@@ -142,6 +211,8 @@ impl LockOrder {
             acquire_loc: ev.loc.0,
             acquire_event: index,
             gates,
+            request: Epoch::new(ev.actor, clock.get(ev.actor.0)),
+            held_clock: (h.fj_gen == self.fj.generation[a]).then(|| clock.clone()),
         });
     }
 
@@ -286,11 +357,11 @@ impl LockOrder {
                 return false;
             }
             budget.steps -= 1;
-            let actor_used = choice
-                .iter()
-                .zip(cycle)
-                .any(|(&c, &e)| self.edges[e as usize].witnesses[c].actor == w.actor);
-            if actor_used {
+            let clash = choice.iter().zip(cycle).any(|(&c, &e)| {
+                let other = &self.edges[e as usize].witnesses[c];
+                other.actor == w.actor || fork_join_ordered(w, other)
+            });
+            if clash {
                 continue;
             }
             let gates: Vec<u32> = match common_gates {
@@ -332,6 +403,14 @@ impl LockOrder {
             edges,
         }
     }
+}
+
+/// Whether creation/join order alone keeps the two witnesses from holding
+/// their first locks at the same time: one's request happened before the
+/// other took its held lock.
+fn fork_join_ordered(a: &Witness, b: &Witness) -> bool {
+    let before = |x: &Witness, y: &Witness| y.held_clock.as_ref().is_some_and(|c| x.request.hb(c));
+    before(a, b) || before(b, a)
 }
 
 struct Budget {

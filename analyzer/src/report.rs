@@ -121,10 +121,16 @@ pub fn analyze_file(file: &TraceFile) -> Result<Analysis, FormatError> {
 /// actors and access kinds, e.g.
 ///
 /// ```text
-/// Data race on Counter.value (2 location pairs, 3 detections)
-///   read  by T1 (worker-1) at app.py:10 in bump   [event 4]
-///   write by T2 (worker-2) at app.py:11 in bump   [event 7]
+/// Data race on Counter.value (2 location pairs, 2 detections)
+///     1) read     by T2 (worker-2) at app.py:10 in bump   [event 6]
+///        write    by T1 (worker-1) at app.py:11 in bump   [event 7]
+///     2) write    by T1 (worker-1) at app.py:11 in bump   [event 7]
+///        write    by T2 (worker-2) at app.py:11 in bump   [event 8]
 /// ```
+///
+/// Each numbered pair is two accesses no happens-before edge orders; the
+/// first one came first in the trace. For a container's whole key, member
+/// accesses show their own key in parentheses.
 pub fn render_races(analysis: &Analysis, _tables: &Tables) -> String {
     let mut out = String::new();
     if analysis.races.is_empty() {
@@ -147,16 +153,21 @@ pub fn render_races(analysis: &Analysis, _tables: &Tables) -> String {
             g.occurrences,
             plural(g.occurrences as usize)
         );
-        for p in &g.pairs {
-            for a in [&p.first, &p.second] {
+        for (i, p) in g.pairs.iter().enumerate() {
+            for (side, a) in [&p.first, &p.second].into_iter().enumerate() {
                 let member = if a.key == g.key {
                     String::new()
                 } else {
-                    format!(" {}", a.key_name)
+                    format!(" ({})", a.key_name)
+                };
+                let number = if side == 0 {
+                    format!("{:>3})", i + 1)
+                } else {
+                    "    ".to_string()
                 };
                 let _ = writeln!(
                     out,
-                    "  {:<8} by {} at {} in {}{}   [event {}]",
+                    "  {number} {:<8} by {} at {} in {}{}   [event {}]",
                     a.kind.name(),
                     a.actor_name,
                     a.location,
@@ -170,7 +181,7 @@ pub fn render_races(analysis: &Analysis, _tables: &Tables) -> String {
                 );
             }
             if p.occurrences > 1 {
-                let _ = writeln!(out, "  (seen {} times)", p.occurrences);
+                let _ = writeln!(out, "       (this pair seen {} times)", p.occurrences);
             }
         }
     }

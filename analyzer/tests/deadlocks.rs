@@ -137,3 +137,55 @@ fn three_way_cycle_is_found_once() {
     assert_eq!(an.deadlocks.len(), 1, "{:#?}", an.deadlocks);
     assert_eq!(an.deadlocks[0].edges.len(), 3);
 }
+
+#[test]
+fn inversion_between_threads_ordered_by_start_and_join_is_not_reported() {
+    // t1.start(); t1.join(); t2.start(): t1 and t2 never run together.
+    let mut t = Trace::new();
+    let a = t.lock("lock_a");
+    let b = t.lock("lock_b");
+    let l = t.line(1);
+    let w1 = t.spawn(MAIN, "w1", l);
+    t.acquire(w1, a, l);
+    t.acquire(w1, b, l);
+    t.release(w1, b, l);
+    t.release(w1, a, l);
+    t.exit(w1, l);
+    t.join(MAIN, w1, l);
+    let w2 = t.spawn(MAIN, "w2", l);
+    t.acquire(w2, b, l);
+    t.acquire(w2, a, l);
+    t.release(w2, a, l);
+    t.release(w2, b, l);
+    assert!(t.analyze().deadlocks.is_empty());
+
+    // The main thread inverting the order after joining w1: same.
+    let mut t = Trace::new();
+    let a = t.lock("lock_a");
+    let b = t.lock("lock_b");
+    let l = t.line(1);
+    let w1 = t.spawn(MAIN, "w1", l);
+    t.acquire(w1, a, l);
+    t.acquire(w1, b, l);
+    t.release(w1, b, l);
+    t.release(w1, a, l);
+    t.exit(w1, l);
+    t.join(MAIN, w1, l);
+    t.acquire(MAIN, b, l);
+    t.acquire(MAIN, a, l);
+    assert!(t.analyze().deadlocks.is_empty());
+
+    // But main inverting it while w1 may still run: reported.
+    let mut t = Trace::new();
+    let a = t.lock("lock_a");
+    let b = t.lock("lock_b");
+    let l = t.line(1);
+    let w1 = t.spawn(MAIN, "w1", l);
+    t.acquire(w1, a, l);
+    t.acquire(w1, b, l);
+    t.release(w1, b, l);
+    t.release(w1, a, l);
+    t.acquire(MAIN, b, l);
+    t.acquire(MAIN, a, l);
+    assert_eq!(t.analyze().deadlocks.len(), 1);
+}
