@@ -103,12 +103,12 @@ impl ForkJoin {
                 self.starts.publish(ch).join(&self.clocks[a]);
                 self.clocks[a].tick(ev.actor.0);
             }
-            SyncEffect::JoinActor(child, _) if child.index() < self.clocks.len() => {
-                if child.index() != a {
-                    let theirs = self.clocks[child.index()].clone();
-                    self.clocks[a].join(&theirs);
-                    self.generation[a] += 1;
-                }
+            SyncEffect::JoinActor(child, _)
+                if child.index() < self.clocks.len() && child.index() != a =>
+            {
+                let theirs = self.clocks[child.index()].clone();
+                self.clocks[a].join(&theirs);
+                self.generation[a] += 1;
             }
             _ => {}
         }
