@@ -6,10 +6,10 @@
 //! the acquire side reads from it. Join-like edges (join, task await) read the
 //! child's own state instead of a channel.
 
-use std::collections::HashMap;
-
 use racetrace_formats::{ActorId, Event, EventKind, ObjId};
 use serde::Serialize;
+
+use crate::fasthash::IdMap;
 
 /// Why one point of the trace happens before another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -170,10 +170,10 @@ pub trait ChannelValue: Default {
 pub struct ChannelStore<V: ChannelValue> {
     objects: Vec<Option<V>>,
     starts: Vec<Option<V>>,
-    barriers: HashMap<(u32, u64), V>,
-    items: HashMap<(u32, u64), V>,
+    barriers: IdMap<(u32, u64), V>,
+    items: IdMap<(u32, u64), V>,
     /// Latest generation seen per barrier, to drop generations that are over.
-    barrier_gen: HashMap<u32, u64>,
+    barrier_gen: IdMap<u32, u64>,
     spare: Vec<V>,
 }
 
@@ -182,9 +182,9 @@ impl<V: ChannelValue> Default for ChannelStore<V> {
         ChannelStore {
             objects: Vec::new(),
             starts: Vec::new(),
-            barriers: HashMap::new(),
-            items: HashMap::new(),
-            barrier_gen: HashMap::new(),
+            barriers: IdMap::default(),
+            items: IdMap::default(),
+            barrier_gen: IdMap::default(),
             spare: Vec::new(),
         }
     }
