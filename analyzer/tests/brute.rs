@@ -4,12 +4,15 @@
 //! happen before it (program order plus every synchronization edge, found by
 //! scanning the trace), and compares every pair of conflicting accesses.
 //! FastTrack reports a subset of racing *pairs*, so we check that (1) the set
-//! of racy keys is the same and (2) every reported pair really races.
+//! of racy keys is the same and (2) every reported pair really races. The
+//! segment graph is checked against the same reference: a path between two
+//! events' segments exactly when one happens before the other.
 
 mod common;
 
 use common::{Trace, MAIN};
 use proptest::prelude::*;
+use racetrace_analyzer::graph::HbGraph;
 use racetrace_formats::{ActorId, Event, EventKind, KeyId, MemberKind, ObjKind};
 use std::collections::BTreeSet;
 
@@ -285,6 +288,24 @@ fn check(steps: &[(u8, u8, u8)]) {
             }
         }
     }
+    // The segment graph orders exactly the events the reference orders.
+    let graph = HbGraph::build(events.iter().copied());
+    for j in 0..events.len() {
+        for i in 0..j {
+            let (a, b) = (events[i].actor, events[j].actor);
+            if a == b {
+                continue;
+            }
+            let si = graph.segment_of(a, i as u64).unwrap();
+            let sj = graph.segment_of(b, j as u64).unwrap();
+            assert_eq!(
+                graph.happens_before(si, sj),
+                before[j][i],
+                "graph and reference disagree on events {i} -> {j}; trace: {events:#?}"
+            );
+        }
+    }
+
     let an = sim.t.analyze();
     let reported: BTreeSet<KeyId> = an.races.iter().map(|g| g.key).collect();
     assert_eq!(reported, racy, "racy keys differ; trace: {events:#?}");
