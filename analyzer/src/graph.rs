@@ -49,6 +49,8 @@ pub struct HbGraph {
     pub graph: DiGraph<Segment, HbEdge>,
     /// Number of events the graph covers.
     pub events: u64,
+    /// Each actor's segments in trace order, for look-ups by event.
+    by_actor: Vec<Vec<NodeIndex>>,
 }
 
 impl HbGraph {
@@ -77,10 +79,20 @@ impl HbGraph {
     /// The segment of `actor` that contains event `index`, if any. (Segments
     /// of different actors interleave, so the actor is needed.)
     pub fn segment_of(&self, actor: ActorId, index: u64) -> Option<NodeIndex> {
-        self.graph.node_indices().find(|&n| {
-            let s = &self.graph[n];
-            s.actor == actor && s.first_event <= index && index <= s.last_event
-        })
+        let segs = self.by_actor.get(actor.index())?;
+        // An actor's segments are disjoint and in trace order.
+        let i = segs.partition_point(|&n| self.graph[n].last_event < index);
+        segs.get(i)
+            .copied()
+            .filter(|&n| self.graph[n].first_event <= index)
+    }
+
+    /// The segments of `actor`, in trace order.
+    pub fn actor_segments(&self, actor: ActorId) -> &[NodeIndex] {
+        self.by_actor
+            .get(actor.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Whether segment `a` happens before segment `b` (a path of edges).
@@ -100,13 +112,9 @@ impl HbGraph {
         counts
     }
 
-    /// Actor names for rendering, indexed by actor.
-    pub(crate) fn actor_count(&self) -> usize {
-        self.graph
-            .node_weights()
-            .map(|s| s.actor.index() + 1)
-            .max()
-            .unwrap_or(0)
+    /// Number of actors (one more than the highest actor id with events).
+    pub fn actor_count(&self) -> usize {
+        self.by_actor.len()
     }
 }
 
@@ -273,9 +281,14 @@ impl GraphBuilder {
     }
 
     pub fn finish(self) -> HbGraph {
+        let mut by_actor: Vec<Vec<NodeIndex>> = vec![Vec::new(); self.started.len()];
+        for n in self.graph.node_indices() {
+            by_actor[self.graph[n].actor.index()].push(n);
+        }
         HbGraph {
             graph: self.graph,
             events: self.next_index,
+            by_actor,
         }
     }
 }
