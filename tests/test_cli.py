@@ -134,7 +134,7 @@ def test_graph_formats(racetrace, lost_update_trace, tmp_path):
     assert len(names) == 3  # main and the two workers
 
 
-def test_python_subcommand_dispatch(monkeypatch, tmp_path, capsys):
+def test_python_subcommand_dispatch(monkeypatch, tmp_path, capfd):
     """Subcommands listed in PYTHON_SUBCOMMANDS run Python, the rest run natively."""
     from racetrace import cli
 
@@ -142,9 +142,13 @@ def test_python_subcommand_dispatch(monkeypatch, tmp_path, capsys):
         "def main(argv):\n    print('fake', *argv)\n    return 7\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(cli.PYTHON_SUBCOMMANDS, "fake", "rt_fake_sub:main")
+    monkeypatch.setitem(cli.PYTHON_SUBCOMMANDS, "fake", ("rt_fake_sub:main", "A fake subcommand"))
     assert cli.run(["fake", "a", "b"]) == 7
-    assert capsys.readouterr().out == "fake a b\n"
+    assert capfd.readouterr().out == "fake a b\n"
+    # The native help lists it with the native subcommands.
+    assert cli.run(["--help"]) == 0
+    help_text = capfd.readouterr().out
+    assert "fake" in help_text and "A fake subcommand" in help_text and "races" in help_text
     assert cli.run(["--version"]) == 0
 
 

@@ -14,7 +14,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use racetrace_formats::{FormatError, TraceFile};
 
 mod analysis;
@@ -155,8 +155,53 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    run_with_external(args, &[])
+}
+
+/// A subcommand implemented outside this crate (in Python, by the
+/// `racetrace` package): listed in `--help`, dispatched by its caller.
+#[derive(Clone, Debug)]
+pub struct ExternalCommand {
+    pub name: String,
+    /// One line for `racetrace --help`.
+    pub about: String,
+}
+
+/// [`run`], with `external` subcommands shown in the help. The caller runs
+/// those itself; if one reaches this function anyway, it is a usage error.
+pub fn run_with_external<I, T>(args: I, external: &[ExternalCommand]) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut command = Cli::command();
+    for ext in external {
+        command = command.subcommand(
+            clap::Command::new(ext.name.clone())
+                .about(ext.about.clone())
+                .disable_help_flag(true)
+                .arg(
+                    clap::Arg::new("args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+        );
+    }
+    let parsed = command.try_get_matches_from(args).and_then(|matches| {
+        if let Some(name) = matches.subcommand_name() {
+            if external.iter().any(|e| e.name == name) {
+                return Ok(Err(name.to_string()));
+            }
+        }
+        Cli::from_arg_matches(&matches).map(Ok)
+    });
+    let cli = match parsed {
+        Ok(Ok(cli)) => cli,
+        Ok(Err(name)) => {
+            eprintln!("error: `racetrace {name}` runs Python: use the racetrace command installed with the Python package");
+            return EXIT_BAD_INPUT;
+        }
         Err(err) => {
             // Help and version go to stdout with code 0; usage errors go to
             // stderr with code 2.

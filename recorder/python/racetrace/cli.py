@@ -14,17 +14,20 @@ import signal
 import sys
 from typing import Callable, Sequence
 
-# Subcommand name -> "module:function". The function is called with the
-# arguments that follow the subcommand name and returns an exit code
-# (0 nothing found, 1 findings, 2 bad usage or bad input).
-PYTHON_SUBCOMMANDS: dict[str, str] = {}
+# Subcommand name -> ("module:function", one line for `racetrace --help`).
+# The function is called with the arguments that follow the subcommand name
+# and returns an exit code (0 nothing found, 1 findings, 2 bad usage or bad
+# input). The module is imported only when its subcommand runs.
+PYTHON_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "record": ("racetrace.record_cli:main", "Run a Python script and record its threads into a trace"),
+}
 
 
 def _python_subcommand(name: str) -> Callable[[list[str]], int] | None:
-    target = PYTHON_SUBCOMMANDS.get(name)
-    if target is None:
+    entry = PYTHON_SUBCOMMANDS.get(name)
+    if entry is None:
         return None
-    module_name, _, func_name = target.partition(":")
+    module_name, _, func_name = entry[0].partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, func_name or "main")
 
@@ -42,7 +45,8 @@ def run(argv: Sequence[str]) -> int:
     # whatever the native CLI writes to the same file descriptors.
     sys.stdout.flush()
     sys.stderr.flush()
-    return _native.run_cli(argv)
+    help_lines = [(name, about) for name, (_, about) in PYTHON_SUBCOMMANDS.items()]
+    return _native.run_cli(argv, help_lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
