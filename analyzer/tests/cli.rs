@@ -709,3 +709,167 @@ fn graph_output_file() {
     ]);
     assert_one_error_line(&run, &bad, "cannot write output");
 }
+
+// ---------------------------------------------------------------- documented fields
+
+/// Every field the README documents for `--json` is present.
+#[test]
+fn json_has_every_documented_field() {
+    let dir = Dir::new();
+    let lost = trace_file(&dir, "lost.rtrace", lost_update(false));
+    let info = json(&racetrace(&[
+        "info".as_ref(),
+        "--json".as_ref(),
+        lost.as_os_str(),
+    ]));
+    for field in [
+        "file",
+        "format_version",
+        "python_version",
+        "racetrace_version",
+        "mode",
+        "program",
+        "seed",
+        "started_at",
+        "event_count",
+        "chunk_count",
+        "actors",
+        "outcome",
+        "truncated",
+    ] {
+        assert!(info.get(field).is_some(), "info: no {field}");
+    }
+    for field in ["id", "name", "kind", "parent", "created_by_event", "events"] {
+        assert!(
+            info["actors"][1].get(field).is_some(),
+            "info actors: no {field}"
+        );
+    }
+
+    let races = json(&racetrace(&[
+        "races".as_ref(),
+        "--json".as_ref(),
+        lost.as_os_str(),
+    ]));
+    for field in [
+        "file",
+        "truncated",
+        "events",
+        "actors",
+        "race_count",
+        "race_detections",
+        "races",
+    ] {
+        assert!(races.get(field).is_some(), "races: no {field}");
+    }
+    let group = &races["races"][0];
+    for field in ["key_name", "object_name", "occurrences", "pairs"] {
+        assert!(group.get(field).is_some(), "race group: no {field}");
+    }
+    for field in [
+        "actor",
+        "actor_name",
+        "kind",
+        "location",
+        "function",
+        "event",
+    ] {
+        assert!(
+            group["pairs"][0]["first"].get(field).is_some(),
+            "race access: no {field}"
+        );
+        assert!(
+            group["pairs"][0]["second"].get(field).is_some(),
+            "race access: no {field}"
+        );
+    }
+
+    let bank = trace_file(&dir, "bank.rtrace", lock_order());
+    let dl = json(&racetrace(&[
+        "deadlocks".as_ref(),
+        "--json".as_ref(),
+        bank.as_os_str(),
+    ]));
+    for field in [
+        "file",
+        "truncated",
+        "events",
+        "actors",
+        "deadlock_count",
+        "lock_order_edges",
+        "deadlocks",
+    ] {
+        assert!(dl.get(field).is_some(), "deadlocks: no {field}");
+    }
+    assert!(dl["deadlocks"][0]["locks"][0].get("name").is_some());
+    for field in [
+        "actor",
+        "actor_name",
+        "held",
+        "acquired",
+        "held_location",
+        "acquire_location",
+    ] {
+        assert!(
+            dl["deadlocks"][0]["edges"][0].get(field).is_some(),
+            "edge: no {field}"
+        );
+    }
+}
+
+#[test]
+fn info_json_outcome_kinds() {
+    let dir = Dir::new();
+    let cases = [
+        (
+            Outcome::Deadlock {
+                description: "T1 waits for lock_b held by T2".into(),
+            },
+            "deadlock",
+            "description",
+            "deadlock: T1 waits for lock_b held by T2",
+        ),
+        (
+            Outcome::Aborted {
+                reason: "timeout after 5 s".into(),
+            },
+            "aborted",
+            "reason",
+            "aborted: timeout after 5 s",
+        ),
+    ];
+    for (outcome, kind, field, line) in cases {
+        let path = dir.write("o.rtrace", &lost_update(false).finish(&outcome));
+        let v = json(&racetrace(&[
+            "info".as_ref(),
+            "--json".as_ref(),
+            path.as_os_str(),
+        ]));
+        assert_eq!(v["outcome"]["kind"], kind);
+        assert!(v["outcome"][field].is_string(), "{v}");
+        let run = racetrace(&["info".as_ref(), path.as_os_str()]);
+        assert!(
+            run.stdout.contains(&format!("outcome:    {line}")),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn subcommand_help_exits_0() {
+    for sub in ["info", "races", "deadlocks", "graph"] {
+        let run = racetrace(&[sub, "--help"]);
+        assert_eq!(run.code, 0, "{sub}");
+        assert!(
+            run.stdout.contains("Usage: racetrace"),
+            "{sub}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("Exit codes"), "{sub}: {}", run.stdout);
+    }
+    let run = racetrace(&["graph", "--help"]);
+    for fmt in ["dot", "json", "perfetto", "--output"] {
+        assert!(run.stdout.contains(fmt), "{fmt:?} not in graph --help");
+    }
+}
