@@ -1,9 +1,24 @@
+//! `racetrace._native`: the native recorder (a C-level trace function for
+//! CPython 3.11 that writes visible operations into a trace file) and the
+//! bridge to the Rust CLI.
+
 use pyo3::prelude::*;
 
+mod api;
+mod calls;
 mod cli_bridge;
+mod codeinfo;
+mod cpython;
+mod decode;
+mod filter;
+mod hook;
+mod naming;
+mod opcodes;
+mod session;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cli_bridge::register(m)?;
+    api::register(m)?;
     Ok(())
 }

@@ -1,10 +1,24 @@
 """racetrace: find, explain and replay concurrency bugs in Python programs."""
 
-from importlib.metadata import PackageNotFoundError, version
+import sys
 
-from racetrace import _native  # noqa: F401  (fails early if the extension is missing)
+# The native recorder reads the interpreter's private frame layout, which
+# changes between Python versions: refuse early, with a clear message.
+SUPPORTED_PYTHONS = ((3, 11),)
+if sys.implementation.name != "cpython" or sys.version_info[:2] not in SUPPORTED_PYTHONS:
+    raise ImportError(
+        "racetrace supports CPython 3.11 (3.12 and 3.13 are planned); this is "
+        f"{sys.implementation.name} {sys.version_info.major}.{sys.version_info.minor}"
+    )
+
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+
+from racetrace import _native  # noqa: E402,F401  (fails early if the extension is missing)
+from racetrace.recording import record, record_call  # noqa: E402
 
 try:
     __version__ = version("racetrace")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
+
+__all__ = ["record", "record_call", "__version__"]

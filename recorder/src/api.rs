@@ -1,0 +1,268 @@
+//! The functions `racetrace._native` exposes to the Python package
+//! (`racetrace.recording` is their only caller).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use racetrace_formats::{ActorId, CodeLoc, EventKind, Header, LocId, Mode, Outcome, StrId};
+
+use crate::calls::{CallRole, CallTable};
+use crate::codeinfo::Role;
+use crate::cpython;
+use crate::filter::Filter;
+use crate::hook::{self, ThreadCtx};
+use crate::naming;
+use crate::session::{self, StartOptions};
+
+fn current_thread<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    py.import("threading")?.call_method0("current_thread")
+}
+
+fn thread_name(thread: &Bound<'_, PyAny>) -> String {
+    thread
+        .getattr("name")
+        .and_then(|n| n.extract())
+        .unwrap_or_default()
+}
+
+/// Starts recording into `path` in the calling thread (which becomes actor 0).
+#[pyfunction]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files))]
+#[allow(clippy::too_many_arguments)]
+fn start(
+    py: Python<'_>,
+    path: String,
+    program: String,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    excluded_dirs: Vec<String>,
+    code_roles: Vec<(Bound<'_, PyAny>, String)>,
+    calls: Vec<(Bound<'_, PyAny>, String)>,
+    sync_lib_files: Vec<String>,
+) -> PyResult<()> {
+    if session::generation() != 0 {
+        let path = session::with(|s| s.path.clone()).unwrap_or_default();
+        return Err(PyRuntimeError::new_err(format!(
+            "racetrace is already recording (into {path}); recordings cannot be nested"
+        )));
+    }
+    naming::init(py)?;
+    let mut keep_alive = Vec::new();
+    let mut table = CallTable::default();
+    for (callable, role) in &calls {
+        let Some(role) = CallRole::from_name(role) else {
+            continue;
+        };
+        match cpython::builtin_method(callable) {
+            Some((def, _)) => table.by_method_def.insert(def, role),
+            None => table.by_identity.insert(callable.as_ptr() as usize, role),
+        };
+        keep_alive.push(callable.clone().unbind());
+    }
+    let mut roles = HashMap::new();
+    for (code, role) in &code_roles {
+        if cpython::is_code(code) {
+            roles.insert(code.as_ptr() as usize, Role::from_name(role));
+            keep_alive.push(code.clone().unbind());
+        }
+    }
+    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
+    let header = Header {
+        format_version: 0,
+        python_version: python_version
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: Mode::Record,
+        program,
+        seed: 0,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let generation = session::start(StartOptions {
+        path,
+        header,
+        filter: Filter {
+            include,
+            exclude,
+            default_excluded_dirs: excluded_dirs,
+        },
+        calls: table,
+        code_roles: roles,
+        sync_lib_files: sync_lib_files.into_iter().collect::<HashSet<_>>(),
+        keep_alive,
+    })
+    .map_err(PyOSError::new_err)?;
+
+    // Id 0 of the string and location tables: "unknown".
+    session::with(|s| {
+        let empty = s.string("");
+        debug_assert_eq!(empty, StrId(0));
+        let file = s.string("<unknown>");
+        s.loc(CodeLoc {
+            file,
+            line: 0,
+            function: empty,
+            offset: 0,
+        })
+    });
+
+    let thread = current_thread(py)?;
+    let name = thread_name(&thread);
+    let actor = session::with(|s| {
+        let a = s.new_actor(&name, None, None);
+        s.bind_thread(&thread, a);
+        a
+    })
+    .unwrap_or(ActorId(0));
+
+    // Trace the frames already running in this thread (the `with` body).
+    let mut start_loc = None;
+    cpython::for_each_frame(|f| {
+        if let Some(info) = hook::ensure_info(py, f) {
+            f.set_trace_flags(false, info.traced);
+            if info.traced && start_loc.is_none() {
+                let line = f.current_line(py);
+                start_loc = session::with(|s| {
+                    s.loc(CodeLoc {
+                        file: info.file,
+                        line,
+                        function: info.function,
+                        offset: (f.instr_index() * 2) as u32,
+                    })
+                });
+            }
+        }
+    });
+    let start_loc = start_loc.unwrap_or(LocId(0));
+    session::with(|s| {
+        s.main_start_loc = start_loc;
+        s.emit(actor, EventKind::ActorStart, start_loc, actor.0, 0);
+    });
+    cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
+    Ok(())
+}
+
+/// Stops recording: writes the outcome and closes the trace. `exception` is
+/// (type name, message, traceback text) of an exception that ended the
+/// recorded code. Returns (events written, error text or None).
+#[pyfunction]
+#[pyo3(signature = (exception=None))]
+fn stop(
+    py: Python<'_>,
+    exception: Option<(String, String, String)>,
+) -> PyResult<(u64, Option<String>)> {
+    if session::generation() == 0 {
+        return Err(PyRuntimeError::new_err("racetrace is not recording"));
+    }
+    cpython::uninstall();
+    cpython::for_each_frame(|f| f.set_trace_flags(true, false));
+    let thread = current_thread(py)?;
+    let outcome = session::with(|s| {
+        let actor = s.thread_actor(&thread).unwrap_or(ActorId(0));
+        let failed = exception.is_some();
+        let loc = s.main_start_loc;
+        s.emit(actor, EventKind::ActorExit, loc, actor.0, failed as u64);
+        match exception {
+            Some((type_name, message, traceback)) => Outcome::Exception {
+                actor,
+                type_name,
+                message,
+                traceback,
+            },
+            None => s.worker_failure.take().unwrap_or(Outcome::Ok),
+        }
+    })
+    .unwrap_or(Outcome::Ok);
+    let events = session::with(|s| s.events_written()).unwrap_or(0);
+    let (alive, error) = session::finish(outcome).map_err(PyRuntimeError::new_err)?;
+    drop(alive);
+    Ok((events, error))
+}
+
+/// Called from the `threading.settrace` bootstrap as a new thread's first
+/// Python call: installs the native trace function in this thread.
+#[pyfunction]
+fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
+    let generation = session::generation();
+    if generation == 0 {
+        return Ok(());
+    }
+    let thread = current_thread(py)?;
+    let name = thread_name(&thread);
+    let code = thread
+        .getattr("_target")
+        .ok()
+        .and_then(|t| t.getattr("__code__").ok())
+        .or_else(|| frame.getattr("f_code").ok());
+    let loc = code
+        .map(|c| hook::code_entry_loc(py, &c))
+        .unwrap_or(LocId(0));
+    let Some(actor) = session::with(|s| match s.thread_actor(&thread) {
+        Some(a) => a,
+        None => {
+            // Started by a thread the recorder does not see: no parent.
+            let a = s.new_actor(&name, None, None);
+            s.bind_thread(&thread, a);
+            a
+        }
+    }) else {
+        return Ok(());
+    };
+    session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));
+    cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
+    cpython::with_frame_object(&frame, |f| {
+        if let Some(info) = hook::ensure_info(py, f) {
+            f.set_trace_flags(false, info.traced);
+        }
+    });
+    Ok(())
+}
+
+/// An exception escaped `thread`'s run(): remembered as the outcome (unless
+/// an earlier one was) and marks the actor's exit as failed.
+#[pyfunction]
+fn note_exception(thread: Bound<'_, PyAny>, type_name: String, message: String, traceback: String) {
+    session::with(|s| {
+        let Some(actor) = s.thread_actor(&thread) else {
+            return;
+        };
+        s.mark_failed(actor);
+        if s.worker_failure.is_none() {
+            s.worker_failure = Some(Outcome::Exception {
+                actor,
+                type_name,
+                message,
+                traceback,
+            });
+        }
+    });
+}
+
+#[pyfunction]
+fn is_recording() -> bool {
+    session::generation() != 0
+}
+
+/// The trace file being written, if recording.
+#[pyfunction]
+fn recording_path() -> Option<String> {
+    session::with(|s| s.path.clone())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    cpython::check_layout(m.py())?;
+    m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(stop, m)?)?;
+    m.add_function(wrap_pyfunction!(thread_started, m)?)?;
+    m.add_function(wrap_pyfunction!(note_exception, m)?)?;
+    m.add_function(wrap_pyfunction!(is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(recording_path, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Builtin callables whose calls are shared-state accesses or lock
+//! operations: container methods (`list.append` writes the list,
+//! `dict.get` reads one item), `len`/`sorted`/... (read a whole container),
+//! `getattr`/`setattr`/`object.__setattr__` (an attribute), and the C lock
+//! methods. The Python side lists them by name at start; here they are keyed
+//! by identity: the `PyMethodDef` of a builtin method (shared by the unbound
+//! descriptor and every bound method made from it) or the callable's address.
+
+use std::collections::HashMap;
+
+/// What a recognized call does. "self" is the bound object or, for an
+/// unbound descriptor, the first argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallRole {
+    /// Reads self as a whole (`list.count`, `dict.items`, `len(x)` via `ArgRead`).
+    Read,
+    /// Writes self as a whole (`list.append`, `dict.update`, `set.add`).
+    Write,
+    /// Reads the item named by the first argument (`dict.get(k)`).
+    ItemRead,
+    /// Writes the item named by the first argument (`dict.pop(k)`, `dict.setdefault(k)`).
+    ItemWrite,
+    /// A builtin function reading its first argument as a whole (`len`, `sorted`, `sum`).
+    ArgRead,
+    /// `getattr(o, name)`, `hasattr(o, name)`, `object.__getattribute__(o, name)`.
+    GetAttr,
+    /// `setattr(o, name, v)`, `object.__setattr__(o, name, v)`.
+    SetAttr,
+    /// `delattr(o, name)`, `object.__delattr__(o, name)`.
+    DelAttr,
+    /// `_thread.lock`/`RLock` `acquire` and `__enter__`.
+    LockAcquire,
+    /// `release` and `__exit__`.
+    LockRelease,
+}
+
+impl CallRole {
+    pub fn from_name(name: &str) -> Option<CallRole> {
+        Some(match name {
+            "read" => CallRole::Read,
+            "write" => CallRole::Write,
+            "item_read" => CallRole::ItemRead,
+            "item_write" => CallRole::ItemWrite,
+            "arg_read" => CallRole::ArgRead,
+            "getattr" => CallRole::GetAttr,
+            "setattr" => CallRole::SetAttr,
+            "delattr" => CallRole::DelAttr,
+            "lock_acquire" => CallRole::LockAcquire,
+            "lock_release" => CallRole::LockRelease,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CallTable {
+    /// `PyMethodDef` address → role.
+    pub by_method_def: HashMap<usize, CallRole>,
+    /// Callable address (slot wrappers such as `object.__setattr__`) → role.
+    pub by_identity: HashMap<usize, CallRole>,
+}
+
+impl CallTable {
+    #[inline]
+    pub fn method(&self, def: usize) -> Option<CallRole> {
+        self.by_method_def.get(&def).copied()
+    }
+
+    #[inline]
+    pub fn identity(&self, addr: usize) -> Option<CallRole> {
+        self.by_identity.get(&addr).copied()
+    }
+}

@@ -1,0 +1,172 @@
+//! Turns a code object's de-specialized bytecode (`co_code`) into a table
+//! indexed by code unit, so that the trace function finds what an instruction
+//! means with one array read. Built once per code object per recording.
+
+use std::cell::Cell;
+
+use crate::opcodes as op;
+
+/// What the recorder does when the interpreter is about to run an
+/// instruction. `Invisible` instructions return at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Action {
+    #[default]
+    Invisible = 0,
+    LoadAttr,
+    StoreAttr,
+    DeleteAttr,
+    BinarySubscr,
+    StoreSubscr,
+    DeleteSubscr,
+    Contains,
+    LoadGlobal,
+    StoreGlobal,
+    DeleteGlobal,
+    LoadName,
+    StoreName,
+    DeleteName,
+    LoadDeref,
+    StoreDeref,
+    /// PRECALL: the callable and its arguments are on the stack.
+    Call,
+    BeforeWith,
+    /// The `__exit__` call of a `with` block left by an exception.
+    WithExceptStart,
+    GetIter,
+}
+
+/// One code unit of the table. Only the first unit of an instruction (its
+/// first EXTENDED_ARG prefix, if any: that is where 3.11 reports the opcode
+/// event) carries an action; cache entries stay invisible.
+#[derive(Debug, Default)]
+pub struct Instr {
+    pub action: Action,
+    /// The instruction right after a call or `with` entry: where a pending
+    /// lock acquire learns whether it succeeded.
+    pub post_call: bool,
+    /// The decoded argument: name index for names (already shifted for
+    /// LOAD_GLOBAL), fast-local index for cells, argument count for calls.
+    pub arg: u32,
+    /// Location id + 1 in the current trace, 0 until first needed. Only ever
+    /// touched with the GIL held.
+    pub loc: Cell<u32>,
+}
+
+impl Instr {
+    /// True when the trace function has nothing to do here.
+    #[inline(always)]
+    pub fn is_quiet(&self) -> bool {
+        self.action == Action::Invisible && !self.post_call
+    }
+}
+
+fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
+    let a = match opcode {
+        op::LOAD_ATTR => Action::LoadAttr,
+        op::STORE_ATTR => Action::StoreAttr,
+        op::DELETE_ATTR => Action::DeleteAttr,
+        op::BINARY_SUBSCR => Action::BinarySubscr,
+        op::STORE_SUBSCR => Action::StoreSubscr,
+        op::DELETE_SUBSCR => Action::DeleteSubscr,
+        op::CONTAINS_OP => Action::Contains,
+        // 3.11: the low bit says "push NULL first"; the rest is the name index.
+        op::LOAD_GLOBAL => return (Action::LoadGlobal, oparg >> 1),
+        op::STORE_GLOBAL => Action::StoreGlobal,
+        op::DELETE_GLOBAL => Action::DeleteGlobal,
+        op::LOAD_NAME => Action::LoadName,
+        op::STORE_NAME => Action::StoreName,
+        op::DELETE_NAME => Action::DeleteName,
+        op::LOAD_DEREF | op::LOAD_CLASSDEREF => Action::LoadDeref,
+        op::STORE_DEREF => Action::StoreDeref,
+        op::PRECALL => Action::Call,
+        op::BEFORE_WITH => Action::BeforeWith,
+        op::WITH_EXCEPT_START => Action::WithExceptStart,
+        op::GET_ITER => Action::GetIter,
+        _ => Action::Invisible,
+    };
+    (a, oparg)
+}
+
+/// Decodes `co_code` (two bytes per code unit).
+pub fn decode(code: &[u8]) -> Box<[Instr]> {
+    let n = code.len() / 2;
+    let mut table: Vec<Instr> = (0..n).map(|_| Instr::default()).collect();
+    let mut i = 0;
+    let mut ext: u32 = 0;
+    let mut start: Option<usize> = None;
+    let mut mark_next = false;
+    while i < n {
+        let opcode = code[2 * i];
+        let raw = code[2 * i + 1] as u32;
+        let first = *start.get_or_insert(i);
+        if opcode == op::EXTENDED_ARG {
+            ext = (ext << 8) | raw;
+            i += 1;
+            continue;
+        }
+        let oparg = if opcode >= op::HAVE_ARGUMENT {
+            (ext << 8) | raw
+        } else {
+            0
+        };
+        ext = 0;
+        start = None;
+        let slot = &mut table[first];
+        if mark_next {
+            slot.post_call = true;
+            mark_next = false;
+        }
+        let (action, arg) = action_of(opcode, oparg);
+        slot.action = action;
+        slot.arg = arg;
+        if opcode == op::CALL || opcode == op::BEFORE_WITH {
+            mark_next = true;
+        }
+        i += 1 + op::cache_entries(opcode);
+    }
+    table.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_attr_skips_its_cache_entries() {
+        // LOAD_FAST 0; LOAD_ATTR 1 (+4 caches); POP_TOP
+        let mut code = vec![124, 0, op::LOAD_ATTR, 1];
+        code.extend([0u8; 8]);
+        code.extend([1, 0]);
+        let t = decode(&code);
+        assert_eq!(t.len(), 7);
+        assert_eq!(t[1].action, Action::LoadAttr);
+        assert_eq!(t[1].arg, 1);
+        assert!(t[2..6].iter().all(|i| i.is_quiet()));
+        assert!(t[6].is_quiet());
+    }
+
+    #[test]
+    fn extended_arg_moves_the_action_to_the_prefix() {
+        let code = vec![op::EXTENDED_ARG, 1, op::STORE_GLOBAL, 2];
+        let t = decode(&code);
+        assert_eq!(t[0].action, Action::StoreGlobal);
+        assert_eq!(t[0].arg, 0x102);
+        assert!(t[1].is_quiet());
+    }
+
+    #[test]
+    fn load_global_name_index_is_shifted_and_call_marks_next() {
+        let mut code = vec![op::LOAD_GLOBAL, 5];
+        code.extend([0u8; 10]);
+        code.extend([op::PRECALL, 0, 0, 0, op::CALL, 0]);
+        code.extend([0u8; 8]);
+        code.extend([1, 0]);
+        let t = decode(&code);
+        assert_eq!(t[0].action, Action::LoadGlobal);
+        assert_eq!(t[0].arg, 2);
+        assert_eq!(t[6].action, Action::Call);
+        let last = t.len() - 1;
+        assert!(t[last].post_call);
+    }
+}

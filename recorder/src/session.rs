@@ -1,0 +1,415 @@
+//! The state of the one recording in progress: the trace writer, the
+//! interning tables that give objects, keys, strings and locations their
+//! trace ids, and the bookkeeping of synchronization objects.
+//!
+//! It lives behind a process-wide mutex. Rule: never call Python while
+//! holding it (Python code can switch threads, and the next thread would wait
+//! for the mutex while holding the GIL). Callers compute names and reprs
+//! first, then lock to intern and write.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use racetrace_formats::{
+    ActorDesc, ActorId, ActorKind, CodeLoc, Event, EventKind, Header, KeyDesc, KeyId, LocId,
+    MemberKind, ObjId, ObjKind, ObjectDesc, Outcome, StrId, TraceWriter,
+};
+
+use crate::calls::CallTable;
+use crate::codeinfo::Role;
+use crate::filter::Filter;
+
+/// Generation of the recording in progress; 0 when not recording. Every
+/// recording gets a new one, so hooks and tables left over from an earlier
+/// recording recognize that they are stale.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+
+/// How often buffered events are forced to disk, so a killed process loses
+/// at most this much of its run.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+
+#[inline]
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+fn lock() -> MutexGuard<'static, Option<Session>> {
+    SESSION.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on the current session, if recording.
+pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+    let mut guard = lock();
+    guard.as_mut().map(f)
+}
+
+pub struct Session {
+    pub generation: u64,
+    pub path: String,
+    writer: Option<TraceWriter<BufWriter<File>>>,
+    pub filter: Filter,
+    pub calls: CallTable,
+    /// Code objects of recognized standard-library functions.
+    pub code_roles: HashMap<usize, Role>,
+    /// Files of the `threading` and `queue` modules.
+    pub sync_lib_files: HashSet<String>,
+    strings: HashMap<String, StrId>,
+    locs: HashMap<CodeLoc, LocId>,
+    /// Object identity → id. Every registered object is kept alive in
+    /// `alive` until the recording ends, so an address is never reused for
+    /// another object within one trace.
+    objects: HashMap<usize, Option<ObjId>>,
+    obj_kinds: Vec<ObjKind>,
+    alive: Vec<Py<PyAny>>,
+    /// An instance's `__dict__` → the instance, so `obj.__dict__['a']`
+    /// names the same key as `obj.a`.
+    dict_owner: HashMap<usize, ObjId>,
+    keys: HashMap<(u32, u8, u32), KeyId>,
+    /// Thread objects → their actor.
+    threads: HashMap<usize, ActorId>,
+    next_actor: u32,
+    failed_actors: HashSet<u32>,
+    lock_depth: HashMap<u32, u32>,
+    barrier_arrivals: HashMap<u32, u64>,
+    queue_tokens: HashMap<(u32, usize), VecDeque<u64>>,
+    next_token: u64,
+    /// The first exception that escaped a worker thread.
+    pub worker_failure: Option<Outcome>,
+    /// The first error writing the trace (reported when recording stops).
+    pub write_error: Option<String>,
+    flushed_at: u64,
+    /// Where the recording actor started (used for its exit event too).
+    pub main_start_loc: LocId,
+}
+
+/// What `start` needs besides the Python-side tables.
+pub struct StartOptions {
+    pub path: String,
+    pub header: Header,
+    pub filter: Filter,
+    pub calls: CallTable,
+    pub code_roles: HashMap<usize, Role>,
+    pub sync_lib_files: HashSet<String>,
+    pub keep_alive: Vec<Py<PyAny>>,
+}
+
+/// Opens the trace and makes the session current. Fails (before anything is
+/// traced) if recording is already in progress or the file cannot be created.
+pub fn start(opts: StartOptions) -> Result<u64, String> {
+    let mut guard = lock();
+    if let Some(s) = guard.as_ref() {
+        return Err(format!(
+            "racetrace is already recording (into {}); recordings cannot be nested",
+            s.path
+        ));
+    }
+    let writer = TraceWriter::create(Path::new(&opts.path), &opts.header)
+        .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
+    let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    *guard = Some(Session {
+        generation,
+        path: opts.path,
+        writer: Some(writer),
+        filter: opts.filter,
+        calls: opts.calls,
+        code_roles: opts.code_roles,
+        sync_lib_files: opts.sync_lib_files,
+        strings: HashMap::new(),
+        locs: HashMap::new(),
+        objects: HashMap::new(),
+        obj_kinds: Vec::new(),
+        alive: opts.keep_alive,
+        dict_owner: HashMap::new(),
+        keys: HashMap::new(),
+        threads: HashMap::new(),
+        next_actor: 0,
+        failed_actors: HashSet::new(),
+        lock_depth: HashMap::new(),
+        barrier_arrivals: HashMap::new(),
+        queue_tokens: HashMap::new(),
+        next_token: 1,
+        worker_failure: None,
+        write_error: None,
+        flushed_at: 0,
+        main_start_loc: LocId(0),
+    });
+    GENERATION.store(generation, Ordering::Release);
+    drop(guard);
+    spawn_flusher(generation);
+    Ok(generation)
+}
+
+/// Writes the outcome and closes the trace. Returns the session's objects
+/// (to be released by the caller with the GIL) and any write error.
+pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), String> {
+    let mut guard = lock();
+    let Some(mut s) = guard.take() else {
+        return Err("racetrace is not recording".to_string());
+    };
+    GENERATION.store(0, Ordering::Release);
+    drop(guard);
+    let mut error = s.write_error.take();
+    if let Some(w) = s.writer.take() {
+        if let Err(e) = w.finish(&outcome) {
+            error.get_or_insert_with(|| e.to_string());
+        }
+    }
+    Ok((std::mem::take(&mut s.alive), error))
+}
+
+/// Forces buffered events to disk every `FLUSH_INTERVAL` while the
+/// recording `generation` is in progress. The recording threads never make a
+/// system call per event; this thread bounds what a crash can lose.
+fn spawn_flusher(generation: u64) {
+    let _ = std::thread::Builder::new()
+        .name("racetrace-flush".into())
+        .spawn(move || loop {
+            std::thread::sleep(FLUSH_INTERVAL);
+            let mut guard = lock();
+            match guard.as_mut() {
+                Some(s) if s.generation == generation => s.flush_if_new(),
+                _ => return,
+            }
+        });
+}
+
+impl Session {
+    fn flush_if_new(&mut self) {
+        if let Some(w) = self.writer.as_mut() {
+            let n = w.events_written();
+            if n != self.flushed_at {
+                self.flushed_at = n;
+                if let Err(e) = w.flush() {
+                    self.write_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+
+    pub fn emit(&mut self, actor: ActorId, kind: EventKind, loc: LocId, target: u32, aux: u64) {
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        let ev = Event {
+            actor,
+            kind,
+            loc,
+            target,
+            aux,
+        };
+        if let Err(e) = w.event(&ev) {
+            self.write_error.get_or_insert_with(|| e.to_string());
+            // Stop writing: later events would refer to a broken file.
+            self.writer = None;
+        }
+    }
+
+    pub fn events_written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.events_written())
+    }
+
+    pub fn string(&mut self, s: &str) -> StrId {
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
+        let id = match self.writer.as_mut() {
+            Some(w) => w.add_string(s),
+            None => StrId(self.strings.len() as u32),
+        };
+        self.strings.insert(s.to_owned(), id);
+        id
+    }
+
+    pub fn loc(&mut self, loc: CodeLoc) -> LocId {
+        if let Some(&id) = self.locs.get(&loc) {
+            return id;
+        }
+        let id = match self.writer.as_mut() {
+            Some(w) => w.add_loc(loc),
+            None => LocId(self.locs.len() as u32),
+        };
+        self.locs.insert(loc, id);
+        id
+    }
+
+    /// `Some(Some(id))` for a registered object, `Some(None)` for an object
+    /// known to be ignored, `None` for one not seen yet.
+    #[inline]
+    pub fn lookup(&self, addr: usize) -> Option<Option<ObjId>> {
+        self.objects.get(&addr).copied()
+    }
+
+    pub fn kind_of(&self, id: ObjId) -> ObjKind {
+        self.obj_kinds
+            .get(id.index())
+            .copied()
+            .unwrap_or(ObjKind::Other)
+    }
+
+    /// Registers `obj` (kept alive until the recording ends).
+    pub fn register(
+        &mut self,
+        obj: &Bound<'_, PyAny>,
+        kind: ObjKind,
+        type_name: &str,
+        label: &str,
+    ) -> ObjId {
+        let addr = obj.as_ptr() as usize;
+        if let Some(Some(id)) = self.objects.get(&addr) {
+            return *id;
+        }
+        let type_name = self.string(type_name);
+        let label = self.string(label);
+        let desc = ObjectDesc {
+            kind,
+            type_name,
+            label,
+        };
+        let id = match self.writer.as_mut() {
+            Some(w) => w.add_object(desc),
+            None => ObjId(self.obj_kinds.len() as u32),
+        };
+        self.obj_kinds.push(kind);
+        self.objects.insert(addr, Some(id));
+        self.alive.push(obj.clone().unbind());
+        id
+    }
+
+    /// Remembers that `obj` is never recorded (kept alive for the same
+    /// reason as registered objects).
+    pub fn ignore(&mut self, obj: &Bound<'_, PyAny>) {
+        let addr = obj.as_ptr() as usize;
+        if self.objects.insert(addr, None).is_none() {
+            self.alive.push(obj.clone().unbind());
+        }
+    }
+
+    pub fn key(&mut self, obj: ObjId, kind: MemberKind, member: StrId) -> KeyId {
+        let k = (obj.0, kind as u8, member.0);
+        if let Some(&id) = self.keys.get(&k) {
+            return id;
+        }
+        let desc = KeyDesc {
+            obj,
+            member_kind: kind,
+            member,
+        };
+        let id = match self.writer.as_mut() {
+            Some(w) => w.add_key(desc),
+            None => KeyId(self.keys.len() as u32),
+        };
+        self.keys.insert(k, id);
+        id
+    }
+
+    pub fn set_dict_owner(&mut self, dict: &Bound<'_, PyAny>, owner: ObjId) {
+        let addr = dict.as_ptr() as usize;
+        if self.dict_owner.insert(addr, owner).is_none() {
+            self.alive.push(dict.clone().unbind());
+        }
+    }
+
+    #[inline]
+    pub fn dict_owner(&self, addr: usize) -> Option<ObjId> {
+        self.dict_owner.get(&addr).copied()
+    }
+
+    /// A new actor. `spawn` is the parent and its `Spawn` event (written by
+    /// the caller right after, at index `events_written()`).
+    pub fn new_actor(
+        &mut self,
+        name: &str,
+        parent: Option<ActorId>,
+        created_by_event: Option<u64>,
+    ) -> ActorId {
+        let name = self.string(name);
+        let desc = ActorDesc {
+            kind: ActorKind::Thread,
+            name,
+            parent,
+            created_by_event,
+        };
+        let id = match self.writer.as_mut() {
+            Some(w) => w.add_actor(desc),
+            None => ActorId(self.next_actor),
+        };
+        self.next_actor += 1;
+        id
+    }
+
+    pub fn bind_thread(&mut self, thread: &Bound<'_, PyAny>, actor: ActorId) {
+        self.threads.insert(thread.as_ptr() as usize, actor);
+        self.alive.push(thread.clone().unbind());
+    }
+
+    pub fn thread_actor(&self, thread: &Bound<'_, PyAny>) -> Option<ActorId> {
+        self.threads.get(&(thread.as_ptr() as usize)).copied()
+    }
+
+    pub fn mark_failed(&mut self, actor: ActorId) {
+        self.failed_actors.insert(actor.0);
+    }
+
+    pub fn has_failed(&self, actor: ActorId) -> bool {
+        self.failed_actors.contains(&actor.0)
+    }
+
+    /// Depth of a lock after one more acquire (always 1 for plain locks).
+    pub fn lock_acquired(&mut self, lock: ObjId, reentrant: bool) -> u32 {
+        let d = self.lock_depth.entry(lock.0).or_insert(0);
+        *d = if reentrant { *d + 1 } else { 1 };
+        *d
+    }
+
+    /// Depth before a release; the depth drops by one.
+    pub fn lock_released(&mut self, lock: ObjId) -> u32 {
+        let d = self.lock_depth.entry(lock.0).or_insert(1);
+        let before = (*d).max(1);
+        *d = before - 1;
+        before
+    }
+
+    /// Releases every level (a condition wait); returns the saved depth.
+    pub fn lock_released_fully(&mut self, lock: ObjId) -> u32 {
+        self.lock_depth.insert(lock.0, 0).unwrap_or(1).max(1)
+    }
+
+    pub fn lock_restore(&mut self, lock: ObjId, depth: u32) {
+        self.lock_depth.insert(lock.0, depth.max(1));
+    }
+
+    /// Generation of the next arrival at a barrier with `parties` parties.
+    pub fn barrier_arrive(&mut self, barrier: ObjId, parties: u64) -> u64 {
+        let n = self.barrier_arrivals.entry(barrier.0).or_insert(0);
+        let generation = *n / parties.max(1);
+        *n += 1;
+        generation
+    }
+
+    pub fn queue_put(&mut self, queue: ObjId, item: usize) -> u64 {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.queue_tokens
+            .entry((queue.0, item))
+            .or_default()
+            .push_back(token);
+        token
+    }
+
+    pub fn queue_get(&mut self, queue: ObjId, item: usize) -> Option<u64> {
+        let q = self.queue_tokens.get_mut(&(queue.0, item))?;
+        let t = q.pop_front();
+        if q.is_empty() {
+            self.queue_tokens.remove(&(queue.0, item));
+        }
+        t
+    }
+}
