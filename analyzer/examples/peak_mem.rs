@@ -11,7 +11,7 @@
 use std::io::BufWriter;
 use std::time::Instant;
 
-use racetrace_analyzer::analyze_file;
+use racetrace_analyzer::{analyze_file, Analyzer};
 use racetrace_formats::synthetic::write_synthetic_mix;
 use racetrace_formats::{EventKind, Header, Mode, Outcome, TraceFile, TraceWriter};
 
@@ -86,6 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         analyze_file(&trace)?
     };
+    // The same pass push-style, only to read the in-flight item state.
+    let mut push = Analyzer::new(trace.tables());
+    for ev in trace.events() {
+        push.on_event(&ev?);
+    }
+    let (items, snapshots) = (push.hb().items_in_flight(), push.hb().item_snapshots());
     let analyze_s = start.elapsed().as_secs_f64();
     let hwm_analyzed = status_kib("VmHWM:");
     if !no_queue {
@@ -96,7 +102,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "events={} actors={} file_kib={} keys={} races={} deadlocks={} queue_backlog={}\n\
          decode_only: {:.3}s {:.1}M events/s\n\
          decode+analyze: {:.3}s {:.1}M events/s\n\
-         VmHWM: start={} KiB, after decode={} KiB (+{}), after analyze={} KiB (analyzer +{} KiB)",
+         VmHWM: start={} KiB, after decode={} KiB (+{}), after analyze={} KiB (analyzer +{} KiB)\n\
+         analyzer state at the end: {} queue items in flight sharing {} clock snapshots",
         analysis.events,
         analysis.actors,
         file_bytes / 1024,
@@ -113,6 +120,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hwm_decoded.saturating_sub(hwm_start),
         hwm_analyzed,
         hwm_analyzed.saturating_sub(hwm_decoded),
+        items,
+        snapshots,
     );
     Ok(())
 }

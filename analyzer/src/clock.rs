@@ -45,15 +45,19 @@ impl VClock {
     }
 
     /// Pointwise maximum: afterwards `self` knows everything `other` knows.
-    pub fn join(&mut self, other: &VClock) {
+    /// Returns whether `self` learnt anything.
+    pub fn join(&mut self, other: &VClock) -> bool {
         if other.times.len() > self.times.len() {
             self.times.resize(other.times.len(), 0);
         }
+        let mut changed = false;
         for (mine, theirs) in self.times.iter_mut().zip(&other.times) {
             if *theirs > *mine {
                 *mine = *theirs;
+                changed = true;
             }
         }
+        changed
     }
 
     /// Forgets everything, keeping the allocation for reuse.

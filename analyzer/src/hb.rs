@@ -6,12 +6,14 @@
 //! entry advances, so accesses after it get an epoch the published clock does
 //! not cover — the invariant FastTrack's O(1) epoch checks rely on.
 //!
-//! Memory is per actor and per live channel, never per event.
+//! Memory is per actor, per live channel and per queue item in flight
+//! (12 bytes each, see `items`), never per event.
 
 use racetrace_formats::{ActorId, Event};
 
 use crate::clock::{Epoch, VClock};
-use crate::sync::{self, ChannelStore, ChannelValue, SyncEffect};
+use crate::items::ItemClocks;
+use crate::sync::{self, Channel, ChannelStore, ChannelValue, SyncEffect};
 
 impl ChannelValue for VClock {
     fn reset(&mut self) {
@@ -26,6 +28,8 @@ pub struct HbTracker {
     /// Whether the actor's first event was seen (it reads its `Start`).
     started: Vec<bool>,
     channels: ChannelStore<VClock>,
+    /// Queue items in flight (kept apart: they are many, and share clocks).
+    items: ItemClocks,
 }
 
 impl HbTracker {
@@ -53,17 +57,29 @@ impl HbTracker {
         let a = actor.index();
         match eff {
             SyncEffect::None => {}
+            SyncEffect::Release(Channel::Item { obj, token }, _) => {
+                self.items.put(obj, token, actor, &self.clocks[a]);
+                self.clocks[a].tick(actor.0);
+            }
             SyncEffect::Release(ch, _) => {
                 self.channels.publish(ch).join(&self.clocks[a]);
                 self.clocks[a].tick(actor.0);
             }
+            SyncEffect::Acquire(Channel::Item { obj, token }, _) => {
+                if self.items.get(obj, token, &mut self.clocks[a]) {
+                    self.items.invalidate(actor);
+                }
+            }
             SyncEffect::Acquire(ch, _) => {
                 let mine = &mut self.clocks[a];
-                self.channels.acquire(ch, |v| {
-                    if let Some(v) = v {
-                        mine.join(v);
-                    }
-                });
+                let changed = self
+                    .channels
+                    .acquire(ch, |v| v.is_some_and(|v| mine.join(v)));
+                // Only a clock that learnt something needs a new snapshot
+                // for its next put (re-taking one's own lock changes nothing).
+                if changed {
+                    self.items.invalidate(actor);
+                }
             }
             SyncEffect::JoinActor(child, _) => {
                 let c = child.index();
@@ -75,7 +91,9 @@ impl HbTracker {
                     } else {
                         (&mut hi[0], &lo[c])
                     };
-                    mine.join(theirs);
+                    if mine.join(theirs) {
+                        self.items.invalidate(actor);
+                    }
                 }
             }
             SyncEffect::Reset(ch) => self.channels.reset(ch),
@@ -93,11 +111,12 @@ impl HbTracker {
         // Own entry starts at 1 so that epoch 0 means "no access".
         self.clocks[a].set(actor.0, 1);
         let mine = &mut self.clocks[a];
-        self.channels.acquire(sync::Channel::Start(actor), |v| {
+        self.channels.acquire(Channel::Start(actor), |v| {
             if let Some(v) = v {
                 mine.join(v);
             }
         });
+        self.items.invalidate(actor);
     }
 
     /// The actor's current clock (empty for an actor not seen yet).
@@ -111,6 +130,16 @@ impl HbTracker {
     #[inline]
     pub fn epoch(&self, actor: ActorId) -> Epoch {
         Epoch::new(actor, self.clock(actor).get(actor.0))
+    }
+
+    /// Queue items put and not yet got.
+    pub fn items_in_flight(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Clock snapshots those items share.
+    pub fn item_snapshots(&self) -> usize {
+        self.items.snapshots()
     }
 
     /// Number of actors seen so far.

@@ -32,6 +32,7 @@ pub mod export;
 pub mod fasthash;
 pub mod graph;
 pub mod hb;
+pub mod items;
 pub mod lockorder;
 pub mod races;
 pub mod report;
