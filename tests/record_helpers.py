@@ -79,3 +79,9 @@ def race_lines(report: dict, key_name: str) -> set[str]:
             out.add(pair["first"]["location"])
             out.add(pair["second"]["location"])
     return out
+
+
+def graph_edge_kinds(trace: Path) -> set[str]:
+    proc = cli("graph", "--format", "json", trace)
+    assert proc.returncode == 0, proc.stderr
+    return {e["kind"] for e in json.loads(proc.stdout)["edges"]}

@@ -4,9 +4,22 @@ Expected locations come from ``# MARK: name`` comments in the programs."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from record_helpers import PROGRAMS, line_of, race_lines, record, races
+from record_helpers import (
+    PROGRAMS,
+    deadlocks,
+    graph_edge_kinds,
+    info,
+    line_of,
+    race_lines,
+    record,
+    races,
+)
 
 
 def test_lost_update_race_on_the_read_and_write_lines(tmp_path: Path) -> None:
@@ -27,3 +40,209 @@ def test_lock_protected_counter_has_no_race(tmp_path: Path) -> None:
     assert rec.code == 0, rec.stderr
     report = races(rec.trace)
     assert report["race_count"] == 0, report
+
+
+def test_closure_cell_race(tmp_path: Path) -> None:
+    rec = record(tmp_path, "closure_race.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "closure_race.py"
+    assert [r["key_name"] for r in report["races"]] == ["closure count"]
+    assert race_lines(report, "closure count") == {f"{src}:{line_of(src, 'bump')}"}
+
+
+def test_global_race_and_builtins_are_not_globals(tmp_path: Path) -> None:
+    rec = record(tmp_path, "global_race.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "global_race.py"
+    assert [r["key_name"] for r in report["races"]] == ["global counter"]
+    assert race_lines(report, "global counter") == {f"{src}:{line_of(src, 'update')}"}
+
+
+def test_dict_check_then_insert_race(tmp_path: Path) -> None:
+    rec = record(tmp_path, "dict_race.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "dict_race.py"
+    assert [r["key_name"] for r in report["races"]] == ["cache['k']"]
+    lines = race_lines(report, "cache['k']")
+    assert f"{src}:{line_of(src, 'check')}" in lines
+    assert f"{src}:{line_of(src, 'insert')}" in lines
+
+
+def test_list_append_against_len_race(tmp_path: Path) -> None:
+    rec = record(tmp_path, "list_race.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "list_race.py"
+    assert [r["key_name"] for r in report["races"]] == ["items (whole)"]
+    assert race_lines(report, "items (whole)") == {
+        f"{src}:{line_of(src, 'append')}",
+        f"{src}:{line_of(src, 'len')}",
+    }
+
+
+def test_race_between_main_and_a_grandchild_thread(tmp_path: Path) -> None:
+    rec = record(tmp_path, "grandchild.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "grandchild.py"
+    assert race_lines(report, "Shared.value") == {
+        f"{src}:{line_of(src, 'main')}",
+        f"{src}:{line_of(src, 'grandchild')}",
+    }
+    actors = {a["name"]: a for a in info(rec.trace)["actors"]}
+    assert actors["grandchild"]["parent"] == actors["worker"]["id"]
+    assert actors["worker"]["parent"] == actors["MainThread"]["id"]
+
+
+def test_lock_order_inversion_reported_from_a_run_that_did_not_deadlock(tmp_path: Path) -> None:
+    rec = record(tmp_path, "lock_order.py")
+    assert rec.code == 0, rec.stderr
+    report = deadlocks(rec.trace)
+    assert report["deadlock_count"] == 1
+    (cycle,) = report["deadlocks"]
+    assert {lock["name"] for lock in cycle["locks"]} == {"lock_a", "lock_b"}
+    src = PROGRAMS / "lock_order.py"
+    locations = {e["acquire_location"] for e in cycle["edges"]} | {
+        e["held_location"] for e in cycle["edges"]
+    }
+    expected = {f"{src}:{line_of(src, m)}" for m in ("a-then", "then-b", "b-then", "then-a")}
+    assert locations == expected
+    assert races(rec.trace)["race_count"] == 0
+
+
+def test_lock_created_before_recording_orders_critical_sections(tmp_path: Path) -> None:
+    trace = tmp_path / "module_lock.rtrace"
+    proc = subprocess.run(
+        [sys.executable, str(PROGRAMS / "module_lock.py"), str(trace)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "100"
+    assert races(trace)["race_count"] == 0
+    # Without the lock events this program would race on Box.n: make sure
+    # the accesses were recorded at all.
+    assert info(trace)["event_count"] > 200
+
+
+def test_handoffs_through_event_condition_semaphore_queue_barrier_order_accesses(
+    tmp_path: Path,
+) -> None:
+    rec = record(tmp_path, "handoffs.py")
+    assert rec.code == 0, rec.stderr
+    assert races(rec.trace)["race_count"] == 0
+    edges = graph_edge_kinds(rec.trace)
+    for kind in ("set-wait", "notify-wake", "put-get", "barrier", "release-acquire"):
+        assert kind in edges, edges
+
+
+def test_include_and_exclude_patterns(tmp_path: Path) -> None:
+    main = str(PROGRAMS / "filtered" / "main.py")
+
+    def raced(*options: str) -> set[str]:
+        rec = record(tmp_path, main, options=options)
+        assert rec.code == 0, rec.stderr
+        return {r["key_name"] for r in races(rec.trace)["races"]}
+
+    # site-packages is not traced by default; generated/ is user code.
+    assert raced() == {"Obj.own", "Obj.gen_value"}
+    assert raced("--include", "*/mylib/*") == {"Obj.own", "Obj.gen_value", "Obj.lib_value"}
+    assert raced("--include", "*/mylib/*", "--exclude", "*/generated/*") == {
+        "Obj.own",
+        "Obj.lib_value",
+    }
+
+
+def test_killed_process_leaves_a_readable_truncated_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "forever.rtrace"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racetrace.record_cli", "-o", str(trace), "--", str(PROGRAMS / "forever.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    data = info(trace)
+    assert data["truncated"] is not None
+    assert data["event_count"] > 1000
+    assert races(trace)["race_count"] >= 1
+
+
+def test_worker_exception_is_recorded_and_still_reported(tmp_path: Path) -> None:
+    rec = record(tmp_path, "worker_exception.py")
+    assert rec.code == 0
+    assert "main done" in rec.stdout
+    # threading.excepthook still ran.
+    assert "Exception in thread" in rec.stderr
+    assert "ValueError: boom in worker" in rec.stderr
+    data = info(rec.trace)
+    assert data["truncated"] is None
+    outcome = data["outcome"]
+    assert outcome["kind"] == "exception"
+    assert outcome["type_name"] == "ValueError"
+    assert outcome["message"] == "boom in worker"
+    assert "boom in worker" in outcome["traceback"]
+    assert f"line {line_of(PROGRAMS / 'worker_exception.py', 'raise')}" in outcome["traceback"]
+
+
+def test_unwritable_trace_path_fails_before_the_program_runs(tmp_path: Path) -> None:
+    rec = record(tmp_path, "worker_exception.py", options=())
+    bad = tmp_path / "missing-dir" / "x.rtrace"
+    proc = subprocess.run(
+        [sys.executable, "-m", "racetrace.record_cli", "-o", str(bad), "--", str(PROGRAMS / "worker_exception.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rec.code == 0
+    assert proc.returncode == 2
+    assert "cannot record into" in proc.stderr and str(bad) in proc.stderr
+    assert "main done" not in proc.stdout
+    assert not bad.exists()
+
+
+def test_record_api_errors_and_record_call(tmp_path: Path) -> None:
+    code = f"""
+import threading, racetrace
+a = {str(tmp_path / 'a.rtrace')!r}
+b = {str(tmp_path / 'b.rtrace')!r}
+with racetrace.record(a):
+    try:
+        with racetrace.record(b):
+            pass
+    except RuntimeError as e:
+        print("nested:", e)
+try:
+    racetrace.record({str(tmp_path / 'no' / 'c.rtrace')!r}).__enter__()
+except OSError as e:
+    print("unwritable:", e)
+
+class C:
+    v = 0
+def work(c):
+    c.v += 1
+    return 7
+def main(c):
+    t = threading.Thread(target=work, args=(c,))
+    t.start()
+    r = work(c)
+    t.join()
+    return r
+print("result:", racetrace.record_call(main, C(), path=b))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "nested: racetrace is already recording" in proc.stdout
+    assert "unwritable: cannot record into" in proc.stdout
+    assert "result: 7" in proc.stdout
+    assert races(tmp_path / "b.rtrace")["race_count"] == 1
