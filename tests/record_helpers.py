@@ -28,7 +28,7 @@ def record(tmp_path: Path, program: str, *args: str, options: tuple[str, ...] = 
     trace = tmp_path / (Path(program).stem + ".rtrace")
     script = program if Path(program).is_absolute() else str(PROGRAMS / program)
     proc = subprocess.run(
-        [sys.executable, "-m", "racetrace.record_cli", "-o", str(trace), *options, "--", script, *args],
+        [sys.executable, "-m", "racetrace", "record", "-o", str(trace), *options, "--", script, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

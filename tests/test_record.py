@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import console_script
 from record_helpers import (
     PROGRAMS,
     deadlocks,
@@ -160,7 +161,7 @@ def test_include_and_exclude_patterns(tmp_path: Path) -> None:
 def test_killed_process_leaves_a_readable_truncated_trace(tmp_path: Path) -> None:
     trace = tmp_path / "forever.rtrace"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "racetrace.record_cli", "-o", str(trace), "--", str(PROGRAMS / "forever.py")],
+        [sys.executable, "-m", "racetrace", "record", "-o", str(trace), "--", str(PROGRAMS / "forever.py")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -199,7 +200,7 @@ def test_unwritable_trace_path_fails_before_the_program_runs(tmp_path: Path) -> 
     rec = record(tmp_path, "worker_exception.py", options=())
     bad = tmp_path / "missing-dir" / "x.rtrace"
     proc = subprocess.run(
-        [sys.executable, "-m", "racetrace.record_cli", "-o", str(bad), "--", str(PROGRAMS / "worker_exception.py")],
+        [sys.executable, "-m", "racetrace", "record", "-o", str(bad), "--", str(PROGRAMS / "worker_exception.py")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -246,3 +247,28 @@ print("result:", racetrace.record_call(main, C(), path=b))
     assert "unwritable: cannot record into" in proc.stdout
     assert "result: 7" in proc.stdout
     assert races(tmp_path / "b.rtrace")["race_count"] == 1
+
+
+def test_console_script_default_output_and_exit_code(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [console_script(), "record", "--", str(PROGRAMS / "exit_code.py"), "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr
+    trace = tmp_path / "exit_code.rtrace"
+    assert trace.is_file()
+    # Class attributes are shared state.
+    report = races(trace)
+    src = PROGRAMS / "exit_code.py"
+    assert race_lines(report, "State.hits") == {f"{src}:{line_of(src, 'hit')}"}
+
+
+def test_unsupported_python_version_fails_at_import_with_a_clear_message() -> None:
+    code = "import sys; sys.version_info = (3, 12, 0, 'final', 0); import racetrace"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "ImportError: racetrace supports CPython 3.11" in proc.stderr
+    assert "this is cpython 3.12" in proc.stderr

@@ -8,7 +8,7 @@ SUPPORTED_PYTHONS = ((3, 11),)
 if sys.implementation.name != "cpython" or sys.version_info[:2] not in SUPPORTED_PYTHONS:
     raise ImportError(
         "racetrace supports CPython 3.11 (3.12 and 3.13 are planned); this is "
-        f"{sys.implementation.name} {sys.version_info.major}.{sys.version_info.minor}"
+        f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]}"
     )
 
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
