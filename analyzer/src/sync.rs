@@ -122,6 +122,8 @@ pub fn effect(ev: &Event) -> SyncEffect {
         EventClear => SyncEffect::Reset(Channel::Object(obj)),
         EventWait => SyncEffect::Acquire(Channel::Object(obj), EdgeKind::SetWait),
         EventWaitTimeout => SyncEffect::None,
+        // The condition's lock is released and re-taken around the wait;
+        // those are recorded as lock events of their own.
         CondWait => SyncEffect::None,
         CondWake => {
             if ev.aux == 1 {
