@@ -803,20 +803,24 @@ impl<'a> Events<'a> {
         Ok(true)
     }
 
-    /// Decodes records until one event is complete. Requires
-    /// `pos < buf.len()`; returns `Ok(None)` if the section ended after a
-    /// SWITCH record.
-    #[inline]
-    fn decode(&mut self) -> Result<Option<Event>, FormatError> {
+    /// Decodes records until one event is complete and stores it in `out`.
+    /// Requires `pos < buf.len()`; returns `Ok(false)` if the section ended
+    /// after a SWITCH record. (An out-parameter rather than a returned
+    /// `Option<Event>`: the optimizer keeps a plain struct in registers,
+    /// but spills an enum wrapping it to the stack, and reading it back
+    /// costs a store-forwarding stall per event.)
+    #[inline(always)]
+    fn decode(&mut self, out: &mut Event) -> Result<bool, Box<FormatError>> {
         let buf = self.buf;
         let mut pos = self.pos;
         let mut tag = buf[pos];
         pos += 1;
         if tag == codec::TAG_SWITCH {
             let rec = pos - 1;
-            let actor = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            let actor =
+                codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?;
             if actor >= u64::from(self.n_actors) {
-                return Err(self.out_of_range(
+                return fail(self.out_of_range(
                     rec,
                     TableName::Actors,
                     actor,
@@ -827,14 +831,14 @@ impl<'a> Events<'a> {
             self.st.actor = actor as u32;
             let Some(&next) = buf.get(pos) else {
                 self.pos = pos;
-                return Ok(None);
+                return Ok(false);
             };
             tag = next;
             pos += 1;
         }
         let rec = pos - 1;
         if self.left == 0 {
-            return Err(self.malformed(rec, "events section holds more events than declared"));
+            return fail(self.malformed(rec, "events section holds more events than declared"));
         }
         let (kind, loc, target, aux);
         if tag & codec::TAG_SHORT != 0 {
@@ -855,7 +859,7 @@ impl<'a> Events<'a> {
                 {
                     Some(key) => i64::from(key),
                     None if (0..i64::from(self.n_locs)).contains(&loc) => {
-                        return Err(self.malformed(
+                        return fail(self.malformed(
                             rec,
                             format!(
                             "event reuses the key of location {loc}, which has none in this chunk"
@@ -865,16 +869,19 @@ impl<'a> Events<'a> {
                     None => -1,
                 }
             } else {
-                let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+                let d = codec::get_varint(buf, &mut pos)
+                    .ok_or_else(|| Box::new(self.bad_varint(rec)))?;
                 i64::from(self.st.key) + codec::unzigzag(d)
             };
             aux = 0;
         } else {
             kind = EventKind::from_u8(tag & codec::TAG_KIND_MASK)
-                .ok_or_else(|| self.unknown_kind(rec, tag))?;
-            let d = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+                .ok_or_else(|| Box::new(self.unknown_kind(rec, tag)))?;
+            let d =
+                codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?;
             loc = i64::from(self.st.loc) + codec::unzigzag(d);
-            let t = codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?;
+            let t =
+                codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?;
             target = match kind.target_kind() {
                 TargetKind::Key => i64::from(self.st.key) + codec::unzigzag(t),
                 // Clamp: anything above u32 is out of range anyway.
@@ -882,13 +889,13 @@ impl<'a> Events<'a> {
                 TargetKind::Actor => i64::from(self.st.actor) + codec::unzigzag(t),
             };
             aux = if tag & codec::TAG_HAS_AUX != 0 {
-                codec::get_varint(buf, &mut pos).ok_or_else(|| self.bad_varint(rec))?
+                codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?
             } else {
                 0
             };
         }
         if !(0..i64::from(self.n_locs)).contains(&loc) {
-            return Err(self.out_of_range(
+            return fail(self.out_of_range(
                 rec,
                 TableName::Locs,
                 loc as u64,
@@ -902,7 +909,7 @@ impl<'a> Events<'a> {
             TargetKind::Actor => (TableName::Actors, self.n_actors),
         };
         if !(0..i64::from(limit)).contains(&target) {
-            return Err(self.out_of_range(rec, table, target as u64, limit, "event target"));
+            return fail(self.out_of_range(rec, table, target as u64, limit, "event target"));
         }
         if kind.target_kind() == TargetKind::Key {
             self.st.remember_key(loc as u32, target as u32);
@@ -910,7 +917,7 @@ impl<'a> Events<'a> {
         // The actor of the first events of a chunk is the reset value 0,
         // which must exist too.
         if self.st.actor >= self.n_actors {
-            return Err(self.out_of_range(
+            return fail(self.out_of_range(
                 rec,
                 TableName::Actors,
                 self.st.actor.into(),
@@ -921,13 +928,72 @@ impl<'a> Events<'a> {
         self.st.loc = loc as u32;
         self.pos = pos;
         self.left -= 1;
-        Ok(Some(Event {
+        *out = Event {
             actor: ActorId(self.st.actor),
             kind,
             loc: LocId(loc as u32),
             target: target as u32,
             aux,
-        }))
+        };
+        Ok(true)
+    }
+
+    /// Ends the iteration after an error (the iterator is fused).
+    fn stop(&mut self) {
+        self.failed = true;
+        self.buf = &[];
+        self.pos = 0;
+    }
+
+    /// `next` at a chunk boundary (or after an error).
+    #[inline(never)]
+    fn next_across_chunks(&mut self) -> Option<Result<Event, FormatError>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if self.pos < self.buf.len() {
+                let mut ev = PLACEHOLDER;
+                match self.decode(&mut ev) {
+                    Ok(true) => {
+                        self.remaining -= 1;
+                        self.index += 1;
+                        return Some(Ok(ev));
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.stop();
+                        return Some(Err(*e));
+                    }
+                }
+            }
+            if self.pos >= self.buf.len() {
+                match self.start_next_chunk() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.stop();
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Streams the remaining events into `f`, stopping at the first error.
+    /// The fastest way to read a trace: the loop hands `f` a plain `Event`,
+    /// with no `Option<Result<..>>` per event for the optimizer to spill.
+    // `fold` (not `try_fold`) on purpose: ours is the fast loop, and it
+    // already stops at the first error.
+    #[allow(clippy::manual_try_fold)]
+    pub fn try_for_each_event(self, mut f: impl FnMut(Event)) -> Result<(), FormatError> {
+        self.fold(Ok(()), |acc, ev| match ev {
+            Ok(ev) => {
+                f(ev);
+                acc
+            }
+            Err(e) => Err(e),
+        })
     }
 
     #[cold]
@@ -940,38 +1006,74 @@ impl<'a> Events<'a> {
     }
 }
 
+/// Initial value of the event `decode` fills in.
+const PLACEHOLDER: Event = Event {
+    actor: ActorId(0),
+    kind: EventKind::Read,
+    loc: LocId(0),
+    target: 0,
+    aux: 0,
+};
+
+/// Boxes a decode error: keeps the hot path's result small (an `Event` and
+/// a pointer), which lets it stay in registers.
+#[cold]
+fn fail<T>(e: FormatError) -> Result<T, Box<FormatError>> {
+    Err(Box::new(e))
+}
+
 impl Iterator for Events<'_> {
     type Item = Result<Event, FormatError>;
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        loop {
-            if self.pos < self.buf.len() {
-                match self.decode() {
-                    Ok(Some(ev)) => {
-                        self.remaining -= 1;
-                        self.index += 1;
-                        return Some(Ok(ev));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.failed = true;
-                        return Some(Err(e));
-                    }
+        // The common case, kept free of loops so that the optimizer can
+        // keep the returned event in registers.
+        if self.pos < self.buf.len() {
+            let mut ev = PLACEHOLDER;
+            match self.decode(&mut ev) {
+                Ok(true) => {
+                    self.remaining -= 1;
+                    self.index += 1;
+                    return Some(Ok(ev));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.stop();
+                    return Some(Err(*e));
                 }
             }
-            if self.pos >= self.buf.len() {
-                match self.start_next_chunk() {
-                    Ok(true) => {}
-                    Ok(false) => return None,
-                    Err(e) => {
-                        self.failed = true;
-                        return Some(Err(e));
+        }
+        self.next_across_chunks()
+    }
+
+    /// `for_each`, `count`, `sum`, ... run this tight loop instead of
+    /// calling `next` per event.
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        let mut acc = init;
+        if self.failed {
+            return acc;
+        }
+        loop {
+            while self.pos < self.buf.len() {
+                let mut ev = PLACEHOLDER;
+                match self.decode(&mut ev) {
+                    Ok(true) => {
+                        self.remaining -= 1;
+                        self.index += 1;
+                        acc = f(acc, Ok(ev));
                     }
+                    Ok(false) => break,
+                    Err(e) => return f(acc, Err(*e)),
                 }
+            }
+            match self.start_next_chunk() {
+                Ok(true) => {}
+                Ok(false) => return acc,
+                Err(e) => return f(acc, Err(e)),
             }
         }
     }

@@ -162,7 +162,11 @@ fn event_target_out_of_range() {
     .unwrap();
     let bytes = w.finish(&Outcome::Ok).unwrap();
     let f = TraceFile::from_bytes(bytes).unwrap();
-    let e = f.events().next().unwrap().unwrap_err();
+    let mut it = f.events();
+    let e = it.next().unwrap().unwrap_err();
+    assert!(it.next().is_none(), "the iterator ends after an error");
+    assert!(f.events().try_for_each_event(|_| {}).is_err());
+    assert_eq!(f.events().filter(|e| e.is_err()).count(), 1);
     match &e {
         FormatError::IndexOutOfRange {
             table: TableName::Actors,

@@ -25,6 +25,19 @@ proptest! {
         prop_assert_eq!(f.outcome(), Some(&expected.outcome));
         prop_assert!(f.truncation().is_none());
         prop_assert_eq!(f.event_count(), expected.events.len() as u64);
+        // The internal fast loop (fold) agrees with `next`.
+        let mut streamed = Vec::new();
+        f.events().try_for_each_event(|e| streamed.push(e)).unwrap();
+        prop_assert_eq!(&streamed, &expected.events);
+        prop_assert_eq!(f.events().count(), expected.events.len());
+        // Chunks decode on their own.
+        let mut by_chunk = Vec::new();
+        for i in 0..f.chunk_count() {
+            for e in f.chunk_events(i..i + 1) {
+                by_chunk.push(e.unwrap());
+            }
+        }
+        prop_assert_eq!(&by_chunk, &expected.events);
     }
 
     /// A file cut anywhere after its header reads as its complete chunks.
@@ -132,12 +145,17 @@ fn footer_offset(bytes: &[u8]) -> usize {
 fn check_clean(bytes: Vec<u8>) {
     match TraceFile::from_bytes(bytes) {
         Ok(f) => {
-            let _ = f.tables().actors.len();
+            let mut errors = 0;
             for ev in f.events() {
                 if let Err(e) = ev {
                     assert_clean(&e);
+                    errors += 1;
                 }
             }
+            assert!(errors <= 1, "the iterator ends at its first error");
+            // The fast loop reports the same outcome.
+            let fast = f.events().try_for_each_event(|_| {});
+            assert_eq!(fast.is_err(), errors == 1);
         }
         Err(e) => assert_clean(&e),
     }
