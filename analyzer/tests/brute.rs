@@ -80,6 +80,9 @@ impl Sim {
         self.t.event(ActorId(a as u32), kind, loc, target, aux);
     }
 
+    // `%` rather than `is_multiple_of`, which is newer than the workspace's
+    // minimum Rust version.
+    #[allow(clippy::manual_is_multiple_of)]
     fn step(&mut self, pick: u8, op: u8, arg: u8) {
         let alive: Vec<usize> = (0..self.started.len())
             .filter(|&a| !self.exited[a])
@@ -142,7 +145,7 @@ impl Sim {
                 } else if arg & 1 == 0 {
                     self.emit(a, EventWaitTimeout, self.event_obj, 0, arg);
                 }
-                if arg.is_multiple_of(3) {
+                if arg % 3 == 0 {
                     self.event_set = false;
                     self.emit(a, EventClear, self.event_obj, 0, arg);
                 }

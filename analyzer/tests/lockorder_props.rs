@@ -74,7 +74,10 @@ fn realisable(cycle: &[u32], witnesses: &[Witness]) -> bool {
                     Some(x) => x.intersection(g).copied().collect(),
                 });
             }
-            return common.is_none_or(|c| c.is_empty());
+            return match common {
+                None => true,
+                Some(c) => c.is_empty(),
+            };
         }
         let (from, to) = (cycle[k], cycle[(k + 1) % cycle.len()]);
         for (i, w) in ws.iter().enumerate() {
