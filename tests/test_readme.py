@@ -4,8 +4,9 @@
   second one (the test command) verbatim.
 - Every ``console`` block is a shell session: each ``$ command`` line is run
   (in one bash session per block, in a scratch directory holding a copy of
-  ``tests/data``) and its output, stdout and stderr together, must match
-  the lines that follow it. ``...`` in an expected line matches any text.
+  ``tests/data`` and ``examples``) and its output, stdout and stderr
+  together, must match the lines that follow it. ``...`` in an expected
+  line matches any text. Python output is unbuffered, as on a terminal.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def test_readme_has_sessions():
 def test_readme_session(index, tmp_path):
     steps = parse_session(SESSIONS[index])
     shutil.copytree(DATA, tmp_path / "tests" / "data")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))
     marker = "@@racetrace-readme-step@@"
     script = []
     for command, _ in steps:
@@ -88,6 +90,7 @@ def test_readme_session(index, tmp_path):
     env = dict(os.environ)
     env["PATH"] = str(Path(console_script()).parent) + os.pathsep + env.get("PATH", "")
     env["NO_COLOR"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=tmp_path,
