@@ -79,6 +79,9 @@ pub struct CodeInfo {
     pub sync_lib: bool,
     pub file: StrId,
     pub function: StrId,
+    /// Index of `__dict__` in `co_names`, if present (`obj.__dict__` maps
+    /// the dict to its owner).
+    pub dict_name: Option<u32>,
     /// File name as the code object has it.
     pub file_name: String,
     /// Qualified name, used to label closure cells.

@@ -51,6 +51,11 @@ pub struct Instr {
     /// Location id + 1 in the current trace, 0 until first needed. Only ever
     /// touched with the GIL held.
     pub loc: Cell<u32>,
+    /// Inline cache of attribute and cell accesses: the object seen last
+    /// time and the key id it gave. Recorded objects stay alive for the
+    /// whole recording, so an address in here always names the same object.
+    pub cached_obj: Cell<usize>,
+    pub cached_key: Cell<u32>,
 }
 
 impl Instr {

@@ -11,7 +11,9 @@ use std::cell::{Cell, RefCell};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, MemberKind, ObjId, ObjKind, StrId};
+use racetrace_formats::{
+    ActorId, CodeLoc, EventKind, KeyId, LocId, MemberKind, ObjId, ObjKind, StrId,
+};
 
 use crate::calls::CallRole;
 use crate::codeinfo::{CodeInfo, Role};
@@ -166,6 +168,7 @@ fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             sync_lib,
             file: file_id,
             function: func_id,
+            dict_name: names.iter().position(|n| n == "__dict__").map(|i| i as u32),
             file_name: file,
             qualname,
             instrs,
@@ -324,6 +327,18 @@ fn intern_name(name: &Bound<'_, PyAny>) -> Option<StrId> {
     session::with(|sess| sess.string(&s))
 }
 
+/// The key of `obj.<name>`, registering the object on first sight. An
+/// attribute of a module is a global of that module.
+fn attr_key(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>, name: StrId) -> Option<KeyId> {
+    let (id, k) = object(py, Some(f), obj)?;
+    if k == ObjKind::Module {
+        let d = obj.getattr("__dict__").ok()?;
+        let gid = globals_object(&d)?;
+        return session::with(|s| s.key(gid, MemberKind::Global, name));
+    }
+    session::with(|s| s.key(id, MemberKind::Attr, name))
+}
+
 fn attr_access(
     py: Python<'_>,
     ctx: &ThreadCtx,
@@ -333,19 +348,31 @@ fn attr_access(
     obj: &Bound<'_, PyAny>,
     name: StrId,
 ) {
-    let Some((id, k)) = object(py, Some(f), obj) else {
-        return;
-    };
-    if k == ObjKind::Module {
-        // `module.attr` is a global of that module.
-        if let Ok(d) = obj.getattr("__dict__") {
-            if let Some(gid) = globals_object(&d) {
-                emit_key(ctx, kind, loc, gid, MemberKind::Global, name);
-            }
-        }
-        return;
+    if let Some(key) = attr_key(py, f, obj, name) {
+        emit(ctx, kind, loc, key.0, 0);
     }
-    emit_key(ctx, kind, loc, id, MemberKind::Attr, name);
+}
+
+/// An attribute or cell access through the instruction's inline cache.
+fn cached_access(
+    ctx: &ThreadCtx,
+    ins: &Instr,
+    loc: LocId,
+    kind: EventKind,
+    obj: &Bound<'_, PyAny>,
+    slow: impl FnOnce() -> Option<KeyId>,
+) {
+    let addr = obj.as_ptr() as usize;
+    let key = if ins.cached_obj.get() == addr {
+        KeyId(ins.cached_key.get())
+    } else {
+        let Some(key) = slow() else { return };
+        // Only registered (kept-alive) objects yield a key.
+        ins.cached_obj.set(addr);
+        ins.cached_key.set(key.0);
+        key
+    };
+    emit(ctx, kind, loc, key.0, 0);
 }
 
 fn is_container(k: ObjKind) -> bool {
@@ -479,29 +506,23 @@ fn global_access(
     }
 }
 
-fn cell_access(
+/// The key of the closure cell in fast local `idx`, registering the cell
+/// (labelled with its variable and owning function) on first sight.
+fn cell_key(
     py: Python<'_>,
-    ctx: &ThreadCtx,
     f: Frame<'_>,
     info: &CodeInfo,
-    loc: LocId,
-    kind: EventKind,
     idx: usize,
-) {
-    let Some(cell) = f.local(py, idx) else { return };
-    if naming::classify(py, &cell) != Class::Cell {
-        return;
-    }
-    let Some(&name) = info.local_names.get(idx) else {
-        return;
-    };
+    cell: &Bound<'_, PyAny>,
+) -> Option<KeyId> {
+    let &name = info.local_names.get(idx)?;
     let addr = cell.as_ptr() as usize;
     let id = match session::with(|s| s.lookup(addr)).flatten() {
         Some(Some(id)) => id,
-        Some(None) => return,
+        Some(None) => return None,
         None => {
-            // The function that owns the variable: strip the inner
-            // function's part of a qualified name (`outer.<locals>.inner`).
+            // The function that owns the variable: for a free variable,
+            // the enclosing function (`outer.<locals>.inner` → `outer`).
             let owner = match info.qualname.rsplit_once(".<locals>.") {
                 Some((outer, _)) if f.is_free_var(idx) => outer.to_string(),
                 _ => info.qualname.clone(),
@@ -511,13 +532,29 @@ fn cell_access(
                 .map(|n| n.to_string())
                 .unwrap_or_default();
             let label = format!("{var} in {owner}");
-            match session::with(|s| s.register(&cell, ObjKind::Cell, "cell", &label)) {
-                Some(id) => id,
-                None => return,
-            }
+            session::with(|s| s.register(cell, ObjKind::Cell, "cell", &label))?
         }
     };
-    emit_key(ctx, kind, loc, id, MemberKind::Cell, name);
+    session::with(|s| s.key(id, MemberKind::Cell, name))
+}
+
+fn cell_access(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    info: &CodeInfo,
+    ins: &Instr,
+    loc: LocId,
+    kind: EventKind,
+) {
+    let idx = ins.arg as usize;
+    let Some(cell) = f.local(py, idx) else { return };
+    if naming::classify(py, &cell) != Class::Cell {
+        return;
+    }
+    cached_access(ctx, ins, loc, kind, &cell, || {
+        cell_key(py, f, info, idx, &cell)
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -617,7 +654,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             let Some(&name) = info.names.get(arg) else {
                 return;
             };
-            if ins.action == Action::LoadAttr && is_dunder_dict(f, py, arg) {
+            if ins.action == Action::LoadAttr && info.dict_name == Some(ins.arg) {
                 note_dict_owner(py, f, &obj);
                 return;
             }
@@ -626,7 +663,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             } else {
                 Write
             };
-            attr_access(py, ctx, f, loc, kind, &obj, name);
+            cached_access(ctx, ins, loc, kind, &obj, || attr_key(py, f, &obj, name));
         }
         Action::BinarySubscr | Action::StoreSubscr | Action::DeleteSubscr => {
             let (Some(key), Some(container)) = (peek(0), peek(1)) else {
@@ -665,8 +702,8 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 global_access(py, ctx, f, info, loc, kind, arg);
             }
         }
-        Action::LoadDeref => cell_access(py, ctx, f, info, loc, Read, arg),
-        Action::StoreDeref => cell_access(py, ctx, f, info, loc, Write, arg),
+        Action::LoadDeref => cell_access(py, ctx, f, info, ins, loc, Read),
+        Action::StoreDeref => cell_access(py, ctx, f, info, ins, loc, Write),
         Action::GetIter => {
             if let Some(obj) = peek(0) {
                 iter_access(py, ctx, f, loc, &obj);
@@ -699,16 +736,6 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             }
         }
     }
-}
-
-fn is_dunder_dict(f: Frame<'_>, py: Python<'_>, idx: usize) -> bool {
-    f.name(py, idx)
-        .and_then(|n| {
-            n.cast::<PyString>()
-                .ok()
-                .map(|s| s.to_str().map(|s| s == "__dict__").unwrap_or(false))
-        })
-        .unwrap_or(false)
 }
 
 /// `obj.__dict__`: remember which instance the dict belongs to.

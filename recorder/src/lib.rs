@@ -10,6 +10,7 @@ mod cli_bridge;
 mod codeinfo;
 mod cpython;
 mod decode;
+mod fasthash;
 mod filter;
 mod hook;
 mod naming;

@@ -23,6 +23,7 @@ use racetrace_formats::{
 
 use crate::calls::CallTable;
 use crate::codeinfo::Role;
+use crate::fasthash::IntMap;
 use crate::filter::Filter;
 
 /// Generation of the recording in progress; 0 when not recording. Every
@@ -66,20 +67,20 @@ pub struct Session {
     /// Object identity → id. Every registered object is kept alive in
     /// `alive` until the recording ends, so an address is never reused for
     /// another object within one trace.
-    objects: HashMap<usize, Option<ObjId>>,
+    objects: IntMap<usize, Option<ObjId>>,
     obj_kinds: Vec<ObjKind>,
     alive: Vec<Py<PyAny>>,
     /// An instance's `__dict__` → the instance, so `obj.__dict__['a']`
     /// names the same key as `obj.a`.
-    dict_owner: HashMap<usize, ObjId>,
-    keys: HashMap<(u32, u8, u32), KeyId>,
+    dict_owner: IntMap<usize, ObjId>,
+    keys: IntMap<(u32, u8, u32), KeyId>,
     /// Thread objects → their actor.
-    threads: HashMap<usize, ActorId>,
+    threads: IntMap<usize, ActorId>,
     next_actor: u32,
     failed_actors: HashSet<u32>,
-    lock_depth: HashMap<u32, u32>,
-    barrier_arrivals: HashMap<u32, u64>,
-    queue_tokens: HashMap<(u32, usize), VecDeque<u64>>,
+    lock_depth: IntMap<u32, u32>,
+    barrier_arrivals: IntMap<u32, u64>,
+    queue_tokens: IntMap<(u32, usize), VecDeque<u64>>,
     next_token: u64,
     /// The first exception that escaped a worker thread.
     pub worker_failure: Option<Outcome>,
@@ -124,17 +125,17 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         sync_lib_files: opts.sync_lib_files,
         strings: HashMap::new(),
         locs: HashMap::new(),
-        objects: HashMap::new(),
+        objects: IntMap::default(),
         obj_kinds: Vec::new(),
         alive: opts.keep_alive,
-        dict_owner: HashMap::new(),
-        keys: HashMap::new(),
-        threads: HashMap::new(),
+        dict_owner: IntMap::default(),
+        keys: IntMap::default(),
+        threads: IntMap::default(),
         next_actor: 0,
         failed_actors: HashSet::new(),
-        lock_depth: HashMap::new(),
-        barrier_arrivals: HashMap::new(),
-        queue_tokens: HashMap::new(),
+        lock_depth: IntMap::default(),
+        barrier_arrivals: IntMap::default(),
+        queue_tokens: IntMap::default(),
         next_token: 1,
         worker_failure: None,
         write_error: None,
