@@ -278,15 +278,18 @@ pub fn encode_event(st: &mut CodecState, ev: &Event, out: &mut [u8; MAX_EVENT_BY
     n
 }
 
-/// Decodes `bytes` with bincode, refusing to allocate more than a small
-/// multiple of the record's size: bincode pre-allocates strings and vectors
-/// from their encoded length, so a corrupt length must not turn into a
-/// multi-gigabyte allocation. Every allocated byte of a valid record is
-/// backed by at least 1/16 of an encoded byte, so valid records always fit.
+/// Decodes `bytes` with bincode, refusing to allocate more than
+/// `factor` times their size (rounded up to a power of 16): bincode
+/// pre-allocates strings and vectors from their encoded length, so a
+/// corrupt length must not turn into a multi-gigabyte allocation. Records
+/// holding only strings need factor 1 (each allocated byte is an encoded
+/// byte); the footer's chunk index needs more (24 bytes in memory per entry
+/// of at least 3 encoded bytes).
 pub fn decode_bounded<T: bincode::Decode<()>>(
     bytes: &[u8],
+    factor: usize,
 ) -> Result<(T, usize), bincode::error::DecodeError> {
-    let budget = bytes.len().saturating_mul(16);
+    let budget = bytes.len().saturating_mul(factor);
     // The limit is a const generic, so pick the smallest fitting bucket.
     macro_rules! limited {
         ($($limit:expr),*) => {{
@@ -298,6 +301,7 @@ pub fn decode_bounded<T: bincode::Decode<()>>(
         }};
     }
     limited!(
+        1 << 8,
         1 << 12,
         1 << 16,
         1 << 20,
@@ -308,6 +312,11 @@ pub fn decode_bounded<T: bincode::Decode<()>>(
     );
     bincode::decode_from_slice(bytes, BINCODE.with_limit::<{ 1 << 40 }>())
 }
+
+/// Allocation factor for records made of strings and scalars.
+pub const STRINGS_ONLY: usize = 1;
+/// Allocation factor for the footer (see `decode_bounded`).
+pub const FOOTER_FACTOR: usize = 8;
 
 /// Hex-escapes a few bytes for error messages.
 pub fn escape_bytes(bytes: &[u8]) -> String {

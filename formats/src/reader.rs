@@ -468,8 +468,8 @@ impl<'a> Scanner<'a> {
                 "checksum mismatch: stored {stored:08x}, computed {computed:08x}"
             )));
         }
-        let (header, used): (Header, usize) =
-            codec::decode_bounded(body).map_err(|e| corrupt(format!("cannot decode: {e}")))?;
+        let (header, used): (Header, usize) = codec::decode_bounded(body, codec::STRINGS_ONLY)
+            .map_err(|e| corrupt(format!("cannot decode: {e}")))?;
         if used != len {
             return Err(corrupt(format!(
                 "{} unused bytes after the header",
@@ -519,12 +519,14 @@ impl<'a> Scanner<'a> {
             };
             let used = match tag {
                 codec::DEF_STRING => {
-                    let (s, used): (String, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    let (s, used): (String, usize) =
+                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
                     tables.strings.push(s);
                     used
                 }
                 codec::DEF_LOC => {
-                    let (loc, used): (CodeLoc, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    let (loc, used): (CodeLoc, usize) =
+                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
                     check_str(loc.file, "code location entry")?;
                     check_str(loc.function, "code location entry")?;
                     tables.locs.push(loc);
@@ -532,14 +534,15 @@ impl<'a> Scanner<'a> {
                 }
                 codec::DEF_OBJECT => {
                     let (obj, used): (ObjectDesc, usize) =
-                        codec::decode_bounded(body).map_err(bad)?;
+                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
                     check_str(obj.type_name, "object entry")?;
                     check_str(obj.label, "object entry")?;
                     tables.objects.push(obj);
                     used
                 }
                 codec::DEF_KEY => {
-                    let (key, used): (KeyDesc, usize) = codec::decode_bounded(body).map_err(bad)?;
+                    let (key, used): (KeyDesc, usize) =
+                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
                     if key.obj.index() >= tables.objects.len() {
                         return Err(self.out_of_range(
                             entry_offset,
@@ -555,7 +558,7 @@ impl<'a> Scanner<'a> {
                 }
                 codec::DEF_ACTOR => {
                     let (actor, used): (ActorDesc, usize) =
-                        codec::decode_bounded(body).map_err(bad)?;
+                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
                     check_str(actor.name, "actor entry")?;
                     if let Some(parent) = actor.parent {
                         if parent.index() >= tables.actors.len() {
@@ -623,7 +626,7 @@ impl<'a> Scanner<'a> {
                 format!("checksum mismatch: stored {stored:08x}, computed {computed:08x}"),
             ));
         }
-        let (footer, used): (Footer, usize) = codec::decode_bounded(body)
+        let (footer, used): (Footer, usize) = codec::decode_bounded(body, codec::FOOTER_FACTOR)
             .map_err(|e| self.footer_error(pos, format!("cannot decode: {e}")))?;
         if used != len {
             return Err(self.footer_error(pos, format!("{} unused bytes in footer", len - used)));
