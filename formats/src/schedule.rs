@@ -7,6 +7,18 @@
 //!
 //! Binary form: `RTSC` magic, then varints: version, number of steps,
 //! number of runs, and (actor, run length) per run.
+//!
+//! ```
+//! use racetrace_formats::{ActorId, Schedule};
+//!
+//! let s = Schedule::parse("rts1:0*3,1,0*2")?;
+//! assert_eq!(s.steps, [0, 0, 0, 1, 0, 0].map(ActorId));
+//! assert_eq!(s.to_text(), "rts1:0*3,1,0*2");
+//! assert_eq!(Schedule::from_bytes(&s.to_bytes())?, s);
+//! let err = Schedule::parse("rts7:0").unwrap_err();
+//! assert_eq!(err.to_string(), "schedule format version 7 is not supported (supported: 1)");
+//! # Ok::<(), racetrace_formats::ScheduleError>(())
+//! ```
 
 use crate::model::ActorId;
 
