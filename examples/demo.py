@@ -7,7 +7,9 @@
   orders; ``racetrace deadlocks`` reports the cycle although the run
   finished.
 
-The traces analyzed here are bundled in ``tests/data/``. Each step is one
+The demo first records a real run of ``examples/lost_update.py``
+(``racetrace record``) and shows the race in that run; the other traces
+analyzed here are bundled in ``tests/data/``. Each step is one
 ``racetrace`` command with the exit code it should give (0 nothing found,
 1 findings, 2 bad input); add a ``Step`` to ``steps()`` to show more.
 Output files (the Perfetto trace) go to a ``racetrace-demo`` directory in
@@ -39,7 +41,14 @@ def steps(out_dir: Path) -> list[Step]:
     lost_update = str(DATA / "lost_update.rtrace")
     lock_order = str(DATA / "lock_order.rtrace")
     perfetto = str(out_dir / "lost_update.perfetto.json")
+    recorded = str(out_dir / "lost_update.rtrace")
     return [
+        Step(
+            "Record a real run of the lost update",
+            ["record", "-o", recorded, "examples/lost_update.py"],
+            0,
+        ),
+        Step("Which accesses race in that run?", ["races", recorded], 1),
         Step("What is in the trace?", ["info", lost_update], 0),
         Step("The lost update: which accesses race?", ["races", lost_update], 1),
         Step("No lock, so no potential deadlock there", ["deadlocks", lost_update], 0),

@@ -272,3 +272,21 @@ def test_unsupported_python_version_fails_at_import_with_a_clear_message() -> No
     assert proc.returncode != 0
     assert "ImportError: racetrace supports CPython 3.11" in proc.stderr
     assert "this is cpython 3.12" in proc.stderr
+
+
+def test_readme_demo_records_the_lost_update_and_shows_both_lines() -> None:
+    root = PROGRAMS.parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    section = proc.stdout.split("## Which accesses race in that run?")[1].split("## ")[0]
+    source = (root / "examples" / "lost_update.py").read_text().splitlines()
+    read = 1 + next(i for i, s in enumerate(source) if s.strip() == "current = self.value")
+    write = 1 + next(i for i, s in enumerate(source) if s.strip() == "self.value = current + 1")
+    assert "Data race on Counter.value" in section
+    assert f"examples/lost_update.py:{read} " in section
+    assert f"examples/lost_update.py:{write} " in section
