@@ -693,6 +693,7 @@ impl<'a> Scanner<'a> {
 ///
 /// Yields `Err` once (then ends) if an events section is malformed or an
 /// event refers to an id outside its table.
+#[derive(Clone)]
 pub struct Events<'a> {
     file: &'a TraceFile,
     data: &'a [u8],

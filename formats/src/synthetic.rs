@@ -526,3 +526,45 @@ pub fn write_synthetic_mix<W: Write>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TraceFile;
+    use std::collections::HashMap;
+
+    #[test]
+    fn any_size_gives_a_valid_consistent_trace() {
+        for (n, actors) in [(0, 1), (1, 1), (5, 8), (100, 1), (1000, 4), (20_000, 8)] {
+            let f = TraceFile::from_bytes(synthetic_mix(n, actors, 9)).unwrap();
+            let events: Vec<Event> = f.events().collect::<Result<_, _>>().unwrap();
+            // At least what it takes to spawn, start, exit and join workers.
+            let minimum = 1 + 4 * (u64::from(actors) - 1);
+            assert_eq!(
+                events.len() as u64,
+                n.max(minimum),
+                "{n} events, {actors} actors"
+            );
+            // No lock is acquired while another actor holds it, and every
+            // lock is released by the end.
+            let mut holder: HashMap<u32, ActorId> = HashMap::new();
+            for e in &events {
+                match e.kind {
+                    EventKind::LockAcquire => {
+                        assert!(holder.insert(e.target, e.actor).is_none(), "{e:?}")
+                    }
+                    EventKind::LockRelease => {
+                        assert_eq!(holder.remove(&e.target), Some(e.actor), "{e:?}")
+                    }
+                    _ => {}
+                }
+            }
+            assert!(holder.is_empty());
+            let exits = events
+                .iter()
+                .filter(|e| e.kind == EventKind::ActorExit)
+                .count();
+            assert_eq!(exits as u32, actors - 1);
+        }
+    }
+}
