@@ -290,3 +290,26 @@ def test_readme_demo_records_the_lost_update_and_shows_both_lines() -> None:
     assert "Data race on Counter.value" in section
     assert f"examples/lost_update.py:{read} " in section
     assert f"examples/lost_update.py:{write} " in section
+
+
+def test_builtins_and_container_methods_are_accesses_with_readable_names(tmp_path: Path) -> None:
+    rec = record(tmp_path, "containers.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "containers.py"
+
+    def at(*marks: str) -> set[str]:
+        return {f"{src}:{line_of(src, m)}" for m in marks}
+
+    expected = {
+        "Config.mode": at("setattr", "getattr"),
+        "Config.level": at("object-setattr", "hasattr"),
+        "Config.flag": at("dict-write", "attr-read"),
+        "queue_ (whole)": at("deque-append", "deque-popleft"),
+        "registry['user']": at("setdefault", "dict-get"),
+        "seen (whole)": at("set-add", "sorted"),
+        "scores[2]": at("list-item", "list-read"),
+    }
+    assert {r["key_name"] for r in report["races"]} == set(expected)
+    for key, lines in expected.items():
+        assert race_lines(report, key) == lines, key
