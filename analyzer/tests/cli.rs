@@ -873,3 +873,45 @@ fn subcommand_help_exits_0() {
         assert!(run.stdout.contains(fmt), "{fmt:?} not in graph --help");
     }
 }
+
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    // Enough events for the export to outgrow a pipe buffer many times.
+    let mut b = TraceBuilder::new("big.py");
+    let loc = b.loc("big.py", 1, "f");
+    let obj = b.object(ObjKind::Instance, "C", "c");
+    let key = b.key(obj, MemberKind::Attr, "x");
+    for _ in 0..50_000 {
+        b.read(MAIN, key, loc);
+        b.write(MAIN, key, loc);
+    }
+    let dir = Dir::new();
+    let path = trace_file(&dir, "big.rtrace", b);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racetrace"))
+        .args([
+            "graph".as_ref(),
+            path.as_os_str(),
+            "-f".as_ref(),
+            "perfetto".as_ref(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (like `racetrace graph ... | head -n 1`).
+    assert!(first.starts_with('{'), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
