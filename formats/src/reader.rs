@@ -875,7 +875,9 @@ impl<'a> Events<'a> {
             } else {
                 let d = codec::get_varint(buf, &mut pos)
                     .ok_or_else(|| Box::new(self.bad_varint(rec)))?;
-                i64::from(self.st.key) + codec::unzigzag(d)
+                // Saturating: a hostile delta must stay out of range,
+                // not overflow (or wrap into range).
+                i64::from(self.st.key).saturating_add(codec::unzigzag(d))
             };
             aux = 0;
         } else {
@@ -883,14 +885,14 @@ impl<'a> Events<'a> {
                 .ok_or_else(|| Box::new(self.unknown_kind(rec, tag)))?;
             let d =
                 codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?;
-            loc = i64::from(self.st.loc) + codec::unzigzag(d);
+            loc = i64::from(self.st.loc).saturating_add(codec::unzigzag(d));
             let t =
                 codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?;
             target = match kind.target_kind() {
-                TargetKind::Key => i64::from(self.st.key) + codec::unzigzag(t),
+                TargetKind::Key => i64::from(self.st.key).saturating_add(codec::unzigzag(t)),
                 // Clamp: anything above u32 is out of range anyway.
                 TargetKind::Obj => t.min(u64::from(u32::MAX) + 1) as i64,
-                TargetKind::Actor => i64::from(self.st.actor) + codec::unzigzag(t),
+                TargetKind::Actor => i64::from(self.st.actor).saturating_add(codec::unzigzag(t)),
             };
             aux = if tag & codec::TAG_HAS_AUX != 0 {
                 codec::get_varint(buf, &mut pos).ok_or_else(|| Box::new(self.bad_varint(rec)))?

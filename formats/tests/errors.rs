@@ -283,3 +283,45 @@ fn damaged_last_chunk_without_footer_is_a_truncation() {
     let f = TraceFile::from_bytes(bytes).unwrap();
     assert_eq!(f.chunk_count(), n - 1);
 }
+
+#[test]
+fn hostile_deltas_are_range_errors_not_overflows() {
+    let mut b = TraceBuilder::new("app.py");
+    let loc = b.loc("app.py", 3, "main");
+    let obj = b.object(ObjKind::Instance, "C", "c");
+    let k0 = b.key(obj, MemberKind::Attr, "a");
+    let k1 = b.key(obj, MemberKind::Attr, "b");
+    b.read(ActorId(0), k0, loc);
+    b.read(ActorId(0), k1, loc);
+    let bytes = b.finish_truncated();
+    // Short read of key +1 (key = 1), then long-form reads whose deltas
+    // are i64::MAX (target, then location).
+    let huge = [0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
+    let mut target_case = vec![0x80, 0x02, 0x00, 0x00];
+    target_case.extend_from_slice(&huge);
+    let mut loc_case = vec![0x80, 0x02, 0x00];
+    loc_case.extend_from_slice(&huge);
+    loc_case.push(0x00);
+    for (events, table) in [(target_case, TableName::Keys), (loc_case, TableName::Locs)] {
+        let f = TraceFile::from_bytes(common::with_last_events(bytes.clone(), &events, 2)).unwrap();
+        let mut it = f.events();
+        assert_eq!(it.next().unwrap().unwrap().target, k1.0);
+        match it.next().unwrap().unwrap_err() {
+            FormatError::IndexOutOfRange { table: t, .. } => assert_eq!(t, table),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A count that does not match the records.
+    let f =
+        TraceFile::from_bytes(common::with_last_events(bytes.clone(), &[0x80, 0x00], 2)).unwrap();
+    let e = f.events().find_map(Result::err).unwrap();
+    assert!(e.to_string().contains("1 events short"), "{e}");
+    let f = TraceFile::from_bytes(common::with_last_events(
+        bytes,
+        &[0x80, 0x00, 0x80, 0x00],
+        1,
+    ))
+    .unwrap();
+    let e = f.events().find_map(Result::err).unwrap();
+    assert!(e.to_string().contains("more events than declared"), "{e}");
+}

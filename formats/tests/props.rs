@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{build, read_all, recipe, reseal};
+use common::{build, read_all, recipe, reseal, with_last_events};
 use proptest::prelude::*;
 use racetrace_formats::*;
 
@@ -115,6 +115,23 @@ proptest! {
         }
         reseal(&mut bytes);
         check_clean(bytes);
+    }
+
+    /// Random event records (behind a valid checksum) in a chunk whose
+    /// tables are valid: the event decoder alone against garbage.
+    #[test]
+    fn garbage_events_never_panic(
+        r in recipe(20),
+        records in proptest::collection::vec(any::<u8>(), 1..300),
+        count in 0u32..300,
+    ) {
+        let (bytes, _) = build(&r);
+        let full = TraceFile::from_bytes(bytes.clone()).unwrap();
+        let footer = footer_offset(&bytes);
+        let count = count.min(records.len() as u32);
+        if full.chunk_count() > 0 {
+            check_clean(with_last_events(bytes[..footer].to_vec(), &records, count));
+        }
     }
 
     /// Random bytes after a valid header (and with a resealed header).

@@ -351,3 +351,18 @@ pub fn reseal(b: &mut [u8]) {
         }
     }
 }
+
+/// Replaces the events section of the last chunk of a footerless file
+/// (fixing the frame's lengths, count and checksum), to feed the decoder
+/// hand-made records.
+pub fn with_last_events(mut bytes: Vec<u8>, events: &[u8], count: u32) -> Vec<u8> {
+    let f = TraceFile::from_bytes(bytes.clone()).unwrap();
+    let chunk = *f.chunks().last().unwrap();
+    let at = chunk.offset as usize;
+    bytes.truncate(chunk.events_offset() as usize);
+    bytes.extend_from_slice(events);
+    bytes[at + 9..at + 13].copy_from_slice(&count.to_le_bytes());
+    bytes[at + 17..at + 21].copy_from_slice(&(events.len() as u32).to_le_bytes());
+    reseal(&mut bytes);
+    bytes
+}
