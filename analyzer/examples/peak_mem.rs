@@ -11,7 +11,7 @@
 use std::io::BufWriter;
 use std::time::Instant;
 
-use racetrace_analyzer::{analyze_file, Analyzer};
+use racetrace_analyzer::Analyzer;
 use racetrace_formats::synthetic::write_synthetic_mix;
 use racetrace_formats::{EventKind, Header, Mode, Outcome, TraceFile, TraceWriter};
 
@@ -74,26 +74,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hwm_decoded = status_kib("VmHWM:");
 
     // Pass 2 decodes and analyzes: the growth over pass 1 is the analyzer's.
+    // (`Analyzer` push-style is what `analyze_file` does; it also lets us
+    // skip queue events and read the in-flight item state.)
     let start = Instant::now();
-    let analysis = if no_queue {
-        racetrace_analyzer::analyze(
-            trace.tables(),
-            trace
-                .events()
-                .map(|e| e.expect("decoded once already"))
-                .filter(|e| !matches!(e.kind, EventKind::QueuePut | EventKind::QueueGet)),
-        )
-    } else {
-        analyze_file(&trace)?
-    };
-    // The same pass push-style, only to read the in-flight item state.
-    let mut push = Analyzer::new(trace.tables());
+    let mut analyzer = Analyzer::new(trace.tables());
     for ev in trace.events() {
-        push.on_event(&ev?);
+        let ev = ev?;
+        if no_queue && matches!(ev.kind, EventKind::QueuePut | EventKind::QueueGet) {
+            continue;
+        }
+        analyzer.on_event(&ev);
     }
-    let (items, snapshots) = (push.hb().items_in_flight(), push.hb().item_snapshots());
+    let analysis = analyzer.finish(trace.tables());
     let analyze_s = start.elapsed().as_secs_f64();
     let hwm_analyzed = status_kib("VmHWM:");
+    let (items, snapshots) = (
+        analyzer.hb().items_in_flight(),
+        analyzer.hb().item_snapshots(),
+    );
     if !no_queue {
         assert_eq!(decoded, analysis.events);
     }
