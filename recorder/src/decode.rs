@@ -56,6 +56,8 @@ pub struct Instr {
     /// whole recording, so an address in here always names the same object.
     pub cached_obj: Cell<usize>,
     pub cached_key: Cell<u32>,
+    /// For subscripts: the key object of the cached access.
+    pub cached_item: Cell<usize>,
 }
 
 impl Instr {

@@ -387,35 +387,29 @@ fn is_container(k: ObjKind) -> bool {
     )
 }
 
-fn item_access(
+/// The key of `container[key]`: an item of a dict or sequence, the whole
+/// sequence for a slice, an attribute for an instance's `__dict__`, a global
+/// for a module namespace.
+fn item_key(
     py: Python<'_>,
-    ctx: &ThreadCtx,
     f: Frame<'_>,
-    loc: LocId,
-    kind: EventKind,
     container: &Bound<'_, PyAny>,
     key: &Bound<'_, PyAny>,
-) {
+) -> Option<KeyId> {
     if naming::is_immutable(py, container) {
-        return;
+        return None;
     }
     let addr = container.as_ptr() as usize;
     if let Some(Some(owner)) = session::with(|s| s.dict_owner(addr)) {
         // `obj.__dict__['a']` is `obj.a`.
-        if let Some(name) = intern_name(key) {
-            emit_key(ctx, kind, loc, owner, MemberKind::Attr, name);
-        }
-        return;
+        let name = intern_name(key)?;
+        return session::with(|s| s.key(owner, MemberKind::Attr, name));
     }
-    let Some((id, k)) = object(py, Some(f), container) else {
-        return;
-    };
+    let (id, k) = object(py, Some(f), container)?;
     let member = match k {
         ObjKind::Module => {
-            if let Some(name) = intern_name(key) {
-                emit_key(ctx, kind, loc, id, MemberKind::Global, name);
-            }
-            return;
+            let name = intern_name(key)?;
+            return session::with(|s| s.key(id, MemberKind::Global, name));
         }
         ObjKind::List | ObjKind::Deque | ObjKind::ByteArray => match key.extract::<i64>() {
             Ok(mut i) => {
@@ -428,15 +422,69 @@ fn item_access(
         },
         _ => Some(naming::key_text(key)),
     };
-    match member {
-        Some(m) => {
-            session::with(|s| {
-                let m = s.string(&m);
-                let key = s.key(id, MemberKind::Item, m);
-                s.emit(ctx.actor, kind, loc, key.0, 0);
-            });
-        }
-        None => whole_key(ctx, kind, loc, id),
+    session::with(|s| {
+        let (mk, m) = match &member {
+            Some(m) => (MemberKind::Item, s.string(m)),
+            None => (MemberKind::Whole, s.string("")),
+        };
+        s.key(id, mk, m)
+    })
+}
+
+fn item_access(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: LocId,
+    kind: EventKind,
+    container: &Bound<'_, PyAny>,
+    key: &Bound<'_, PyAny>,
+) {
+    if let Some(k) = item_key(py, f, container, key) {
+        emit(ctx, kind, loc, k.0, 0);
+    }
+}
+
+/// Where an opcode event happens: the thread, the frame and the location.
+#[derive(Clone, Copy)]
+struct At<'a, 'f, 'py> {
+    py: Python<'py>,
+    ctx: &'a ThreadCtx,
+    f: Frame<'f>,
+    loc: LocId,
+}
+
+/// A subscript through the instruction's inline cache: hit when both the
+/// container and the key object are the ones seen last time. Only keys that
+/// cannot be freed while recording are cached: small non-negative ints
+/// (interpreter singletons) and strings, which are then kept alive.
+fn cached_item_access(
+    at: At<'_, '_, '_>,
+    ins: &Instr,
+    kind: EventKind,
+    container: &Bound<'_, PyAny>,
+    key: &Bound<'_, PyAny>,
+) {
+    let At { py, ctx, f, loc } = at;
+    let caddr = container.as_ptr() as usize;
+    let kaddr = key.as_ptr() as usize;
+    if ins.cached_obj.get() == caddr && ins.cached_item.get() == kaddr {
+        emit(ctx, kind, loc, ins.cached_key.get(), 0);
+        return;
+    }
+    let Some(k) = item_key(py, f, container, key) else {
+        return;
+    };
+    emit(ctx, kind, loc, k.0, 0);
+    let registered = session::with(|s| {
+        matches!(s.lookup(caddr), Some(Some(_))) || s.dict_owner(caddr).is_some()
+    })
+    .unwrap_or(false);
+    if registered && naming::is_stable_key(py, key) {
+        session::with(|s| s.keep_alive(key));
+        ins.cached_obj.set(caddr);
+        ins.cached_item.set(kaddr);
+        ins.cached_key.set(k.0);
     }
 }
 
@@ -674,7 +722,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             } else {
                 Write
             };
-            item_access(py, ctx, f, loc, kind, &container, &key);
+            cached_item_access(At { py, ctx, f, loc }, ins, kind, &container, &key);
         }
         Action::Contains => {
             let (Some(container), Some(item)) = (peek(0), peek(1)) else {
@@ -682,7 +730,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             };
             match object(py, Some(f), &container) {
                 Some((_, ObjKind::Dict | ObjKind::Set)) => {
-                    item_access(py, ctx, f, loc, Read, &container, &item)
+                    cached_item_access(At { py, ctx, f, loc }, ins, Read, &container, &item)
                 }
                 Some((id, k)) if is_container(k) => whole_key(ctx, Read, loc, id),
                 _ => {}
@@ -779,13 +827,14 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 None => (role, arg(0), 1),
             }
         }
-        None => {
+        None if cpython::is_slot_wrapper(&callable) => {
             let addr = callable.as_ptr() as usize;
             let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
                 return;
             };
             (role, None, 0)
         }
+        None => return,
     };
     use EventKind::{Read, Write};
     match role {

@@ -29,6 +29,8 @@ struct Types {
     thread: Py<PyAny>,
     function: Py<PyAny>,
     builtin: Py<PyAny>,
+    str_type: Py<PyAny>,
+    int_type: Py<PyAny>,
 }
 
 static TYPES: PyOnceLock<Types> = PyOnceLock::new();
@@ -99,6 +101,8 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             thread: get(&threading, "Thread")?,
             function: get(&t, "FunctionType")?,
             builtin: get(&t, "BuiltinFunctionType")?,
+            str_type: get(&b, "str")?,
+            int_type: get(&b, "int")?,
         })
     })
 }
@@ -335,4 +339,17 @@ pub fn key_text(key: &Bound<'_, PyAny>) -> String {
     } else {
         s
     }
+}
+
+/// A subscript key that cannot be a different object at the same address
+/// during the recording: a string (the caller keeps it alive) or a small
+/// non-negative int (interpreter singletons; negative indexes depend on the
+/// sequence's length, so they are never cached).
+pub fn is_stable_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+    let Ok(ty) = types(py) else { return false };
+    let tp = key.get_type().as_ptr();
+    if tp == ty.str_type.as_ptr() {
+        return true;
+    }
+    tp == ty.int_type.as_ptr() && matches!(key.extract::<i64>(), Ok(0..=256))
 }

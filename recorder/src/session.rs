@@ -74,6 +74,8 @@ pub struct Session {
     /// names the same key as `obj.a`.
     dict_owner: IntMap<usize, ObjId>,
     keys: IntMap<(u32, u8, u32), KeyId>,
+    /// Objects kept alive only so that inline caches may name them.
+    kept: IntMap<usize, ()>,
     /// Thread objects → their actor.
     threads: IntMap<usize, ActorId>,
     next_actor: u32,
@@ -130,6 +132,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         alive: opts.keep_alive,
         dict_owner: IntMap::default(),
         keys: IntMap::default(),
+        kept: IntMap::default(),
         threads: IntMap::default(),
         next_actor: 0,
         failed_actors: HashSet::new(),
@@ -289,6 +292,13 @@ impl Session {
     pub fn ignore(&mut self, obj: &Bound<'_, PyAny>) {
         let addr = obj.as_ptr() as usize;
         if self.objects.insert(addr, None).is_none() {
+            self.alive.push(obj.clone().unbind());
+        }
+    }
+
+    /// Keeps `obj` alive until the recording ends (once per object).
+    pub fn keep_alive(&mut self, obj: &Bound<'_, PyAny>) {
+        if self.kept.insert(obj.as_ptr() as usize, ()).is_none() {
             self.alive.push(obj.clone().unbind());
         }
     }

@@ -66,6 +66,7 @@ extern "C" {
     fn _PyCode_SetExtra(code: *mut PyObject, index: Py_ssize_t, extra: *mut c_void) -> c_int;
     static mut PyMethodDescr_Type: PyTypeObject;
     static mut PyCFunction_Type: PyTypeObject;
+    static mut PyWrapperDescr_Type: PyTypeObject;
     static mut PyCode_Type: PyTypeObject;
     static mut PyFrame_Type: PyTypeObject;
 }
@@ -528,6 +529,12 @@ pub fn builtin_method<'py>(
         }
     }
     None
+}
+
+/// A slot wrapper such as `object.__setattr__` (recognized by identity).
+pub fn is_slot_wrapper(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: reading the type of a live object.
+    unsafe { ffi::Py_TYPE(obj.as_ptr()) == &raw mut PyWrapperDescr_Type }
 }
 
 /// `issubclass` at the C level (no `__subclasscheck__`, no Python code).
