@@ -313,3 +313,16 @@ def test_builtins_and_container_methods_are_accesses_with_readable_names(tmp_pat
     assert {r["key_name"] for r in report["races"]} == set(expected)
     for key, lines in expected.items():
         assert race_lines(report, key) == lines, key
+
+
+def test_timed_out_waits_and_failed_acquires_do_not_order(tmp_path: Path) -> None:
+    rec = record(tmp_path, "timed_ops.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "timed_ops.py"
+    for key, marks in {
+        "Data.e": ("event-write", "event-other"),
+        "Data.l": ("lock-write", "lock-other"),
+        "Data.s": ("sem-write", "sem-other"),
+    }.items():
+        assert race_lines(report, key) == {f"{src}:{line_of(src, m)}" for m in marks}, key
