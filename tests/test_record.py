@@ -326,3 +326,10 @@ def test_timed_out_waits_and_failed_acquires_do_not_order(tmp_path: Path) -> Non
         "Data.s": ("sem-write", "sem-other"),
     }.items():
         assert race_lines(report, key) == {f"{src}:{line_of(src, m)}" for m in marks}, key
+
+
+def test_thread_pool_submit_and_result_order_accesses(tmp_path: Path) -> None:
+    rec = record(tmp_path, "futures.py")
+    assert rec.code == 0, rec.stderr
+    assert races(rec.trace)["race_count"] == 0
+    assert info(rec.trace)["event_count"] > 50

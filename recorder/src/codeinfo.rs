@@ -34,6 +34,15 @@ pub enum Role {
     QueueGet,
     /// `put_nowait`/`get_nowait`: pass the call on to `put`/`get`.
     QueueNowait,
+    /// `concurrent.futures`: a work item is created for a future (in the
+    /// submitting thread, before the item is queued).
+    FutureSubmit,
+    /// A worker starts running a work item.
+    FutureRun,
+    /// `Future.set_result`/`set_exception`.
+    FutureSet,
+    /// `Future.result`/`exception` returned.
+    FutureResult,
 }
 
 impl Role {
@@ -58,6 +67,10 @@ impl Role {
             "queue_put" => Role::QueuePut,
             "queue_get" => Role::QueueGet,
             "queue_nowait" => Role::QueueNowait,
+            "future_submit" => Role::FutureSubmit,
+            "future_run" => Role::FutureRun,
+            "future_set" => Role::FutureSet,
+            "future_result" => Role::FutureResult,
             _ => Role::None,
         }
     }

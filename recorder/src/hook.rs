@@ -30,6 +30,8 @@ pub struct ThreadCtx {
     pending: Cell<Option<Pending>>,
     cond_waits: RefCell<Vec<CondWaitState>>,
     barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
+    /// Futures whose `result()`/`exception()` call is in progress (by frame).
+    future_calls: RefCell<Vec<(usize, ObjId)>>,
     /// Where the actor started (also used for its exit event).
     start_loc: Cell<LocId>,
 }
@@ -56,6 +58,7 @@ impl ThreadCtx {
             pending: Cell::new(None),
             cond_waits: RefCell::new(Vec::new()),
             barrier_waits: RefCell::new(Vec::new()),
+            future_calls: RefCell::new(Vec::new()),
             start_loc: Cell::new(start_loc),
         }
     }
@@ -991,6 +994,33 @@ fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Role) {
             };
             ctx.barrier_waits.borrow_mut().push((f.addr(), id, gen));
         }
+        // Futures hand results between the executor's threads and the
+        // caller; modelled as an event set by the producer side and waited
+        // on by the consumer side. Recorded wherever they are called from
+        // (the executor machinery calls them), at the caller's location.
+        Role::FutureSubmit | Role::FutureRun | Role::FutureSet => {
+            let future = match role {
+                Role::FutureSubmit => f.local(py, 1),
+                Role::FutureRun => this.getattr("future").ok(),
+                _ => Some(this.clone()),
+            };
+            let Some(future) = future else { return };
+            let Some((id, _)) = object(py, None, &future) else {
+                return;
+            };
+            let loc = future_site(py, f);
+            let kind = if role == Role::FutureRun {
+                EventKind::EventWait
+            } else {
+                EventKind::EventSet
+            };
+            emit(ctx, kind, loc, id.0, 0);
+        }
+        Role::FutureResult => {
+            if let Some((id, _)) = object(py, None, &this) {
+                ctx.future_calls.borrow_mut().push((f.addr(), id));
+            }
+        }
         Role::QueuePut => {
             let Some(loc) = user_call_site(py, f) else {
                 return;
@@ -1062,6 +1092,22 @@ fn sync_return(
                 s.lock_restore(lock, depth);
                 s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
             });
+            return;
+        }
+        Role::FutureResult => {
+            // `result` sets `self = None` before returning: use the future
+            // remembered when the call started.
+            let entry = {
+                let mut calls = ctx.future_calls.borrow_mut();
+                let pos = calls.iter().rposition(|w| w.0 == f.addr());
+                pos.map(|p| calls.remove(p))
+            };
+            let Some((_, id)) = entry else { return };
+            if retval.is_none() {
+                return;
+            }
+            let loc = future_site(py, f);
+            emit(ctx, EventKind::EventWait, loc, id.0, 0);
             return;
         }
         Role::BarrierWait => {
@@ -1138,6 +1184,25 @@ fn sync_return(
         }
         _ => {}
     }
+}
+
+/// The first caller outside the futures machinery (the user's `submit`
+/// or `result` line), else the immediate caller.
+fn future_site(py: Python<'_>, f: Frame<'_>) -> LocId {
+    let Some(first) = f.caller() else {
+        return LocId::default();
+    };
+    let mut c = first;
+    for _ in 0..4 {
+        match caller_info(py, c) {
+            Some(info) if info.traced => return caller_loc(py, c),
+            _ => match c.caller() {
+                Some(next) => c = next,
+                None => break,
+            },
+        }
+    }
+    caller_loc(py, first)
 }
 
 /// The lock under a `threading.Condition`.

@@ -54,6 +54,16 @@ def _code_roles() -> list[tuple[Any, str]]:
         (q.Queue.put_nowait, "queue_nowait"),
         (q.Queue.get_nowait, "queue_nowait"),
     ]
+    from concurrent.futures import _base, thread as futures_thread
+
+    funcs += [
+        (futures_thread._WorkItem.__init__, "future_submit"),
+        (futures_thread._WorkItem.run, "future_run"),
+        (_base.Future.set_result, "future_set"),
+        (_base.Future.set_exception, "future_set"),
+        (_base.Future.result, "future_result"),
+        (_base.Future.exception, "future_result"),
+    ]
     return [(f.__code__, role) for f, role in funcs]
 
 
@@ -119,7 +129,11 @@ def _default_excluded_dirs() -> list[str]:
 
 
 def _sync_lib_files() -> list[str]:
-    return [threading.__file__, queue.__file__]
+    """Modules whose internal use of threading primitives is an
+    implementation detail (not recorded as the user's operations)."""
+    from concurrent.futures import _base, thread as futures_thread
+
+    return [threading.__file__, queue.__file__, _base.__file__, futures_thread.__file__]
 
 
 def _thread_bootstrap(frame: Any, event: str, arg: Any) -> None:
