@@ -333,3 +333,32 @@ def test_thread_pool_submit_and_result_order_accesses(tmp_path: Path) -> None:
     assert rec.code == 0, rec.stderr
     assert races(rec.trace)["race_count"] == 0
     assert info(rec.trace)["event_count"] > 50
+
+
+def run_python(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_trace_function_is_removed_from_all_threads_when_recording_stops(tmp_path: Path) -> None:
+    proc = run_python(PROGRAMS / "hook_removal.py", tmp_path / "t.rtrace")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(
+        {
+            "main while recording": True,
+            "main after stop": None,
+            "worker after stop": None,
+            "thread started later": None,
+        }
+    )
+
+
+def test_recording_left_open_is_closed_as_aborted_at_exit(tmp_path: Path) -> None:
+    trace = tmp_path / "open.rtrace"
+    proc = run_python(PROGRAMS / "left_open.py", trace)
+    assert proc.returncode == 0, proc.stderr
+    data = info(trace)
+    assert data["truncated"] is None
+    assert data["outcome"]["kind"] == "aborted"
+    assert "exited while recording" in data["outcome"]["reason"]

@@ -151,12 +151,14 @@ fn start(
 
 /// Stops recording: writes the outcome and closes the trace. `exception` is
 /// (type name, message, traceback text) of an exception that ended the
-/// recorded code. Returns (events written, error text or None).
+/// recorded code; `aborted` says why recording was cut short. Returns
+/// (events written, error text or None).
 #[pyfunction]
-#[pyo3(signature = (exception=None))]
+#[pyo3(signature = (exception=None, aborted=None))]
 fn stop(
     py: Python<'_>,
     exception: Option<(String, String, String)>,
+    aborted: Option<String>,
 ) -> PyResult<(u64, Option<String>)> {
     if session::generation() == 0 {
         return Err(PyRuntimeError::new_err("racetrace is not recording"));
@@ -169,6 +171,9 @@ fn stop(
         let failed = exception.is_some();
         let loc = s.main_start_loc;
         s.emit(actor, EventKind::ActorExit, loc, actor.0, failed as u64);
+        if let Some(reason) = aborted {
+            return Outcome::Aborted { reason };
+        }
         match exception {
             Some((type_name, message, traceback)) => Outcome::Exception {
                 actor,

@@ -10,6 +10,7 @@ that a worker's exception is part of the trace.
 from __future__ import annotations
 
 import _thread
+import atexit
 import collections
 import os
 import queue
@@ -124,7 +125,8 @@ def _call_roles() -> list[tuple[Any, str]]:
 
 def _default_excluded_dirs() -> list[str]:
     paths = sysconfig.get_paths()
-    dirs = {paths.get("stdlib"), paths.get("platstdlib"), _PACKAGE_DIR}
+    # Console-script wrappers (like `racetrace` itself) live in "scripts".
+    dirs = {paths.get("stdlib"), paths.get("platstdlib"), paths.get("scripts"), _PACKAGE_DIR}
     return sorted(os.path.abspath(d) for d in dirs if d)
 
 
@@ -226,6 +228,15 @@ class record:
         if error:
             warnings.warn(f"racetrace: the trace {self.path} may be incomplete: {error}", stacklevel=2)
         return False
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """A recording still open when the interpreter exits (``__exit__`` never
+    ran) is closed with an "aborted" outcome rather than left truncated."""
+    if _native.is_recording():
+        threading.settrace(None)  # type: ignore[arg-type]
+        _native.stop(None, "the interpreter exited while recording")
 
 
 def record_call(
