@@ -32,6 +32,10 @@ pub enum CallRole {
     LockAcquire,
     /// `release` and `__exit__`.
     LockRelease,
+    /// `SimpleQueue.put(item)` (C).
+    QueuePut,
+    /// `SimpleQueue.get()` (C): recorded once it returned the item.
+    QueueGet,
 }
 
 impl CallRole {
@@ -47,6 +51,8 @@ impl CallRole {
             "delattr" => CallRole::DelAttr,
             "lock_acquire" => CallRole::LockAcquire,
             "lock_release" => CallRole::LockRelease,
+            "queue_put" => CallRole::QueuePut,
+            "queue_get" => CallRole::QueueGet,
             _ => return None,
         })
     }

@@ -36,13 +36,23 @@ pub struct ThreadCtx {
     start_loc: Cell<LocId>,
 }
 
+/// A C call whose effect is recorded once it has returned: at the next
+/// instruction of the same frame, where its result is on top of the stack.
 #[derive(Clone, Copy)]
 struct Pending {
     frame: usize,
+    /// Stack depth once the call has replaced its operands by its result.
     depth: isize,
-    lock: ObjId,
-    reentrant: bool,
+    what: PendingOp,
     loc: LocId,
+}
+
+#[derive(Clone, Copy)]
+enum PendingOp {
+    /// Lock acquire: recorded if the result is `True`.
+    Acquire { lock: ObjId, reentrant: bool },
+    /// `SimpleQueue.get`: the result is the item.
+    QueueGet { queue: ObjId },
 }
 
 struct CondWaitState {
@@ -634,14 +644,30 @@ fn emit_release(ctx: &ThreadCtx, lock: ObjId, loc: LocId) {
     });
 }
 
-fn resolve_pending(ctx: &ThreadCtx, f: Frame<'_>) {
+fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(p) = ctx.pending.get() else { return };
     if p.frame != f.addr() {
         return;
     }
     ctx.pending.set(None);
-    if f.stack_depth() == p.depth && f.peek_is_true(0) {
-        emit_acquire(ctx, p.lock, p.reentrant, p.loc);
+    if f.stack_depth() != p.depth {
+        return; // the call raised: we are in a handler
+    }
+    match p.what {
+        PendingOp::Acquire { lock, reentrant } => {
+            if f.peek_is_true(0) {
+                emit_acquire(ctx, lock, reentrant, p.loc);
+            }
+        }
+        PendingOp::QueueGet { queue } => {
+            let Some(item) = f.peek(py, 0) else { return };
+            let addr = item.as_ptr() as usize;
+            session::with(|s| {
+                if let Some(token) = s.queue_get(queue, addr) {
+                    s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token);
+                }
+            });
+        }
     }
 }
 
@@ -689,7 +715,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         return;
     };
     if ins.post_call {
-        resolve_pending(ctx, f);
+        resolve_pending(py, ctx, f);
     }
     if ins.action == Action::Invisible {
         return;
@@ -769,8 +795,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 ctx.pending.set(Some(Pending {
                     frame: f.addr(),
                     depth: f.stack_depth() + 1,
-                    lock,
-                    reentrant,
+                    what: PendingOp::Acquire { lock, reentrant },
                     loc,
                 }));
             }
@@ -881,11 +906,35 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 ctx.pending.set(Some(Pending {
                     frame: f.addr(),
                     depth: f.stack_depth() - (nargs as isize + 2) + 1,
-                    lock,
-                    reentrant,
+                    what: PendingOp::Acquire { lock, reentrant },
                     loc,
                 }));
             }
+        }
+        CallRole::QueuePut => {
+            let (Some(q), Some(item)) = (self_obj, arg(rest)) else {
+                return;
+            };
+            let Some((queue, _)) = object(py, Some(f), &q) else {
+                return;
+            };
+            let addr = item.as_ptr() as usize;
+            session::with(|s| {
+                let token = s.queue_put(queue, addr);
+                s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
+            });
+        }
+        CallRole::QueueGet => {
+            let Some(q) = self_obj else { return };
+            let Some((queue, _)) = object(py, Some(f), &q) else {
+                return;
+            };
+            ctx.pending.set(Some(Pending {
+                frame: f.addr(),
+                depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                what: PendingOp::QueueGet { queue },
+                loc,
+            }));
         }
         CallRole::LockRelease => {
             if let Some((lock, _)) = self_obj.and_then(|s| lock_of(py, Some(f), &s)) {

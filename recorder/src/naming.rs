@@ -26,6 +26,7 @@ struct Types {
     condition: Py<PyAny>,
     barrier: Py<PyAny>,
     queue: Py<PyAny>,
+    simple_queue: Py<PyAny>,
     thread: Py<PyAny>,
     function: Py<PyAny>,
     builtin: Py<PyAny>,
@@ -98,6 +99,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             condition: get(&threading, "Condition")?,
             barrier: get(&threading, "Barrier")?,
             queue: py.import("queue")?.getattr("Queue")?.unbind(),
+            simple_queue: py.import("queue")?.getattr("SimpleQueue")?.unbind(),
             thread: get(&threading, "Thread")?,
             function: get(&t, "FunctionType")?,
             builtin: get(&t, "BuiltinFunctionType")?,
@@ -196,6 +198,7 @@ pub fn classify(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Class {
         (&ty.condition, ObjKind::Condition),
         (&ty.barrier, ObjKind::Barrier),
         (&ty.queue, ObjKind::Queue),
+        (&ty.simple_queue, ObjKind::Queue),
     ];
     for (base, kind) in syncs {
         if is(base) {

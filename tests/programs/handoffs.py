@@ -1,5 +1,5 @@
 """Data handed from one thread to another through Event, Condition,
-Semaphore, Queue and Barrier: each hand-off orders the accesses, so no race."""
+Semaphore, Queue, SimpleQueue and Barrier: each hand-off orders the accesses, so no race."""
 
 import queue
 import threading
@@ -81,6 +81,20 @@ def queue_handoff():
     run(consumer, producer)
 
 
+def simple_queue_handoff():
+    q = queue.SimpleQueue()
+
+    def producer():
+        d = Data()
+        d.w = 1
+        q.put(d)
+
+    def consumer():
+        assert q.get().w == 1
+
+    run(consumer, producer)
+
+
 def barrier_handoff():
     d, barrier = Data(), threading.Barrier(2)
 
@@ -100,4 +114,5 @@ if __name__ == "__main__":
     condition_handoff()
     semaphore_handoff()
     queue_handoff()
+    simple_queue_handoff()
     barrier_handoff()

@@ -97,6 +97,8 @@ _METHODS: list[tuple[type, str, str]] = [
     (_thread.LockType, "release release_lock __exit__", "lock_release"),
     (_thread.RLock, "acquire __enter__", "lock_acquire"),
     (_thread.RLock, "release __exit__", "lock_release"),
+    (queue.SimpleQueue, "put put_nowait", "queue_put"),
+    (queue.SimpleQueue, "get get_nowait", "queue_get"),
 ]
 
 
