@@ -48,8 +48,8 @@ def test_closure_cell_race(tmp_path: Path) -> None:
     assert rec.code == 0, rec.stderr
     report = races(rec.trace)
     src = PROGRAMS / "closure_race.py"
-    assert [r["key_name"] for r in report["races"]] == ["closure count"]
-    assert race_lines(report, "closure count") == {f"{src}:{line_of(src, 'bump')}"}
+    assert [r["key_name"] for r in report["races"]] == ["closure count in make_counter"]
+    assert race_lines(report, "closure count in make_counter") == {f"{src}:{line_of(src, 'bump')}"}
 
 
 def test_global_race_and_builtins_are_not_globals(tmp_path: Path) -> None:

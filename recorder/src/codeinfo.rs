@@ -103,6 +103,4 @@ pub struct CodeInfo {
     pub instrs: Box<[Instr]>,
     /// `co_names` interned (traced code only).
     pub names: Box<[StrId]>,
-    /// `co_localsplusnames` interned (traced code only).
-    pub local_names: Box<[StrId]>,
 }

@@ -152,7 +152,7 @@ fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     }) else {
         return;
     };
-    let (instrs, names, local_names): (Box<[Instr]>, Vec<String>, Vec<String>) = if traced {
+    let (instrs, names): (Box<[Instr]>, Vec<String>) = if traced {
         let bytes: Vec<u8> = code
             .getattr("co_code")
             .and_then(|b| b.extract())
@@ -161,12 +161,9 @@ fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             .getattr("co_names")
             .and_then(|t| t.extract())
             .unwrap_or_default();
-        let locals: Vec<String> = cpython::code_localsplusnames(code)
-            .and_then(|t| t.extract().ok())
-            .unwrap_or_default();
-        (crate::decode::decode(&bytes), names, locals)
+        (crate::decode::decode(&bytes), names)
     } else {
-        (Box::new([]), Vec::new(), Vec::new())
+        (Box::new([]), Vec::new())
     };
     let Some(info) = session::with(|s| {
         let (file_id, func_id) = if traced {
@@ -186,7 +183,6 @@ fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             qualname,
             instrs,
             names: names.iter().map(|n| s.string(n)).collect(),
-            local_names: local_names.iter().map(|n| s.string(n)).collect(),
         }
     }) else {
         return;
@@ -576,27 +572,27 @@ fn cell_key(
     idx: usize,
     cell: &Bound<'_, PyAny>,
 ) -> Option<KeyId> {
-    let &name = info.local_names.get(idx)?;
+    // Named `count in make_counter`: the variable and the function that
+    // owns it (for a free variable, the enclosing function:
+    // `outer.<locals>.inner` → `outer`), the same from either side.
+    let owner = match info.qualname.rsplit_once(".<locals>.") {
+        Some((outer, _)) if f.is_free_var(idx) => outer.to_string(),
+        _ => info.qualname.clone(),
+    };
+    let var = cpython::code_localsplusnames(&f.code(py))
+        .and_then(|t| t.get_item(idx).ok())
+        .map(|n| n.to_string())?;
+    let name = format!("{var} in {owner}");
     let addr = cell.as_ptr() as usize;
     let id = match session::with(|s| s.lookup(addr)).flatten() {
         Some(Some(id)) => id,
         Some(None) => return None,
-        None => {
-            // The function that owns the variable: for a free variable,
-            // the enclosing function (`outer.<locals>.inner` → `outer`).
-            let owner = match info.qualname.rsplit_once(".<locals>.") {
-                Some((outer, _)) if f.is_free_var(idx) => outer.to_string(),
-                _ => info.qualname.clone(),
-            };
-            let var = cpython::code_localsplusnames(&f.code(py))
-                .and_then(|t| t.get_item(idx).ok())
-                .map(|n| n.to_string())
-                .unwrap_or_default();
-            let label = format!("{var} in {owner}");
-            session::with(|s| s.register(cell, ObjKind::Cell, "cell", &label))?
-        }
+        None => session::with(|s| s.register(cell, ObjKind::Cell, "cell", &name))?,
     };
-    session::with(|s| s.key(id, MemberKind::Cell, name))
+    session::with(|s| {
+        let member = s.string(&name);
+        s.key(id, MemberKind::Cell, member)
+    })
 }
 
 fn cell_access(
