@@ -280,13 +280,27 @@ fn find_name(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) -> Option<Str
             }
         }
     }
-    // An attribute of `self` (the first argument): `Worker.items`.
+    // An attribute of `self` (the first argument) or of its class:
+    // `Worker.items`.
     if let Some(s) = self_obj {
-        if let Ok(d) = s.getattr("__dict__") {
-            if let Ok(d) = d.cast::<PyDict>() {
-                for (k, v) in d.iter() {
+        let class = if cpython::is_type(&s) {
+            s.clone()
+        } else {
+            s.get_type().into_any()
+        };
+        for holder in [&s, &class] {
+            let Ok(d) = holder.getattr("__dict__") else {
+                continue;
+            };
+            // A class's __dict__ is a mappingproxy: iterate its items.
+            let Ok(items) = d.call_method0("items") else {
+                continue;
+            };
+            let Ok(iter) = items.try_iter() else { continue };
+            for pair in iter.flatten() {
+                if let Ok((k, v)) = pair.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
                     if v.is(obj) {
-                        return Some(format!("{}.{}", type_name(&s), k));
+                        return Some(format!("{}.{}", class_name(&class), k));
                     }
                 }
             }
@@ -302,6 +316,13 @@ fn find_name(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) -> Option<Str
         }
     }
     None
+}
+
+fn class_name(class: &Bound<'_, PyAny>) -> String {
+    class
+        .getattr("__name__")
+        .and_then(|n| n.extract::<String>())
+        .unwrap_or_else(|_| "object".into())
 }
 
 fn classify_is_cell(py: Python<'_>, v: &Bound<'_, PyAny>) -> bool {
