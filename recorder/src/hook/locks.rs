@@ -1,0 +1,66 @@
+//! Lock acquire/release, including acquires that are recorded once the C
+//! call has returned successfully.
+
+use super::*;
+
+pub(super) fn lock_of(
+    py: Python<'_>,
+    f: Option<Frame<'_>>,
+    obj: &Bound<'_, PyAny>,
+) -> Option<(ObjId, bool)> {
+    let (id, k) = object(py, f, obj)?;
+    match k {
+        ObjKind::Lock => Some((id, false)),
+        ObjKind::RLock => Some((id, true)),
+        _ => None,
+    }
+}
+
+pub(super) fn emit_acquire(ctx: &ThreadCtx, lock: ObjId, reentrant: bool, loc: LocId) {
+    session::with(|s| {
+        let depth = s.lock_acquired(lock, reentrant);
+        s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, depth as u64);
+    });
+}
+
+pub(super) fn emit_release(ctx: &ThreadCtx, lock: ObjId, loc: LocId) {
+    session::with(|s| {
+        let depth = s.lock_released(lock);
+        s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, depth as u64);
+    });
+}
+
+pub(super) fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
+    let Some(p) = ctx.pending.get() else { return };
+    if p.frame != f.addr() {
+        return;
+    }
+    ctx.pending.set(None);
+    if f.stack_depth() != p.depth {
+        return; // the call raised: we are in a handler
+    }
+    match p.what {
+        PendingOp::Acquire { lock, reentrant } => {
+            if f.peek_is_true(0) {
+                emit_acquire(ctx, lock, reentrant, p.loc);
+            }
+        }
+        PendingOp::QueueGet { queue } => {
+            let Some(item) = f.peek(py, 0) else { return };
+            let addr = item.as_ptr() as usize;
+            session::with(|s| {
+                if let Some(token) = s.queue_get(queue, addr) {
+                    s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token);
+                }
+            });
+        }
+    }
+}
+
+pub(super) fn clear_pending_in(ctx: &ThreadCtx, f: Frame<'_>) {
+    if let Some(p) = ctx.pending.get() {
+        if p.frame == f.addr() {
+            ctx.pending.set(None);
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! What the trace function does with an event: safe code on top of the
+//! `cpython` frame API. Called only for events that matter (calls, returns,
+//! and instructions whose table entry is not invisible), always with the GIL.
+//!
+//! Accesses are written *before* the instruction runs (the callback precedes
+//! it), so the trace order is the real order. A lock acquire is written
+//! after it succeeded, at the next instruction of the same frame; a release
+//! before it happens.
+
+use std::cell::{Cell, RefCell};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use racetrace_formats::{
+    ActorId, CodeLoc, EventKind, KeyId, LocId, MemberKind, ObjId, ObjKind, StrId,
+};
+
+use crate::calls::CallRole;
+use crate::codeinfo::{CodeInfo, Role};
+use crate::cpython::{self, Caller, Frame};
+use crate::decode::{Action, Instr};
+use crate::naming::{self, Class};
+use crate::session;
+
+/// Per-thread recorder state, owned by the installed trace function.
+pub struct ThreadCtx {
+    pub actor: ActorId,
+    pub generation: u64,
+    /// A lock acquire waiting to learn whether it succeeded.
+    pending: Cell<Option<Pending>>,
+    cond_waits: RefCell<Vec<CondWaitState>>,
+    barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
+    /// Futures whose `result()`/`exception()` call is in progress (by frame).
+    future_calls: RefCell<Vec<(usize, ObjId)>>,
+    /// Where the actor started (also used for its exit event).
+    start_loc: Cell<LocId>,
+}
+
+/// A C call whose effect is recorded once it has returned: at the next
+/// instruction of the same frame, where its result is on top of the stack.
+#[derive(Clone, Copy)]
+struct Pending {
+    frame: usize,
+    /// Stack depth once the call has replaced its operands by its result.
+    depth: isize,
+    what: PendingOp,
+    loc: LocId,
+}
+
+#[derive(Clone, Copy)]
+enum PendingOp {
+    /// Lock acquire: recorded if the result is `True`.
+    Acquire { lock: ObjId, reentrant: bool },
+    /// `SimpleQueue.get`: the result is the item.
+    QueueGet { queue: ObjId },
+}
+
+struct CondWaitState {
+    frame: usize,
+    lock: Option<(ObjId, u32)>,
+}
+
+impl ThreadCtx {
+    pub fn new(actor: ActorId, generation: u64, start_loc: LocId) -> ThreadCtx {
+        ThreadCtx {
+            actor,
+            generation,
+            pending: Cell::new(None),
+            cond_waits: RefCell::new(Vec::new()),
+            barrier_waits: RefCell::new(Vec::new()),
+            future_calls: RefCell::new(Vec::new()),
+            start_loc: Cell::new(start_loc),
+        }
+    }
+}
+
+#[inline]
+pub fn ctx_is_current(ctx: &ThreadCtx) -> bool {
+    ctx.generation == session::generation()
+}
+
+pub fn internal_error(what: &str) {
+    session::with(|s| {
+        s.write_error
+            .get_or_insert_with(|| format!("internal recorder error: {what}"));
+    });
+}
+
+fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
+    session::with(|s| s.emit(ctx.actor, kind, loc, target, aux));
+}
+
+fn emit_key(
+    ctx: &ThreadCtx,
+    kind: EventKind,
+    loc: LocId,
+    obj: ObjId,
+    mk: MemberKind,
+    member: StrId,
+) {
+    session::with(|s| {
+        let key = s.key(obj, mk, member);
+        s.emit(ctx.actor, kind, loc, key.0, 0);
+    });
+}
+
+mod access;
+mod locks;
+mod stdlib;
+mod tables;
+
+use access::*;
+use locks::*;
+use stdlib::*;
+use tables::*;
+pub use tables::{code_entry_loc, ensure_info};
+
+pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
+    let Some(info) = ensure_info(py, f) else {
+        return;
+    };
+    f.set_trace_flags(false, info.traced);
+    if info.role != Role::None {
+        sync_call(py, ctx, f, info.role);
+    }
+}
+
+pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&Bound<'_, PyAny>>) {
+    clear_pending_in(ctx, f);
+    let Some(info) = ensure_info(py, f) else {
+        return;
+    };
+    if info.role != Role::None {
+        sync_return(py, ctx, f, info.role, retval);
+    }
+}
+
+pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
+    let Some(info) = ensure_info(py, f) else {
+        return;
+    };
+    if !info.traced {
+        f.set_trace_flags(false, false);
+        return;
+    }
+    let idx = f.instr_index();
+    let Some(ins) = info.instrs.get(idx) else {
+        return;
+    };
+    if ins.post_call {
+        resolve_pending(py, ctx, f);
+    }
+    if ins.action == Action::Invisible {
+        return;
+    }
+    let loc = instr_loc(info, ins, || f.lineno(), idx);
+    let arg = ins.arg as usize;
+    let peek = |n| f.peek(py, n);
+    use EventKind::{Read, Write};
+    match ins.action {
+        Action::Invisible => {}
+        Action::LoadAttr | Action::StoreAttr | Action::DeleteAttr => {
+            let Some(obj) = peek(0) else { return };
+            let Some(&name) = info.names.get(arg) else {
+                return;
+            };
+            if ins.action == Action::LoadAttr && info.dict_name == Some(ins.arg) {
+                note_dict_owner(py, f, &obj);
+                return;
+            }
+            let kind = if ins.action == Action::LoadAttr {
+                Read
+            } else {
+                Write
+            };
+            cached_access(ctx, ins, loc, kind, &obj, || attr_key(py, f, &obj, name));
+        }
+        Action::BinarySubscr | Action::StoreSubscr | Action::DeleteSubscr => {
+            let (Some(key), Some(container)) = (peek(0), peek(1)) else {
+                return;
+            };
+            let kind = if ins.action == Action::BinarySubscr {
+                Read
+            } else {
+                Write
+            };
+            cached_item_access(At { py, ctx, f, loc }, ins, kind, &container, &key);
+        }
+        Action::Contains => {
+            let (Some(container), Some(item)) = (peek(0), peek(1)) else {
+                return;
+            };
+            match object(py, Some(f), &container) {
+                Some((_, ObjKind::Dict | ObjKind::Set)) => {
+                    cached_item_access(At { py, ctx, f, loc }, ins, Read, &container, &item)
+                }
+                Some((id, k)) if is_container(k) => whole_key(ctx, Read, loc, id),
+                _ => {}
+            }
+        }
+        Action::LoadGlobal => global_access(py, ctx, f, info, loc, Read, arg),
+        Action::StoreGlobal | Action::DeleteGlobal => {
+            global_access(py, ctx, f, info, loc, Write, arg)
+        }
+        Action::LoadName | Action::StoreName | Action::DeleteName => {
+            if f.locals_are_globals() {
+                let kind = if ins.action == Action::LoadName {
+                    Read
+                } else {
+                    Write
+                };
+                global_access(py, ctx, f, info, loc, kind, arg);
+            }
+        }
+        Action::LoadDeref => cell_access(py, ctx, f, info, ins, loc, Read),
+        Action::StoreDeref => cell_access(py, ctx, f, info, ins, loc, Write),
+        Action::GetIter => {
+            if let Some(obj) = peek(0) {
+                iter_access(py, ctx, f, loc, &obj);
+            }
+        }
+        Action::Call => on_precall(py, ctx, f, loc, arg),
+        Action::BeforeWith => {
+            ctx.pending.set(None);
+            let Some(obj) = peek(0) else { return };
+            if let Some((lock, reentrant)) = lock_of(py, Some(f), &obj) {
+                // BEFORE_WITH replaces the manager by (exit, result).
+                ctx.pending.set(Some(Pending {
+                    frame: f.addr(),
+                    depth: f.stack_depth() + 1,
+                    what: PendingOp::Acquire { lock, reentrant },
+                    loc,
+                }));
+            }
+        }
+        Action::WithExceptStart => {
+            // Stack: exit, lasti, previous exception, exception.
+            let Some(exit) = peek(3) else { return };
+            if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
+                if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
+                    if let Some((lock, _)) = lock_of(py, Some(f), &owner) {
+                        emit_release(ctx, lock, loc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `obj.__dict__`: remember which instance the dict belongs to.
+fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
+    let Some((owner, k)) = object(py, Some(f), obj) else {
+        return;
+    };
+    if k == ObjKind::Module {
+        return;
+    }
+    if let Ok(d) = obj.getattr("__dict__") {
+        session::with(|s| s.set_dict_owner(&d, owner));
+    }
+}
+
+/// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
+fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: usize) {
+    ctx.pending.set(None);
+    let x = f.peek(py, nargs + 1);
+    let y = f.peek(py, nargs);
+    let (callable, method_form) = match (x, y) {
+        (Some(x), _) => (x, true),
+        (None, Some(y)) => (y, false),
+        (None, None) => return,
+    };
+    let total = if method_form { nargs + 1 } else { nargs };
+    let arg = |k: usize| -> Option<Bound<'_, PyAny>> {
+        if k >= total {
+            return None;
+        }
+        f.peek(py, total - 1 - k)
+    };
+    let (role, self_obj, rest) = match cpython::builtin_method(&callable) {
+        Some((def, bound)) => {
+            let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
+                return;
+            };
+            match bound {
+                Some(b) if !b.is_instance_of::<pyo3::types::PyModule>() => (role, Some(b), 0),
+                Some(_) => (role, None, 0),
+                None => (role, arg(0), 1),
+            }
+        }
+        None if cpython::is_slot_wrapper(&callable) => {
+            let addr = callable.as_ptr() as usize;
+            let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
+                return;
+            };
+            (role, None, 0)
+        }
+        None => return,
+    };
+    use EventKind::{Read, Write};
+    match role {
+        CallRole::Read | CallRole::Write => {
+            if let Some(s) = self_obj {
+                let kind = if role == CallRole::Read { Read } else { Write };
+                whole_access(py, ctx, f, loc, kind, &s);
+            }
+        }
+        CallRole::ItemRead | CallRole::ItemWrite => {
+            if let (Some(s), Some(k)) = (self_obj, arg(rest)) {
+                let kind = if role == CallRole::ItemRead {
+                    Read
+                } else {
+                    Write
+                };
+                item_access(py, ctx, f, loc, kind, &s, &k);
+            }
+        }
+        CallRole::ArgRead => {
+            if let Some(a) = arg(rest) {
+                iter_access(py, ctx, f, loc, &a);
+            }
+        }
+        CallRole::GetAttr | CallRole::SetAttr | CallRole::DelAttr => {
+            if let (Some(o), Some(n)) = (arg(rest), arg(rest + 1)) {
+                if let Some(name) = intern_name(&n) {
+                    let kind = if role == CallRole::GetAttr {
+                        Read
+                    } else {
+                        Write
+                    };
+                    attr_access(py, ctx, f, loc, kind, &o, name);
+                }
+            }
+        }
+        CallRole::LockAcquire => {
+            if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(f), &s)) {
+                // After CALL the callable, self/NULL and the arguments are
+                // replaced by the result.
+                ctx.pending.set(Some(Pending {
+                    frame: f.addr(),
+                    depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                    what: PendingOp::Acquire { lock, reentrant },
+                    loc,
+                }));
+            }
+        }
+        CallRole::QueuePut => {
+            let (Some(q), Some(item)) = (self_obj, arg(rest)) else {
+                return;
+            };
+            let Some((queue, _)) = object(py, Some(f), &q) else {
+                return;
+            };
+            let addr = item.as_ptr() as usize;
+            session::with(|s| {
+                let token = s.queue_put(queue, addr);
+                s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
+            });
+        }
+        CallRole::QueueGet => {
+            let Some(q) = self_obj else { return };
+            let Some((queue, _)) = object(py, Some(f), &q) else {
+                return;
+            };
+            ctx.pending.set(Some(Pending {
+                frame: f.addr(),
+                depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                what: PendingOp::QueueGet { queue },
+                loc,
+            }));
+        }
+        CallRole::LockRelease => {
+            if let Some((lock, _)) = self_obj.and_then(|s| lock_of(py, Some(f), &s)) {
+                emit_release(ctx, lock, loc);
+            }
+        }
+    }
+}

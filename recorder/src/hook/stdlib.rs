@@ -1,0 +1,360 @@
+//! Recognized standard-library functions (threads, Event, Condition,
+//! Semaphore, Barrier, Queue, futures): their call and return events are
+//! synchronization operations.
+
+use super::*;
+
+pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Role) {
+    let Some(this) = f.local(py, 0) else { return };
+    match role {
+        Role::ThreadStart => thread_start(py, ctx, f, &this),
+        Role::EventSet | Role::EventClear => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            let kind = if role == Role::EventSet {
+                EventKind::EventSet
+            } else {
+                EventKind::EventClear
+            };
+            emit(ctx, kind, loc, id.0, 0);
+        }
+        Role::CondExit => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            if let Some((lock, _)) = cond_lock(py, &this) {
+                emit_release(ctx, lock, loc);
+            }
+        }
+        Role::CondWait => {
+            let Some(loc) = user_call_site(py, f) else {
+                ctx.cond_waits.borrow_mut().push(CondWaitState {
+                    frame: f.addr(),
+                    lock: None,
+                });
+                return;
+            };
+            let Some((cond, _)) = object(py, None, &this) else {
+                return;
+            };
+            let lock = cond_lock(py, &this);
+            emit(ctx, EventKind::CondWait, loc, cond.0, 0);
+            let saved = lock.map(|(lock, _)| {
+                let depth = session::with(|s| {
+                    let d = s.lock_released_fully(lock);
+                    s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, 1);
+                    d
+                })
+                .unwrap_or(1);
+                (lock, depth)
+            });
+            ctx.cond_waits.borrow_mut().push(CondWaitState {
+                frame: f.addr(),
+                lock: saved,
+            });
+        }
+        Role::CondNotify | Role::CondNotifyAll => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((cond, _)) = object(py, None, &this) else {
+                return;
+            };
+            if role == Role::CondNotify {
+                let n: u64 = f.local(py, 1).and_then(|n| n.extract().ok()).unwrap_or(1);
+                emit(ctx, EventKind::CondNotify, loc, cond.0, n);
+            } else {
+                emit(ctx, EventKind::CondNotifyAll, loc, cond.0, 0);
+            }
+        }
+        Role::SemRelease => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            emit(ctx, EventKind::SemRelease, loc, id.0, 0);
+        }
+        Role::BarrierWait => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            let parties: u64 = this
+                .getattr("parties")
+                .and_then(|p| p.extract())
+                .unwrap_or(1);
+            let Some(gen) = session::with(|s| {
+                let g = s.barrier_arrive(id, parties);
+                s.emit(ctx.actor, EventKind::BarrierArrive, loc, id.0, g);
+                g
+            }) else {
+                return;
+            };
+            ctx.barrier_waits.borrow_mut().push((f.addr(), id, gen));
+        }
+        // Futures hand results between the executor's threads and the
+        // caller; modelled as an event set by the producer side and waited
+        // on by the consumer side. Recorded wherever they are called from
+        // (the executor machinery calls them), at the caller's location.
+        Role::FutureSubmit | Role::FutureRun | Role::FutureSet => {
+            let future = match role {
+                Role::FutureSubmit => f.local(py, 1),
+                Role::FutureRun => this.getattr("future").ok(),
+                _ => Some(this.clone()),
+            };
+            let Some(future) = future else { return };
+            let Some((id, _)) = object(py, None, &future) else {
+                return;
+            };
+            let loc = future_site(py, f);
+            let kind = if role == Role::FutureRun {
+                EventKind::EventWait
+            } else {
+                EventKind::EventSet
+            };
+            emit(ctx, kind, loc, id.0, 0);
+        }
+        Role::FutureResult => {
+            if let Some((id, _)) = object(py, None, &this) {
+                ctx.future_calls.borrow_mut().push((f.addr(), id));
+            }
+        }
+        Role::QueuePut => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some(item) = f.local(py, 1) else { return };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            let addr = item.as_ptr() as usize;
+            session::with(|s| {
+                let token = s.queue_put(id, addr);
+                s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
+            });
+        }
+        _ => {}
+    }
+}
+
+pub(super) fn sync_return(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    role: Role,
+    retval: Option<&Bound<'_, PyAny>>,
+) {
+    let returned_true = retval
+        .map(|r| r.is_truthy().unwrap_or(false))
+        .unwrap_or(false);
+    match role {
+        Role::ThreadBootstrapInner => {
+            let failed = session::with(|s| s.has_failed(ctx.actor)).unwrap_or(false);
+            emit(
+                ctx,
+                EventKind::ActorExit,
+                ctx.start_loc.get(),
+                ctx.actor.0,
+                failed as u64,
+            );
+            return;
+        }
+        Role::CondWait => {
+            let state = {
+                let mut waits = ctx.cond_waits.borrow_mut();
+                let pos = waits.iter().rposition(|w| w.frame == f.addr());
+                pos.map(|p| waits.remove(p))
+            };
+            let Some(CondWaitState {
+                lock: Some((lock, depth)),
+                ..
+            }) = state
+            else {
+                return;
+            };
+            let Some(this) = f.local(py, 0) else { return };
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((cond, _)) = object(py, None, &this) else {
+                return;
+            };
+            session::with(|s| {
+                s.emit(
+                    ctx.actor,
+                    EventKind::CondWake,
+                    loc,
+                    cond.0,
+                    returned_true as u64,
+                );
+                s.lock_restore(lock, depth);
+                s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
+            });
+            return;
+        }
+        Role::FutureResult => {
+            // `result` sets `self = None` before returning: use the future
+            // remembered when the call started.
+            let entry = {
+                let mut calls = ctx.future_calls.borrow_mut();
+                let pos = calls.iter().rposition(|w| w.0 == f.addr());
+                pos.map(|p| calls.remove(p))
+            };
+            let Some((_, id)) = entry else { return };
+            if retval.is_none() {
+                return;
+            }
+            let loc = future_site(py, f);
+            emit(ctx, EventKind::EventWait, loc, id.0, 0);
+            return;
+        }
+        Role::BarrierWait => {
+            let entry = {
+                let mut waits = ctx.barrier_waits.borrow_mut();
+                let pos = waits.iter().rposition(|w| w.0 == f.addr());
+                pos.map(|p| waits.remove(p))
+            };
+            let Some((_, id, gen)) = entry else { return };
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let kind = if retval.is_some() {
+                EventKind::BarrierLeave
+            } else {
+                EventKind::BarrierAbort
+            };
+            emit(ctx, kind, loc, id.0, gen);
+            return;
+        }
+        _ => {}
+    }
+    let Some(retval) = retval else { return };
+    let Some(this) = f.local(py, 0) else { return };
+    match role {
+        Role::ThreadJoin => thread_join(py, ctx, f, &this),
+        Role::EventWait => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            let kind = if returned_true {
+                EventKind::EventWait
+            } else {
+                EventKind::EventWaitTimeout
+            };
+            emit(ctx, kind, loc, id.0, 0);
+        }
+        Role::CondEnter => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            if let Some((lock, reentrant)) = cond_lock(py, &this) {
+                emit_acquire(ctx, lock, reentrant, loc);
+            }
+        }
+        Role::SemAcquire => {
+            if !returned_true {
+                return;
+            }
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            emit(ctx, EventKind::SemAcquire, loc, id.0, 0);
+        }
+        Role::QueueGet => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, None, &this) else {
+                return;
+            };
+            let addr = retval.as_ptr() as usize;
+            session::with(|s| {
+                if let Some(token) = s.queue_get(id, addr) {
+                    s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token);
+                }
+            });
+        }
+        _ => {}
+    }
+}
+
+/// The first caller outside the futures machinery (the user's `submit`
+/// or `result` line), else the immediate caller.
+pub(super) fn future_site(py: Python<'_>, f: Frame<'_>) -> LocId {
+    let Some(first) = f.caller() else {
+        return LocId::default();
+    };
+    let mut c = first;
+    for _ in 0..4 {
+        match caller_info(py, c) {
+            Some(info) if info.traced => return caller_loc(py, c),
+            _ => match c.caller() {
+                Some(next) => c = next,
+                None => break,
+            },
+        }
+    }
+    caller_loc(py, first)
+}
+
+/// The lock under a `threading.Condition`.
+pub(super) fn cond_lock(py: Python<'_>, cond: &Bound<'_, PyAny>) -> Option<(ObjId, bool)> {
+    let lock = cond.getattr("_lock").ok()?;
+    lock_of(py, None, &lock)
+}
+
+pub(super) fn thread_start(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    thread: &Bound<'_, PyAny>,
+) {
+    let loc = f.caller().map(|c| caller_loc(py, c)).unwrap_or_default();
+    let name: String = thread
+        .getattr("name")
+        .and_then(|n| n.extract())
+        .unwrap_or_default();
+    session::with(|s| {
+        if s.thread_actor(thread).is_some() {
+            return;
+        }
+        let at = s.events_written();
+        let child = s.new_actor(&name, Some(ctx.actor), Some(at));
+        s.bind_thread(thread, child);
+        s.emit(ctx.actor, EventKind::Spawn, loc, child.0, 0);
+    });
+}
+
+pub(super) fn thread_join(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    thread: &Bound<'_, PyAny>,
+) {
+    let alive = thread
+        .call_method0("is_alive")
+        .and_then(|a| a.is_truthy())
+        .unwrap_or(true);
+    if alive {
+        return;
+    }
+    let Some(child) = session::with(|s| s.thread_actor(thread)).flatten() else {
+        return;
+    };
+    let loc = f.caller().map(|c| caller_loc(py, c)).unwrap_or_default();
+    emit(ctx, EventKind::Join, loc, child.0, 0);
+}

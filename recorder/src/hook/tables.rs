@@ -1,0 +1,184 @@
+//! Code tables and locations: the decoded table of each code object (built
+//! on first sight, per recording) and the trace's location ids for
+//! instructions, callers and function entries.
+
+use super::*;
+
+/// The table of the frame's code for the current recording, built on first
+/// sight.
+pub fn ensure_info<'f>(py: Python<'_>, f: Frame<'f>) -> Option<&'f CodeInfo> {
+    let gen = session::generation();
+    if let Some(i) = f.info() {
+        if i.generation == gen {
+            return Some(i);
+        }
+    }
+    build_info(&f.code(py), gen);
+    f.info().filter(|i| i.generation == gen)
+}
+
+pub(super) fn caller_info<'f>(py: Python<'_>, c: Caller<'f>) -> Option<&'f CodeInfo> {
+    let gen = session::generation();
+    if let Some(i) = c.info() {
+        if i.generation == gen {
+            return Some(i);
+        }
+    }
+    build_info(&c.code(py), gen);
+    c.info().filter(|i| i.generation == gen)
+}
+
+pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
+    if gen == 0 {
+        return;
+    }
+    let text = |name: &str| -> String {
+        code.getattr(name)
+            .and_then(|v| v.extract::<String>())
+            .unwrap_or_default()
+    };
+    let file = text("co_filename");
+    let qualname = text("co_qualname");
+    let addr = code.as_ptr() as usize;
+    let Some((traced, role, sync_lib)) = session::with(|s| {
+        (
+            s.filter.traces(&file),
+            s.code_roles.get(&addr).copied().unwrap_or(Role::None),
+            s.sync_lib_files.contains(&file),
+        )
+    }) else {
+        return;
+    };
+    let (instrs, names): (Box<[Instr]>, Vec<String>) = if traced {
+        let bytes: Vec<u8> = code
+            .getattr("co_code")
+            .and_then(|b| b.extract())
+            .unwrap_or_default();
+        let names: Vec<String> = code
+            .getattr("co_names")
+            .and_then(|t| t.extract())
+            .unwrap_or_default();
+        (crate::decode::decode(&bytes), names)
+    } else {
+        (Box::new([]), Vec::new())
+    };
+    let Some(info) = session::with(|s| {
+        let (file_id, func_id) = if traced {
+            (s.string(&file), s.string(&qualname))
+        } else {
+            (StrId(0), StrId(0))
+        };
+        CodeInfo {
+            generation: gen,
+            traced,
+            role,
+            sync_lib,
+            file: file_id,
+            function: func_id,
+            dict_name: names.iter().position(|n| n == "__dict__").map(|i| i as u32),
+            file_name: file,
+            qualname,
+            instrs,
+            names: names.iter().map(|n| s.string(n)).collect(),
+        }
+    }) else {
+        return;
+    };
+    cpython::set_code_info(code, info);
+}
+
+/// Location of a traced instruction, interned on first use.
+pub(super) fn instr_loc(
+    info: &CodeInfo,
+    ins: &Instr,
+    line: impl FnOnce() -> u32,
+    idx: usize,
+) -> LocId {
+    let cached = ins.loc.get();
+    if cached != 0 {
+        return LocId(cached - 1);
+    }
+    let loc = CodeLoc {
+        file: info.file,
+        line: line(),
+        function: info.function,
+        offset: (idx * 2) as u32,
+    };
+    let id = session::with(|s| s.loc(loc)).unwrap_or_default();
+    ins.loc.set(id.0 + 1);
+    id
+}
+
+/// Location of an instruction in a frame that is not being reported (a
+/// caller), traced or not.
+pub(super) fn caller_loc(py: Python<'_>, c: Caller<'_>) -> LocId {
+    let Some(info) = caller_info(py, c) else {
+        return LocId::default();
+    };
+    if info.traced {
+        if let Some(ins) = info.instrs.get(c.index) {
+            return instr_loc(
+                info,
+                ins,
+                || cpython::code_line(&c.code(py), c.index),
+                c.index,
+            );
+        }
+    }
+    let line = cpython::code_line(&c.code(py), c.index);
+    session::with(|s| {
+        let loc = CodeLoc {
+            file: s.string(&info.file_name),
+            line,
+            function: s.string(&info.qualname),
+            offset: (c.index * 2) as u32,
+        };
+        s.loc(loc)
+    })
+    .unwrap_or_default()
+}
+
+/// The user's call site of a recognized standard-library function, or
+/// `None` when the call comes from inside `threading`/`queue` (an
+/// implementation detail of another primitive).
+pub(super) fn user_call_site(py: Python<'_>, f: Frame<'_>) -> Option<LocId> {
+    let mut c = f.caller()?;
+    loop {
+        let info = caller_info(py, c)?;
+        if info.role.passes_through() {
+            c = c.caller()?;
+            continue;
+        }
+        if info.sync_lib {
+            return None;
+        }
+        return Some(caller_loc(py, c));
+    }
+}
+
+/// Location of the first line of a code object.
+pub fn code_entry_loc(py: Python<'_>, code: &Bound<'_, PyAny>) -> LocId {
+    let file: String = code
+        .getattr("co_filename")
+        .and_then(|v| v.extract())
+        .unwrap_or_default();
+    let func: String = code
+        .getattr("co_qualname")
+        .and_then(|v| v.extract())
+        .unwrap_or_default();
+    let line: u32 = code
+        .getattr("co_firstlineno")
+        .and_then(|v| v.extract())
+        .unwrap_or(0);
+    let _ = py;
+    session::with(|s| {
+        let loc = CodeLoc {
+            file: s.string(&file),
+            line,
+            function: s.string(&func),
+            offset: 0,
+        };
+        s.loc(loc)
+    })
+    .unwrap_or_default()
+}
