@@ -7,7 +7,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use racetrace_formats::ObjKind;
 
-use crate::cpython::{self, Frame};
+use crate::cpython::{self, Scope};
 
 /// Type objects the classification compares against, imported once.
 struct Types {
@@ -223,7 +223,7 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// access happens (a local, an attribute of `self`, a global).
 pub fn label(
     py: Python<'_>,
-    frame: Option<Frame<'_>>,
+    frame: Option<&dyn Scope>,
     obj: &Bound<'_, PyAny>,
     class: Class,
 ) -> String {
@@ -255,13 +255,15 @@ pub fn globals_label(globals: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|| "module".into())
 }
 
-fn find_name(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) -> Option<String> {
-    let code = f.code(py);
+fn find_name(py: Python<'_>, f: &dyn Scope, obj: &Bound<'_, PyAny>) -> Option<String> {
+    let code = f.scope_code(py);
     let names: Option<Bound<'_, PyTuple>> = cpython::code_localsplusnames(&code);
     let mut self_obj = None;
     if let Some(names) = &names {
-        for i in 0..f.n_locals() {
-            let Some(v) = f.local(py, i) else { continue };
+        for i in 0..f.scope_len() {
+            let Some(v) = f.scope_local(py, i) else {
+                continue;
+            };
             let v = if classify_is_cell(py, &v) {
                 match v.getattr("cell_contents") {
                     Ok(c) => c,
@@ -306,7 +308,7 @@ fn find_name(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) -> Option<Str
             }
         }
     }
-    if let Some(g) = f.globals(py) {
+    if let Some(g) = f.scope_globals(py) {
         if let Ok(d) = g.cast::<PyDict>() {
             for (k, v) in d.iter() {
                 if v.is(obj) {

@@ -479,6 +479,55 @@ unsafe fn caller_of<'f>(mut p: *mut InterpFrame) -> Option<Caller<'f>> {
     }
 }
 
+/// Read access to a running frame's variables, used to name objects after
+/// the variable that holds them.
+pub trait Scope {
+    fn scope_code<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny>;
+    fn scope_len(&self) -> usize;
+    fn scope_local<'py>(&self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>>;
+    fn scope_globals<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>>;
+}
+
+impl Scope for Frame<'_> {
+    fn scope_code<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.code(py)
+    }
+    fn scope_len(&self) -> usize {
+        self.n_locals()
+    }
+    fn scope_local<'py>(&self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>> {
+        self.local(py, i)
+    }
+    fn scope_globals<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.globals(py)
+    }
+}
+
+impl Scope for Caller<'_> {
+    fn scope_code<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.code(py)
+    }
+    fn scope_len(&self) -> usize {
+        // SAFETY: a live frame's code.
+        unsafe { (*self.code).co_nlocalsplus.max(0) as usize }
+    }
+    fn scope_local<'py>(&self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>> {
+        if i >= self.scope_len() {
+            return None;
+        }
+        // SAFETY: i < co_nlocalsplus; the frame is live (below the one
+        // being reported).
+        unsafe {
+            let base = (*self.frame).localsplus.as_ptr();
+            Bound::from_borrowed_ptr_or_opt(py, *base.add(i))
+        }
+    }
+    fn scope_globals<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        // SAFETY: borrowed reference kept alive by the function/module.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, (*self.frame).f_globals) }
+    }
+}
+
 /// The frame that called the one being reported.
 #[derive(Clone, Copy)]
 pub struct Caller<'f> {

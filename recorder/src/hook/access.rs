@@ -8,7 +8,7 @@ use super::*;
 /// for objects that are never recorded.
 pub(super) fn object(
     py: Python<'_>,
-    f: Option<Frame<'_>>,
+    f: Option<&dyn Scope>,
     obj: &Bound<'_, PyAny>,
 ) -> Option<(ObjId, ObjKind)> {
     if naming::is_immutable(py, obj) {
@@ -64,7 +64,7 @@ pub(super) fn attr_key(
     obj: &Bound<'_, PyAny>,
     name: StrId,
 ) -> Option<KeyId> {
-    let (id, k) = object(py, Some(f), obj)?;
+    let (id, k) = object(py, Some(&f), obj)?;
     if k == ObjKind::Module {
         let d = obj.getattr("__dict__").ok()?;
         let gid = globals_object(&d)?;
@@ -139,7 +139,7 @@ pub(super) fn item_key(
         let name = intern_name(key)?;
         return session::with(|s| s.key(owner, MemberKind::Attr, name));
     }
-    let (id, k) = object(py, Some(f), container)?;
+    let (id, k) = object(py, Some(&f), container)?;
     let member = match k {
         ObjKind::Module => {
             let name = intern_name(key)?;
@@ -238,7 +238,7 @@ pub(super) fn whole_access(
     kind: EventKind,
     container: &Bound<'_, PyAny>,
 ) {
-    let Some((id, k)) = object(py, Some(f), container) else {
+    let Some((id, k)) = object(py, Some(&f), container) else {
         return;
     };
     if is_container(k) {

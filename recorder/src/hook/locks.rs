@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) fn lock_of(
     py: Python<'_>,
-    f: Option<Frame<'_>>,
+    f: Option<&dyn Scope>,
     obj: &Bound<'_, PyAny>,
 ) -> Option<(ObjId, bool)> {
     let (id, k) = object(py, f, obj)?;

@@ -17,7 +17,7 @@ use racetrace_formats::{
 
 use crate::calls::CallRole;
 use crate::codeinfo::{CodeInfo, Role};
-use crate::cpython::{self, Caller, Frame};
+use crate::cpython::{self, Caller, Frame, Scope};
 use crate::decode::{Action, Instr};
 use crate::naming::{self, Class};
 use crate::session;
@@ -190,7 +190,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             let (Some(container), Some(item)) = (peek(0), peek(1)) else {
                 return;
             };
-            match object(py, Some(f), &container) {
+            match object(py, Some(&f), &container) {
                 Some((_, ObjKind::Dict | ObjKind::Set)) => {
                     cached_item_access(At { py, ctx, f, loc }, ins, Read, &container, &item)
                 }
@@ -223,7 +223,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         Action::BeforeWith => {
             ctx.pending.set(None);
             let Some(obj) = peek(0) else { return };
-            if let Some((lock, reentrant)) = lock_of(py, Some(f), &obj) {
+            if let Some((lock, reentrant)) = lock_of(py, Some(&f), &obj) {
                 // BEFORE_WITH replaces the manager by (exit, result).
                 ctx.pending.set(Some(Pending {
                     frame: f.addr(),
@@ -238,7 +238,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             let Some(exit) = peek(3) else { return };
             if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
                 if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
-                    if let Some((lock, _)) = lock_of(py, Some(f), &owner) {
+                    if let Some((lock, _)) = lock_of(py, Some(&f), &owner) {
                         emit_release(ctx, lock, loc);
                     }
                 }
@@ -249,7 +249,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
 
 /// `obj.__dict__`: remember which instance the dict belongs to.
 fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
-    let Some((owner, k)) = object(py, Some(f), obj) else {
+    let Some((owner, k)) = object(py, Some(&f), obj) else {
         return;
     };
     if k == ObjKind::Module {
@@ -333,7 +333,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
             }
         }
         CallRole::LockAcquire => {
-            if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(f), &s)) {
+            if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
                 // After CALL the callable, self/NULL and the arguments are
                 // replaced by the result.
                 ctx.pending.set(Some(Pending {
@@ -348,7 +348,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
             let (Some(q), Some(item)) = (self_obj, arg(rest)) else {
                 return;
             };
-            let Some((queue, _)) = object(py, Some(f), &q) else {
+            let Some((queue, _)) = object(py, Some(&f), &q) else {
                 return;
             };
             let addr = item.as_ptr() as usize;
@@ -359,7 +359,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
         }
         CallRole::QueueGet => {
             let Some(q) = self_obj else { return };
-            let Some((queue, _)) = object(py, Some(f), &q) else {
+            let Some((queue, _)) = object(py, Some(&f), &q) else {
                 return;
             };
             ctx.pending.set(Some(Pending {
@@ -370,7 +370,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
             }));
         }
         CallRole::LockRelease => {
-            if let Some((lock, _)) = self_obj.and_then(|s| lock_of(py, Some(f), &s)) {
+            if let Some((lock, _)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
                 emit_release(ctx, lock, loc);
             }
         }

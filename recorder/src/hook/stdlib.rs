@@ -12,7 +12,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             let kind = if role == Role::EventSet {
@@ -26,7 +27,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            if let Some((lock, _)) = cond_lock(py, &this) {
+            if let Some((lock, _)) = cond_lock(py, f, &this) {
                 emit_release(ctx, lock, loc);
             }
         }
@@ -38,10 +39,11 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 });
                 return;
             };
-            let Some((cond, _)) = object(py, None, &this) else {
+            let Some((cond, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
-            let lock = cond_lock(py, &this);
+            let lock = cond_lock(py, f, &this);
             emit(ctx, EventKind::CondWait, loc, cond.0, 0);
             let saved = lock.map(|(lock, _)| {
                 let depth = session::with(|s| {
@@ -61,7 +63,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((cond, _)) = object(py, None, &this) else {
+            let Some((cond, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             if role == Role::CondNotify {
@@ -75,7 +78,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             emit(ctx, EventKind::SemRelease, loc, id.0, 0);
@@ -84,7 +88,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             let parties: u64 = this
@@ -111,7 +116,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 _ => Some(this.clone()),
             };
             let Some(future) = future else { return };
-            let Some((id, _)) = object(py, None, &future) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &future)
+            else {
                 return;
             };
             let loc = future_site(py, f);
@@ -123,7 +129,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             emit(ctx, kind, loc, id.0, 0);
         }
         Role::FutureResult => {
-            if let Some((id, _)) = object(py, None, &this) {
+            if let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            {
                 ctx.future_calls.borrow_mut().push((f.addr(), id));
             }
         }
@@ -132,7 +139,8 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 return;
             };
             let Some(item) = f.local(py, 1) else { return };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             let addr = item.as_ptr() as usize;
@@ -184,7 +192,8 @@ pub(super) fn sync_return(
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((cond, _)) = object(py, None, &this) else {
+            let Some((cond, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             session::with(|s| {
@@ -244,7 +253,8 @@ pub(super) fn sync_return(
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             let kind = if returned_true {
@@ -258,7 +268,7 @@ pub(super) fn sync_return(
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            if let Some((lock, reentrant)) = cond_lock(py, &this) {
+            if let Some((lock, reentrant)) = cond_lock(py, f, &this) {
                 emit_acquire(ctx, lock, reentrant, loc);
             }
         }
@@ -269,7 +279,8 @@ pub(super) fn sync_return(
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             emit(ctx, EventKind::SemAcquire, loc, id.0, 0);
@@ -278,7 +289,8 @@ pub(super) fn sync_return(
             let Some(loc) = user_call_site(py, f) else {
                 return;
             };
-            let Some((id, _)) = object(py, None, &this) else {
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
                 return;
             };
             let addr = retval.as_ptr() as usize;
@@ -312,9 +324,22 @@ pub(super) fn future_site(py: Python<'_>, f: Frame<'_>) -> LocId {
 }
 
 /// The lock under a `threading.Condition`.
-pub(super) fn cond_lock(py: Python<'_>, cond: &Bound<'_, PyAny>) -> Option<(ObjId, bool)> {
+fn cond_lock(py: Python<'_>, f: Frame<'_>, cond: &Bound<'_, PyAny>) -> Option<(ObjId, bool)> {
     let lock = cond.getattr("_lock").ok()?;
-    lock_of(py, None, &lock)
+    lock_of(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &lock)
+}
+
+/// The nearest traced caller: where the user's variables are, to name a
+/// primitive seen first inside the standard library.
+fn scope<'f>(py: Python<'_>, f: Frame<'f>) -> Option<Caller<'f>> {
+    let mut c = f.caller()?;
+    for _ in 0..4 {
+        if caller_info(py, c).is_some_and(|i| i.traced) {
+            return Some(c);
+        }
+        c = c.caller()?;
+    }
+    None
 }
 
 pub(super) fn thread_start(
