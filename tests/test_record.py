@@ -362,3 +362,9 @@ def test_recording_left_open_is_closed_as_aborted_at_exit(tmp_path: Path) -> Non
     assert data["truncated"] is None
     assert data["outcome"]["kind"] == "aborted"
     assert "exited while recording" in data["outcome"]["reason"]
+
+
+def test_thread_local_attributes_are_not_shared(tmp_path: Path) -> None:
+    rec = record(tmp_path, "thread_local.py")
+    assert rec.code == 0, rec.stderr
+    assert races(rec.trace)["race_count"] == 0

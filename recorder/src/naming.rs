@@ -28,6 +28,7 @@ struct Types {
     queue: Py<PyAny>,
     simple_queue: Py<PyAny>,
     thread: Py<PyAny>,
+    thread_local: Py<PyAny>,
     function: Py<PyAny>,
     builtin: Py<PyAny>,
     str_type: Py<PyAny>,
@@ -101,6 +102,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             queue: py.import("queue")?.getattr("Queue")?.unbind(),
             simple_queue: py.import("queue")?.getattr("SimpleQueue")?.unbind(),
             thread: get(&threading, "Thread")?,
+            thread_local: py.import("_thread")?.getattr("_local")?.unbind(),
             function: get(&t, "FunctionType")?,
             builtin: get(&t, "BuiltinFunctionType")?,
             str_type: get(&b, "str")?,
@@ -164,6 +166,10 @@ pub fn classify(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Class {
     let is = |base: &Py<PyAny>| tp == base.as_ptr() || cpython::type_is_subtype(t, base.bind(py));
     if is(&ty.module) {
         return Class::Module;
+    }
+    if is(&ty.thread_local) {
+        // `threading.local`: every thread sees its own attributes.
+        return Class::Skip;
     }
     if cpython::is_type(obj) {
         return if cpython::is_heap_type(obj) {
