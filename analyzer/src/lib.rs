@@ -36,6 +36,7 @@ pub mod items;
 pub mod lockorder;
 pub mod races;
 pub mod report;
+pub mod shrink;
 pub mod sync;
 
 pub use report::{analyze, analyze_file, Analysis, Analyzer};
