@@ -368,3 +368,12 @@ def test_thread_local_attributes_are_not_shared(tmp_path: Path) -> None:
     rec = record(tmp_path, "thread_local.py")
     assert rec.code == 0, rec.stderr
     assert races(rec.trace)["race_count"] == 0
+
+
+def test_lifo_priority_queues_barrier_generations_reentrant_condition(tmp_path: Path) -> None:
+    rec = record(tmp_path, "sync_more.py")
+    assert rec.code == 0, rec.stderr
+    assert races(rec.trace)["race_count"] == 0
+    edges = graph_edge_kinds(rec.trace)
+    for kind in ("put-get", "barrier", "notify-wake", "release-acquire"):
+        assert kind in edges, edges
