@@ -309,6 +309,9 @@ def test_builtins_and_container_methods_are_accesses_with_readable_names(tmp_pat
         "registry['user']": at("setdefault", "dict-get"),
         "seen (whole)": at("set-add", "sorted"),
         "scores[2]": at("list-item", "list-read"),
+        "Config.gone": at("delattr", "getattr-gone"),
+        "names (whole)": at("names-append", "names-in"),
+        "global flag_global": at("module-attr", "global-read"),
     }
     assert {r["key_name"] for r in report["races"]} == set(expected)
     for key, lines in expected.items():

@@ -2,6 +2,7 @@
 `touch_*` pair races on one key, named as the test expects."""
 
 import collections
+import sys
 import threading
 
 
@@ -14,6 +15,10 @@ queue_ = collections.deque()
 registry = {}
 seen = set()
 scores = [0, 0, 0]
+names = []
+flag_global = 0
+this_module = sys.modules[__name__]
+config.gone = True
 
 
 def writer():
@@ -24,6 +29,9 @@ def writer():
     registry.setdefault("user", 0)  # MARK: setdefault
     seen.add("x")  # MARK: set-add
     scores[-1] = 5  # MARK: list-item
+    delattr(config, "gone")  # MARK: delattr
+    names.append("bob")  # MARK: names-append
+    this_module.flag_global = 1  # MARK: module-attr
 
 
 def reader(out):
@@ -34,6 +42,9 @@ def reader(out):
     out.append(registry.get("user"))  # MARK: dict-get
     out.append(sorted(seen))  # MARK: sorted
     out.append(scores[2])  # MARK: list-read
+    out.append(getattr(config, "gone", None))  # MARK: getattr-gone
+    out.append("bob" in names)  # MARK: names-in
+    out.append(flag_global)  # MARK: global-read
 
 
 if __name__ == "__main__":
