@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use racetrace_formats::ObjKind;
 
 use crate::cpython::{self, Scope};
@@ -33,6 +33,8 @@ struct Types {
     builtin: Py<PyAny>,
     str_type: Py<PyAny>,
     int_type: Py<PyAny>,
+    /// float, bool, bytes, complex.
+    scalars: Vec<Py<PyAny>>,
 }
 
 static TYPES: PyOnceLock<Types> = PyOnceLock::new();
@@ -107,6 +109,12 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             builtin: get(&t, "BuiltinFunctionType")?,
             str_type: get(&b, "str")?,
             int_type: get(&b, "int")?,
+            scalars: vec![
+                get(&b, "float")?,
+                get(&b, "bool")?,
+                get(&b, "bytes")?,
+                get(&b, "complex")?,
+            ],
         })
     })
 }
@@ -351,26 +359,46 @@ pub fn is_definition(py: Python<'_>, v: &Bound<'_, PyAny>) -> bool {
         || cpython::is_type(v)
 }
 
-/// Bounded text for a subscript key: `'k'`, `3`, else its repr.
-pub fn key_text(key: &Bound<'_, PyAny>) -> String {
+/// Text for a subscript key: `'k'`, `3`, `(1, 'a')`. Only builtin scalars
+/// (and tuples of them) are shown by `repr`; other keys are named by type
+/// and hash (equal keys have equal hashes, and the container hashed the key
+/// anyway), so no user `__repr__` runs inside the trace function. Long texts
+/// are cut, with a digest of the whole text so that distinct keys stay
+/// distinct.
+pub fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> String {
     const MAX: usize = 40;
-    let s = if let Ok(s) = key.extract::<String>() {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('\'');
-        out.push_str(&s);
-        out.push('\'');
-        out
-    } else {
+    let text = if let Ok(s) = key.cast::<PyString>() {
+        format!("'{}'", s.to_string_lossy())
+    } else if is_scalar(py, key)
+        || key.cast::<PyTuple>().is_ok_and(|t| {
+            t.iter()
+                .all(|e| is_scalar(py, &e) || e.is_instance_of::<PyString>())
+        })
+    {
         key.repr()
             .map(|r| r.to_string())
             .unwrap_or_else(|_| format!("<{}>", type_name(key)))
-    };
-    if s.chars().count() > MAX {
-        let cut: String = s.chars().take(MAX - 1).collect();
-        format!("{cut}…")
     } else {
-        s
+        match key.hash() {
+            Ok(h) => format!("<{} #{:x}>", type_name(key), h as u64 & 0xff_ffff),
+            Err(_) => format!("<{}>", type_name(key)),
+        }
+    };
+    if text.chars().count() <= MAX {
+        return text;
     }
+    let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let cut: String = text.chars().take(MAX - 8).collect();
+    format!("{cut}…#{:06x}", digest & 0xff_ffff)
+}
+
+/// Builtin scalars whose `repr` is plain C code: numbers, bytes, None.
+fn is_scalar(py: Python<'_>, v: &Bound<'_, PyAny>) -> bool {
+    let Ok(ty) = types(py) else { return false };
+    let tp = v.get_type().as_ptr();
+    v.is_none() || tp == ty.int_type.as_ptr() || ty.scalars.iter().any(|t| t.as_ptr() == tp)
 }
 
 /// A subscript key that cannot be a different object at the same address

@@ -154,7 +154,7 @@ pub(super) fn item_key(
             }
             Err(_) => None, // a slice: the whole sequence
         },
-        _ => Some(naming::key_text(key)),
+        _ => Some(naming::key_text(py, key)),
     };
     session::with(|s| {
         let (mk, m) = match &member {
