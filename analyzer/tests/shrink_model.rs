@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use racetrace_analyzer::shrink::{
-    count_switches, shrink, FailureSignature, RunReport, ShrinkError, ShrinkOptions,
+    count_switches, shrink, FailureSignature, RunReport, ShrinkError, ShrinkOptions, ShrinkPhase,
     ShrinkProgress, ShrinkResult, Verdict,
 };
 use racetrace_formats::{ActorId, Schedule};
@@ -265,17 +265,31 @@ fn three_windows() -> Program {
 }
 
 fn shrink_with(p: &Program, original: &Schedule, jobs: usize) -> ShrinkResult {
+    shrink_counting(p, original, jobs).0
+}
+
+/// Also returns the candidates run in each phase, in order of phases.
+fn shrink_counting(
+    p: &Program,
+    original: &Schedule,
+    jobs: usize,
+) -> (ShrinkResult, Vec<(ShrinkPhase, usize)>) {
     let options = ShrinkOptions {
         jobs,
         ..ShrinkOptions::default()
     };
-    shrink(
+    let mut phases: Vec<(ShrinkPhase, usize)> = Vec::new();
+    let res = shrink(
         original,
         |s: &Schedule| run(p, s),
         &options,
-        |_: &ShrinkProgress| {},
+        |pr: &ShrinkProgress| match phases.last_mut() {
+            Some((phase, n)) if *phase == pr.phase => *n += 1,
+            _ => phases.push((pr.phase, 1)),
+        },
     )
-    .unwrap()
+    .unwrap();
+    (res, phases)
 }
 
 /// Re-running the result reproduces it: same failure, same executed run,
@@ -305,7 +319,7 @@ fn lost_update_shrinks_to_one_preemption() {
     assert!(report.preemptions() >= 24, "{}", report.preemptions());
     assert!(count_switches(&original) >= 24);
 
-    let res = shrink_with(&p, &original, 1);
+    let (res, phases) = shrink_counting(&p, &original, 1);
     check_result(&p, &report, &res);
     assert_eq!(res.preemptions, 1, "{}", res.schedule);
     // Thread 0 preempted right after one of its reads, thread 1 runs to its
@@ -325,7 +339,7 @@ fn lost_update_shrinks_to_one_preemption() {
     assert_eq!(runs[1].1, 1);
     assert_eq!(p.threads[first.0 as usize][n as usize - 1], Op::Load(0));
     eprintln!(
-        "lost update: {} steps, {} preemptions, {} switches -> {} in {} candidates",
+        "lost update: {} steps, {} preemptions, {} switches -> {} in {} candidates {phases:?}",
         original.len(),
         res.original_preemptions,
         res.original_switches,
@@ -341,7 +355,7 @@ fn three_preemption_bug_needs_and_shrinks_to_three() {
     assert!(fails_within(&p, 3), "the bug is reachable with 3");
 
     let (original, report) = failing_random(&p, 1, 100_000).expect("a failing seed");
-    let res = shrink_with(&p, &original, 1);
+    let (res, phases) = shrink_counting(&p, &original, 1);
     check_result(&p, &report, &res);
     assert_eq!(res.preemptions, 3, "{}", res.schedule);
     assert!(
@@ -351,7 +365,7 @@ fn three_preemption_bug_needs_and_shrinks_to_three() {
     );
     assert!(!res.budget_exhausted);
     eprintln!(
-        "three windows: {} steps, {} preemptions, {} switches -> {} ({} switches) in {} candidates",
+        "three windows: {} steps, {} preemptions, {} switches -> {} ({} switches) in {} candidates {phases:?}",
         original.len(),
         res.original_preemptions,
         res.original_switches,
@@ -598,5 +612,32 @@ proptest! {
         check_result(&p, &report, &res);
         prop_assert!(!res.budget_exhausted);
         prop_assert_eq!(comparable(shrink_with(&p, &original, 3)), res);
+    }
+}
+
+/// The counts above are not one lucky seed: the first 20 failing random
+/// schedules of each program all shrink to the minimum within the limit.
+#[test]
+fn many_random_originals_shrink_within_100_candidates() {
+    let programs = [(lost_update(8, 12, 4), 1), (three_windows(), 3)];
+    for (p, minimum) in programs {
+        let mut counts = Vec::new();
+        for seed in 0.. {
+            let original = random_schedule(&p, seed);
+            let report = run(&p, &original);
+            if !matches!(report.verdict, Verdict::Fail(_)) {
+                continue;
+            }
+            let res = shrink_with(&p, &original, 1);
+            check_result(&p, &report, &res);
+            assert_eq!(res.preemptions, minimum, "seed {seed}: {}", res.schedule);
+            counts.push(res.candidates_run);
+            if counts.len() == 20 {
+                break;
+            }
+        }
+        let worst = *counts.iter().max().unwrap();
+        eprintln!("{minimum} preemption(s): candidates {counts:?}");
+        assert!(worst <= 100, "{counts:?}");
     }
 }

@@ -9,6 +9,7 @@
 //! the walk reaches it. So the accepted candidate, `candidates_run` and the
 //! point where the budget stops are the same for every `jobs`.
 
+use super::runs::{self, Run};
 use super::{
     FailureSignature, RunReport, ShrinkError, ShrinkOptions, ShrinkPhase, ShrinkProgress, Verdict,
 };
@@ -34,9 +35,45 @@ fn fingerprint(s: &Schedule) -> Fingerprint {
 }
 
 struct Entry {
-    report: Arc<RunReport>,
+    report: Stored,
     /// Reached by the in-order walk (and so counted in `candidates_run`).
     counted: bool,
+}
+
+/// A report kept in the cache as runs and preemption positions: its size
+/// follows the number of switches, not the schedule's length.
+struct Stored {
+    verdict: Verdict,
+    runs: Vec<Run>,
+    preemptive_at: Vec<usize>,
+    /// `preemptive.len()`, in case a broken runner gave the wrong length
+    /// (so that the check on counting still sees it).
+    flags: usize,
+}
+
+impl Stored {
+    fn new(r: RunReport) -> Stored {
+        Stored {
+            runs: runs::runs_of(&r.executed.steps),
+            preemptive_at: (0..r.preemptive.len())
+                .filter(|&i| r.preemptive[i])
+                .collect(),
+            flags: r.preemptive.len(),
+            verdict: r.verdict,
+        }
+    }
+
+    fn report(&self) -> Arc<RunReport> {
+        let mut preemptive = vec![false; self.flags];
+        for &i in &self.preemptive_at {
+            preemptive[i] = true;
+        }
+        Arc::new(RunReport {
+            verdict: self.verdict.clone(),
+            executed: Schedule::new(runs::to_steps(&self.runs)),
+            preemptive,
+        })
+    }
 }
 
 /// The best failing run so far, as progress reports it.
@@ -101,16 +138,17 @@ where
     /// nothing to return without it. Progress is reported by the caller,
     /// once it knows the original's cost.
     pub fn run_original(&mut self, s: &Schedule) -> Result<Arc<RunReport>, ShrinkError> {
-        let report = self.run_uncached(std::slice::from_ref(s))?.remove(0);
+        let report = self.run_uncached(std::slice::from_ref(s)).remove(0);
+        check_report(s, &report)?;
         self.cache.insert(
             fingerprint(s),
             Entry {
-                report: report.clone(),
+                report: Stored::new(report.clone()),
                 counted: true,
             },
         );
         self.candidates_run += 1;
-        Ok(report)
+        Ok(Arc::new(report))
     }
 
     /// The first candidate, in order, whose report fails with `signature`
@@ -151,7 +189,7 @@ where
         let fp = fingerprint(&candidates[i]);
         if let Some(e) = self.cache.get(&fp) {
             if e.counted {
-                return Ok(Some(e.report.clone()));
+                return Ok(Some(e.report.report()));
             }
         }
         if self.candidates_run >= self.max_candidates {
@@ -159,11 +197,14 @@ where
             return Ok(None);
         }
         if !self.cache.contains_key(&fp) {
-            self.prefetch(candidates, i)?;
+            self.prefetch(candidates, i);
         }
         let e = self.cache.get_mut(&fp).expect("prefetch ran the candidate");
         e.counted = true;
-        let report = e.report.clone();
+        let report = e.report.report();
+        // Checked when counted, not when run: a bad report from a candidate
+        // run ahead but never reached must not change the outcome.
+        check_report(&candidates[i], &report)?;
         self.candidates_run += 1;
         self.report_progress();
         Ok(Some(report))
@@ -171,7 +212,7 @@ where
 
     /// Runs `candidates[i]` and, with `jobs > 1`, the next unknown
     /// candidates after it, never more than the budget could still count.
-    fn prefetch(&mut self, candidates: &[Schedule], i: usize) -> Result<(), ShrinkError> {
+    fn prefetch(&mut self, candidates: &[Schedule], i: usize) {
         let room = self.max_candidates - self.candidates_run;
         let mut batch: Vec<&Schedule> = Vec::new();
         let mut seen: Vec<Fingerprint> = Vec::new();
@@ -197,36 +238,27 @@ where
             }
         }
         let owned: Vec<Schedule> = batch.into_iter().cloned().collect();
-        let reports = self.run_uncached(&owned)?;
+        let reports = self.run_uncached(&owned);
         for (cand, report) in owned.iter().zip(reports) {
             self.cache.insert(
                 fingerprint(cand),
                 Entry {
-                    report,
+                    report: Stored::new(report),
                     counted: false,
                 },
             );
         }
-        Ok(())
     }
 
-    fn run_uncached(&mut self, batch: &[Schedule]) -> Result<Vec<Arc<RunReport>>, ShrinkError> {
+    fn run_uncached(&mut self, batch: &[Schedule]) -> Vec<RunReport> {
         let runner = self.runner;
-        let reports: Vec<RunReport> = match &self.pool {
+        self.real_runs += batch.len();
+        match &self.pool {
             Some(pool) if batch.len() > 1 => {
                 pool.install(|| batch.par_iter().map(runner).collect())
             }
             _ => batch.iter().map(runner).collect(),
-        };
-        self.real_runs += batch.len();
-        batch
-            .iter()
-            .zip(reports)
-            .map(|(cand, report)| {
-                check_report(cand, &report)?;
-                Ok(Arc::new(report))
-            })
-            .collect()
+        }
     }
 
     pub fn report_progress(&mut self) {

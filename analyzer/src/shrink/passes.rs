@@ -218,24 +218,8 @@ where
                     }
                 })
             };
-            let mut cands = Vec::new();
-            // Keeping one chunk only: the big steps. For n = 2 these are the
-            // complements below, so they are skipped.
-            if n > 2 {
-                for i in 0..n {
-                    let rest: Vec<usize> = chunks
-                        .iter()
-                        .enumerate()
-                        .filter(|&(k, _)| k != i)
-                        .flat_map(|(_, c)| c.iter().copied())
-                        .collect();
-                    cands.push(without(&rest));
-                }
-            }
-            let keep_one = cands.len();
-            cands.extend(chunks.iter().map(|c| without(c)));
+            let cands: Vec<Schedule> = chunks.iter().map(|c| without(c)).collect();
             match self.try_batch(cands, Need::Cheaper)? {
-                Some(i) if i < keep_one => n = 2,
                 Some(_) => n = (n - 1).max(2),
                 None if self.ev.exhausted || n >= m => return Ok(()),
                 None => n = (2 * n).min(m),
