@@ -56,14 +56,15 @@
 //! with `jobs = 1`. Runs made ahead of a success and never needed are
 //! counted in [`ShrinkResult::speculative_runs`] only.
 
+mod canon;
 mod eval;
-mod passes;
 mod runs;
+mod search;
 
 use racetrace_formats::Schedule;
 use std::fmt;
 
-pub use passes::shrink;
+pub use search::shrink;
 
 /// How a failing run failed, e.g. kind `"AssertionError"` and location
 /// `"test_bank.py:42"`. Two runs fail the same way when these are equal,

@@ -1,5 +1,6 @@
-//! The search: ddmin over preemptions, single removals, switch removals,
-//! then canonicalization (see the module documentation for the order).
+//! The search: ddmin over preemptions, then single removals of preemptions
+//! and of switches (see the module documentation for the order);
+//! canonicalization follows in `canon`.
 
 use super::eval::{BestView, Evaluator};
 use super::runs::{self, Run};
@@ -12,12 +13,12 @@ use std::sync::Arc;
 
 /// Compared in field order: preemptions first, then switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Cost {
+pub(super) struct Cost {
     preemptions: usize,
     switches: usize,
 }
 
-fn cost(r: &RunReport) -> Cost {
+pub(super) fn cost(r: &RunReport) -> Cost {
     Cost {
         preemptions: r.preemptions(),
         switches: r.switches(),
@@ -25,13 +26,13 @@ fn cost(r: &RunReport) -> Cost {
 }
 
 /// The best failing run so far.
-struct Best {
+pub(super) struct Best {
     /// The candidate that produced it (what a replay forces).
-    schedule: Schedule,
-    report: Arc<RunReport>,
-    cost: Cost,
+    pub(super) schedule: Schedule,
+    pub(super) report: Arc<RunReport>,
+    pub(super) cost: Cost,
     /// Runs of `report.executed`: what the edits start from.
-    runs: Vec<Run>,
+    pub(super) runs: Vec<Run>,
 }
 
 impl Best {
@@ -45,7 +46,7 @@ impl Best {
     }
 
     /// Indices of the runs that start with a preemption, in order.
-    fn preemption_runs(&self) -> Vec<usize> {
+    pub(super) fn preemption_runs(&self) -> Vec<usize> {
         self.switch_runs(true)
     }
 
@@ -108,7 +109,6 @@ where
         signature,
         ev,
         limit,
-        ..
     } = search;
     Ok(ShrinkResult {
         schedule: best.schedule,
@@ -124,20 +124,20 @@ where
     })
 }
 
-struct Search<'a, R, P> {
-    ev: Evaluator<'a, R, P>,
-    signature: FailureSignature,
-    best: Best,
+pub(super) struct Search<'a, R, P> {
+    pub(super) ev: Evaluator<'a, R, P>,
+    pub(super) signature: FailureSignature,
+    pub(super) best: Best,
     /// The original's cost: no result may have more preemptions or more
     /// switches, even when it trades one for the other.
-    limit: Cost,
+    pub(super) limit: Cost,
 }
 
 /// Whether a candidate must be strictly cheaper than the best (the search
 /// passes, which must terminate) or may cost the same (canonicalization,
 /// which trades equal cost for a canonical shape).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub(super) enum Need {
     Cheaper,
     NoWorse,
 }
@@ -155,18 +155,18 @@ where
         };
     }
 
-    fn acceptable(&self, c: Cost, need: Need) -> bool {
+    pub(super) fn acceptable(&self, c: Cost, need: Need) -> bool {
         acceptable(c, self.limit, self.best.cost, need)
     }
 
-    fn adopt(&mut self, schedule: Schedule, report: Arc<RunReport>) {
+    pub(super) fn adopt(&mut self, schedule: Schedule, report: Arc<RunReport>) {
         self.best = Best::new(schedule, report);
         self.show_best();
     }
 
     /// Runs the batch until the first acceptable candidate, adopts it and
     /// returns its index.
-    fn try_batch(
+    pub(super) fn try_batch(
         &mut self,
         cands: Vec<Schedule>,
         need: Need,
@@ -262,100 +262,6 @@ where
                 return Ok(());
             }
         }
-    }
-
-    fn canonicalize(&mut self) -> Result<(), ShrinkError> {
-        self.ev.phase = ShrinkPhase::Canonicalize;
-        self.earliest_preemptions()?;
-        if !self.ev.exhausted {
-            self.shortest_prefix()?;
-        }
-        Ok(())
-    }
-
-    /// Moves each preemption, in order, as early as it still fails: the
-    /// preempted run loses its last `d` steps to its actor's next run. The
-    /// failing `d` usually form a window from 0 (the interruption must fall
-    /// between two operations), so gallop then bisect for its end: about
-    /// 2·log2(window) candidates rather than one per step.
-    fn earliest_preemptions(&mut self) -> Result<(), ShrinkError> {
-        let mut idx = 0;
-        loop {
-            let pre = self.best.preemption_runs();
-            let Some(&j) = pre.get(idx) else {
-                return Ok(());
-            };
-            idx += 1;
-            let base = self.best.runs.clone();
-            let len = base[j - 1].len;
-            let cand = |d: usize| {
-                let mut runs = base.clone();
-                runs::preempt_earlier(&mut runs, j, d);
-                Schedule::new(runs::to_steps(&runs))
-            };
-            let (mut good, mut bad) = (0, len);
-            let mut step = 1;
-            while good + step < bad {
-                let d = good + step;
-                if self.try_batch(vec![cand(d)], Need::NoWorse)?.is_some() {
-                    good = d;
-                    step *= 2;
-                } else {
-                    bad = d;
-                }
-                if self.ev.exhausted {
-                    return Ok(());
-                }
-            }
-            while bad - good > 1 {
-                let mid = good + (bad - good) / 2;
-                if self.try_batch(vec![cand(mid)], Need::NoWorse)?.is_some() {
-                    good = mid;
-                } else {
-                    bad = mid;
-                }
-                if self.ev.exhausted {
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    /// Cuts the schedule to the shortest prefix whose default continuation
-    /// still fails. Everything after the last preemption is switches the
-    /// default policy may well make by itself; the first cut tried keeps
-    /// just the first step after that preemption. Where the default chose
-    /// differently from the best run, the cut moves past that choice.
-    fn shortest_prefix(&mut self) -> Result<(), ShrinkError> {
-        let exec = self.best.report.executed.steps.clone();
-        let mut cut = match self.best.report.preemptive.iter().rposition(|&p| p) {
-            Some(i) => i + 1,
-            None => 0,
-        };
-        while cut < exec.len().min(self.best.schedule.len()) {
-            let cand = Schedule::new(exec[..cut].to_vec());
-            let Some(report) = self.ev.run_one(&cand)? else {
-                return Ok(());
-            };
-            let fails = matches!(&report.verdict, Verdict::Fail(s) if *s == self.signature);
-            if fails && self.acceptable(cost(&report), Need::NoWorse) {
-                self.adopt(cand, report);
-                return Ok(());
-            }
-            // The first step where the default policy left the best run, if
-            // the runner reported the steps it took after the cut.
-            let seen = &report.executed.steps;
-            let left = (seen.len() > cut)
-                .then(|| (cut..exec.len()).find(|&i| seen.get(i) != Some(&exec[i])))
-                .flatten();
-            let next_switch = (cut.max(1)..exec.len()).find(|&i| exec[i] != exec[i - 1]);
-            cut = match (left, next_switch) {
-                (Some(d), _) => d + 1,
-                (None, Some(s)) => s + 1,
-                (None, None) => return Ok(()),
-            };
-        }
-        Ok(())
     }
 }
 
