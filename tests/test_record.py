@@ -380,3 +380,18 @@ def test_lifo_priority_queues_barrier_generations_reentrant_condition(tmp_path: 
     edges = graph_edge_kinds(rec.trace)
     for kind in ("put-get", "barrier", "notify-wake", "release-acquire"):
         assert kind in edges, edges
+
+
+def test_thread_running_before_recording_is_recorded(tmp_path: Path) -> None:
+    trace = tmp_path / "running.rtrace"
+    proc = run_python(PROGRAMS / "running_before.py", trace)
+    assert proc.returncode == 0, proc.stderr
+    report = races(trace)
+    src = PROGRAMS / "running_before.py"
+    assert [r["key_name"] for r in report["races"]] == ["Shared.after"]
+    assert race_lines(report, "Shared.after") == {
+        f"{src}:{line_of(src, 'main')}",
+        f"{src}:{line_of(src, 'server')}",
+    }
+    actors = {a["name"]: a for a in info(trace)["actors"]}
+    assert actors["server"]["parent"] is None

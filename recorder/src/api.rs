@@ -29,7 +29,7 @@ fn thread_name(thread: &Bound<'_, PyAny>) -> String {
 
 /// Starts recording into `path` in the calling thread (which becomes actor 0).
 #[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files))]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, running_threads))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     py: Python<'_>,
@@ -41,6 +41,7 @@ fn start(
     code_roles: Vec<(Bound<'_, PyAny>, String)>,
     calls: Vec<(Bound<'_, PyAny>, String)>,
     sync_lib_files: Vec<String>,
+    running_threads: Vec<(u64, Bound<'_, PyAny>)>,
 ) -> PyResult<()> {
     if session::generation() != 0 {
         let path = session::with(|s| s.path.clone()).unwrap_or_default();
@@ -146,6 +147,47 @@ fn start(
         s.emit(actor, EventKind::ActorStart, start_loc, actor.0, 0);
     });
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
+    hook_running_threads(py, generation, &running_threads)?;
+    Ok(())
+}
+
+/// Threads that were already running when recording started get the trace
+/// function too (as actors without a parent), from their next instruction.
+fn hook_running_threads(
+    py: Python<'_>,
+    generation: u64,
+    running: &[(u64, Bound<'_, PyAny>)],
+) -> PyResult<()> {
+    // Names first: reading them may run Python code, which must not happen
+    // while thread states are being walked.
+    let named: Vec<(u64, &Bound<'_, PyAny>, String)> = running
+        .iter()
+        .map(|(ident, thread)| (*ident, thread, thread_name(thread)))
+        .collect();
+    let mut started = Vec::new();
+    cpython::install_in_other_threads(
+        py,
+        |tid| {
+            let (_, thread, name) = named.iter().find(|n| n.0 == tid)?;
+            let actor = session::with(|s| {
+                let a = s.new_actor(name, None, None);
+                s.bind_thread(thread, a);
+                a
+            })?;
+            started.push(actor);
+            Some(ThreadCtx::new(actor, generation, LocId(0)))
+        },
+        |f| {
+            if let Some(info) = hook::ensure_info(py, f) {
+                f.set_trace_flags(false, info.traced);
+            }
+        },
+    )?;
+    session::with(|s| {
+        for a in started {
+            s.emit(a, EventKind::ActorStart, LocId(0), a.0, 0);
+        }
+    });
     Ok(())
 }
 

@@ -199,6 +199,11 @@ class record:
             _code_roles(),
             _call_roles(),
             _sync_lib_files(),
+            [
+                (t.ident, t)
+                for t in threading.enumerate()
+                if t is not threading.current_thread() and t.ident is not None
+            ],
         )
         self._prev_trace_hook = threading.gettrace()
         threading.settrace(_thread_bootstrap)

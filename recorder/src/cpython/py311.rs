@@ -64,6 +64,16 @@ extern "C" {
     fn PyCode_Addr2Line(code: *mut PyObject, byte_offset: c_int) -> c_int;
     fn _PyEval_RequestCodeExtraIndex(free: Option<FreeFn>) -> Py_ssize_t;
     fn _PyCode_SetExtra(code: *mut PyObject, index: Py_ssize_t, extra: *mut c_void) -> c_int;
+    fn _PyEval_SetTrace(
+        tstate: *mut RawThreadState,
+        func: Option<TraceFn>,
+        obj: *mut PyObject,
+    ) -> c_int;
+    fn PyThreadState_Get() -> *mut RawThreadState;
+    fn PyThreadState_GetFrame(tstate: *mut RawThreadState) -> *mut RawFrame;
+    fn PyThreadState_Next(tstate: *mut RawThreadState) -> *mut RawThreadState;
+    fn PyInterpreterState_ThreadHead(interp: *mut c_void) -> *mut RawThreadState;
+    fn PyInterpreterState_Get() -> *mut c_void;
     static mut PyMethodDescr_Type: PyTypeObject;
     static mut PyCFunction_Type: PyTypeObject;
     static mut PyWrapperDescr_Type: PyTypeObject;
@@ -160,6 +170,35 @@ struct RawCFunction {
     m_self: *mut PyObject,
 }
 
+/// The start of `PyThreadState` (Include/cpython/pystate.h, `struct _ts`),
+/// up to the thread id.
+#[repr(C)]
+struct RawThreadState {
+    prev: *mut RawThreadState,
+    next: *mut RawThreadState,
+    interp: *mut c_void,
+    initialized: c_int,
+    is_static: c_int,
+    recursion_remaining: c_int,
+    recursion_limit: c_int,
+    recursion_headroom: c_int,
+    tracing: c_int,
+    tracing_what: c_int,
+    cframe: *mut c_void,
+    c_profilefunc: *mut c_void,
+    c_tracefunc: *mut c_void,
+    c_profileobj: *mut PyObject,
+    c_traceobj: *mut PyObject,
+    curexc_type: *mut PyObject,
+    curexc_value: *mut PyObject,
+    curexc_traceback: *mut PyObject,
+    exc_info: *mut c_void,
+    dict: *mut PyObject,
+    gilstate_counter: c_int,
+    async_exc: *mut PyObject,
+    thread_id: std::ffi::c_ulong,
+}
+
 /// Our slot in every code object's extra data; -1 until requested.
 static EXTRA_INDEX: AtomicIsize = AtomicIsize::new(-1);
 
@@ -204,6 +243,17 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
     if !ok {
         return Err(PyImportError::new_err(
             "racetrace: this CPython 3.11 build has an unexpected code object layout",
+        ));
+    }
+    let ident: u64 = py
+        .import("threading")?
+        .call_method0("get_ident")?
+        .extract()?;
+    // SAFETY: the current thread state of a thread holding the GIL.
+    let tid = unsafe { u64::from((*PyThreadState_Get()).thread_id) };
+    if tid != ident {
+        return Err(PyImportError::new_err(
+            "racetrace: this CPython 3.11 build has an unexpected thread state layout",
         ));
     }
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
@@ -644,6 +694,59 @@ pub fn install(py: Python<'_>, ctx: ThreadCtx) -> PyResult<()> {
         ffi::Py_DecRef(cap);
     }
     Ok(())
+}
+
+/// Installs the trace function in the other threads of the interpreter that
+/// run no trace function yet and whose thread id `make_ctx` accepts (it
+/// returns the context the function will own), then calls `mark` on each
+/// of their running frames. Threads that are running already are blocked
+/// (we hold the GIL); `_PyEval_SetTrace` on another thread's state is what
+/// later versions' `PyEval_SetTraceAllThreads` does. `make_ctx` and `mark`
+/// must not run Python code (which could let a thread end and free its
+/// state while we walk the list). Returns how many threads were hooked.
+pub fn install_in_other_threads(
+    py: Python<'_>,
+    mut make_ctx: impl FnMut(u64) -> Option<ThreadCtx>,
+    mut mark: impl FnMut(Frame<'_>),
+) -> PyResult<usize> {
+    let mut hooked = 0;
+    // SAFETY: GIL held throughout; thread states stay valid while no Python
+    // code runs; each capsule owns its box.
+    unsafe {
+        let me = PyThreadState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        while !ts.is_null() {
+            let next = PyThreadState_Next(ts);
+            if ts != me && (*ts).c_tracefunc.is_null() && (*ts).c_profilefunc.is_null() {
+                if let Some(ctx) = make_ctx(u64::from((*ts).thread_id)) {
+                    let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
+                    let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx));
+                    if cap.is_null() {
+                        drop(Box::from_raw(p as *mut ThreadCtx));
+                        return Err(PyErr::fetch(py));
+                    }
+                    let rc = _PyEval_SetTrace(ts, Some(trace_callback), cap);
+                    ffi::Py_DecRef(cap);
+                    if rc != 0 {
+                        return Err(PyErr::fetch(py));
+                    }
+                    hooked += 1;
+                    let mut cur = PyThreadState_GetFrame(ts);
+                    while !cur.is_null() {
+                        mark(Frame {
+                            raw: cur,
+                            _callback: PhantomData,
+                        });
+                        let back = PyFrame_GetBack(cur);
+                        ffi::Py_DecRef(cur as *mut PyObject);
+                        cur = back;
+                    }
+                }
+            }
+            ts = next;
+        }
+    }
+    Ok(hooked)
 }
 
 /// Removes whatever trace function the current thread has.
