@@ -28,6 +28,7 @@
 /// The `racetrace` command line (used by the binary and by `racetrace._native`).
 pub mod cli;
 pub mod clock;
+pub mod dpor;
 pub mod export;
 pub mod fasthash;
 pub mod graph;

@@ -1,0 +1,410 @@
+//! One execution as the DPOR engine sees it: its events, their footprints
+//! and their DPOR happens-before clocks, and the two questions asked of a
+//! finished execution: which pairs of events are in a reversible race, and
+//! which sequence of events reverses a race.
+//!
+//! Happens-before here is DPOR's, not the analyzer's synchronization order:
+//! the transitive closure of program order and of *dependency* between the
+//! events of the execution (two writes of one key are ordered, whatever locks
+//! were held). It is kept as one vector clock per event, whose entry for
+//! actor `a` is how many of `a`'s events precede (or are) the event.
+//!
+//! The log is rebuilt from scratch for every execution (the clocks of a
+//! replayed prefix come out the same); cells are reset by a generation stamp
+//! and every buffer keeps its capacity, so steady state does not allocate.
+
+use racetrace_formats::{Event, Tables};
+
+use super::op::{dependent, reversible, Cell, Op, NONE};
+
+/// Per-event record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec {
+    pub ev: Event,
+    pub op: Op,
+    /// 1-based position of the event among its actor's events.
+    pub local: u32,
+    /// Event whose clock is this actor's knowledge just before this event:
+    /// its previous event, or for a first event its creation; `NONE` if none.
+    pub pre: u32,
+    /// Event flag set / queue non-empty just before this event (for events
+    /// on an `Event` or a queue).
+    pub avail_before: bool,
+}
+
+/// State of one shared cell within the current execution.
+#[derive(Default)]
+struct CellState {
+    gen: u32,
+    last_write: u32,
+    /// Join of the clocks of the reads since `last_write`.
+    reads: Vec<u32>,
+}
+
+impl CellState {
+    fn fresh(&mut self, gen: u32) -> &mut Self {
+        if self.gen != gen {
+            self.gen = gen;
+            self.last_write = NONE;
+            self.reads.clear();
+        }
+        self
+    }
+}
+
+/// Per-object state: whole-object accesses and the member accesses they
+/// conflict with, plus what synchronization objects need.
+#[derive(Default)]
+struct ObjState {
+    gen: u32,
+    whole: CellState,
+    /// Joins of member writes / reads since the last whole write.
+    member_writes: Vec<u32>,
+    member_reads: Vec<u32>,
+    /// Synchronization object used as such.
+    sync: CellState,
+    /// Event flag (1/0) or queue length.
+    level: i64,
+}
+
+impl ObjState {
+    fn fresh(&mut self, gen: u32) -> &mut Self {
+        if self.gen != gen {
+            self.gen = gen;
+            self.member_writes.clear();
+            self.member_reads.clear();
+            self.level = 0;
+        }
+        self.whole.fresh(gen);
+        self.sync.fresh(gen);
+        self
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct ActorState {
+    gen: u32,
+    last_event: u32,
+    created_by: u32,
+    events: u32,
+}
+
+/// The events of one execution with their DPOR clocks.
+#[derive(Default)]
+pub(crate) struct Execution {
+    pub recs: Vec<Rec>,
+    /// `clocks[i]`: the clock of event `i` (vectors reused across executions).
+    clocks: Vec<Vec<u32>>,
+    gen: u32,
+    keys: Vec<CellState>,
+    objs: Vec<ObjState>,
+    actors: Vec<ActorState>,
+    last_creation: u32,
+    scratch: Vec<u32>,
+}
+
+#[inline]
+fn join_into(dst: &mut Vec<u32>, src: &[u32]) {
+    if src.len() > dst.len() {
+        dst.resize(src.len(), 0);
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        if *s > *d {
+            *d = *s;
+        }
+    }
+}
+
+#[inline]
+fn slot<T: Default>(v: &mut Vec<T>, i: usize) -> &mut T {
+    if i >= v.len() {
+        v.resize_with(i + 1, T::default);
+    }
+    &mut v[i]
+}
+
+impl Execution {
+    /// Forgets the events (keeps every buffer).
+    pub fn reset(&mut self) {
+        self.recs.clear();
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            // Stamps wrapped: make sure no cell looks current.
+            self.gen = 1;
+            self.keys.iter_mut().for_each(|c| c.gen = 0);
+            self.objs.iter_mut().for_each(|o| {
+                o.gen = 0;
+                o.whole.gen = 0;
+                o.sync.gen = 0;
+            });
+            self.actors.iter_mut().for_each(|a| a.gen = 0);
+        }
+        self.last_creation = NONE;
+    }
+
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    #[inline]
+    pub fn clock(&self, i: usize) -> &[u32] {
+        &self.clocks[i]
+    }
+
+    /// Whether event `i` happens before (or is) the point whose clock is `c`.
+    #[inline]
+    pub fn in_clock(&self, i: usize, c: &[u32]) -> bool {
+        let r = &self.recs[i];
+        c.get(r.ev.actor.index()).is_some_and(|&t| t >= r.local)
+    }
+
+    /// Whether event `i` happens before event `j`.
+    #[inline]
+    pub fn hb(&self, i: usize, j: usize) -> bool {
+        self.in_clock(i, &self.clocks[j])
+    }
+
+    fn actor(&mut self, a: u32) -> &mut ActorState {
+        let gen = self.gen;
+        let st = slot(&mut self.actors, a as usize);
+        if st.gen != gen {
+            *st = ActorState {
+                gen,
+                last_event: NONE,
+                created_by: NONE,
+                events: 0,
+            };
+        }
+        st
+    }
+
+    /// Knowledge of actor `a` before its next event: the clock of its last
+    /// event, or of its creation.
+    fn pre_of(&mut self, a: u32) -> u32 {
+        let st = *self.actor(a);
+        if st.last_event != NONE {
+            st.last_event
+        } else {
+            st.created_by
+        }
+    }
+
+    /// The clock an actor would have before performing `op` next: joined
+    /// into `out` (cleared first).
+    pub fn pre_clock_into(&mut self, actor: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let pre = self.pre_of(actor);
+        if pre != NONE {
+            out.extend_from_slice(&self.clocks[pre as usize]);
+        }
+    }
+
+    /// Appends the next event of the execution.
+    pub fn push(&mut self, ev: &Event, tables: &Tables) -> Op {
+        let op = Op::of(ev, tables);
+        self.push_op(ev, op);
+        op
+    }
+
+    pub fn push_op(&mut self, ev: &Event, op: Op) {
+        let idx = self.recs.len() as u32;
+        let gen = self.gen;
+        let a = ev.actor.0;
+        let pre = self.pre_of(a);
+        let local = self.actor(a).events + 1;
+
+        let mut c = std::mem::take(&mut self.scratch);
+        c.clear();
+        if pre != NONE {
+            c.extend_from_slice(&self.clocks[pre as usize]);
+        }
+        let mut avail_before = false;
+
+        if op.creates() {
+            if self.last_creation != NONE {
+                join_into(&mut c, &self.clocks[self.last_creation as usize]);
+            }
+            self.last_creation = idx;
+        }
+        match op.cell {
+            Cell::Local => {}
+            Cell::Key { obj, key, whole } => {
+                if obj != NONE {
+                    let o = slot(&mut self.objs, obj as usize).fresh(gen);
+                    if whole {
+                        if o.whole.last_write != NONE {
+                            join_into(&mut c, &self.clocks[o.whole.last_write as usize]);
+                        }
+                        join_into(&mut c, &o.member_writes);
+                        if op.write {
+                            join_into(&mut c, &o.whole.reads);
+                            join_into(&mut c, &o.member_reads);
+                        }
+                    } else {
+                        if o.whole.last_write != NONE {
+                            join_into(&mut c, &self.clocks[o.whole.last_write as usize]);
+                        }
+                        if op.write {
+                            join_into(&mut c, &o.whole.reads);
+                        }
+                    }
+                }
+                if !whole {
+                    let k = slot(&mut self.keys, key as usize).fresh(gen);
+                    if k.last_write != NONE {
+                        join_into(&mut c, &self.clocks[k.last_write as usize]);
+                    }
+                    if op.write {
+                        join_into(&mut c, &k.reads);
+                    }
+                }
+            }
+            Cell::Sync(obj) => {
+                let o = slot(&mut self.objs, obj as usize).fresh(gen);
+                if o.sync.last_write != NONE {
+                    join_into(&mut c, &self.clocks[o.sync.last_write as usize]);
+                }
+                if op.write {
+                    join_into(&mut c, &o.sync.reads);
+                }
+                use racetrace_formats::EventKind::*;
+                avail_before = o.level > 0;
+                match op.kind {
+                    EventSet => o.level = 1,
+                    EventClear => o.level = 0,
+                    QueuePut => o.level += 1,
+                    QueueGet => o.level -= 1,
+                    _ => {}
+                }
+            }
+            Cell::Actor(target) => {
+                // A join learns the joined actor's whole history.
+                let t = self.pre_of(target);
+                if t != NONE && target != a {
+                    join_into(&mut c, &self.clocks[t as usize]);
+                }
+            }
+        }
+        // Own entry.
+        if c.len() <= a as usize {
+            c.resize(a as usize + 1, 0);
+        }
+        c[a as usize] = local;
+
+        // Publish into the cells.
+        match op.cell {
+            Cell::Local => {}
+            Cell::Key { obj, key, whole } => {
+                if obj != NONE {
+                    let o = &mut self.objs[obj as usize];
+                    if whole {
+                        if op.write {
+                            o.whole.last_write = idx;
+                            o.whole.reads.clear();
+                            o.member_writes.clear();
+                            o.member_reads.clear();
+                        } else {
+                            join_into(&mut o.whole.reads, &c);
+                        }
+                    } else if op.write {
+                        join_into(&mut o.member_writes, &c);
+                    } else {
+                        join_into(&mut o.member_reads, &c);
+                    }
+                }
+                if !whole {
+                    let k = &mut self.keys[key as usize];
+                    if op.write {
+                        k.last_write = idx;
+                        k.reads.clear();
+                    } else {
+                        join_into(&mut k.reads, &c);
+                    }
+                }
+            }
+            Cell::Sync(obj) => {
+                let o = &mut self.objs[obj as usize];
+                if op.write {
+                    o.sync.last_write = idx;
+                    o.sync.reads.clear();
+                } else {
+                    join_into(&mut o.sync.reads, &c);
+                }
+            }
+            Cell::Actor(target) => {
+                if op.creates() && target != a {
+                    self.actor(target).created_by = idx;
+                }
+            }
+        }
+        let st = self.actor(a);
+        st.last_event = idx;
+        st.events = local;
+
+        let i = idx as usize;
+        if i < self.clocks.len() {
+            std::mem::swap(&mut self.clocks[i], &mut c);
+        } else {
+            self.clocks.push(std::mem::take(&mut c));
+        }
+        self.scratch = c;
+        self.recs.push(Rec {
+            ev: *ev,
+            op,
+            local,
+            pre,
+            avail_before,
+        });
+    }
+
+    /// The reversible races whose later event is `later` (an event of this
+    /// execution at index `before`, or — for an actor left blocked at the
+    /// end — the operation it could not perform, with `before` the length of
+    /// the execution), given the clock `pre` of its actor just before it.
+    /// Pushes the indices of the earlier events into `out`, latest first.
+    ///
+    /// A race is a pair of dependent events of different actors, the first
+    /// happening before the second but not through the second's actor's own
+    /// past. Of those, only the ones with no other *reversible* race partner
+    /// in between are kept (the others come out of that partner's reversal).
+    /// An event that enabled `later` (the release before an acquire, the set
+    /// before a wait on a cleared event) is not reversible and does not hide
+    /// what is behind it: the acquire races with the previous acquire, the
+    /// wait with the clear before the set — those reversals are possible.
+    pub fn races_of(
+        &self,
+        before: usize,
+        later: &Op,
+        pre: &[u32],
+        acc: &mut Vec<u32>,
+        out: &mut Vec<u32>,
+    ) {
+        out.clear();
+        acc.clear();
+        for i in (0..before).rev() {
+            let r = &self.recs[i];
+            if r.op.actor == later.actor || !dependent(&r.op, later) {
+                continue;
+            }
+            if self.in_clock(i, pre) || self.in_clock(i, acc) {
+                continue;
+            }
+            if reversible(&r.op, r.avail_before, later) {
+                out.push(i as u32);
+                join_into(acc, &self.clocks[i]);
+            }
+        }
+    }
+
+    /// The events that reverse the race (`e`, later): every event after `e`
+    /// that does not happen after it (`notdep(e, E)`), in execution order;
+    /// the caller appends the later event itself.
+    pub fn notdep_into(&self, e: usize, out: &mut Vec<u32>) {
+        out.clear();
+        for x in e + 1..self.recs.len() {
+            if !self.hb(e, x) {
+                out.push(x as u32);
+            }
+        }
+    }
+}

@@ -1,0 +1,585 @@
+//! The exploration driver: optimal DPOR as a step-by-step state machine that
+//! a scheduler (or a simulated program, in tests) calls at every scheduling
+//! point. See the module docs of `dpor` for the protocol.
+//!
+//! The recursion of the algorithm (explore E, then for each wakeup-tree
+//! child p explore E.p) is kept as a stack of scheduling points that lives
+//! across executions: after one execution ends, the deepest point that still
+//! has a wakeup-tree child is where the next execution branches off; the
+//! steps before it are replayed.
+
+use racetrace_formats::{ActorId, Event, Schedule, Tables};
+
+use super::execution::Execution;
+use super::op::{dependent, Op, NONE};
+use super::wakeup::{Forest, Seq};
+
+/// An actor's next visible operation, as the scheduler sees it before
+/// letting it run: `actor`, `kind`, `target`, `aux` (and `loc`) mean what
+/// they mean in an [`Event`]. The target of a `Spawn` may be unknown yet
+/// (any value); the engine takes the real one from [`Explorer::executed`].
+pub type PendingOp = Event;
+
+/// Exploration settings.
+#[derive(Clone, Debug, Default)]
+pub struct DporConfig {
+    /// Most preemptions (switches away from an actor that could have gone
+    /// on) per execution; `None` explores without a bound. With a bound the
+    /// exploration is no longer exhaustive over Mazurkiewicz classes: a class
+    /// whose every schedule needs more preemptions is skipped, and so can a
+    /// class that has a schedule within the bound when the race reversal
+    /// that would reach it needs more (DPOR reverses races at fixed points).
+    pub preemption_bound: Option<u32>,
+}
+
+/// Progress and health of an exploration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Executions run to their end (every actor finished or blocked).
+    pub executions: u64,
+    /// Of those, the ones that ended with actors blocked (deadlocks).
+    pub deadlocks: u64,
+    /// Executions abandoned because every enabled actor was in the sleep set
+    /// (a class already explored). Optimal DPOR keeps this at 0.
+    pub sleep_blocked: u64,
+    /// Executions abandoned because the next step would exceed the
+    /// preemption bound.
+    pub bound_pruned: u64,
+    /// Times a wakeup sequence named an actor that was not enabled: the
+    /// program did not behave the same under the same schedule prefix
+    /// (nondeterminism outside the scheduler's control). 0 when all is well.
+    pub infeasible: u64,
+    /// Reversible races found in the executions.
+    pub races: u64,
+    /// Race reversals added to wakeup trees (new executions scheduled).
+    pub scheduled: u64,
+    /// Executions already scheduled and not run yet: a lower bound on what
+    /// is left (races in future executions schedule more).
+    pub pending: u64,
+    /// `executions + pending`: the estimated total, growing as the
+    /// exploration discovers more.
+    pub estimated_total: u64,
+    /// Longest execution, in scheduling points.
+    pub max_steps: u64,
+}
+
+/// One scheduling point of the current execution.
+#[derive(Default)]
+struct Point {
+    /// The actor chosen here.
+    actor: u32,
+    /// Sleep set: actors (with their next operation) whose continuations
+    /// from here are covered already — inherited from above, plus the
+    /// alternatives explored (or being explored) at this point.
+    sleep: Vec<Op>,
+    /// Wakeup-tree alternatives still to explore from here.
+    wut: u32,
+    /// Whether the actor of the previous step was enabled here (a switch is
+    /// then a preemption).
+    prev_enabled: bool,
+    /// Preemptions in the steps before this one.
+    preemptions: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// No execution begun yet.
+    Fresh,
+    Running,
+    /// The current execution was abandoned (`choose` returned `None`).
+    Abandoned,
+    /// Between executions.
+    Ended,
+    Done,
+}
+
+/// The optimal-DPOR engine. See the `dpor` module docs for how to drive it.
+pub struct Explorer {
+    config: DporConfig,
+    exec: Execution,
+    points: Vec<Point>,
+    /// Scheduling points valid for the current execution.
+    depth: usize,
+    forest: Forest,
+    /// Steps taken in the current execution.
+    step: usize,
+    /// First step that differs from the previous execution; steps before it
+    /// are replayed.
+    branch: usize,
+    /// Wakeup subtree handed to the next scheduling point.
+    follow: u32,
+    phase: Phase,
+    stats: Stats,
+    // Buffers reused by `end_execution`.
+    seq: Seq,
+    races: Vec<u32>,
+    acc: Vec<u32>,
+    pre: Vec<u32>,
+    notdep: Vec<u32>,
+    sleepers: Vec<Op>,
+}
+
+impl Explorer {
+    pub fn new(config: DporConfig) -> Self {
+        Explorer {
+            config,
+            exec: Execution::default(),
+            points: Vec::new(),
+            depth: 0,
+            forest: Forest::default(),
+            step: 0,
+            branch: 0,
+            follow: NONE,
+            phase: Phase::Fresh,
+            stats: Stats::default(),
+            seq: Seq::default(),
+            races: Vec::new(),
+            acc: Vec::new(),
+            pre: Vec::new(),
+            notdep: Vec::new(),
+            sleepers: Vec::new(),
+        }
+    }
+
+    /// Starts the next execution; `false` when the whole space is explored
+    /// (then nothing else may be called but `stats`). The program must be
+    /// run again from its initial state.
+    pub fn begin_execution(&mut self) -> bool {
+        match self.phase {
+            Phase::Fresh => {}
+            Phase::Done => return false,
+            Phase::Running | Phase::Abandoned => {
+                // Ended without `end_execution`: treat as abandoned.
+                self.phase = Phase::Abandoned;
+                self.end_execution(&[]);
+                return self.begin_execution();
+            }
+            Phase::Ended => {
+                if !self.next_branch() {
+                    self.phase = Phase::Done;
+                    return false;
+                }
+            }
+        }
+        self.phase = Phase::Running;
+        self.step = 0;
+        self.follow = NONE;
+        self.exec.reset();
+        true
+    }
+
+    /// Finds the deepest scheduling point with an alternative left; drops
+    /// the points below it.
+    fn next_branch(&mut self) -> bool {
+        let n = self.depth;
+        for k in (0..n).rev() {
+            if self.points[k].wut != NONE {
+                self.branch = k;
+                self.depth = k + 1;
+                return true;
+            }
+        }
+        self.depth = 0;
+        false
+    }
+
+    /// At a scheduling point: `enabled` lists the actors that can run now,
+    /// each with the operation it is about to perform (order irrelevant).
+    /// Returns the actor to run, or `None` when this execution is redundant
+    /// (every enabled actor asleep: only possible with a preemption bound or
+    /// a program that does not replay deterministically) or would exceed the
+    /// preemption bound: the scheduler should then stop the program and call
+    /// `end_execution`.
+    ///
+    /// Panics if called outside an execution or with no enabled actor (then
+    /// the execution is over: call `end_execution`).
+    pub fn choose(&mut self, enabled: &[PendingOp]) -> Option<ActorId> {
+        assert_eq!(self.phase, Phase::Running, "choose outside an execution");
+        assert!(!enabled.is_empty(), "choose with no enabled actor");
+        let k = self.step;
+        let is_enabled = |a: u32| enabled.iter().any(|p| p.actor.0 == a);
+        let prev = if k == 0 {
+            NONE
+        } else {
+            self.points[k - 1].actor
+        };
+        let prev_enabled = prev != NONE && is_enabled(prev);
+
+        if k < self.branch {
+            // Replaying the prefix the previous execution shares.
+            let a = self.points[k].actor;
+            if !is_enabled(a) {
+                self.stats.infeasible += 1;
+                return self.abandon();
+            }
+            return Some(ActorId(a));
+        }
+        if k >= self.depth {
+            // A fresh point (its sleep set was prepared by `executed`).
+            if k >= self.points.len() {
+                self.points.push(Point::default());
+            }
+            let preemptions = if k == 0 {
+                0
+            } else {
+                let q = &self.points[k - 1];
+                let switched = k >= 2 && self.points[k - 2].actor != q.actor;
+                q.preemptions + u32::from(q.prev_enabled && switched)
+            };
+            let p = &mut self.points[k];
+            if k == 0 {
+                p.sleep.clear();
+            }
+            p.wut = self.follow;
+            p.preemptions = preemptions;
+            self.depth = k + 1;
+        }
+        self.follow = NONE;
+        let preemptions = self.points[k].preemptions;
+        self.points[k].prev_enabled = prev_enabled;
+        let over_bound = |cost: bool| {
+            cost && self
+                .config
+                .preemption_bound
+                .is_some_and(|b| preemptions >= b)
+        };
+
+        // Follow the wakeup tree if it has something here.
+        while let Some((op, children)) = self.forest.take_first(&mut self.points[k].wut) {
+            if !is_enabled(op.actor) {
+                self.stats.infeasible += 1;
+                self.forest.free_list(children);
+                continue;
+            }
+            if over_bound(prev_enabled && op.actor != prev) {
+                self.forest.free_list(children);
+                self.stats.bound_pruned += 1;
+                return self.abandon();
+            }
+            self.points[k].actor = op.actor;
+            self.points[k].sleep.push(op);
+            self.follow = children;
+            return Some(ActorId(op.actor));
+        }
+
+        // Free choice: an enabled actor not asleep, preferably the previous
+        // one (no preemption).
+        let asleep = |a: u32, sleep: &[Op]| sleep.iter().any(|o| o.actor == a);
+        let sleep = &self.points[k].sleep;
+        let pick = if prev_enabled && !asleep(prev, sleep) {
+            Some(prev)
+        } else if over_bound(prev_enabled) {
+            None
+        } else {
+            enabled
+                .iter()
+                .map(|p| p.actor.0)
+                .filter(|&a| !asleep(a, sleep))
+                .min()
+        };
+        match pick {
+            Some(a) => {
+                self.points[k].actor = a;
+                // Placeholder footprint; `executed` puts the real one.
+                let placeholder = enabled.iter().find(|p| p.actor.0 == a).copied();
+                let op = Op {
+                    actor: a,
+                    ..Op::of(
+                        &placeholder.expect("picked an enabled actor"),
+                        &EMPTY_TABLES,
+                    )
+                };
+                self.points[k].sleep.push(op);
+                Some(ActorId(a))
+            }
+            None => {
+                if over_bound(prev_enabled) {
+                    self.stats.bound_pruned += 1;
+                } else {
+                    self.stats.sleep_blocked += 1;
+                }
+                self.abandon()
+            }
+        }
+    }
+
+    fn abandon(&mut self) -> Option<ActorId> {
+        self.phase = Phase::Abandoned;
+        None
+    }
+
+    /// Reports the event the chosen actor performed (for a spawn, with the
+    /// child's id). `tables` resolves keys (whole-object keys conflict with
+    /// every member): ids of keys, objects and actors must mean the same
+    /// thing in every execution of one exploration.
+    pub fn executed(&mut self, ev: &Event, tables: &Tables) {
+        assert_eq!(self.phase, Phase::Running, "executed outside an execution");
+        let k = self.step;
+        debug_assert_eq!(
+            ev.actor.0, self.points[k].actor,
+            "executed by another actor"
+        );
+        let op = self.exec.push(ev, tables);
+        self.step += 1;
+        if k < self.branch {
+            return;
+        }
+        // The footprint of what was explored here is now known exactly.
+        let p = &mut self.points[k];
+        if let Some(last) = p.sleep.last_mut() {
+            if last.actor == op.actor {
+                *last = op;
+            }
+        }
+        // Sleep set of the next point: the sleepers (and explored
+        // alternatives) this event does not wake.
+        let k1 = k + 1;
+        if k1 >= self.points.len() {
+            self.points.push(Point::default());
+        }
+        let (lo, hi) = self.points.split_at_mut(k1);
+        let next = &mut hi[0];
+        next.sleep.clear();
+        next.wut = NONE;
+        next.sleep.extend(
+            lo[k]
+                .sleep
+                .iter()
+                .filter(|s| s.actor != op.actor && !dependent(s, &op))
+                .copied(),
+        );
+    }
+
+    /// Ends the current execution. `blocked` lists the actors still alive
+    /// but unable to run (a deadlock), each with the operation it waits to
+    /// perform; empty when every actor finished. Computes the races of the
+    /// execution and schedules their reversals.
+    pub fn end_execution(&mut self, blocked: &[PendingOp]) {
+        let n = self.exec.len();
+        match self.phase {
+            Phase::Running => {
+                self.stats.executions += 1;
+                if !blocked.is_empty() {
+                    self.stats.deadlocks += 1;
+                }
+                self.stats.max_steps = self.stats.max_steps.max(n as u64);
+                self.depth = self.depth.min(n);
+                let from = self.branch.min(n);
+                for j in from..n {
+                    let r = self.exec.recs[j];
+                    self.exec_pre(r.pre);
+                    self.exec
+                        .races_of(j, &r.op, &self.pre, &mut self.acc, &mut self.races);
+                    let races = std::mem::take(&mut self.races);
+                    for &i in &races {
+                        self.reverse(i as usize, r.op, Some(j));
+                    }
+                    self.races = races;
+                }
+                for b in blocked {
+                    let op = Op::of(b, &EMPTY_TABLES);
+                    let mut pre = std::mem::take(&mut self.pre);
+                    self.exec.pre_clock_into(op.actor, &mut pre);
+                    self.exec
+                        .races_of(n, &op, &pre, &mut self.acc, &mut self.races);
+                    self.pre = pre;
+                    let races = std::mem::take(&mut self.races);
+                    for &i in &races {
+                        self.reverse(i as usize, op, None);
+                    }
+                    self.races = races;
+                }
+            }
+            Phase::Abandoned => {
+                // The points past the abandoned step keep nothing to explore.
+                self.depth = self.depth.min(self.step + 1);
+            }
+            _ => panic!("end_execution outside an execution"),
+        }
+        self.phase = Phase::Ended;
+    }
+
+    fn exec_pre(&mut self, pre: u32) {
+        self.pre.clear();
+        if pre != NONE {
+            self.pre.extend_from_slice(self.exec.clock(pre as usize));
+        }
+    }
+
+    /// Schedules the reversal of the race (`i`, later): at point `i`, the
+    /// sequence notdep(i).later, unless the sleep set or the wakeup tree
+    /// there already covers its class.
+    fn reverse(&mut self, i: usize, later: Op, later_idx: Option<usize>) {
+        self.stats.races += 1;
+        build_reversal(&self.exec, i, later, &mut self.notdep, &mut self.seq);
+        if let Some(bound) = self.config.preemption_bound {
+            if self.guess_preemptions(i) > bound {
+                self.reverse_bounded(i, bound, later, later_idx);
+                return;
+            }
+        }
+        self.schedule_seq(i);
+    }
+
+    /// Inserts `self.seq` at point `i` unless already covered.
+    fn schedule_seq(&mut self, i: usize) {
+        self.sleepers.clear();
+        self.sleepers.extend_from_slice(&self.points[i].sleep);
+        if self.seq.covered_by_sleeper(&self.sleepers) {
+            return;
+        }
+        if self.forest.insert(&mut self.points[i].wut, &mut self.seq) {
+            self.stats.scheduled += 1;
+        }
+    }
+
+    /// With a preemption bound, a reversal at `i` that needs too many
+    /// preemptions is tried where it costs none (as in bounded partial-order
+    /// reduction, Coons, Musuvathi, McKinley, OOPSLA 2013): at the last point
+    /// at or before `i` where the previous actor could not go on, the later
+    /// event's actor runs its events of this execution from there, up to the
+    /// racing one and on while they cannot block.
+    fn reverse_bounded(&mut self, i: usize, bound: u32, later: Op, later_idx: Option<usize>) {
+        let k = (0..=i)
+            .rev()
+            .find(|&k| k == 0 || !self.points[k].prev_enabled)
+            .unwrap_or(0);
+        if self.points[k].preemptions > bound {
+            return;
+        }
+        let q = later.actor;
+        let recs = &self.exec.recs;
+        let Some(first) = (k..recs.len()).find(|&x| recs[x].op.actor == q) else {
+            return;
+        };
+        // The actor must exist at `k` and, if its next operation can block,
+        // not wait for anything done since `k`.
+        let pre = recs[first].pre;
+        if pre != NONE && pre as usize >= k {
+            return;
+        }
+        if recs[first].op.may_block()
+            && (k..first).any(|x| recs[x].op.actor != q && self.exec.hb(x, first))
+        {
+            return;
+        }
+        let end = later_idx.unwrap_or(recs.len());
+        let mut count = 0;
+        for x in first..recs.len() {
+            let r = &recs[x];
+            if r.op.actor != q {
+                continue;
+            }
+            if x > end && r.op.may_block() {
+                break;
+            }
+            count += 1;
+        }
+        self.seq.begin(count + usize::from(later_idx.is_none()));
+        for x in first..recs.len() {
+            let r = &recs[x];
+            if r.op.actor != q {
+                continue;
+            }
+            if x > end && r.op.may_block() {
+                break;
+            }
+            self.seq.push(r.op, |_| true);
+        }
+        if later_idx.is_none() {
+            self.seq.push(later, |_| true);
+        }
+        self.schedule_seq(k);
+    }
+
+    /// Preemptions of the schedule "steps before `i`, then the sequence":
+    /// exact for the prefix; for the sequence, a switch away from an actor
+    /// counts unless that actor has finished or its next operation may block
+    /// (the guess only filters; `choose` enforces the bound exactly).
+    fn guess_preemptions(&self, i: usize) -> u32 {
+        let p = &self.points[i];
+        let mut count = p.preemptions;
+        let mut prev = if i == 0 {
+            NONE
+        } else {
+            self.points[i - 1].actor
+        };
+        let mut prev_enabled = p.prev_enabled;
+        let recs = &self.exec.recs;
+        for (pos, op) in self.seq.ops.iter().enumerate() {
+            if prev != NONE && op.actor != prev && prev_enabled {
+                count += 1;
+            }
+            prev = op.actor;
+            // Is `prev` able to go on after this event? Its next event in
+            // this execution tells.
+            let idx = if pos < self.notdep.len() {
+                self.notdep[pos] as usize
+            } else {
+                usize::MAX
+            };
+            prev_enabled = idx != usize::MAX
+                && recs[idx + 1..]
+                    .iter()
+                    .find(|r| r.op.actor == prev)
+                    .is_some_and(|r| !r.op.may_block());
+        }
+        count
+    }
+
+    /// Counters and the progress estimate.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.pending = (0..self.depth.min(self.points.len()))
+            .map(|k| self.forest.leaves(self.points[k].wut))
+            .sum();
+        s.estimated_total = s.executions + s.pending;
+        s
+    }
+
+    /// The schedule of the current (or last) execution so far.
+    pub fn schedule(&self) -> Schedule {
+        Schedule::new(
+            self.points[..self.step.min(self.points.len())]
+                .iter()
+                .map(|p| ActorId(p.actor))
+                .collect(),
+        )
+    }
+
+    /// Whether the exploration is complete.
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+}
+
+/// Footprints of pending operations never touch keys (blocking operations
+/// are synchronization), so they need no key table.
+static EMPTY_TABLES: Tables = Tables {
+    strings: Vec::new(),
+    locs: Vec::new(),
+    objects: Vec::new(),
+    keys: Vec::new(),
+    actors: Vec::new(),
+};
+
+/// Builds the sequence that reverses the race (`i`, later) into `seq`:
+/// notdep(i) in execution order, then `later`. `notdep` receives the event
+/// indices (without `later`). Shared by the explorer and by
+/// `backtrack_points`.
+pub(crate) fn build_reversal(
+    exec: &Execution,
+    i: usize,
+    later: Op,
+    notdep: &mut Vec<u32>,
+    seq: &mut Seq,
+) {
+    exec.notdep_into(i, notdep);
+    seq.begin(notdep.len() + 1);
+    for (x, &ex) in notdep.iter().enumerate() {
+        let op = exec.recs[ex as usize].op;
+        seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
+        debug_assert_eq!(seq.len(), x + 1);
+    }
+    seq.push_last(later);
+}

@@ -1,0 +1,66 @@
+//! Dynamic partial-order reduction: run every meaningfully different
+//! interleaving of a program exactly once.
+//!
+//! Two executions are *equivalent* (the same Mazurkiewicz trace) when one
+//! can be turned into the other by swapping adjacent independent events
+//! ([`dependent`] says which are not). The [`Explorer`] implements optimal
+//! DPOR (Abdulla, Aronis, Jonsson, Sagonas, POPL 2014 / JACM 2017): from
+//! each finished execution, every reversible race gives a sequence of events
+//! that reverses it; sequences are kept in *wakeup trees* at the scheduling
+//! point where they diverge, and with *sleep sets* (what is explored already
+//! from a point) each equivalence class is run exactly once, with no
+//! execution wasted on a class seen before.
+//!
+//! # Driving the engine (a scheduler, or a simulated program)
+//!
+//! ```text
+//! let mut dpor = Explorer::new(DporConfig::default());
+//! while dpor.begin_execution() {
+//!     reset the program to its initial state;
+//!     loop {
+//!         enabled = actors able to run, each with its next operation;
+//!         if enabled is empty { break }          // finished, or deadlock
+//!         match dpor.choose(&enabled) {
+//!             Some(actor) => { run actor up to its next scheduling point;
+//!                              dpor.executed(&event_it_performed, &tables) }
+//!             None => { stop the program; break } // redundant execution
+//!         }
+//!     }
+//!     dpor.end_execution(&blocked_actors_pending_ops);
+//! }
+//! ```
+//!
+//! - Every visible operation is a scheduling point; the schedule is the
+//!   actor chosen at each ([`Explorer::schedule`], an `rts1:` schedule).
+//! - **Blocking**: the scheduler only offers enabled actors. A race whose
+//!   reversal would run an operation before the one that enables it (a
+//!   release before its acquire, a join before the exit, a wait before the
+//!   only set) is not reversed; lock acquires race with the previous acquire
+//!   of the lock instead, so both orders of two critical sections are run.
+//! - **Deadlock**: an execution where actors remain but none is enabled is
+//!   complete. Pass the blocked actors' pending operations to
+//!   `end_execution`: they race like events appended at the end (that is
+//!   how the other lock order of a lock-order inversion is found).
+//! - **Dynamic actors**: actors created during an execution are numbered by
+//!   creation order along the schedule, so a replayed prefix gives the same
+//!   ids. Creations (`Spawn`, `TaskCreate`) are mutually dependent — the
+//!   order of two creations decides which child gets which id.
+//! - **Preemption bound** ([`DporConfig::preemption_bound`]): limits
+//!   switches away from an actor that could go on. With a bound the result
+//!   is *not* exhaustive over all classes.
+//! - Ids of keys, objects and actors must denote the same things in every
+//!   execution of one exploration (intern them for the whole exploration;
+//!   number objects by who created them rather than by first sight).
+//!
+//! Offline, [`backtrack_points`] computes the same race reversals for a
+//! recorded trace, as schedule prefixes.
+
+mod backtrack;
+mod execution;
+mod explorer;
+mod op;
+mod wakeup;
+
+pub use backtrack::{backtrack_points, Backtrack};
+pub use explorer::{DporConfig, Explorer, PendingOp, Stats};
+pub use op::{dependent, Op};

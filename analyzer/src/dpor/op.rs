@@ -1,0 +1,171 @@
+//! What an event touches, for DPOR: its *footprint*, and the dependency
+//! relation between footprints.
+//!
+//! Two events of different actors are dependent when swapping them (were they
+//! adjacent) could change what either does or what the program state is
+//! afterwards. The relation is over-approximated where being exact would need
+//! values the trace does not carry (two `Event.set` calls are treated as
+//! dependent although they commute); over-approximating costs extra
+//! executions, never missed ones.
+//!
+//! Footprints are built once per event, are `Copy` and small, and compare
+//! integers only (no strings, no look-ups), because the dependency check runs
+//! in every inner loop of the engine.
+
+use racetrace_formats::{Event, EventKind, MemberKind, Tables};
+
+/// Sentinel for "no such index / id".
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// The thing an event touches, beyond its own actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cell {
+    /// Only the actor's own state (start, exit, yield, re-entrant lock ops).
+    Local,
+    /// A shared-state key; `whole` keys conflict with every member of `obj`.
+    Key { obj: u32, key: u32, whole: bool },
+    /// A synchronization object (lock, semaphore, event, condition, barrier,
+    /// queue).
+    Sync(u32),
+    /// An actor as an object: written by its creation, read by joins of it.
+    /// Every event *of* that actor conflicts with it as well (a join waits
+    /// for all of them, the creation precedes all of them).
+    Actor(u32),
+}
+
+/// The footprint of one event (or of an operation an actor is about to do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub(crate) actor: u32,
+    pub(crate) kind: EventKind,
+    pub(crate) cell: Cell,
+    pub(crate) write: bool,
+}
+
+impl Op {
+    /// The footprint of `ev`; `tables` says which keys are whole-object keys
+    /// (a key missing from it is treated as a plain member).
+    pub fn of(ev: &Event, tables: &Tables) -> Op {
+        use EventKind::*;
+        let actor = ev.actor.0;
+        let (cell, write) = match ev.kind {
+            Read | Write | IoRead | IoWrite => {
+                let (obj, whole) = match tables.keys.get(ev.target as usize) {
+                    Some(k) => (k.obj.0, k.member_kind == MemberKind::Whole),
+                    None => (NONE, false),
+                };
+                let cell = Cell::Key {
+                    obj,
+                    key: ev.target,
+                    whole,
+                };
+                (cell, ev.kind.is_write())
+            }
+            // Re-entering an RLock (or leaving an inner level) never blocks
+            // and nobody else can touch the lock meanwhile: purely local.
+            LockAcquire | LockRelease if ev.aux > 1 => (Cell::Local, false),
+            // Waits that do not change the flag commute with each other.
+            EventWait | EventWaitTimeout => (Cell::Sync(ev.target), false),
+            LockAcquire | LockRelease | SemAcquire | SemRelease | EventSet | EventClear
+            | CondWait | CondWake | CondNotify | CondNotifyAll | BarrierArrive | BarrierLeave
+            | BarrierAbort | QueuePut | QueueGet => (Cell::Sync(ev.target), true),
+            Spawn | TaskCreate => (Cell::Actor(ev.target), true),
+            Join | TaskAwait => (Cell::Actor(ev.target), false),
+            ActorStart | ActorExit | TaskSwitch | Yield => (Cell::Local, false),
+        };
+        Op {
+            actor,
+            kind: ev.kind,
+            cell,
+            write,
+        }
+    }
+
+    /// Creates a new actor. Creations are mutually dependent because actor
+    /// ids are given by creation order: swapping two creations renames the
+    /// children, so it is a different execution.
+    #[inline]
+    pub(crate) fn creates(self) -> bool {
+        matches!(self.kind, EventKind::Spawn | EventKind::TaskCreate)
+    }
+
+    /// Can this operation be blocked (not enabled) for a while? Used only to
+    /// guess preemptions of schedules not run yet.
+    #[inline]
+    pub(crate) fn may_block(self) -> bool {
+        use EventKind::*;
+        matches!(
+            self.kind,
+            LockAcquire
+                | SemAcquire
+                | EventWait
+                | CondWake
+                | BarrierLeave
+                | QueueGet
+                | Join
+                | TaskAwait
+        ) && self.cell != Cell::Local
+    }
+
+    #[inline]
+    pub(crate) fn is_release(self) -> bool {
+        matches!(self.kind, EventKind::LockRelease | EventKind::SemRelease)
+            && self.cell != Cell::Local
+    }
+}
+
+/// Whether two operations of *different* actors are dependent. (Operations
+/// of one actor are ordered by program order; callers handle that.)
+#[inline]
+pub fn dependent(a: &Op, b: &Op) -> bool {
+    debug_assert_ne!(a.actor, b.actor);
+    if a.creates() && b.creates() {
+        return true;
+    }
+    if a.cell == Cell::Actor(b.actor) || b.cell == Cell::Actor(a.actor) {
+        return true;
+    }
+    let either_writes = a.write || b.write;
+    match (a.cell, b.cell) {
+        (
+            Cell::Key {
+                obj: o1,
+                key: k1,
+                whole: w1,
+            },
+            Cell::Key {
+                obj: o2,
+                key: k2,
+                whole: w2,
+            },
+        ) => either_writes && (k1 == k2 || (o1 == o2 && o1 != NONE && (w1 || w2))),
+        (Cell::Sync(x), Cell::Sync(y)) | (Cell::Actor(x), Cell::Actor(y)) => {
+            either_writes && x == y
+        }
+        _ => false,
+    }
+}
+
+/// Whether the race "`earlier` then `later`" can be reversed: is `later`
+/// still enabled when run before `earlier`? `avail_before` is the state of
+/// `earlier`'s object just before it (event flag set / queue non-empty).
+///
+/// The rule every case follows: an operation is never moved before the
+/// operation that enabled it. A release enables the acquire after it, so
+/// release→acquire is not reversed; the acquire races with the previous
+/// *acquire* instead (see `Execution::races_of`). A join waits for the end of
+/// the actor it joins, an actor's events need its creation, a condition
+/// wake-up needs a notify, leaving a barrier needs every arrival.
+#[inline]
+pub(crate) fn reversible(earlier: &Op, avail_before: bool, later: &Op) -> bool {
+    use EventKind::*;
+    if earlier.cell == Cell::Actor(later.actor) {
+        return false;
+    }
+    match later.kind {
+        Join | TaskAwait | CondWake | BarrierLeave => false,
+        LockAcquire | SemAcquire => !earlier.is_release(),
+        EventWait | QueueGet => avail_before,
+        _ => true,
+    }
+}

@@ -1,0 +1,340 @@
+//! The DPOR engine against a brute-force count of Mazurkiewicz classes, on
+//! simulated programs: every class explored, each exactly once, and no
+//! execution wasted (no sleep-set-blocked run).
+
+mod dpor_sim;
+
+use dpor_sim::{brute_force, explore, preemptions, MOp, Program, ITEM0, WHOLE};
+use proptest::prelude::*;
+use racetrace_analyzer::dpor::DporConfig;
+
+use MOp::*;
+
+const X: u32 = 0;
+const Y: u32 = 1;
+const L: u32 = 100;
+const M: u32 = 101;
+const EV: u32 = 200;
+const Q: u32 = 300;
+
+fn prog(actors: Vec<Vec<MOp>>) -> Program {
+    Program { actors }
+}
+
+/// Explores `p` without a bound, checks it against brute force, returns the
+/// number of classes.
+fn check(p: &Program) -> usize {
+    let expected = brute_force(p, true);
+    let got = explore(p, DporConfig::default());
+    let s = got.stats;
+    assert_eq!(s.sleep_blocked, 0, "sleep-set-blocked executions: {s:?}");
+    assert_eq!(s.infeasible, 0, "infeasible wakeup sequences: {s:?}");
+    assert_eq!(s.bound_pruned, 0);
+    assert_eq!(
+        got.runs.len(),
+        got.classes.len(),
+        "a class was explored twice ({s:?})"
+    );
+    assert_eq!(
+        got.classes.len(),
+        expected.len(),
+        "explored {} classes, brute force finds {} ({s:?})",
+        got.classes.len(),
+        expected.len()
+    );
+    assert_eq!(got.classes, expected);
+    assert_eq!(s.executions as usize, got.runs.len());
+    assert_eq!(s.pending, 0);
+    expected.len()
+}
+
+#[test]
+fn memoized_brute_force_agrees_with_plain_enumeration() {
+    let programs = [
+        prog(vec![vec![Read(X), Write(X)], vec![Read(X), Write(X)]]),
+        prog(vec![
+            vec![Acquire(L), Write(X), Release(L)],
+            vec![Acquire(L), Read(X), Release(L)],
+            vec![Read(Y)],
+        ]),
+        prog(vec![
+            vec![Acquire(L), Acquire(M), Release(M), Release(L)],
+            vec![Acquire(M), Acquire(L), Release(L), Release(M)],
+        ]),
+    ];
+    for p in &programs {
+        assert_eq!(brute_force(p, true), brute_force(p, false));
+    }
+}
+
+#[test]
+fn writers_of_their_own_attributes_make_one_class() {
+    for n in 1..=4 {
+        let p = prog((0..n).map(|i| vec![Write(i), Write(i)]).collect());
+        assert_eq!(check(&p), 1);
+    }
+}
+
+#[test]
+fn readers_of_one_attribute_make_one_class() {
+    for n in 1..=4 {
+        let p = prog((0..n).map(|_| vec![Read(X), Read(X)]).collect());
+        assert_eq!(check(&p), 1);
+    }
+}
+
+#[test]
+fn read_then_write_twice() {
+    // Lost update: r1 w1 r2 w2, r2 w2 r1 w1, and both reads first with
+    // either write last (the two reads commute).
+    let p = prog(vec![vec![Read(X), Write(X)], vec![Read(X), Write(X)]]);
+    assert_eq!(check(&p), 4);
+}
+
+#[test]
+fn writers_and_a_reader() {
+    for n in 1..=3 {
+        let mut actors: Vec<Vec<MOp>> = (0..n).map(|_| vec![Write(X)]).collect();
+        actors.push(vec![Read(X)]);
+        let p = prog(actors);
+        // n! orders of the writers, and the read after any of n+1 prefixes.
+        let fact: usize = (1..=n as usize).product();
+        assert_eq!(check(&p), fact * (n as usize + 1));
+    }
+}
+
+#[test]
+fn scan_reads_cells_written_by_others() {
+    let scan = vec![Read(ITEM0), Read(ITEM0 + 1), Read(ITEM0 + 2)];
+    let p = prog(vec![scan, vec![Write(ITEM0)], vec![Write(ITEM0 + 2)]]);
+    assert_eq!(check(&p), 4);
+    // A whole-list read (len, iteration) conflicts with every item write.
+    let p = prog(vec![
+        vec![Read(WHOLE), Read(ITEM0 + 1)],
+        vec![Write(ITEM0)],
+        vec![Write(ITEM0 + 1)],
+    ]);
+    check(&p);
+    // A whole-list write against item reads and writes.
+    let p = prog(vec![
+        vec![Write(WHOLE)],
+        vec![Read(ITEM0), Write(ITEM0 + 1)],
+        vec![Read(ITEM0 + 3)],
+    ]);
+    check(&p);
+}
+
+#[test]
+fn lock_protected_counters() {
+    let worker = || vec![Acquire(L), Read(X), Write(X), Release(L)];
+    assert_eq!(check(&prog(vec![worker(), worker()])), 2);
+    assert_eq!(check(&prog(vec![worker(), worker(), worker()])), 6);
+    // With an access outside the lock as well.
+    let p = prog(vec![
+        vec![Acquire(L), Write(X), Release(L), Read(Y)],
+        vec![Write(Y), Acquire(L), Write(X), Release(L)],
+    ]);
+    check(&p);
+}
+
+#[test]
+fn two_locks_in_opposite_orders_deadlock_is_a_class() {
+    let p = prog(vec![
+        vec![Acquire(L), Acquire(M), Release(M), Release(L)],
+        vec![Acquire(M), Acquire(L), Release(L), Release(M)],
+    ]);
+    assert_eq!(check(&p), 3);
+    let got = explore(&p, DporConfig::default());
+    assert_eq!(got.stats.deadlocks, 1);
+    // Three actors in a ring.
+    let p = prog(vec![
+        vec![Acquire(L), Acquire(M), Release(M), Release(L)],
+        vec![Acquire(M), Acquire(M + 1), Release(M + 1), Release(M)],
+        vec![Acquire(M + 1), Acquire(L), Release(L), Release(M + 1)],
+    ]);
+    check(&p);
+}
+
+#[test]
+fn spawn_in_a_child_in_a_loop() {
+    // Main starts two children in a loop; each starts a grandchild that
+    // writes X, and joins it; main joins both and reads X.
+    let child = || vec![Spawn(vec![Write(X)]), Join(0)];
+    let p = prog(vec![vec![
+        Spawn(child()),
+        Spawn(child()),
+        Join(0),
+        Join(1),
+        Read(X),
+    ]]);
+    check(&p);
+    // Grandchildren racing with the main actor.
+    let p = prog(vec![vec![
+        Spawn(vec![Spawn(vec![Write(X)]), Write(Y)]),
+        Spawn(vec![Read(Y)]),
+        Write(X),
+    ]]);
+    check(&p);
+}
+
+#[test]
+fn event_set_and_wait() {
+    let p = prog(vec![
+        vec![Write(X), Set(EV)],
+        vec![Wait(EV), Read(X)],
+        vec![Wait(EV), Write(Y)],
+    ]);
+    check(&p);
+    // A clear can make the wait block forever (a deadlock class).
+    let p = prog(vec![
+        vec![Set(EV)],
+        vec![Clear(EV)],
+        vec![Wait(EV), Read(X)],
+    ]);
+    check(&p);
+    let p = prog(vec![
+        vec![Set(EV), Write(X)],
+        vec![Set(EV)],
+        vec![Wait(EV), Read(X)],
+    ]);
+    check(&p);
+}
+
+#[test]
+fn queue_hand_off() {
+    let p = prog(vec![
+        vec![Write(X), Put(Q), Put(Q)],
+        vec![Get(Q), Read(X)],
+        vec![Get(Q), Write(Y)],
+    ]);
+    check(&p);
+    // One item, two consumers: one of them is left blocked.
+    let p = prog(vec![vec![Put(Q)], vec![Get(Q)], vec![Get(Q)]]);
+    assert_eq!(check(&p), 2);
+}
+
+#[test]
+fn preemption_bound_zero_runs_actors_to_completion() {
+    let programs = [
+        prog((0..3).map(|_| vec![Read(X), Write(X)]).collect()),
+        prog(vec![
+            vec![Acquire(L), Read(X), Write(X), Release(L)],
+            vec![Acquire(L), Read(X), Write(X), Release(L)],
+        ]),
+        prog(vec![vec![Write(X), Write(Y)], vec![Write(Y), Write(X)]]),
+    ];
+    for p in &programs {
+        let full = explore(p, DporConfig::default()).runs.len();
+        for bound in [0, 1] {
+            let got = explore(
+                p,
+                DporConfig {
+                    preemption_bound: Some(bound),
+                },
+            );
+            assert!(!got.runs.is_empty());
+            assert!(got.runs.len() <= full);
+            assert_eq!(got.runs.len(), got.classes.len(), "duplicate class");
+            for run in &got.runs {
+                assert!(preemptions(p, run) <= bound, "{run:?}");
+            }
+        }
+    }
+    // Bound 0 on independent-order writers: each actor runs to its end, in
+    // every order that matters.
+    let p = prog((0..3).map(|_| vec![Read(X), Write(X)]).collect());
+    let got = explore(
+        &p,
+        DporConfig {
+            preemption_bound: Some(0),
+        },
+    );
+    assert_eq!(got.runs.len(), 6);
+    for run in &got.runs {
+        let switches = run.windows(2).filter(|w| w[0].actor != w[1].actor).count();
+        assert_eq!(switches, 2, "three actors, each run whole: {run:?}");
+    }
+}
+
+#[test]
+fn preemption_bound_one_finds_the_lost_update() {
+    let p = prog(vec![vec![Read(X), Write(X)], vec![Read(X), Write(X)]]);
+    let got = explore(
+        &p,
+        DporConfig {
+            preemption_bound: Some(1),
+        },
+    );
+    // r1 r2 w1 w2 needs one preemption.
+    let lost = got.runs.iter().any(|r| {
+        let reads_first = r
+            .iter()
+            .take(2)
+            .all(|e| e.kind == racetrace_formats::EventKind::Read);
+        reads_first
+    });
+    assert!(lost);
+}
+
+/// A random small program: 2-3 actors, 2-4 operations each over two keys,
+/// with at most one critical section on one lock per actor.
+fn arb_program() -> impl Strategy<Value = Program> {
+    let access = prop_oneof![Just(Read(X)), Just(Write(X)), Just(Read(Y)), Just(Write(Y)),];
+    let item = prop_oneof![
+        3 => access.clone().prop_map(|a| vec![a]),
+        1 => access.prop_map(|a| vec![Acquire(L), a, Release(L)]),
+    ];
+    let actor = prop::collection::vec(item, 1..=3).prop_map(|items| {
+        let mut ops: Vec<MOp> = items.into_iter().flatten().collect();
+        // Keep 2..=4 operations, never cutting a critical section.
+        while ops.len() > 4 {
+            let cut = ops
+                .iter()
+                .rposition(|o| matches!(o, Acquire(_)))
+                .filter(|&i| i + 3 == ops.len())
+                .map_or(ops.len() - 1, |i| i);
+            ops.truncate(cut);
+        }
+        if ops.len() < 2 {
+            ops.push(Read(Y));
+        }
+        ops
+    });
+    prop::collection::vec(actor, 2..=3).prop_map(|actors| Program { actors })
+}
+
+/// Random programs with spawn/join, events and queues.
+fn arb_sync_program() -> impl Strategy<Value = Program> {
+    let op = prop_oneof![
+        Just(Read(X)),
+        Just(Write(X)),
+        Just(Set(EV)),
+        Just(Clear(EV)),
+        Just(Wait(EV)),
+        Just(Put(Q)),
+        Just(Get(Q)),
+    ];
+    let actor = prop::collection::vec(op, 1..=3);
+    (prop::collection::vec(actor, 2..=3), any::<bool>()).prop_map(|(mut actors, spawn)| {
+        if spawn {
+            let child = actors.pop().expect("two actors");
+            actors[0].insert(0, Spawn(child));
+            actors[0].push(Join(0));
+        }
+        Program { actors }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_explore_every_class_once(p in arb_program()) {
+        check(&p);
+    }
+
+    #[test]
+    fn random_sync_programs_explore_every_class_once(p in arb_sync_program()) {
+        check(&p);
+    }
+}
