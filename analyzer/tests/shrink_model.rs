@@ -44,6 +44,10 @@ struct Program {
     vars: usize,
     locks: usize,
     invariant: Invariant,
+    /// Check the invariant after every step and stop at the first violation,
+    /// like an assertion inside a thread: the failing run then executes only
+    /// a prefix of the candidate.
+    fail_fast: bool,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -142,6 +146,15 @@ fn run(p: &Program, cand: &Schedule) -> RunReport {
         st.step(p, choice);
         executed.push(choice);
         cur = Some(choice);
+        if p.fail_fast {
+            if let Some(loc) = (p.invariant)(&st.vars) {
+                return RunReport {
+                    verdict: Verdict::Fail(FailureSignature::new("assertion", loc)),
+                    executed: sched(&executed),
+                    preemptive,
+                };
+            }
+        }
     }
     let verdict = match st.outcome(p) {
         Some(sig) => Verdict::Fail(sig),
@@ -240,6 +253,7 @@ fn lost_update(rounds: usize, before: usize, between: usize) -> Program {
         threads: vec![ops.clone(), ops],
         vars: 1,
         locks: 0,
+        fail_fast: false,
         invariant: Arc::new(move |v| (v[0] != expected).then(|| format!("counter == {expected}"))),
     }
 }
@@ -265,6 +279,7 @@ fn three_windows() -> Program {
         threads: vec![writer, reader(1, 3), reader(2, 12), reader(3, 21)],
         vars: 4,
         locks: 0,
+        fail_fast: false,
         invariant: Arc::new(|v| (v[1..] == [1, 2, 3]).then(|| "readers saw 1, 2, 3".to_string())),
     }
 }
@@ -351,6 +366,30 @@ fn lost_update_shrinks_to_one_preemption() {
         res.schedule,
         res.candidates_run
     );
+}
+
+/// The failure stops the run at once: failing runs execute only a prefix of
+/// their candidate, which the shrinker must take as the new starting point.
+#[test]
+fn failure_that_stops_the_run_early() {
+    let p = Program {
+        fail_fast: true,
+        ..three_windows()
+    };
+    let (original, report) = failing_random(&p, 1, 100_000).unwrap();
+    assert!(report.executed.len() < original.len());
+    let res = shrink_with(&p, &original, 1);
+    check_result(&p, &report, &res);
+    assert_eq!(res.preemptions, 3, "{}", res.schedule);
+    assert!(
+        res.candidates_run <= 100,
+        "{} candidates",
+        res.candidates_run
+    );
+    // The run ends at the step that published the third value.
+    let last = *res.executed.steps.last().unwrap();
+    assert_eq!(last, ActorId(3), "{}", res.executed);
+    assert_eq!(comparable(shrink_with(&p, &original, 4)), res);
 }
 
 #[test]
@@ -593,6 +632,7 @@ fn program(threads: &[Vec<Item>]) -> Program {
         threads,
         vars: 2,
         locks: 2,
+        fail_fast: false,
         invariant: Arc::new(move |v| {
             (0..2)
                 .find(|&i| v[i] != expected[i])
