@@ -1,5 +1,6 @@
 """Two threads take the same two locks in opposite orders. The second one
-starts late, so this run does not deadlock; another schedule could."""
+waits (without synchronizing) for the first to finish, so this run does not
+deadlock; another schedule could."""
 
 import threading
 import time
@@ -15,7 +16,9 @@ def transfer():
 
 
 def audit():
-    time.sleep(0.2)  # not a synchronization: the threads stay unordered
+    # Polling is_alive() is not a synchronization: the threads stay unordered.
+    while threads[0].is_alive():
+        time.sleep(0.01)
     lock_b.acquire()  # MARK: b-then
     lock_a.acquire()  # MARK: then-a
     lock_a.release()

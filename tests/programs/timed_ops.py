@@ -1,9 +1,8 @@
 """Timed and non-blocking operations that fail do not synchronize: each
-section races on its own attribute. Sleeps only shape this run; they are
-not synchronization."""
+section races on its own attribute. Helper events make the failures
+certain; they are placed so that they do not order the two racing writes."""
 
 import threading
-import time
 
 
 class Data:
@@ -19,15 +18,16 @@ def run(*targets):
 
 
 def timed_out_event_wait():
-    d, ready = Data(), threading.Event()
+    d, ready, tried = Data(), threading.Event(), threading.Event()
 
     def producer():
-        time.sleep(0.2)
+        tried.wait()
         d.e = 1  # MARK: event-write
         ready.set()
 
     def consumer():
-        ready.wait(timeout=0.01)  # times out: no ordering
+        assert not ready.wait(timeout=0.01)  # times out: no ordering
+        tried.set()
         d.e = 2  # MARK: event-other
 
     run(producer, consumer)
@@ -35,32 +35,34 @@ def timed_out_event_wait():
 
 def failed_lock_acquire():
     d, lock = Data(), threading.Lock()
+    held, tried = threading.Event(), threading.Event()
 
     def holder():
         with lock:
+            held.set()
             d.l = 1  # MARK: lock-write
-            time.sleep(0.2)
+            tried.wait()
 
     def impatient():
-        time.sleep(0.05)
-        if not lock.acquire(timeout=0.01):
-            d.l = 2  # MARK: lock-other
-        else:
-            lock.release()
+        held.wait()
+        assert not lock.acquire(timeout=0.01)
+        tried.set()
+        d.l = 2  # MARK: lock-other
 
     run(holder, impatient)
 
 
 def failed_semaphore_acquire():
-    d, sem = Data(), threading.Semaphore(0)
+    d, sem, tried = Data(), threading.Semaphore(0), threading.Event()
 
     def producer():
-        time.sleep(0.2)
+        tried.wait()
         d.s = 1  # MARK: sem-write
         sem.release()
 
     def consumer():
-        sem.acquire(timeout=0.01)  # fails
+        assert not sem.acquire(timeout=0.01)  # fails
+        tried.set()
         d.s = 2  # MARK: sem-other
 
     run(producer, consumer)
