@@ -433,8 +433,47 @@ fn result_is_deterministic_and_independent_of_jobs() {
         assert_eq!(one.speculative_runs, 0);
         assert_eq!(shrink_with(&p, &original, 1), one);
         let four = shrink_with(&p, &original, 4);
+        eprintln!(
+            "jobs=4: {} candidates as with jobs=1, plus {} run ahead",
+            four.candidates_run, four.speculative_runs
+        );
         assert_eq!(comparable(four), one.clone());
     }
+}
+
+/// With `jobs > 1` candidates really run at the same time.
+#[test]
+fn jobs_run_candidates_concurrently() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let p = lost_update(8, 12, 4);
+    let (original, _) = failing_random(&p, 1, 100).unwrap();
+    let (inflight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let runner = |s: &Schedule| {
+        let now = inflight.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let r = run(&p, s);
+        inflight.fetch_sub(1, Ordering::SeqCst);
+        r
+    };
+    let options = ShrinkOptions {
+        jobs: 4,
+        ..ShrinkOptions::default()
+    };
+    let res = shrink(&original, runner, &options, |_: &ShrinkProgress| {}).unwrap();
+    assert_eq!(comparable(res), shrink_with(&p, &original, 1));
+    assert!(most.load(Ordering::SeqCst) > 1);
+}
+
+#[test]
+fn result_serializes_with_text_schedules() {
+    let p = lost_update(2, 1, 1);
+    let (original, _) = failing_random(&p, 1, 1000).unwrap();
+    let res = shrink_with(&p, &original, 1);
+    let json = serde_json::to_value(&res).unwrap();
+    assert_eq!(json["schedule"], res.schedule.to_text());
+    assert_eq!(json["signature"]["kind"], "assertion");
+    assert_eq!(json["preemptions"], 1);
 }
 
 #[test]

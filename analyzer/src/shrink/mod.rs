@@ -103,7 +103,7 @@ impl fmt::Display for FailureSignature {
 }
 
 /// The outcome of running one candidate.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Verdict {
     Fail(FailureSignature),
     /// Ran to the end without failing, or hung and was stopped by the
@@ -198,12 +198,15 @@ pub struct ShrinkProgress {
     pub best_length: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes (for `--json`) with schedules in their text form.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ShrinkResult {
     /// The schedule to force when replaying: a prefix of `executed`, after
     /// which the default policy reproduces the rest.
+    #[serde(serialize_with = "schedule_text")]
     pub schedule: Schedule,
     /// The full schedule that running `schedule` executes.
+    #[serde(serialize_with = "schedule_text")]
     pub executed: Schedule,
     pub signature: FailureSignature,
     /// Preemptions and switches of `executed`.
@@ -219,6 +222,10 @@ pub struct ShrinkResult {
     /// The search stopped at `max_candidates`: `schedule` fails the same
     /// way but may not be minimal.
     pub budget_exhausted: bool,
+}
+
+fn schedule_text<S: serde::Serializer>(s: &Schedule, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&s.to_text())
 }
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
