@@ -27,6 +27,69 @@ fn thread_name(thread: &Bound<'_, PyAny>) -> String {
         .unwrap_or_default()
 }
 
+/// The recognized callables and code objects, keyed as the hook looks
+/// them up (kept alive for the session).
+pub(crate) fn call_tables(
+    calls: &[(Bound<'_, PyAny>, String)],
+    code_roles: &[(Bound<'_, PyAny>, String)],
+) -> (CallTable, HashMap<usize, Role>, Vec<Py<PyAny>>) {
+    let mut keep_alive = Vec::new();
+    let mut table = CallTable::default();
+    for (callable, role) in calls {
+        let Some(role) = CallRole::from_name(role) else {
+            continue;
+        };
+        match cpython::builtin_method(callable) {
+            Some((def, _)) => table.by_method_def.insert(def, role),
+            None => table.by_identity.insert(callable.as_ptr() as usize, role),
+        };
+        keep_alive.push(callable.clone().unbind());
+    }
+    let mut roles = HashMap::new();
+    for (code, role) in code_roles {
+        if cpython::is_code(code) {
+            roles.insert(code.as_ptr() as usize, Role::from_name(role));
+            keep_alive.push(code.clone().unbind());
+        }
+    }
+    (table, roles, keep_alive)
+}
+
+pub(crate) fn make_header(py: Python<'_>, mode: Mode, program: String) -> PyResult<Header> {
+    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
+    Ok(Header {
+        format_version: 0,
+        python_version: python_version
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode,
+        program,
+        seed: 0,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    })
+}
+
+/// Interns the "unknown" string and location as id 0 of their tables.
+pub(crate) fn intern_unknown() {
+    session::with(|s| {
+        let empty = s.string("");
+        debug_assert_eq!(empty, StrId(0));
+        let file = s.string("<unknown>");
+        s.loc(CodeLoc {
+            file,
+            line: 0,
+            function: empty,
+            offset: 0,
+        })
+    });
+}
+
 /// Starts recording into `path` in the calling thread (which becomes actor 0).
 #[pyfunction]
 #[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, running_threads))]
@@ -50,42 +113,8 @@ fn start(
         )));
     }
     naming::init(py)?;
-    let mut keep_alive = Vec::new();
-    let mut table = CallTable::default();
-    for (callable, role) in &calls {
-        let Some(role) = CallRole::from_name(role) else {
-            continue;
-        };
-        match cpython::builtin_method(callable) {
-            Some((def, _)) => table.by_method_def.insert(def, role),
-            None => table.by_identity.insert(callable.as_ptr() as usize, role),
-        };
-        keep_alive.push(callable.clone().unbind());
-    }
-    let mut roles = HashMap::new();
-    for (code, role) in &code_roles {
-        if cpython::is_code(code) {
-            roles.insert(code.as_ptr() as usize, Role::from_name(role));
-            keep_alive.push(code.clone().unbind());
-        }
-    }
-    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
-    let header = Header {
-        format_version: 0,
-        python_version: python_version
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: Mode::Record,
-        program,
-        seed: 0,
-        started_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
+    let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
+    let header = make_header(py, Mode::Record, program)?;
     let generation = session::start(StartOptions {
         path,
         header,
@@ -98,21 +127,13 @@ fn start(
         code_roles: roles,
         sync_lib_files: sync_lib_files.into_iter().collect::<HashSet<_>>(),
         keep_alive,
+        controlled: false,
+        own_dir: String::new(),
     })
     .map_err(PyOSError::new_err)?;
 
     // Id 0 of the string and location tables: "unknown".
-    session::with(|s| {
-        let empty = s.string("");
-        debug_assert_eq!(empty, StrId(0));
-        let file = s.string("<unknown>");
-        s.loc(CodeLoc {
-            file,
-            line: 0,
-            function: empty,
-            offset: 0,
-        })
-    });
+    intern_unknown();
 
     let thread = current_thread(py)?;
     let name = thread_name(&thread);
@@ -251,6 +272,36 @@ fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
     let loc = code
         .map(|c| hook::code_entry_loc(py, &c))
         .unwrap_or(LocId(0));
+    if crate::control::active() {
+        // Only threads spawned by actors (or the run's main actor) are
+        // controlled; others (started by threads outside the run) are left
+        // alone.
+        let Some(actor) = session::with(|s| s.thread_actor(&thread)).flatten() else {
+            return Ok(());
+        };
+        let loc = if actor.0 == 0 { LocId(0) } else { loc };
+        let ident: u64 = thread.getattr("ident")?.extract().unwrap_or(0);
+        let op = racetrace_formats::Event {
+            actor,
+            kind: EventKind::ActorStart,
+            loc,
+            target: actor.0,
+            aux: 0,
+        };
+        if crate::control::arrive(py, actor, ident).is_err()
+            || crate::control::before_emit(py, actor, op, None).is_err()
+        {
+            return Err(run_aborted());
+        }
+        session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));
+        cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
+        cpython::with_frame_object(&frame, |f| {
+            if let Some(info) = hook::ensure_info(py, f) {
+                f.set_trace_flags(false, info.traced || info.intercept);
+            }
+        });
+        return Ok(());
+    }
     let Some(actor) = session::with(|s| match s.thread_actor(&thread) {
         Some(a) => a,
         None => {
@@ -303,8 +354,22 @@ fn recording_path() -> Option<String> {
     session::with(|s| s.path.clone())
 }
 
+pyo3::create_exception!(
+    _native,
+    RunAborted,
+    pyo3::exceptions::PyBaseException,
+    "Raised inside the actors of a controlled run that racetrace stopped (deadlock, divergence, timeout): they unwind. Never caught by `except Exception`."
+);
+
+/// The exception raised in an actor whose run was stopped.
+pub fn run_aborted() -> PyErr {
+    RunAborted::new_err("racetrace stopped this controlled run")
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cpython::check_layout(m.py())?;
+    m.add("RunAborted", m.py().get_type::<RunAborted>())?;
+    crate::api_control::register(m)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;

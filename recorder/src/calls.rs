@@ -36,6 +36,13 @@ pub enum CallRole {
     QueuePut,
     /// `SimpleQueue.get()` (C): recorded once it returned the item.
     QueueGet,
+    /// `RLock._release_save()`: releases every level (inside `Condition.wait`).
+    LockReleaseSave,
+    /// `RLock._acquire_restore(state)`: re-takes the saved levels.
+    LockAcquireRestore,
+    /// `time.sleep(secs)`: a `Yield` (a scheduling point; no real wait
+    /// under control).
+    Sleep,
 }
 
 impl CallRole {
@@ -53,6 +60,9 @@ impl CallRole {
             "lock_release" => CallRole::LockRelease,
             "queue_put" => CallRole::QueuePut,
             "queue_get" => CallRole::QueueGet,
+            "lock_release_save" => CallRole::LockReleaseSave,
+            "lock_acquire_restore" => CallRole::LockAcquireRestore,
+            "sleep" => CallRole::Sleep,
             _ => return None,
         })
     }

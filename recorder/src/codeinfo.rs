@@ -86,6 +86,8 @@ pub struct CodeInfo {
     /// The recording this table belongs to (ids below are that trace's).
     pub generation: u64,
     pub traced: bool,
+    /// Not traced, but a controlled run intercepts its lock operations.
+    pub intercept: bool,
     pub role: Role,
     /// Code of the `threading`/`queue` modules: recognized calls made from
     /// inside them are implementation details, not user operations.

@@ -33,6 +33,8 @@ pub enum Action {
     BeforeWith,
     /// The `__exit__` call of a `with` block left by an exception.
     WithExceptStart,
+    /// CALL_FUNCTION_EX (`f(*args)`); arg = 1 if a keyword dict follows.
+    CallEx,
     GetIter,
 }
 
@@ -58,6 +60,9 @@ pub struct Instr {
     pub cached_key: Cell<u32>,
     /// For subscripts: the key object of the cached access.
     pub cached_item: Cell<usize>,
+    /// For calls: index + 1 in `co_consts` of the keyword-name tuple given
+    /// by the KW_NAMES before this PRECALL (0: no keywords).
+    pub kw: u32,
 }
 
 impl Instr {
@@ -90,9 +95,27 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::BEFORE_WITH => Action::BeforeWith,
         op::WITH_EXCEPT_START => Action::WithExceptStart,
         op::GET_ITER => Action::GetIter,
+        op::CALL_FUNCTION_EX => return (Action::CallEx, oparg & 1),
         _ => Action::Invisible,
     };
     (a, oparg)
+}
+
+/// The table of code that is not traced but whose lock operations a
+/// controlled run must see (the standard library): only calls and `with`
+/// statements are kept.
+pub fn decode_intercept(code: &[u8]) -> Box<[Instr]> {
+    let mut t = decode(code);
+    for ins in t.iter_mut() {
+        ins.post_call = false;
+        if !matches!(
+            ins.action,
+            Action::Call | Action::CallEx | Action::BeforeWith | Action::WithExceptStart
+        ) {
+            ins.action = Action::Invisible;
+        }
+    }
+    t
 }
 
 /// Decodes `co_code` (two bytes per code unit).
@@ -103,6 +126,7 @@ pub fn decode(code: &[u8]) -> Box<[Instr]> {
     let mut ext: u32 = 0;
     let mut start: Option<usize> = None;
     let mut mark_next = false;
+    let mut kw: u32 = 0;
     while i < n {
         let opcode = code[2 * i];
         let raw = code[2 * i + 1] as u32;
@@ -127,7 +151,12 @@ pub fn decode(code: &[u8]) -> Box<[Instr]> {
         let (action, arg) = action_of(opcode, oparg);
         slot.action = action;
         slot.arg = arg;
-        if opcode == op::CALL || opcode == op::BEFORE_WITH {
+        if opcode == op::KW_NAMES {
+            kw = oparg + 1;
+        } else if opcode == op::PRECALL {
+            slot.kw = std::mem::take(&mut kw);
+        }
+        if opcode == op::CALL || opcode == op::BEFORE_WITH || opcode == op::CALL_FUNCTION_EX {
             mark_next = true;
         }
         i += 1 + op::cache_entries(opcode);

@@ -5,9 +5,11 @@
 use pyo3::prelude::*;
 
 mod api;
+mod api_control;
 mod calls;
 mod cli_bridge;
 mod codeinfo;
+mod control;
 mod cpython;
 mod decode;
 mod fasthash;

@@ -26,6 +26,11 @@ pub const STORE_DEREF: u8 = 138;
 pub const EXTENDED_ARG: u8 = 144;
 pub const LOAD_CLASSDEREF: u8 = 148;
 pub const PRECALL: u8 = 166;
+/// `f(*args, **kwargs)`: the stack holds NULL, the callable, the argument
+/// tuple and (if `oparg & 1`) the keyword dict.
+pub const CALL_FUNCTION_EX: u8 = 142;
+/// Names the keyword arguments of the next call (a constant tuple).
+pub const KW_NAMES: u8 = 172;
 
 /// Opcodes below this take no argument.
 pub const HAVE_ARGUMENT: u8 = 90;

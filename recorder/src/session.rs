@@ -64,6 +64,11 @@ pub struct Session {
     pub sync_lib_files: HashSet<String>,
     strings: HashMap<String, StrId>,
     locs: HashMap<CodeLoc, LocId>,
+    /// The same tables by id, to render locations and labels (reports of
+    /// controlled runs).
+    string_list: Vec<String>,
+    loc_list: Vec<CodeLoc>,
+    obj_labels: Vec<StrId>,
     /// Object identity → id. Every registered object is kept alive in
     /// `alive` until the recording ends, so an address is never reused for
     /// another object within one trace.
@@ -91,6 +96,10 @@ pub struct Session {
     flushed_at: u64,
     /// Where the recording actor started (used for its exit event too).
     pub main_start_loc: LocId,
+    /// A controlled run: lock operations are intercepted in all code but
+    /// racetrace's own (`own_dir`).
+    pub controlled: bool,
+    pub own_dir: String,
 }
 
 /// What `start` needs besides the Python-side tables.
@@ -102,6 +111,8 @@ pub struct StartOptions {
     pub code_roles: HashMap<usize, Role>,
     pub sync_lib_files: HashSet<String>,
     pub keep_alive: Vec<Py<PyAny>>,
+    pub controlled: bool,
+    pub own_dir: String,
 }
 
 /// Opens the trace and makes the session current. Fails (before anything is
@@ -127,6 +138,9 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         sync_lib_files: opts.sync_lib_files,
         strings: HashMap::new(),
         locs: HashMap::new(),
+        string_list: Vec::new(),
+        loc_list: Vec::new(),
+        obj_labels: Vec::new(),
         objects: IntMap::default(),
         obj_kinds: Vec::new(),
         alive: opts.keep_alive,
@@ -144,6 +158,8 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         write_error: None,
         flushed_at: 0,
         main_start_loc: LocId(0),
+        controlled: opts.controlled,
+        own_dir: opts.own_dir,
     });
     GENERATION.store(generation, Ordering::Release);
     drop(guard);
@@ -186,6 +202,11 @@ fn spawn_flusher(generation: u64) {
 }
 
 impl Session {
+    /// Whether a controlled run intercepts the lock operations of `file`.
+    pub fn intercepts(&self, file: &str) -> bool {
+        self.controlled && (self.own_dir.is_empty() || !file.starts_with(&self.own_dir))
+    }
+
     fn flush_if_new(&mut self) {
         if let Some(w) = self.writer.as_mut() {
             let n = w.events_written();
@@ -229,7 +250,25 @@ impl Session {
             None => StrId(self.strings.len() as u32),
         };
         self.strings.insert(s.to_owned(), id);
+        if id.index() == self.string_list.len() {
+            self.string_list.push(s.to_owned());
+        }
         id
+    }
+
+    /// (file, line, function) of a location of this trace.
+    pub fn loc_parts(&self, id: LocId) -> Option<(String, u32, String)> {
+        let loc = self.loc_list.get(id.index())?;
+        crate::control::code_loc_parts(&self.string_list, loc)
+    }
+
+    /// The label of a registered object ("lock_a"), or its type name.
+    pub fn label_of(&self, id: ObjId) -> String {
+        self.obj_labels
+            .get(id.index())
+            .and_then(|s| self.string_list.get(s.index()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn loc(&mut self, loc: CodeLoc) -> LocId {
@@ -241,6 +280,9 @@ impl Session {
             None => LocId(self.locs.len() as u32),
         };
         self.locs.insert(loc, id);
+        if id.index() == self.loc_list.len() {
+            self.loc_list.push(loc);
+        }
         id
     }
 
@@ -282,6 +324,7 @@ impl Session {
             None => ObjId(self.obj_kinds.len() as u32),
         };
         self.obj_kinds.push(kind);
+        self.obj_labels.push(label);
         self.objects.insert(addr, Some(id));
         self.alive.push(obj.clone().unbind());
         id

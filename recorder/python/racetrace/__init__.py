@@ -15,10 +15,36 @@ from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 from racetrace import _native  # noqa: E402,F401  (fails early if the extension is missing)
 from racetrace.recording import record, record_call  # noqa: E402
+from racetrace.control import (  # noqa: E402
+    ControlTimeout,
+    DeadlockError,
+    DivergenceError,
+    RunAborted,
+    RunError,
+    RunResult,
+    ScheduleError,
+    StepLimitError,
+    replay,
+    run,
+)
 
 try:
     __version__ = version("racetrace")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["record", "record_call", "__version__"]
+__all__ = [
+    "record",
+    "record_call",
+    "run",
+    "replay",
+    "RunResult",
+    "RunError",
+    "DeadlockError",
+    "DivergenceError",
+    "ControlTimeout",
+    "StepLimitError",
+    "ScheduleError",
+    "RunAborted",
+    "__version__",
+]

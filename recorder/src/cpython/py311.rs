@@ -423,6 +423,33 @@ impl<'f> Frame<'f> {
         }
     }
 
+    /// Replaces the value `n` places below TOS (an argument of the call
+    /// about to run), during an opcode event: how a controlled run makes a
+    /// lock acquire time out at once or a `time.sleep` return at once. The
+    /// interpreter reloads its stack pointer from the frame after the
+    /// callback (`DO_TRACING`), so the call sees the new value.
+    pub fn replace(self, py: Python<'_>, n: usize, v: &Bound<'_, PyAny>) -> bool {
+        let _ = py;
+        let depth = self.stack_depth();
+        if depth <= n as isize {
+            return false;
+        }
+        // SAFETY: index within the live stack (checked above); the slot
+        // owns a reference, which we swap for one to `v`.
+        unsafe {
+            let base = (*self.iframe()).localsplus.as_ptr() as *mut *mut PyObject;
+            let slot = base.offset(self.nlocalsplus() + depth - 1 - n as isize);
+            let old = *slot;
+            if old.is_null() {
+                return false;
+            }
+            ffi::Py_IncRef(v.as_ptr());
+            *slot = v.as_ptr();
+            ffi::Py_DecRef(old);
+        }
+        true
+    }
+
     /// True if the value `n` places below TOS is exactly `True`.
     pub fn peek_is_true(self, n: usize) -> bool {
         let depth = self.stack_depth();
@@ -628,6 +655,25 @@ pub fn builtin_method<'py>(
         }
     }
     None
+}
+
+/// The name of a builtin method from its `PyMethodDef` (as returned by
+/// [`builtin_method`]).
+pub fn method_def_name(def: usize) -> String {
+    if def == 0 {
+        return String::new();
+    }
+    // SAFETY: `def` is a live `PyMethodDef` (static in its extension
+    // module); its first field is the NUL-terminated `ml_name`.
+    unsafe {
+        let name = *(def as *const *const c_char);
+        if name.is_null() {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// A slot wrapper such as `object.__setattr__` (recognized by identity).
@@ -851,6 +897,13 @@ unsafe extern "C" fn trace_callback(
         if !ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_Clear();
         }
+    }
+    if hook::take_abort() {
+        // The controlled run was stopped: the actor unwinds, once; what it
+        // runs while unwinding is no longer controlled.
+        ctx.finished.set(true);
+        crate::api::run_aborted().restore(py);
+        return -1;
     }
     0
 }

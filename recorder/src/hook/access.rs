@@ -223,11 +223,13 @@ pub(super) fn cached_item_access(
 }
 
 pub(super) fn whole_key(ctx: &ThreadCtx, kind: EventKind, loc: LocId, id: ObjId) {
-    session::with(|s| {
+    let Some(key) = session::with(|s| {
         let empty = s.string("");
-        let key = s.key(id, MemberKind::Whole, empty);
-        s.emit(ctx.actor, kind, loc, key.0, 0);
-    });
+        s.key(id, MemberKind::Whole, empty)
+    }) else {
+        return;
+    };
+    emit(ctx, kind, loc, key.0, 0);
 }
 
 pub(super) fn whole_access(

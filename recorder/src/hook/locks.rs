@@ -17,6 +17,9 @@ pub(super) fn lock_of(
 }
 
 pub(super) fn emit_acquire(ctx: &ThreadCtx, lock: ObjId, reentrant: bool, loc: LocId) {
+    if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 0) {
+        return;
+    }
     session::with(|s| {
         let depth = s.lock_acquired(lock, reentrant);
         s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, depth as u64);
@@ -24,6 +27,9 @@ pub(super) fn emit_acquire(ctx: &ThreadCtx, lock: ObjId, reentrant: bool, loc: L
 }
 
 pub(super) fn emit_release(ctx: &ThreadCtx, lock: ObjId, loc: LocId) {
+    if !gate(ctx, EventKind::LockRelease, loc, lock.0, 0) {
+        return;
+    }
     session::with(|s| {
         let depth = s.lock_released(lock);
         s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, depth as u64);
@@ -48,11 +54,12 @@ pub(super) fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         PendingOp::QueueGet { queue } => {
             let Some(item) = f.peek(py, 0) else { return };
             let addr = item.as_ptr() as usize;
-            session::with(|s| {
-                if let Some(token) = s.queue_get(queue, addr) {
-                    s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token);
-                }
-            });
+            let Some(Some(token)) = session::with(|s| s.queue_get(queue, addr)) else {
+                return;
+            };
+            if gate(ctx, EventKind::QueueGet, p.loc, queue.0, token) {
+                session::with(|s| s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token));
+            }
         }
     }
 }

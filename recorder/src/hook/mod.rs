@@ -34,6 +34,30 @@ pub struct ThreadCtx {
     future_calls: RefCell<Vec<(usize, ObjId)>>,
     /// Where the actor started (also used for its exit event).
     start_loc: Cell<LocId>,
+    /// Whether this actor takes turns (a controlled run).
+    pub controlled: bool,
+    /// Inside `Thread.start`: the handshake with the new thread runs
+    /// unmodelled (the child is not an actor yet).
+    uncontrolled: Cell<u32>,
+    /// The actor recorded its exit: nothing of it is controlled any more.
+    pub finished: Cell<bool>,
+    /// Recognized primitives being called (controlled runs): what a wait
+    /// inside them is for, in the user's terms.
+    prims: RefCell<Vec<Prim>>,
+}
+
+/// A recognized primitive call in progress (controlled runs).
+#[derive(Clone)]
+pub(crate) struct Prim {
+    frame: usize,
+    role: Role,
+    /// The primitive's trace id (or the joined actor's).
+    id: u32,
+    /// The user's call site (None when called from inside the library).
+    site: Option<LocId>,
+    /// The lock a `Condition.wait` re-acquires.
+    cond_lock: Option<usize>,
+    label: String,
 }
 
 /// A C call whose effect is recorded once it has returned: at the next
@@ -70,6 +94,71 @@ impl ThreadCtx {
             barrier_waits: RefCell::new(Vec::new()),
             future_calls: RefCell::new(Vec::new()),
             start_loc: Cell::new(start_loc),
+            controlled: crate::control::active(),
+            uncontrolled: Cell::new(0),
+            finished: Cell::new(false),
+            prims: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Whether this actor's operations go through the scheduler now.
+    #[inline]
+    pub fn in_control(&self) -> bool {
+        self.controlled && self.uncontrolled.get() == 0 && !self.finished.get()
+    }
+}
+
+thread_local! {
+    /// Set when the controlled run was stopped under this thread: the trace
+    /// function raises `RunAborted` so that the actor unwinds.
+    static ABORTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the run was stopped during this callback (cleared).
+pub fn take_abort() -> bool {
+    ABORTING.with(|a| a.replace(false))
+}
+
+pub(crate) fn aborting() -> bool {
+    ABORTING.with(|a| a.get())
+}
+
+pub(crate) fn set_abort() {
+    ABORTING.with(|a| a.set(true));
+}
+
+/// Takes the turn for one event (a no-op when the run is not controlled).
+/// False when the run was stopped: the event must not be written.
+#[inline]
+pub(crate) fn gate(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) -> bool {
+    gate_at(ctx, kind, loc, target, aux, None)
+}
+
+pub(crate) fn gate_at(
+    ctx: &ThreadCtx,
+    kind: EventKind,
+    loc: LocId,
+    target: u32,
+    aux: u64,
+    deadline: Option<f64>,
+) -> bool {
+    if !ctx.in_control() {
+        return true;
+    }
+    // SAFETY: hooks and the native API run with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    let op = racetrace_formats::Event {
+        actor: ctx.actor,
+        kind,
+        loc,
+        target,
+        aux,
+    };
+    match crate::control::before_emit(py, ctx.actor, op, deadline) {
+        Ok(()) => true,
+        Err(_) => {
+            set_abort();
+            false
         }
     }
 }
@@ -87,7 +176,9 @@ pub fn internal_error(what: &str) {
 }
 
 fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
-    session::with(|s| s.emit(ctx.actor, kind, loc, target, aux));
+    if gate(ctx, kind, loc, target, aux) {
+        session::with(|s| s.emit(ctx.actor, kind, loc, target, aux));
+    }
 }
 
 fn emit_key(
@@ -98,13 +189,14 @@ fn emit_key(
     mk: MemberKind,
     member: StrId,
 ) {
-    session::with(|s| {
-        let key = s.key(obj, mk, member);
-        s.emit(ctx.actor, kind, loc, key.0, 0);
-    });
+    let Some(key) = session::with(|s| s.key(obj, mk, member)) else {
+        return;
+    };
+    emit(ctx, kind, loc, key.0, 0);
 }
 
 mod access;
+mod control;
 mod locks;
 mod stdlib;
 mod tables;
@@ -119,9 +211,18 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(info) = ensure_info(py, f) else {
         return;
     };
-    f.set_trace_flags(false, info.traced);
+    let in_control = ctx.in_control();
+    f.set_trace_flags(false, info.traced || (info.intercept && in_control));
     if info.role != Role::None {
+        if in_control {
+            control::prim_call(py, ctx, f, info.role);
+        }
         sync_call(py, ctx, f, info.role);
+        if info.role == Role::ThreadStart && ctx.controlled {
+            // The handshake inside `start` runs unmodelled (the child is not
+            // an actor until it reaches its first instruction).
+            ctx.uncontrolled.set(ctx.uncontrolled.get() + 1);
+        }
     }
 }
 
@@ -131,6 +232,16 @@ pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&
         return;
     };
     if info.role != Role::None {
+        if info.role == Role::ThreadStart && ctx.controlled {
+            ctx.uncontrolled
+                .set(ctx.uncontrolled.get().saturating_sub(1));
+            if ctx.in_control() {
+                control::thread_started_return(py, ctx, f, retval.is_none());
+            }
+        }
+        if ctx.in_control() {
+            control::prim_return(ctx, f);
+        }
         sync_return(py, ctx, f, info.role, retval);
     }
 }
@@ -140,7 +251,11 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         return;
     };
     if !info.traced {
-        f.set_trace_flags(false, false);
+        if info.intercept && ctx.in_control() {
+            intercept_only(py, ctx, f, info);
+        } else {
+            f.set_trace_flags(false, false);
+        }
         return;
     }
     let idx = f.instr_index();
@@ -219,7 +334,17 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 iter_access(py, ctx, f, loc, &obj);
             }
         }
-        Action::Call => on_precall(py, ctx, f, loc, arg),
+        Action::Call => {
+            on_precall(py, ctx, f, loc, arg);
+            if ctx.in_control() && !aborting() {
+                control::precall(py, ctx, f, info, ins, arg);
+            }
+        }
+        Action::CallEx => {
+            if ctx.in_control() {
+                control::call_ex(py, ctx, f, arg);
+            }
+        }
         Action::BeforeWith => {
             ctx.pending.set(None);
             let Some(obj) = peek(0) else { return };
@@ -232,8 +357,14 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                     loc,
                 }));
             }
+            if ctx.in_control() {
+                control::before_with(py, ctx, f, info);
+            }
         }
         Action::WithExceptStart => {
+            if ctx.in_control() {
+                control::with_except(py, ctx, f);
+            }
             // Stack: exit, lasti, previous exception, exception.
             let Some(exit) = peek(3) else { return };
             if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
@@ -352,10 +483,12 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 return;
             };
             let addr = item.as_ptr() as usize;
-            session::with(|s| {
-                let token = s.queue_put(queue, addr);
-                s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
-            });
+            if gate(ctx, EventKind::QueuePut, loc, queue.0, 0) {
+                session::with(|s| {
+                    let token = s.queue_put(queue, addr);
+                    s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
+                });
+            }
         }
         CallRole::QueueGet => {
             let Some(q) = self_obj else { return };
@@ -374,5 +507,23 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 emit_release(ctx, lock, loc);
             }
         }
+        CallRole::Sleep => control::sleep(py, ctx, f, loc, nargs),
+        CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
+    }
+}
+
+/// An instruction of intercepted (untraced) code in a controlled run: only
+/// lock operations matter.
+fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
+    let idx = f.instr_index();
+    let Some(ins) = info.instrs.get(idx) else {
+        return;
+    };
+    match ins.action {
+        Action::Call => control::precall(py, ctx, f, info, ins, ins.arg as usize),
+        Action::CallEx => control::call_ex(py, ctx, f, ins.arg as usize),
+        Action::BeforeWith => control::before_with(py, ctx, f, info),
+        Action::WithExceptStart => control::with_except(py, ctx, f),
+        _ => {}
     }
 }

@@ -45,7 +45,11 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             };
             let lock = cond_lock(py, f, &this);
             emit(ctx, EventKind::CondWait, loc, cond.0, 0);
+            if aborting() {
+                return;
+            }
             let saved = lock.map(|(lock, _)| {
+                let _ = gate(ctx, EventKind::LockRelease, loc, lock.0, 1);
                 let depth = session::with(|s| {
                     let d = s.lock_released_fully(lock);
                     s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, 1);
@@ -96,6 +100,9 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 .getattr("parties")
                 .and_then(|p| p.extract())
                 .unwrap_or(1);
+            if !gate(ctx, EventKind::BarrierArrive, loc, id.0, 0) {
+                return;
+            }
             let Some(gen) = session::with(|s| {
                 let g = s.barrier_arrive(id, parties);
                 s.emit(ctx.actor, EventKind::BarrierArrive, loc, id.0, g);
@@ -144,10 +151,12 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 return;
             };
             let addr = item.as_ptr() as usize;
-            session::with(|s| {
-                let token = s.queue_put(id, addr);
-                s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
-            });
+            if gate(ctx, EventKind::QueuePut, loc, id.0, 0) {
+                session::with(|s| {
+                    let token = s.queue_put(id, addr);
+                    s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
+                });
+            }
         }
         _ => {}
     }
@@ -173,6 +182,12 @@ pub(super) fn sync_return(
                 ctx.actor.0,
                 failed as u64,
             );
+            if ctx.controlled && !ctx.finished.get() {
+                // The thread is ending: never raise in it, hand the turn on.
+                take_abort();
+                ctx.finished.set(true);
+                crate::control::exited(ctx.actor);
+            }
             return;
         }
         Role::CondWait => {
@@ -196,6 +211,9 @@ pub(super) fn sync_return(
             else {
                 return;
             };
+            if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
+                return;
+            }
             session::with(|s| {
                 s.emit(
                     ctx.actor,
@@ -203,7 +221,12 @@ pub(super) fn sync_return(
                     loc,
                     cond.0,
                     returned_true as u64,
-                );
+                )
+            });
+            if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 1) {
+                return;
+            }
+            session::with(|s| {
                 s.lock_restore(lock, depth);
                 s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
             });
@@ -294,11 +317,12 @@ pub(super) fn sync_return(
                 return;
             };
             let addr = retval.as_ptr() as usize;
-            session::with(|s| {
-                if let Some(token) = s.queue_get(id, addr) {
-                    s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token);
-                }
-            });
+            let Some(Some(token)) = session::with(|s| s.queue_get(id, addr)) else {
+                return;
+            };
+            if gate(ctx, EventKind::QueueGet, loc, id.0, token) {
+                session::with(|s| s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token));
+            }
         }
         _ => {}
     }
@@ -331,7 +355,7 @@ fn cond_lock(py: Python<'_>, f: Frame<'_>, cond: &Bound<'_, PyAny>) -> Option<(O
 
 /// The nearest traced caller: where the user's variables are, to name a
 /// primitive seen first inside the standard library.
-fn scope<'f>(py: Python<'_>, f: Frame<'f>) -> Option<Caller<'f>> {
+pub(super) fn scope<'f>(py: Python<'_>, f: Frame<'f>) -> Option<Caller<'f>> {
     let mut c = f.caller()?;
     for _ in 0..4 {
         if caller_info(py, c).is_some_and(|i| i.traced) {
@@ -353,15 +377,28 @@ pub(super) fn thread_start(
         .getattr("name")
         .and_then(|n| n.extract())
         .unwrap_or_default();
-    session::with(|s| {
-        if s.thread_actor(thread).is_some() {
-            return;
-        }
+    if session::with(|s| s.thread_actor(thread).is_some()).unwrap_or(true) {
+        return;
+    }
+    if !gate(ctx, EventKind::Spawn, loc, u32::MAX, 0) {
+        return;
+    }
+    let Some(child) = session::with(|s| {
         let at = s.events_written();
         let child = s.new_actor(&name, Some(ctx.actor), Some(at));
         s.bind_thread(thread, child);
         s.emit(ctx.actor, EventKind::Spawn, loc, child.0, 0);
-    });
+        child
+    }) else {
+        return;
+    };
+    if ctx.in_control() {
+        let daemon = thread
+            .getattr("daemon")
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(false);
+        crate::control::spawned(child, name, daemon);
+    }
 }
 
 pub(super) fn thread_join(

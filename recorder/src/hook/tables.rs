@@ -40,16 +40,24 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     let file = text("co_filename");
     let qualname = text("co_qualname");
     let addr = code.as_ptr() as usize;
-    let Some((traced, role, sync_lib)) = session::with(|s| {
+    let Some((traced, role, sync_lib, intercept)) = session::with(|s| {
+        let traced = s.filter.traces(&file);
         (
-            s.filter.traces(&file),
+            traced,
             s.code_roles.get(&addr).copied().unwrap_or(Role::None),
             s.sync_lib_files.contains(&file),
+            !traced && s.intercepts(&file),
         )
     }) else {
         return;
     };
-    let (instrs, names): (Box<[Instr]>, Vec<String>) = if traced {
+    let (instrs, names): (Box<[Instr]>, Vec<String>) = if intercept {
+        let bytes: Vec<u8> = code
+            .getattr("co_code")
+            .and_then(|b| b.extract())
+            .unwrap_or_default();
+        (crate::decode::decode_intercept(&bytes), Vec::new())
+    } else if traced {
         let bytes: Vec<u8> = code
             .getattr("co_code")
             .and_then(|b| b.extract())
@@ -71,6 +79,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
         CodeInfo {
             generation: gen,
             traced,
+            intercept,
             role,
             sync_lib,
             file: file_id,

@@ -1,0 +1,460 @@
+"""Controlled execution: ``racetrace.run`` and ``racetrace.replay``.
+
+The program's threads take turns at their visible operations (the events a
+recording writes), in the order a *strategy* decides: a schedule to replay
+(``rts1:...`` or the order of a recorded trace), seeded random choices, and
+when a schedule runs out the default policy (keep the current actor while
+it can run, else the lowest id; a timed wait or ``time.sleep`` goes only
+when nothing else can). Only one actor runs Python code at a time; the
+others wait, with the GIL released, in the native scheduler
+(``racetrace._native``), which also models every ``_thread`` lock
+(Lock, RLock, and through them Event, Condition, Semaphore, Barrier and the
+``queue`` classes), ``SimpleQueue``, ``Thread.join`` and ``time.sleep``.
+
+The program's main actor (actor 0) runs in a thread of its own; the thread
+that called ``run`` only waits, so it can always give up on a run: a
+deadlock is reported at once, and a turn that does not reach its next
+scheduling point within ``deadlock_timeout`` seconds (a wait the scheduler
+cannot see: a C extension, real I/O) ends the run with ``ControlTimeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import runpy
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from racetrace import _native
+from racetrace import recording as _rec
+
+RunAborted = _native.RunAborted
+
+DEFAULT_DEADLOCK_TIMEOUT = 5.0
+DEFAULT_MAX_STEPS = 1_000_000
+
+
+class ScheduleError(ValueError):
+    """A schedule or trace to replay is malformed, of an unsupported format
+    version, or cannot fit any run (raised before anything runs)."""
+
+
+class RunError(Exception):
+    """A controlled run did not complete; ``result`` says how far it got."""
+
+    def __init__(self, message: str, result: "RunResult") -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class DeadlockError(RunError):
+    """Every live actor was blocked: the message says who waits for what,
+    where, and who holds what."""
+
+
+class DivergenceError(RunError):
+    """The program did not follow the replayed schedule (it was edited, or
+    depends on something the scheduler does not control): the message gives
+    the step, the actor, the expected and the actual event."""
+
+
+class ControlTimeout(RunError):
+    """A turn did not reach its next scheduling point within
+    ``deadlock_timeout`` seconds: the actor is blocked (or busy) where the
+    scheduler cannot see."""
+
+
+class StepLimitError(RunError):
+    """The run took more than ``max_steps`` steps."""
+
+
+@dataclass
+class RunResult:
+    """How a controlled run went."""
+
+    #: ``ok``, ``exception`` (an actor raised), ``deadlock``, ``divergence``,
+    #: ``timeout``, ``step_limit`` or ``interrupted``.
+    status: str
+    #: The report for anything but ``ok``/``exception``.
+    message: str
+    #: The schedule executed (one actor per step), replayable as it is.
+    schedule: str
+    steps: int
+    preemptions: int
+    elapsed: float
+    #: The trace written (None unless asked for).
+    trace: str | None
+    #: What the main actor's target returned.
+    value: Any = None
+    #: The exception that escaped the main actor, if any.
+    exception: BaseException | None = None
+    #: Exceptions that escaped other actors: (thread name, exception).
+    worker_exceptions: list[tuple[str, BaseException]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok"
+
+
+_tables: dict[str, Any] = {}
+
+
+def _static_tables() -> dict[str, Any]:
+    """What the native side recognizes (computed once per process)."""
+    if not _tables:
+        calls = _rec._call_roles()
+        for cls, names, role in (
+            (threading._CRLock, "_release_save", "lock_release_save"),  # type: ignore[attr-defined]
+            (threading._CRLock, "_acquire_restore", "lock_acquire_restore"),  # type: ignore[attr-defined]
+        ):
+            if cls is not None:
+                for n in names.split():
+                    attr = cls.__dict__.get(n)
+                    if attr is not None:
+                        calls.append((attr, role))
+        _tables.update(
+            code_roles=_rec._code_roles(),
+            calls=calls,
+            sync=_rec._sync_lib_files(),
+            excluded=_rec._default_excluded_dirs(),
+        )
+    return _tables
+
+
+_real_threading_time = threading._time  # type: ignore[attr-defined]
+_real_queue_time = queue.time  # type: ignore[attr-defined]
+
+
+def _virtual_time() -> float:
+    t = _native.control_time()
+    return _real_threading_time() if t is None else t
+
+
+class _Box:
+    value: Any = None
+    exception: BaseException | None = None
+
+
+def _quiet_aborted(hook: Any) -> Any:
+    if getattr(hook, "_racetrace_quiet", False):
+        return hook
+
+    def quiet(args: Any) -> None:
+        if not isinstance(args.exc_value, RunAborted):
+            (hook or threading.__excepthook__)(args)
+
+    quiet._racetrace_quiet = True  # type: ignore[attr-defined]
+    return quiet
+
+
+def _check_not_nested() -> None:
+    if _native.is_recording():
+        raise RuntimeError(
+            "racetrace is already recording or controlling a run "
+            f"({_native.recording_path()}); runs cannot be nested"
+        )
+
+
+def _resolve_source(schedule: Any) -> tuple[str | None, str | None]:
+    """(schedule text, trace path) from what the caller gave."""
+    if schedule is None:
+        return None, None
+    text = os.fspath(schedule) if isinstance(schedule, os.PathLike) else schedule
+    if not isinstance(text, str):
+        text = str(text)
+    try:
+        _native.replay_source(text)
+    except ValueError as e:
+        raise ScheduleError(str(e)) from None
+    if text.strip().startswith("rts"):
+        return text.strip(), None
+    return None, text
+
+
+def _execute(
+    target: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    schedule: str | None,
+    trace_source: str | None,
+    seed: int | None,
+    trace: str | os.PathLike[str] | None,
+    deadlock_timeout: float,
+    max_steps: int,
+    include: Iterable[str],
+    exclude: Iterable[str],
+    program: str,
+) -> RunResult:
+    _check_not_nested()
+    tables = _static_tables()
+    keep_trace = trace is not None
+    if trace is None:
+        fd, path = tempfile.mkstemp(prefix="racetrace-run-", suffix=".rtrace")
+        os.close(fd)
+    else:
+        path = os.fspath(trace)
+    box = _Box()
+    workers: list[tuple[str, BaseException]] = []
+
+    def main_body() -> None:
+        try:
+            box.value = target(*args, **kwargs)
+        except RunAborted:
+            pass
+        except BaseException as e:  # noqa: BLE001 - reported to the caller
+            box.exception = e
+            _native.note_exception(
+                threading.current_thread(), *_rec._format_exception(type(e), e, e.__traceback__)
+            )
+
+    main = threading.Thread(target=main_body, name="MainThread", daemon=True)
+    before = set(threading.enumerate())
+    prev_hook = threading.excepthook
+    prev_trace = threading.gettrace()
+
+    def excepthook(hook_args: Any) -> None:
+        if isinstance(hook_args.exc_value, RunAborted):
+            return
+        if hook_args.exc_value is not None:
+            workers.append((getattr(hook_args.thread, "name", "?"), hook_args.exc_value))
+        try:
+            _type, message, text = _rec._format_exception(
+                hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback
+            )
+            _native.note_exception(hook_args.thread, _type, message, text)
+        finally:
+            (prev_hook or threading.__excepthook__)(hook_args)
+
+    start_time = _real_threading_time()
+    _native.control_start(
+        path,
+        program,
+        list(include),
+        list(exclude),
+        tables["excluded"],
+        tables["code_roles"],
+        tables["calls"],
+        tables["sync"],
+        _rec._PACKAGE_DIR,
+        main,
+        schedule=schedule,
+        trace=trace_source,
+        seed=seed,
+        deadlock_timeout=float(deadlock_timeout),
+        max_steps=int(max_steps),
+        start_time=start_time,
+    )
+    threading._time = _virtual_time  # type: ignore[attr-defined]
+    queue.time = _virtual_time  # type: ignore[attr-defined]
+    threading.settrace(_rec._thread_bootstrap)
+    threading.excepthook = excepthook
+    interrupted: BaseException | None = None
+    try:
+        main.start()
+        _native.control_wait()
+    except BaseException as e:  # KeyboardInterrupt: the run was stopped
+        interrupted = e
+    finally:
+        failure = None
+        if box.exception is not None:
+            failure = _rec._format_exception(
+                type(box.exception), box.exception, box.exception.__traceback__
+            )
+        info = _native.control_finish(failure)
+        threading.settrace(prev_trace)  # type: ignore[arg-type]
+        threading._time = _real_threading_time  # type: ignore[attr-defined]
+        queue.time = _real_queue_time  # type: ignore[attr-defined]
+        # Let the actors unwind (a stopped run raises RunAborted in them)
+        # before the excepthook goes back; one stuck in a call the
+        # scheduler cannot see is left behind.
+        deadline = time.monotonic() + 1.0
+        spawned = [main, *(t for t in threading.enumerate() if t not in before)]
+        for t in spawned:
+            if t is not threading.current_thread():
+                t.join(max(0.0, deadline - time.monotonic()))
+        if not any(t.is_alive() for t in spawned):
+            threading.excepthook = prev_hook
+        else:
+            # Leftover actors may still unwind: keep RunAborted quiet.
+            threading.excepthook = _quiet_aborted(prev_hook)
+        if not keep_trace:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    if interrupted is not None:
+        raise interrupted
+    if info["trace_error"]:
+        import warnings
+
+        warnings.warn(f"racetrace: the trace {path} may be incomplete: {info['trace_error']}", stacklevel=3)
+    return RunResult(
+        status=info["status"],
+        message=info["message"],
+        schedule=info["schedule"],
+        steps=info["steps"],
+        preemptions=info["preemptions"],
+        elapsed=info["elapsed"],
+        trace=path if keep_trace else None,
+        value=box.value,
+        exception=box.exception,
+        worker_exceptions=workers,
+    )
+
+
+_ERRORS = {
+    "deadlock": DeadlockError,
+    "divergence": DivergenceError,
+    "timeout": ControlTimeout,
+    "step_limit": StepLimitError,
+    "interrupted": RunError,
+}
+
+
+def _raise_for(result: RunResult) -> None:
+    err = _ERRORS.get(result.status)
+    if err is not None:
+        raise err(result.message, result)
+
+
+def run(
+    target: Callable[..., Any],
+    *args: Any,
+    schedule: str | None = None,
+    seed: int | None = None,
+    trace: str | os.PathLike[str] | None = None,
+    deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    check: bool = True,
+    **kwargs: Any,
+) -> RunResult:
+    """Runs ``target(*args, **kwargs)`` under control and returns how it went.
+
+    ``schedule``: an ``rts1:`` schedule or a trace file to force (then the
+    default policy). ``seed``: random choices (after ``schedule``, if
+    given), one schedule per seed. ``trace``: also write the run's trace
+    there. With ``check`` (the default) a deadlock, a divergence, a timeout
+    or the step limit raise ``DeadlockError``, ``DivergenceError``,
+    ``ControlTimeout`` or ``StepLimitError``, and an exception that escapes
+    the target is re-raised; exceptions in other threads are printed as
+    usual and listed in ``RunResult.worker_exceptions``.
+    """
+    text, trace_source = _resolve_source(schedule)
+    result = _execute(
+        target,
+        args,
+        kwargs,
+        schedule=text,
+        trace_source=trace_source,
+        seed=seed,
+        trace=trace,
+        deadlock_timeout=deadlock_timeout,
+        max_steps=max_steps,
+        include=include,
+        exclude=exclude,
+        program=getattr(target, "__qualname__", repr(target)),
+    )
+    if check:
+        _raise_for(result)
+        if result.exception is not None:
+            raise result.exception
+    return result
+
+
+def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
+    path = os.path.abspath(script)
+
+    def body() -> Any:
+        saved_argv, saved_path = sys.argv, list(sys.path)
+        sys.argv = [script, *argv]
+        sys.path.insert(0, os.path.dirname(path))
+        try:
+            runpy.run_path(path, run_name="__main__")
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                raise
+        finally:
+            sys.argv, sys.path[:] = saved_argv, saved_path
+
+    body.__qualname__ = " ".join([script, *argv])
+    return body
+
+
+def _pytest_target(pytest_args: Sequence[str]) -> Callable[[], Any]:
+    def body() -> Any:
+        import pytest
+
+        code = pytest.main(list(pytest_args))
+        if int(code) != 0:
+            raise SystemExit(int(code))
+
+    body.__qualname__ = " ".join(["pytest", *pytest_args])
+    return body
+
+
+def replay(
+    source: str | os.PathLike[str],
+    target: Callable[..., Any] | None = None,
+    *args: Any,
+    script: str | os.PathLike[str] | None = None,
+    argv: Sequence[str] = (),
+    pytest_args: Sequence[str] | None = None,
+    deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    trace: str | os.PathLike[str] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    **kwargs: Any,
+) -> RunResult:
+    """Re-runs a program forcing a recorded interleaving, so that it fails
+    the same way every time.
+
+    ``source`` is a trace file (recorded freely by ``racetrace record`` or
+    ``racetrace.record``, or by a controlled run) or an ``rts1:`` schedule.
+    The program is ``target(*args, **kwargs)``, or the script ``script``
+    run as ``__main__`` with ``argv``, or ``pytest.main(pytest_args)``.
+
+    Replaying a trace checks every step against it: if the program takes
+    another path, the run stops at once with ``DivergenceError`` (step,
+    actor, expected and actual event with their locations). The program's
+    own failure is raised as it would be without racetrace: the exception
+    that escaped the main actor, or else the first one that escaped another
+    thread. A deadlock raises ``DeadlockError``.
+    """
+    text, trace_source = _resolve_source(source)
+    if target is None:
+        if script is not None:
+            target = _script_target(os.fspath(script), list(argv))
+        elif pytest_args is not None:
+            target = _pytest_target(list(pytest_args))
+        else:
+            raise TypeError("replay() needs a target: a callable, script=... or pytest_args=...")
+    result = _execute(
+        target,
+        args,
+        kwargs,
+        schedule=text,
+        trace_source=trace_source,
+        seed=None,
+        trace=trace,
+        deadlock_timeout=deadlock_timeout,
+        max_steps=max_steps,
+        include=include,
+        exclude=exclude,
+        program=getattr(target, "__qualname__", repr(target)),
+    )
+    _raise_for(result)
+    if result.exception is not None:
+        raise result.exception
+    if result.worker_exceptions:
+        raise result.worker_exceptions[0][1]
+    return result

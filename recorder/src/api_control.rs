@@ -1,0 +1,354 @@
+//! The functions `racetrace._native` exposes for controlled runs
+//! (`racetrace.control` is their only caller): start a run with a
+//! strategy, wait for it, finish it; read a trace as a schedule to replay.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use racetrace_formats::{ActorId, Event, Mode, Outcome, Schedule, Tables, TargetKind, TraceFile};
+
+use crate::api::{call_tables, intern_unknown, make_header};
+use crate::control::{self, Config, Expected, Status};
+use crate::filter::Filter;
+use crate::naming;
+use crate::session::{self, StartOptions};
+
+/// What a recorded event touched, as the trace names it.
+fn target_text(tables: &Tables, ev: &Event) -> String {
+    match ev.kind.target_kind() {
+        TargetKind::Key => tables.key_display(racetrace_formats::KeyId(ev.target)),
+        TargetKind::Obj => tables.object_display(racetrace_formats::ObjId(ev.target)),
+        TargetKind::Actor => tables.actor_display(ActorId(ev.target)),
+    }
+}
+
+/// A trace read as something to replay: its schedule (the actor of each
+/// event) and the events expected at each step.
+struct Source {
+    steps: Vec<ActorId>,
+    expected: Vec<Expected>,
+}
+
+fn read_trace(path: &str) -> PyResult<(TraceFile, Source)> {
+    let trace = TraceFile::open(Path::new(path))
+        .map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
+    let tables = trace.tables().clone();
+    let mut steps = Vec::new();
+    let mut expected = Vec::new();
+    for ev in trace.events() {
+        let ev = ev.map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
+        steps.push(ev.actor);
+        let (file, line, function) = match tables.locs.get(ev.loc.index()) {
+            Some(l) => (
+                tables.str(l.file).to_string(),
+                l.line,
+                tables.str(l.function).to_string(),
+            ),
+            None => ("<unknown>".into(), 0, String::new()),
+        };
+        expected.push(Expected {
+            kind: ev.kind,
+            file,
+            line,
+            function,
+            what: target_text(&tables, &ev),
+        });
+    }
+    Ok((trace, Source { steps, expected }))
+}
+
+/// Checks what can be checked of a schedule before anything runs: only
+/// actor 0 exists at first, and every step creates at most one actor, so
+/// actor k cannot appear before step k.
+fn check_schedule(s: &Schedule) -> Result<(), String> {
+    let mut seen_max: i64 = -1;
+    for (i, a) in s.steps.iter().enumerate() {
+        if i64::from(a.0) > seen_max {
+            if a.0 as usize > i {
+                return Err(format!(
+                    "invalid schedule: step {i} names actor {a}, but at most {i} actors can exist by then (actor 0 first, at most one new actor per step)"
+                ));
+            }
+            seen_max = i64::from(a.0);
+        }
+    }
+    Ok(())
+}
+
+/// Parses a schedule text (or reads a trace) into what `control_start`
+/// replays; raises `ValueError` with a clear message on bad input. Returns
+/// (schedule text, steps, program of the trace or None).
+#[pyfunction]
+fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
+    let text = source.trim();
+    if text.starts_with(racetrace_formats::schedule::TEXT_PREFIX) {
+        let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        check_schedule(&s).map_err(PyValueError::new_err)?;
+        return Ok((s.to_text(), s.len(), None));
+    }
+    let (trace, src) = read_trace(source)?;
+    let s = Schedule::new(src.steps);
+    Ok((s.to_text(), s.len(), Some(trace.header().program.clone())))
+}
+
+/// Starts a controlled run. The calling thread is the driver (not an
+/// actor); `main_thread` (a `threading.Thread` not started yet) becomes
+/// actor 0. The strategy: replay `trace` (checking every step against its
+/// events) or `schedule`, then the default policy; or, with `seed`, random
+/// choices after the schedule.
+#[pyfunction]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
+#[allow(clippy::too_many_arguments)]
+fn control_start(
+    py: Python<'_>,
+    path: String,
+    program: String,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    excluded_dirs: Vec<String>,
+    code_roles: Vec<(Bound<'_, PyAny>, String)>,
+    calls: Vec<(Bound<'_, PyAny>, String)>,
+    sync_lib_files: Vec<String>,
+    own_dir: String,
+    main_thread: Bound<'_, PyAny>,
+    schedule: Option<String>,
+    trace: Option<String>,
+    seed: Option<u64>,
+    deadlock_timeout: f64,
+    max_steps: u64,
+    start_time: f64,
+) -> PyResult<()> {
+    if session::generation() != 0 {
+        return Err(PyRuntimeError::new_err(
+            "racetrace is already recording or controlling a run; runs cannot be nested",
+        ));
+    }
+    if !(deadlock_timeout > 0.0 && deadlock_timeout.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "deadlock_timeout must be a positive number of seconds, not {deadlock_timeout}"
+        )));
+    }
+    let (steps, expected) = match (&trace, &schedule) {
+        (Some(t), _) => {
+            let (_, src) = read_trace(t)?;
+            (src.steps, src.expected)
+        }
+        (None, Some(text)) => {
+            let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
+            check_schedule(&s).map_err(PyValueError::new_err)?;
+            (s.steps, Vec::new())
+        }
+        (None, None) => (Vec::new(), Vec::new()),
+    };
+    let strategy: Box<dyn control::Scheduler> = match seed {
+        Some(seed) => Box::new(control::strategy::Random::new(seed, steps)),
+        None => Box::new(control::strategy::Replay::new(steps)),
+    };
+    naming::init(py)?;
+    let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
+    let mode = if seed.is_some() {
+        Mode::Explore
+    } else {
+        Mode::Replay
+    };
+    let mut header = make_header(py, mode, program)?;
+    header.seed = seed.unwrap_or(0);
+    session::start(StartOptions {
+        path,
+        header,
+        filter: Filter {
+            include,
+            exclude,
+            default_excluded_dirs: excluded_dirs,
+        },
+        calls: table,
+        code_roles: roles,
+        sync_lib_files: sync_lib_files.into_iter().collect::<HashSet<_>>(),
+        keep_alive,
+        controlled: true,
+        own_dir,
+    })
+    .map_err(PyOSError::new_err)?;
+    intern_unknown();
+    let name: String = main_thread
+        .getattr("name")
+        .and_then(|n| n.extract())
+        .unwrap_or_default();
+    session::with(|s| {
+        let a = s.new_actor(&name, None, None);
+        s.bind_thread(&main_thread, a);
+    });
+    let cfg = Config {
+        strategy,
+        expected,
+        deadlock_timeout: Duration::from_secs_f64(deadlock_timeout),
+        max_steps,
+        start_time,
+    };
+    if let Err(e) = control::begin(cfg, name) {
+        let _ = session::finish(Outcome::Aborted { reason: e.clone() });
+        return Err(PyRuntimeError::new_err(e));
+    }
+    Ok(())
+}
+
+/// Waits (GIL released) until the run ends. Ctrl-C stops the run.
+#[pyfunction]
+fn control_wait(py: Python<'_>) -> PyResult<()> {
+    loop {
+        if py.detach(|| control::wait_end(Duration::from_millis(50))) {
+            return Ok(());
+        }
+        if let Err(e) = py.check_signals() {
+            control::interrupt("interrupted (KeyboardInterrupt)");
+            return Err(e);
+        }
+    }
+}
+
+/// Ends the run and closes its trace. `exception` is (type name, message,
+/// traceback) of an exception that escaped actor 0. Returns a dict: status
+/// (`ok`, `exception`, `deadlock`, `divergence`, `timeout`, `step_limit`,
+/// `interrupted`), message, schedule (text), steps, preemptions, elapsed,
+/// events, trace_error.
+#[pyfunction]
+#[pyo3(signature = (exception=None))]
+fn control_finish<'py>(
+    py: Python<'py>,
+    exception: Option<(String, String, String)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let Some(summary) = control::end() else {
+        return Err(PyRuntimeError::new_err("no controlled run in progress"));
+    };
+    let (status, message) = match &summary.status {
+        Status::Running | Status::Finished => ("ok", String::new()),
+        Status::Deadlock(d) => ("deadlock", d.clone()),
+        Status::Divergence(d) => ("divergence", d.clone()),
+        Status::Timeout(d) => ("timeout", d.clone()),
+        Status::StepLimit(d) => ("step_limit", d.clone()),
+        Status::Interrupted(d) => ("interrupted", d.clone()),
+    };
+    let outcome = session::with(|s| match &summary.status {
+        Status::Deadlock(d) => Outcome::Deadlock {
+            description: d.clone(),
+        },
+        Status::Running | Status::Finished => match exception.clone() {
+            Some((type_name, message, traceback)) => Outcome::Exception {
+                actor: ActorId(0),
+                type_name,
+                message,
+                traceback,
+            },
+            None => s.worker_failure.take().unwrap_or(Outcome::Ok),
+        },
+        _ => Outcome::Aborted {
+            reason: message.clone(),
+        },
+    })
+    .unwrap_or(Outcome::Ok);
+    let status = match (&outcome, status) {
+        (Outcome::Exception { .. }, "ok") => "exception",
+        (_, s) => s,
+    };
+    let worker_exc = match &outcome {
+        Outcome::Exception {
+            actor,
+            type_name,
+            message,
+            ..
+        } if actor.0 != 0 => Some((actor.0, type_name.clone(), message.clone())),
+        _ => None,
+    };
+    let events = session::with(|s| s.events_written()).unwrap_or(0);
+    let (alive, error) = session::finish(outcome).map_err(PyRuntimeError::new_err)?;
+    drop(alive);
+    let d = PyDict::new(py);
+    d.set_item("status", status)?;
+    d.set_item("message", message)?;
+    d.set_item(
+        "schedule",
+        Schedule::new(summary.executed.clone()).to_text(),
+    )?;
+    d.set_item("steps", summary.steps)?;
+    d.set_item(
+        "preemptions",
+        summary.preemptive.iter().filter(|&&p| p).count(),
+    )?;
+    d.set_item("elapsed", summary.elapsed.as_secs_f64())?;
+    d.set_item("events", events)?;
+    d.set_item("trace_error", error)?;
+    d.set_item("worker_exception", worker_exc)?;
+    Ok(d)
+}
+
+/// The virtual clock of the run (what `threading`'s and `queue`'s
+/// `monotonic` return under control), or None outside a run.
+#[pyfunction]
+fn control_time() -> Option<f64> {
+    control::virtual_time()
+}
+
+/// Every step of a trace, for replay scripts: (actor id, actor name, event
+/// kind, file, line, function, what it touched). Plus the header's program
+/// and the outcome as (kind, text).
+#[allow(clippy::type_complexity)]
+#[pyfunction]
+fn trace_steps(
+    path: &str,
+) -> PyResult<(
+    Vec<(u32, String, String, String, u32, String, String)>,
+    String,
+    (String, String),
+)> {
+    let (trace, src) = read_trace(path)?;
+    let tables = trace.tables();
+    let steps = src
+        .steps
+        .iter()
+        .zip(src.expected)
+        .map(|(a, e)| {
+            (
+                a.0,
+                tables.actor_display(*a),
+                e.kind.name().to_string(),
+                e.file,
+                e.line,
+                e.function,
+                e.what,
+            )
+        })
+        .collect();
+    let outcome = match trace.outcome() {
+        None => ("truncated".to_string(), String::new()),
+        Some(Outcome::Ok) => ("ok".into(), String::new()),
+        Some(Outcome::Exception {
+            actor,
+            type_name,
+            message,
+            ..
+        }) => (
+            "exception".into(),
+            format!(
+                "{type_name}: {message} (in {})",
+                tables.actor_display(*actor)
+            ),
+        ),
+        Some(Outcome::Deadlock { description }) => ("deadlock".into(), description.clone()),
+        Some(Outcome::Aborted { reason }) => ("aborted".into(), reason.clone()),
+    };
+    Ok((steps, trace.header().program.clone(), outcome))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(replay_source, m)?)?;
+    m.add_function(wrap_pyfunction!(control_start, m)?)?;
+    m.add_function(wrap_pyfunction!(control_wait, m)?)?;
+    m.add_function(wrap_pyfunction!(control_finish, m)?)?;
+    m.add_function(wrap_pyfunction!(control_time, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_steps, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,1226 @@
+//! Controlled execution: actors take turns at visible operations.
+//!
+//! # Model
+//!
+//! Exactly one actor runs Python code at a time; every other actor is
+//! paused, with the GIL released, on its own condition variable. An actor
+//! pauses at a *scheduling point*:
+//!
+//! * before each event it records (an access, a release, a notify, a
+//!   spawn, ...): it has performed nothing of that operation yet, and
+//!   [`before_emit`] returns when the strategy has chosen it;
+//! * at a call that would block according to the model (a `_thread` lock
+//!   held by another actor, a `SimpleQueue` that is empty, a thread not
+//!   finished): [`acquire`] returns when the resource is free (or, for a
+//!   timed call, when the strategy let the timeout expire). The actor then
+//!   holds a *credit*: its next event takes no further turn, so a step is
+//!   still exactly one event. A woken actor that waits again before
+//!   recording anything records a `Yield` (a wasted wake-up: another actor
+//!   took what it was woken for).
+//!
+//! `time.sleep(s)` is a `Yield` that may only go once the virtual clock
+//! reaches now + s (see [`Readiness::Timeout`]); it never waits for real.
+//!
+//! Blocking is modelled at the `_thread` level: every acquire and release
+//! of a `_thread.lock`/`RLock` made by an actor, in user code or inside
+//! `threading`/`queue` (Event, Condition, Semaphore, Barrier, Queue are all
+//! built on them), updates who holds what; `Thread.join` waits on the
+//! thread's state lock, which the model gives to the child until it exits.
+//!
+//! When no actor can go on and some are still alive, that is a deadlock,
+//! reported at once with who waits for what and who holds what. A turn
+//! that does not reach its next scheduling point within `deadlock_timeout`
+//! (a C extension or real I/O blocking where the model cannot see) ends
+//! the run with a timeout.
+//!
+//! Locking order: the run mutex may be held while taking the session mutex
+//! (to render locations), never the other way round; Python is never
+//! called with the run mutex held.
+
+pub mod strategy;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use racetrace_formats::{ActorId, CodeLoc, Event, EventKind, LocId};
+
+pub use strategy::{Candidate, Choice, Decision, Readiness, Scheduler};
+
+use crate::session;
+
+/// Whether a controlled run is in progress (checked on every event).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static RUN: Mutex<Option<Run>> = Mutex::new(None);
+/// Wakes the driver (the thread waiting for the run to end).
+static DRIVER: Condvar = Condvar::new();
+/// How often sleeping threads look at the watchdog.
+const POLL: Duration = Duration::from_millis(20);
+
+#[inline]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
+
+fn lock() -> MutexGuard<'static, Option<Run>> {
+    RUN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The run was stopped (deadlock, divergence, timeout, ...): the actor must
+/// unwind (the hook raises `RunAborted` in it).
+#[derive(Debug, Clone, Copy)]
+pub struct Abort;
+
+/// A step the replay expected.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub kind: EventKind,
+    pub file: String,
+    pub line: u32,
+    pub function: String,
+    /// What the event touched, as the recorded trace names it.
+    pub what: String,
+}
+
+/// Why a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Running,
+    /// Every actor finished (daemon threads left blocked or runnable once
+    /// the others finished are abandoned, as the interpreter would).
+    Finished,
+    Deadlock(String),
+    /// The program did not follow the replayed schedule.
+    Divergence(String),
+    /// A turn did not reach a scheduling point within `deadlock_timeout`.
+    Timeout(String),
+    /// More steps than `max_steps`.
+    StepLimit(String),
+    Interrupted(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum WaitOn {
+    Lock(usize),
+    SimpleQueue(usize),
+}
+
+enum State {
+    /// Spawned; its thread has not reached its first event yet.
+    Starting {
+        arrived: bool,
+    },
+    /// Paused before recording `op`; a sleep may only go at `deadline`.
+    AtEvent {
+        op: Event,
+        deadline: Option<f64>,
+    },
+    /// Waiting in a call the model says would block.
+    Blocked(Box<Blocked>),
+    Running,
+    Finished,
+}
+
+struct Blocked {
+    /// `wait[0]` is what the call takes; the rest must be free as well for
+    /// the actor to get to its next event (the lock of the condition a
+    /// `Condition.wait` re-acquires after its waiter).
+    wait: Vec<WaitOn>,
+    deadline: Option<f64>,
+    op: Event,
+    /// Where, in the user's code, the actor waits; and on what, in words.
+    site: LocId,
+    what: String,
+    /// Keeps the lock alive (moved into the lock's state once taken).
+    keep: Option<Py<PyAny>>,
+    reentrant: bool,
+    /// Levels taken at once (`RLock._acquire_restore`).
+    count: u32,
+    label: String,
+}
+
+/// How a wait ended, for the hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The call may go ahead: the resource is free (and now taken).
+    Proceed,
+    /// The timeout expired: the hook makes the call return at once.
+    TimedOut,
+    /// The model says the lock is free but the interpreter may not have
+    /// released it yet (a thread's state lock while it exits): the hook
+    /// makes a non-blocking call block, briefly.
+    ProceedBlocking,
+    /// Not modelled (the lock is held outside the run): the call runs as
+    /// it is, a wait the scheduler cannot see.
+    Unmodelled,
+}
+
+struct Slot {
+    state: State,
+    cv: Arc<Condvar>,
+    credit: bool,
+    resume: Resume,
+    daemon: bool,
+    name: String,
+    preempt: bool,
+    last_loc: LocId,
+}
+
+impl Slot {
+    fn new(name: String, daemon: bool) -> Slot {
+        Slot {
+            state: State::Starting { arrived: false },
+            cv: Arc::new(Condvar::new()),
+            credit: false,
+            resume: Resume::Proceed,
+            daemon,
+            name,
+            preempt: false,
+            last_loc: LocId(0),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Owner {
+    Actor(u32),
+    /// Held by a thread outside the run (seen locked on first sight).
+    External,
+}
+
+struct LockState {
+    owner: Owner,
+    count: u32,
+    reentrant: bool,
+    /// A thread's state lock: held by the thread until it exits.
+    tstate: bool,
+    label: String,
+    since: LocId,
+    _keep: Option<Py<PyAny>>,
+}
+
+struct Run {
+    strategy: Box<dyn Scheduler>,
+    slots: Vec<Slot>,
+    turn: Option<u32>,
+    turn_since: Instant,
+    locks: HashMap<usize, LockState>,
+    queues: HashMap<usize, (u64, Option<Py<PyAny>>)>,
+    vt: f64,
+    step: u64,
+    last_actor: Option<u32>,
+    executed: Vec<ActorId>,
+    preemptive: Vec<bool>,
+    expected: Vec<Expected>,
+    status: Status,
+    deadlock_timeout: Duration,
+    max_steps: u64,
+    started: Instant,
+    /// Thread ident → actor, to give locks held by actors seen late an owner.
+    idents: HashMap<u64, u32>,
+}
+
+/// What the driver sets up.
+pub struct Config {
+    pub strategy: Box<dyn Scheduler>,
+    pub expected: Vec<Expected>,
+    pub deadlock_timeout: Duration,
+    pub max_steps: u64,
+    pub start_time: f64,
+}
+
+/// Starts the control of a run; actor 0 (`main_name`) is the first to go.
+pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
+    let mut g = lock();
+    if g.is_some() {
+        return Err("a controlled run is already in progress".into());
+    }
+    let mut strategy = cfg.strategy;
+    strategy.new_execution();
+    let mut run = Run {
+        strategy,
+        slots: vec![Slot::new(main_name, false)],
+        turn: None,
+        turn_since: Instant::now(),
+        locks: HashMap::new(),
+        queues: HashMap::new(),
+        vt: cfg.start_time,
+        step: 0,
+        last_actor: None,
+        executed: Vec::new(),
+        preemptive: Vec::new(),
+        expected: cfg.expected,
+        status: Status::Running,
+        deadlock_timeout: cfg.deadlock_timeout,
+        max_steps: cfg.max_steps,
+        started: Instant::now(),
+        idents: HashMap::new(),
+    };
+    run.decide();
+    *g = Some(run);
+    ACTIVE.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Result of a finished run, for the driver.
+pub struct Summary {
+    pub status: Status,
+    pub executed: Vec<ActorId>,
+    pub preemptive: Vec<bool>,
+    pub steps: u64,
+    pub elapsed: Duration,
+}
+
+/// Ends the control (the driver calls it once the run is over or given up).
+pub fn end() -> Option<Summary> {
+    let mut g = lock();
+    let run = g.take()?;
+    ACTIVE.store(false, Ordering::Release);
+    for s in &run.slots {
+        s.cv.notify_all();
+    }
+    let Run {
+        status,
+        executed,
+        preemptive,
+        step,
+        started,
+        locks,
+        queues,
+        ..
+    } = run;
+    drop(g);
+    // Python references are released here, with the GIL (the caller holds it).
+    drop(locks);
+    drop(queues);
+    Some(Summary {
+        status,
+        executed,
+        preemptive,
+        steps: step,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Blocks the driver until the run ends; returns false on a poll interval
+/// without an end (so the caller can check for signals).
+pub fn wait_end(poll: Duration) -> bool {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return true };
+    if run.status != Status::Running {
+        return true;
+    }
+    run.watchdog();
+    if run.status != Status::Running {
+        return true;
+    }
+    let (mut g, _) = DRIVER
+        .wait_timeout(g, poll)
+        .unwrap_or_else(|e| e.into_inner());
+    match g.as_mut() {
+        Some(run) => {
+            run.watchdog();
+            run.status != Status::Running
+        }
+        None => true,
+    }
+}
+
+/// Stops the run from outside (Ctrl-C in the driver).
+pub fn interrupt(reason: &str) {
+    if let Some(run) = lock().as_mut() {
+        run.stop(Status::Interrupted(reason.to_string()));
+    }
+}
+
+/// The virtual clock (seconds): `threading`'s and `queue`'s `monotonic`
+/// while a run is controlled.
+pub fn virtual_time() -> Option<f64> {
+    lock().as_ref().map(|r| r.vt)
+}
+
+// ---------------------------------------------------------------------------
+// Actors.
+
+/// A new actor was spawned by the current one (its `Spawn` was recorded).
+pub fn spawned(child: ActorId, name: String, daemon: bool) {
+    if let Some(run) = lock().as_mut() {
+        let i = child.index();
+        while run.slots.len() <= i {
+            run.slots.push(Slot::new(String::new(), false));
+        }
+        run.slots[i] = Slot::new(name, daemon);
+    }
+}
+
+/// `Thread.start` failed: the child will never arrive.
+pub fn never_started(child: ActorId) {
+    if let Some(run) = lock().as_mut() {
+        if let Some(s) = run.slots.get_mut(child.index()) {
+            if matches!(s.state, State::Starting { arrived: false }) {
+                s.state = State::Finished;
+            }
+        }
+    }
+}
+
+/// The thread of `actor` reached its first instruction; waits for its
+/// first turn (its `ActorStart`, which takes the turn without pausing
+/// again).
+pub fn arrive(py: Python<'_>, actor: ActorId, ident: u64) -> Result<(), Abort> {
+    let a = actor.0;
+    py.detach(|| {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Err(Abort);
+        };
+        run.idents.insert(ident, a);
+        let Some(slot) = run.slots.get_mut(a as usize) else {
+            return Err(Abort);
+        };
+        slot.state = State::Starting { arrived: true };
+        slot.credit = true;
+        let cv = slot.cv.clone();
+        wait_turn(g, a, &cv)
+    })
+}
+
+/// The actor recorded its last event: hand the turn on, never wait again.
+pub fn exited(actor: ActorId) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    let a = actor.0;
+    if let Some(s) = run.slots.get_mut(a as usize) {
+        s.state = State::Finished;
+    }
+    // Its state lock is free now (joins may proceed); locks it still holds
+    // stay held, as they would.
+    // Freed state locks stay in the model (as free), so that a late acquire
+    // knows the interpreter may still be releasing them.
+    for l in run.locks.values_mut() {
+        if l.tstate && l.owner == Owner::Actor(a) {
+            l.count = 0;
+        }
+    }
+    if run.status == Status::Running && run.turn == Some(a) {
+        run.turn = None;
+        run.decide();
+    }
+}
+
+/// The thread's state lock (`Thread._tstate_lock`), held by the child until
+/// it exits.
+pub fn register_tstate(lock_obj: &Bound<'_, PyAny>, child: ActorId) {
+    let addr = lock_obj.as_ptr() as usize;
+    if let Some(run) = lock().as_mut() {
+        run.locks.insert(
+            addr,
+            LockState {
+                owner: Owner::Actor(child.0),
+                count: 1,
+                reentrant: false,
+                tstate: true,
+                label: String::new(),
+                since: LocId(0),
+                _keep: Some(lock_obj.clone().unbind()),
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scheduling points.
+
+/// Takes the turn for one event of `actor` (returns once the strategy has
+/// chosen it, or at once with a credit), then accounts for the step. `text`
+/// renders the event's location for divergence checks (called only when
+/// replaying against recorded events, before the run lock is taken).
+pub fn before_emit(
+    py: Python<'_>,
+    actor: ActorId,
+    op: Event,
+    deadline: Option<f64>,
+) -> Result<(), Abort> {
+    let a = actor.0;
+    let check = {
+        let g = lock();
+        match g.as_ref() {
+            Some(run) if run.status == Status::Running => (run.step as usize) < run.expected.len(),
+            Some(_) => return Err(Abort),
+            None => return Ok(()),
+        }
+    };
+    // Rendered without the run lock: only needed when replaying a trace.
+    let actual = if check {
+        session::with(|s| s.loc_parts(op.loc)).flatten()
+    } else {
+        None
+    };
+    let fast = {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Ok(());
+        };
+        let Some(slot) = run.slots.get_mut(a as usize) else {
+            return Ok(());
+        };
+        if slot.credit {
+            slot.credit = false;
+            Ok(run.account(a, &op, actual.as_ref()))
+        } else {
+            Err(())
+        }
+    };
+    if let Ok(r) = fast {
+        return r;
+    }
+    py.detach(|| {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Ok(());
+        };
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        let slot = &mut run.slots[a as usize];
+        slot.credit = false;
+        let deadline = deadline.map(|d| run.vt + d.max(0.0));
+        let slot = &mut run.slots[a as usize];
+        slot.state = State::AtEvent { op, deadline };
+        let cv = slot.cv.clone();
+        if run.turn == Some(a) {
+            run.turn = None;
+            run.decide();
+        }
+        let mut g = wait_turn_guard(g, a, &cv)?;
+        let run = g.as_mut().ok_or(Abort)?;
+        run.slots[a as usize].credit = false;
+        run.account(a, &op, actual.as_ref())
+    })
+}
+
+/// Everything an acquire-like call tells the model.
+pub struct Acquire<'a, 'py> {
+    pub obj: &'a Bound<'py, PyAny>,
+    pub reentrant: bool,
+    /// Levels taken at once (`RLock._acquire_restore` restores a count).
+    pub count: u32,
+    pub blocking: bool,
+    /// Seconds, for a timed call.
+    pub timeout: Option<f64>,
+    /// Further locks needed before the next event (a condition's lock).
+    pub also: Vec<usize>,
+    /// The event the call will end in, predicted (for strategies and reports).
+    pub op: Event,
+    pub site: LocId,
+    pub what: String,
+    /// Label of the lock for reports ("lock_a"), if known.
+    pub label: String,
+    /// Current lock state read from Python on first sight:
+    /// (locked, owner thread ident).
+    pub first_sight: Option<(bool, u64)>,
+}
+
+/// A `_thread` lock acquire by `actor`. Returns what the hook must do with
+/// the call.
+pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<Resume, Abort> {
+    let a = actor.0;
+    let addr = req.obj.as_ptr() as usize;
+    let keep = req.obj.clone().unbind();
+    let mut keep = Some(keep);
+    {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Ok(Resume::Unmodelled);
+        };
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        if !run.locks.contains_key(&addr) {
+            if let Some((true, ident)) = req.first_sight {
+                let owner = match run.idents.get(&ident) {
+                    Some(&o) => Owner::Actor(o),
+                    None => Owner::External,
+                };
+                run.locks.insert(
+                    addr,
+                    LockState {
+                        owner,
+                        count: 1,
+                        reentrant: req.reentrant,
+                        tstate: false,
+                        label: req.label.clone(),
+                        since: LocId(0),
+                        _keep: keep.take(),
+                    },
+                );
+            }
+        }
+        let state = run.locks.get(&addr);
+        let tstate_free = state.is_some_and(|l| l.tstate && l.count == 0);
+        let free = match state {
+            None => true,
+            Some(l) if l.count == 0 => true,
+            Some(l) => l.owner == Owner::Actor(a) && l.reentrant,
+        };
+        if free {
+            run.take_lock(
+                a,
+                addr,
+                req.reentrant,
+                req.count,
+                &req.label,
+                req.site,
+                &mut keep,
+            );
+            let blocking_needed = tstate_free && !req.blocking;
+            return Ok(if blocking_needed {
+                Resume::ProceedBlocking
+            } else {
+                Resume::Proceed
+            });
+        }
+        if state.is_some_and(|l| l.owner == Owner::External) {
+            // Held outside the run: nothing the model can wait for.
+            return Ok(Resume::Unmodelled);
+        }
+        if !req.blocking || req.timeout == Some(0.0) {
+            // Fails at once, as it would.
+            return Ok(Resume::Proceed);
+        }
+    }
+    let mut wait = vec![WaitOn::Lock(addr)];
+    wait.extend(req.also.iter().map(|&l| WaitOn::Lock(l)));
+    block(
+        py,
+        a,
+        Blocked {
+            wait,
+            deadline: req.timeout,
+            op: req.op,
+            site: req.site,
+            what: req.what,
+            keep,
+            reentrant: req.reentrant,
+            count: req.count,
+            label: req.label,
+        },
+    )
+}
+
+/// A release (or, with `all`, `_release_save` of an RLock) by `actor`.
+pub fn release(actor: ActorId, obj: &Bound<'_, PyAny>, all: bool) {
+    let addr = obj.as_ptr() as usize;
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    let Some(l) = run.locks.get_mut(&addr) else {
+        return;
+    };
+    if l.count == 0 {
+        return; // the real call raises
+    }
+    match l.owner {
+        Owner::Actor(o) if o != actor.0 && l.reentrant => return, // raises
+        _ => {}
+    }
+    if all {
+        l.count = 0;
+    } else {
+        l.count -= 1;
+    }
+    if l.count == 0 && !l.tstate {
+        run.locks.remove(&addr);
+    }
+}
+
+/// `SimpleQueue.put`.
+pub fn queue_put(q: &Bound<'_, PyAny>, size_now: u64) {
+    let addr = q.as_ptr() as usize;
+    if let Some(run) = lock().as_mut() {
+        let e = run
+            .queues
+            .entry(addr)
+            .or_insert_with(|| (size_now, Some(q.clone().unbind())));
+        e.0 += 1;
+    }
+}
+
+/// `SimpleQueue.get`: waits (in the model) while the queue is empty.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_get(
+    py: Python<'_>,
+    actor: ActorId,
+    q: &Bound<'_, PyAny>,
+    size_now: u64,
+    blocking: bool,
+    timeout: Option<f64>,
+    op: Event,
+    site: LocId,
+    what: String,
+) -> Result<Resume, Abort> {
+    let addr = q.as_ptr() as usize;
+    {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Ok(Resume::Unmodelled);
+        };
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        let e = run
+            .queues
+            .entry(addr)
+            .or_insert_with(|| (size_now, Some(q.clone().unbind())));
+        if e.0 > 0 {
+            e.0 -= 1;
+            return Ok(Resume::Proceed);
+        }
+        if !blocking || timeout == Some(0.0) {
+            return Ok(Resume::Proceed);
+        }
+    }
+    block(
+        py,
+        actor.0,
+        Blocked {
+            wait: vec![WaitOn::SimpleQueue(addr)],
+            deadline: timeout,
+            op,
+            site,
+            what,
+            keep: None,
+            reentrant: false,
+            count: 1,
+            label: String::new(),
+        },
+    )
+}
+
+fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Abort> {
+    // A woken actor that waits again before recording anything: its turn
+    // becomes a `Yield` step, so that steps and events stay one to one.
+    let wasted = {
+        let g = lock();
+        g.as_ref()
+            .and_then(|r| r.slots.get(a as usize))
+            .is_some_and(|s| s.credit)
+    };
+    if wasted {
+        let loc = b.site;
+        before_emit(
+            py,
+            ActorId(a),
+            Event {
+                actor: ActorId(a),
+                kind: EventKind::Yield,
+                loc,
+                target: a,
+                aux: 1,
+            },
+            None,
+        )?;
+        session::with(|s| s.emit(ActorId(a), EventKind::Yield, loc, a, 1));
+    }
+    py.detach(move || {
+        let mut g = lock();
+        let Some(run) = g.as_mut() else {
+            return Ok(Resume::Unmodelled);
+        };
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        b.deadline = b.deadline.map(|t| run.vt + t.max(0.0));
+        let slot = &mut run.slots[a as usize];
+        slot.credit = false;
+        slot.state = State::Blocked(Box::new(b));
+        let cv = slot.cv.clone();
+        if run.turn == Some(a) {
+            run.turn = None;
+            run.decide();
+        }
+        let mut g = wait_turn_guard(g, a, &cv)?;
+        let run = g.as_mut().ok_or(Abort)?;
+        Ok(run.slots[a as usize].resume)
+    })
+}
+
+/// Waits until it is `a`'s turn (the lock is released while waiting).
+fn wait_turn(g: MutexGuard<'static, Option<Run>>, a: u32, cv: &Condvar) -> Result<(), Abort> {
+    wait_turn_guard(g, a, cv).map(|_| ())
+}
+
+fn wait_turn_guard(
+    mut g: MutexGuard<'static, Option<Run>>,
+    a: u32,
+    cv: &Condvar,
+) -> Result<MutexGuard<'static, Option<Run>>, Abort> {
+    loop {
+        let Some(run) = g.as_mut() else {
+            return Err(Abort);
+        };
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        if run.turn == Some(a) {
+            run.slots[a as usize].state = State::Running;
+            run.turn_since = Instant::now();
+            return Ok(g);
+        }
+        run.watchdog();
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        g = cv
+            .wait_timeout(g, POLL)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The run.
+
+impl Run {
+    fn stop(&mut self, status: Status) {
+        if self.status == Status::Running {
+            self.status = status;
+        }
+        for s in &self.slots {
+            s.cv.notify_all();
+        }
+        DRIVER.notify_all();
+    }
+
+    fn take_lock(
+        &mut self,
+        a: u32,
+        addr: usize,
+        reentrant: bool,
+        count: u32,
+        label: &str,
+        site: LocId,
+        keep: &mut Option<Py<PyAny>>,
+    ) {
+        let l = self.locks.entry(addr).or_insert_with(|| LockState {
+            owner: Owner::Actor(a),
+            count: 0,
+            reentrant,
+            tstate: false,
+            label: String::new(),
+            since: site,
+            _keep: keep.take(),
+        });
+        if l.count == 0 {
+            l.owner = Owner::Actor(a);
+            l.since = site;
+        }
+        l.count += count.max(1);
+        if !label.is_empty() {
+            l.label = label.to_string();
+        }
+    }
+
+    fn acquirable(&self, a: u32, w: WaitOn) -> bool {
+        match w {
+            WaitOn::Lock(addr) => match self.locks.get(&addr) {
+                None => true,
+                Some(l) => l.count == 0 || (l.owner == Owner::Actor(a) && l.reentrant),
+            },
+            WaitOn::SimpleQueue(addr) => self.queues.get(&addr).is_some_and(|q| q.0 > 0),
+        }
+    }
+
+    fn candidates(&self) -> Vec<Candidate> {
+        let mut out = Vec::with_capacity(self.slots.len());
+        for (i, s) in self.slots.iter().enumerate() {
+            let a = i as u32;
+            let (op, readiness) = match &s.state {
+                State::Starting { .. } => (
+                    Event {
+                        actor: ActorId(a),
+                        kind: EventKind::ActorStart,
+                        loc: LocId(0),
+                        target: a,
+                        aux: 0,
+                    },
+                    Readiness::Ready,
+                ),
+                State::AtEvent { op, deadline } => (
+                    *op,
+                    match deadline {
+                        Some(d) => Readiness::Timeout(*d),
+                        None => Readiness::Ready,
+                    },
+                ),
+                State::Blocked(b) => {
+                    let rest_ok = b.wait[1..].iter().all(|&w| self.acquirable(a, w));
+                    if rest_ok && self.acquirable(a, b.wait[0]) {
+                        (b.op, Readiness::Ready)
+                    } else if let (true, Some(d)) = (rest_ok, b.deadline) {
+                        (b.op, Readiness::Timeout(d))
+                    } else {
+                        continue;
+                    }
+                }
+                State::Running | State::Finished => continue,
+            };
+            out.push(Candidate {
+                actor: ActorId(a),
+                op,
+                readiness,
+            });
+        }
+        out
+    }
+
+    fn alive(&self) -> impl Iterator<Item = (usize, &Slot)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !matches!(s.state, State::Finished))
+    }
+
+    /// Chooses who takes the next step and wakes it; ends the run when
+    /// nobody can.
+    fn decide(&mut self) {
+        if self.status != Status::Running {
+            return;
+        }
+        let main_done = matches!(self.slots[0].state, State::Finished);
+        if main_done && self.alive().all(|(_, s)| s.daemon) {
+            // Only daemon threads left: the program is over.
+            self.stop(Status::Finished);
+            return;
+        }
+        let cands = self.candidates();
+        if cands.is_empty() {
+            if self.alive().next().is_none() {
+                self.stop(Status::Finished);
+            } else {
+                let d = self.describe_deadlock();
+                self.stop(Status::Deadlock(d));
+            }
+            return;
+        }
+        let decision = Decision {
+            step: self.step,
+            current: self.last_actor.map(ActorId),
+            candidates: &cands,
+            actors: self.slots.len() as u32,
+        };
+        let a = match self.strategy.next(&decision) {
+            Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
+            Choice::Actor(a) | Choice::Unavailable(a) => {
+                let msg = self.describe_unavailable(a, &cands);
+                self.stop(Status::Divergence(msg));
+                return;
+            }
+        };
+        let prev_ready = self
+            .last_actor
+            .is_some_and(|p| p != a && cands.iter().any(|c| c.actor.0 == p && c.is_ready()));
+        let vt = self.vt;
+        let mut new_vt = vt;
+        let slot_state = std::mem::replace(&mut self.slots[a as usize].state, State::Running);
+        let mut resume = Resume::Proceed;
+        let mut credit = false;
+        let mut keep_state = None;
+        match slot_state {
+            State::Starting { arrived } => {
+                // Not arrived yet: the watchdog says so if it never does.
+                keep_state = Some(State::Starting { arrived });
+                credit = true;
+            }
+            State::AtEvent { deadline, .. } => {
+                if let Some(d) = deadline {
+                    new_vt = vt.max(d);
+                }
+            }
+            State::Blocked(mut b) => {
+                credit = true;
+                let ok = b.wait.iter().all(|&w| self.acquirable(a, w));
+                if ok {
+                    match b.wait[0] {
+                        WaitOn::Lock(addr) => {
+                            let site = b.site;
+                            let mut keep = b.keep.take();
+                            let label = std::mem::take(&mut b.label);
+                            self.take_lock(a, addr, b.reentrant, b.count, &label, site, &mut keep);
+                        }
+                        WaitOn::SimpleQueue(addr) => {
+                            if let Some(q) = self.queues.get_mut(&addr) {
+                                q.0 = q.0.saturating_sub(1);
+                            }
+                        }
+                    }
+                } else {
+                    resume = Resume::TimedOut;
+                    if let Some(d) = b.deadline {
+                        new_vt = vt.max(d);
+                    }
+                }
+            }
+            State::Running | State::Finished => {}
+        }
+        self.vt = new_vt;
+        let slot = &mut self.slots[a as usize];
+        if let Some(s) = keep_state {
+            slot.state = s;
+        }
+        slot.resume = resume;
+        slot.credit = credit;
+        slot.preempt = prev_ready;
+        self.turn = Some(a);
+        self.turn_since = Instant::now();
+        slot.cv.notify_all();
+    }
+
+    /// Counts the step the actor is taking with `op` and checks it against
+    /// the replayed trace.
+    fn account(
+        &mut self,
+        a: u32,
+        op: &Event,
+        actual: Option<&(String, u32, String)>,
+    ) -> Result<(), Abort> {
+        if self.status != Status::Running {
+            return Err(Abort);
+        }
+        let k = self.step as usize;
+        if let Some(exp) = self.expected.get(k) {
+            let same_kind = exp.kind == op.kind;
+            let loc_matters = !matches!(op.kind, EventKind::ActorStart | EventKind::ActorExit);
+            let same_loc = !loc_matters
+                || actual.is_some_and(|(f, l, func)| {
+                    *f == exp.file && *l == exp.line && *func == exp.function
+                });
+            if !(same_kind && same_loc) {
+                let actual_loc = actual
+                    .map(|(f, l, func)| format!("{f}:{l} in {func}"))
+                    .unwrap_or_else(|| "<unknown>".into());
+                let msg = format!(
+                    "the program took another path at step {k}, actor {}:\n  expected: {} {} at {}:{} in {}\n  actual:   {} at {}",
+                    self.actor_name(a),
+                    exp.kind.name(),
+                    exp.what,
+                    exp.file,
+                    exp.line,
+                    exp.function,
+                    op.kind.name(),
+                    actual_loc
+                );
+                self.stop(Status::Divergence(msg));
+                return Err(Abort);
+            }
+        }
+        if self.step >= self.max_steps {
+            let msg = format!(
+                "the run was stopped after {} steps (max_steps): an actor may be spinning while it waits for another one, which the default policy never preempts",
+                self.max_steps
+            );
+            self.stop(Status::StepLimit(msg));
+            return Err(Abort);
+        }
+        self.step += 1;
+        self.executed.push(ActorId(a));
+        let slot = &mut self.slots[a as usize];
+        self.preemptive.push(std::mem::take(&mut slot.preempt));
+        slot.last_loc = op.loc;
+        self.last_actor = Some(a);
+        self.turn_since = Instant::now();
+        Ok(())
+    }
+
+    fn watchdog(&mut self) {
+        if self.status != Status::Running {
+            return;
+        }
+        let Some(a) = self.turn else { return };
+        let waited = self.turn_since.elapsed();
+        if waited <= self.deadlock_timeout {
+            return;
+        }
+        let slot = &self.slots[a as usize];
+        let at = if matches!(slot.state, State::Starting { .. }) {
+            "before its first event (its thread never started?)".to_string()
+        } else {
+            format!("after its last event at {}", loc_text(slot.last_loc))
+        };
+        let msg = format!(
+            "timeout: {} ran for more than {:.3} s (deadlock_timeout) without reaching a scheduling point, {at}; it is probably blocked in a call racetrace cannot see (a C extension, real I/O, a lock held outside the run); raise deadlock_timeout if it is only slow",
+            self.actor_name(a),
+            self.deadlock_timeout.as_secs_f64(),
+        );
+        self.stop(Status::Timeout(msg));
+    }
+
+    fn actor_name(&self, a: u32) -> String {
+        match self.slots.get(a as usize) {
+            Some(s) if !s.name.is_empty() => format!("T{a} ({})", s.name),
+            _ => format!("T{a}"),
+        }
+    }
+
+    fn describe_unavailable(&self, a: ActorId, cands: &[Candidate]) -> String {
+        let step = self.step;
+        let expected = self
+            .expected
+            .get(step as usize)
+            .map(|e| {
+                format!(
+                    " (expected: {} {} at {}:{} in {})",
+                    e.kind.name(),
+                    e.what,
+                    e.file,
+                    e.line,
+                    e.function
+                )
+            })
+            .unwrap_or_default();
+        let why = match self.slots.get(a.index()) {
+            None => format!(
+                "the program has not created actor T{} (actors so far: T0..T{})",
+                a.0,
+                self.slots.len() - 1
+            ),
+            Some(s) => match &s.state {
+                State::Finished => format!("{} has finished", self.actor_name(a.0)),
+                State::Blocked(b) => format!(
+                    "{} is blocked at {} waiting for {}",
+                    self.actor_name(a.0),
+                    loc_text(b.site),
+                    b.what
+                ),
+                _ => format!("{} cannot run", self.actor_name(a.0)),
+            },
+        };
+        let can: Vec<String> = cands.iter().map(|c| self.actor_name(c.actor.0)).collect();
+        format!(
+            "the schedule does not fit the program at step {step}: it names T{}{expected}, but {why}; actors able to run: {}",
+            a.0,
+            can.join(", ")
+        )
+    }
+
+    fn describe_deadlock(&self) -> String {
+        let mut lines = vec!["deadlock: every live actor is blocked".to_string()];
+        let mut waits_for: Vec<(u32, Option<u32>)> = Vec::new();
+        for (i, s) in self.alive() {
+            let a = i as u32;
+            match &s.state {
+                State::Blocked(b) => {
+                    let mut line = format!(
+                        "  {} waits at {} for {}",
+                        self.actor_name(a),
+                        loc_text(b.site),
+                        b.what
+                    );
+                    let mut holder = None;
+                    for w in &b.wait {
+                        if let WaitOn::Lock(addr) = w {
+                            if let Some(l) = self.locks.get(addr) {
+                                if l.count > 0 && !l.tstate {
+                                    if let Owner::Actor(o) = l.owner {
+                                        if o != a {
+                                            holder = Some(o);
+                                            let name = if l.label.is_empty() {
+                                                "it".to_string()
+                                            } else {
+                                                l.label.clone()
+                                            };
+                                            let state = if matches!(
+                                                self.slots.get(o as usize).map(|s| &s.state),
+                                                Some(State::Finished)
+                                            ) {
+                                                " (which has finished)"
+                                            } else {
+                                                ""
+                                            };
+                                            line.push_str(&format!(
+                                                "; {name} is held by {}{state}, acquired at {}",
+                                                self.actor_name(o),
+                                                loc_text(l.since)
+                                            ));
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if holder.is_none() && b.wait.len() == 1 && b.what.starts_with("event") {
+                        line.push_str("; no other actor can set it");
+                    }
+                    waits_for.push((a, holder));
+                    lines.push(line);
+                }
+                _ => lines.push(format!("  {} cannot run", self.actor_name(a))),
+            }
+        }
+        // Locks held by actors, with where they were taken.
+        let mut held: Vec<String> = Vec::new();
+        for l in self.locks.values() {
+            if l.count == 0 || l.tstate || l.label.is_empty() {
+                continue;
+            }
+            if let Owner::Actor(o) = l.owner {
+                held.push(format!(
+                    "  {} holds {} (acquired at {})",
+                    self.actor_name(o),
+                    l.label,
+                    loc_text(l.since)
+                ));
+            }
+        }
+        held.sort();
+        lines.extend(held);
+        // A cycle of actors waiting for each other's locks.
+        for &(start, _) in &waits_for {
+            let mut path = vec![start];
+            let mut cur = start;
+            while let Some(&(_, Some(next))) = waits_for.iter().find(|(a, _)| *a == cur) {
+                if next == start {
+                    let names: Vec<String> = path
+                        .iter()
+                        .chain(std::iter::once(&start))
+                        .map(|&a| format!("T{a}"))
+                        .collect();
+                    lines.push(format!("  cycle: {}", names.join(" -> ")));
+                    return lines.join("\n");
+                }
+                if path.contains(&next) {
+                    break;
+                }
+                path.push(next);
+                cur = next;
+            }
+        }
+        lines.join("\n")
+    }
+}
+
+/// `file:line` of a location of the trace being written.
+pub fn loc_text(loc: LocId) -> String {
+    session::with(|s| s.loc_parts(loc))
+        .flatten()
+        .map(|(f, l, _)| format!("{f}:{l}"))
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
+/// Renders a `CodeLoc` through a string table.
+pub fn code_loc_parts(strings: &[String], loc: &CodeLoc) -> Option<(String, u32, String)> {
+    Some((
+        strings.get(loc.file.index())?.clone(),
+        loc.line,
+        strings.get(loc.function.index())?.clone(),
+    ))
+}
+
+/// Whether the model tracks this lock already (else the hook reads its
+/// state on first sight).
+pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
+    let addr = obj.as_ptr() as usize;
+    lock().as_ref().is_some_and(|r| r.locks.contains_key(&addr))
+}

@@ -1,0 +1,266 @@
+//! Scheduling strategies: the one interface every way of choosing the next
+//! actor implements (replay of a schedule, uniformly random, and later DPOR
+//! and PCT), in the manner of Shuttle's `Scheduler` trait. The control loop
+//! (`control`) does the turn-taking, blocking, deadlock detection, timeouts
+//! and tracing once for all of them.
+//!
+//! At every scheduling point the loop hands the strategy the *candidates*:
+//! each actor that can perform its next visible operation now, with that
+//! operation (an [`Event`] whose `target` may be unknown for a `Spawn`, as
+//! in `racetrace_analyzer::dpor::PendingOp`). A candidate is either
+//! [`Readiness::Ready`], or [`Readiness::Timeout`]: it can only go on by
+//! letting its timeout expire (a timed wait that nothing has satisfied, or
+//! a `time.sleep`). Choosing a `Timeout` candidate advances the virtual
+//! clock to its deadline.
+
+use racetrace_formats::{ActorId, Event};
+
+/// Whether a candidate can go on by itself or only by timing out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Readiness {
+    Ready,
+    /// Only by letting the timeout expire at this virtual time (seconds).
+    Timeout(f64),
+}
+
+/// An actor able to take the next step.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    pub actor: ActorId,
+    /// The visible operation it is about to perform (predicted for an actor
+    /// blocked inside a primitive: the event the primitive will record).
+    pub op: Event,
+    pub readiness: Readiness,
+}
+
+impl Candidate {
+    pub fn is_ready(&self) -> bool {
+        self.readiness == Readiness::Ready
+    }
+}
+
+/// What the control loop knows at a scheduling point.
+pub struct Decision<'a> {
+    /// Index of the step about to be taken (= events written so far).
+    pub step: u64,
+    /// The actor of the previous step, if any.
+    pub current: Option<ActorId>,
+    /// Candidates in actor-id order; never empty.
+    pub candidates: &'a [Candidate],
+    /// Actors created so far (ids `0..actors`).
+    pub actors: u32,
+}
+
+/// The strategy's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Choice {
+    Actor(ActorId),
+    /// The strategy insists on an actor that cannot take this step: the run
+    /// stops (a replayed schedule that does not fit the program).
+    Unavailable(ActorId),
+}
+
+/// One way of choosing who goes next.
+pub trait Scheduler: Send {
+    /// A new execution begins (the program restarts from its initial state).
+    fn new_execution(&mut self) {}
+    /// Which candidate takes `d.step`. Called again for the same step when
+    /// the chosen actor, woken from a wait, found nothing to do and waits
+    /// again (it then records a `Yield`, so every step still has one event).
+    fn next(&mut self, d: &Decision<'_>) -> Choice;
+    /// Short name, for reports.
+    fn name(&self) -> &'static str;
+}
+
+/// The default policy, used when a schedule runs out: keep the current
+/// actor while it is ready, else the lowest ready id; when no actor is
+/// ready, let the earliest timeout expire (lowest id on ties).
+pub fn default_choice(d: &Decision<'_>) -> ActorId {
+    if let Some(cur) = d.current {
+        if d.candidates.iter().any(|c| c.actor == cur && c.is_ready()) {
+            return cur;
+        }
+    }
+    if let Some(c) = d.candidates.iter().find(|c| c.is_ready()) {
+        return c.actor;
+    }
+    earliest_timeout(d.candidates)
+}
+
+fn earliest_timeout(cands: &[Candidate]) -> ActorId {
+    let mut best: Option<(f64, ActorId)> = None;
+    for c in cands {
+        if let Readiness::Timeout(t) = c.readiness {
+            if best.is_none_or(|(bt, _)| t < bt) {
+                best = Some((t, c.actor));
+            }
+        }
+    }
+    best.map(|b| b.1).unwrap_or(cands[0].actor)
+}
+
+/// Forces a schedule (one actor per step), then follows the default policy.
+pub struct Replay {
+    steps: Vec<ActorId>,
+}
+
+impl Replay {
+    pub fn new(steps: Vec<ActorId>) -> Replay {
+        Replay { steps }
+    }
+}
+
+impl Scheduler for Replay {
+    fn next(&mut self, d: &Decision<'_>) -> Choice {
+        match self.steps.get(d.step as usize) {
+            Some(&a) if d.candidates.iter().any(|c| c.actor == a) => Choice::Actor(a),
+            Some(&a) => Choice::Unavailable(a),
+            None => Choice::Actor(default_choice(d)),
+        }
+    }
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+}
+
+/// Uniformly random among the ready candidates (after an optional forced
+/// prefix); timeouts expire only when nothing is ready. Seeded, so a seed
+/// names one schedule of a deterministic program.
+pub struct Random {
+    prefix: Vec<ActorId>,
+    seed: u64,
+    state: u64,
+}
+
+impl Random {
+    pub fn new(seed: u64, prefix: Vec<ActorId>) -> Random {
+        Random {
+            prefix,
+            seed,
+            state: seed,
+        }
+    }
+
+    /// splitmix64: small, fast, and the same on every platform.
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl Scheduler for Random {
+    fn new_execution(&mut self) {
+        self.state = self.seed;
+    }
+    fn next(&mut self, d: &Decision<'_>) -> Choice {
+        if let Some(&a) = self.prefix.get(d.step as usize) {
+            return if d.candidates.iter().any(|c| c.actor == a) {
+                Choice::Actor(a)
+            } else {
+                Choice::Unavailable(a)
+            };
+        }
+        let ready = d.candidates.iter().filter(|c| c.is_ready()).count();
+        if ready == 0 {
+            return Choice::Actor(earliest_timeout(d.candidates));
+        }
+        let k = (self.next_u64() % ready as u64) as usize;
+        let c = d.candidates.iter().filter(|c| c.is_ready()).nth(k);
+        Choice::Actor(c.map(|c| c.actor).unwrap_or(d.candidates[0].actor))
+    }
+    fn name(&self) -> &'static str {
+        "random"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use racetrace_formats::{EventKind, LocId};
+
+    fn cand(a: u32, r: Readiness) -> Candidate {
+        Candidate {
+            actor: ActorId(a),
+            op: Event {
+                actor: ActorId(a),
+                kind: EventKind::Read,
+                loc: LocId(0),
+                target: 0,
+                aux: 0,
+            },
+            readiness: r,
+        }
+    }
+
+    #[test]
+    fn default_keeps_current_then_lowest_then_earliest_timeout() {
+        let c = [cand(1, Readiness::Ready), cand(2, Readiness::Ready)];
+        let d = |cur, cands: &[Candidate]| {
+            default_choice(&Decision {
+                step: 0,
+                current: cur,
+                candidates: cands,
+                actors: 3,
+            })
+        };
+        assert_eq!(d(Some(ActorId(2)), &c), ActorId(2));
+        assert_eq!(d(Some(ActorId(0)), &c), ActorId(1));
+        let t = [
+            cand(0, Readiness::Timeout(5.0)),
+            cand(1, Readiness::Timeout(2.0)),
+        ];
+        assert_eq!(d(Some(ActorId(0)), &t), ActorId(1));
+        let mixed = [cand(0, Readiness::Timeout(1.0)), cand(3, Readiness::Ready)];
+        assert_eq!(d(Some(ActorId(0)), &mixed), ActorId(3));
+    }
+
+    #[test]
+    fn replay_forces_then_defaults_and_reports_unavailable() {
+        let mut r = Replay::new(vec![ActorId(1)]);
+        let c = [cand(0, Readiness::Ready), cand(1, Readiness::Ready)];
+        let mut dec = Decision {
+            step: 0,
+            current: Some(ActorId(0)),
+            candidates: &c,
+            actors: 2,
+        };
+        assert_eq!(r.next(&dec), Choice::Actor(ActorId(1)));
+        dec.step = 1;
+        assert_eq!(r.next(&dec), Choice::Actor(ActorId(0)));
+        let mut r = Replay::new(vec![ActorId(5)]);
+        dec.step = 0;
+        assert_eq!(r.next(&dec), Choice::Unavailable(ActorId(5)));
+    }
+
+    #[test]
+    fn random_is_seeded() {
+        let c = [
+            cand(0, Readiness::Ready),
+            cand(1, Readiness::Ready),
+            cand(2, Readiness::Ready),
+        ];
+        let run = |seed| {
+            let mut r = Random::new(seed, vec![]);
+            (0..32)
+                .map(|i| {
+                    let d = Decision {
+                        step: i,
+                        current: None,
+                        candidates: &c,
+                        actors: 3,
+                    };
+                    match r.next(&d) {
+                        Choice::Actor(a) => a.0,
+                        _ => 99,
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+        assert!(run(7).iter().all(|&a| a < 3));
+    }
+}

@@ -1,0 +1,535 @@
+//! Controlled runs: the calls that can block or that release something
+//! (`_thread` lock methods, `SimpleQueue`, `time.sleep`) are handed to the
+//! scheduler's model (`crate::control`) before they run, in user code and
+//! inside the standard library alike; the primitives being called are kept
+//! on a small stack so that a wait can be described in the user's terms
+//! ("event `ready`", "queue `jobs`") and its next event predicted.
+
+use super::*;
+use crate::control::{self as ctl, Acquire, Resume};
+
+/// Where the arguments of a call are on the value stack at PRECALL.
+struct Args {
+    /// Arguments including a `self` passed as the first one.
+    total: usize,
+    /// 1 when `self` is the first argument (an unbound method descriptor).
+    rest: usize,
+    kwnames: Vec<String>,
+}
+
+impl Args {
+    /// Stack depth (0 = TOS) of parameter `pos` (after self) or keyword `name`.
+    fn param(&self, pos: usize, name: &str) -> Option<usize> {
+        let npos = self.total - self.kwnames.len();
+        let k = self.rest + pos;
+        if k < npos {
+            return Some(self.total - 1 - k);
+        }
+        let j = self.kwnames.iter().position(|n| n == name)?;
+        Some(self.total - 1 - (npos + j))
+    }
+}
+
+fn kwnames(py: Python<'_>, f: Frame<'_>, ins: &Instr) -> Vec<String> {
+    if ins.kw == 0 {
+        return Vec::new();
+    }
+    f.code(py)
+        .getattr("co_consts")
+        .ok()
+        .and_then(|c| c.get_item(ins.kw as usize - 1).ok())
+        .and_then(|t| t.extract::<Vec<String>>().ok())
+        .unwrap_or_default()
+}
+
+fn is_rlock(obj: &Bound<'_, PyAny>) -> bool {
+    naming::type_name(obj) == "RLock"
+}
+
+/// PRECALL of a recognized C method, in traced or intercepted code.
+pub(super) fn precall(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    info: &CodeInfo,
+    ins: &Instr,
+    nargs: usize,
+) {
+    let x = f.peek(py, nargs + 1);
+    let y = f.peek(py, nargs);
+    let (callable, method_form) = match (x, y) {
+        (Some(x), _) => (x, true),
+        (None, Some(y)) => (y, false),
+        (None, None) => return,
+    };
+    let Some((def, bound)) = cpython::builtin_method(&callable) else {
+        return;
+    };
+    let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
+        return;
+    };
+    let total = if method_form { nargs + 1 } else { nargs };
+    let (self_obj, rest) = match bound {
+        Some(b) if !b.is_instance_of::<pyo3::types::PyModule>() => (Some(b), 0),
+        Some(_) => (None, 0),
+        None if total > 0 => (f.peek(py, total - 1), 1),
+        None => (None, 0),
+    };
+    let args = Args {
+        total,
+        rest,
+        kwnames: kwnames(py, f, ins),
+    };
+    let Some(obj) = self_obj else { return };
+    match role {
+        CallRole::LockAcquire => {
+            let blocking_at = args.param(0, "blocking");
+            let timeout_at = args.param(1, "timeout");
+            let blocking = blocking_at
+                .and_then(|d| f.peek(py, d))
+                .map(|b| b.is_truthy().unwrap_or(true))
+                .unwrap_or(true);
+            let timeout = timeout_at
+                .and_then(|d| f.peek(py, d))
+                .and_then(|t| t.extract::<f64>().ok())
+                .filter(|&t| t >= 0.0);
+            let r = acquire(py, ctx, f, info, &obj, blocking, timeout, 1);
+            rewrite(py, f, r, blocking_at, timeout_at);
+        }
+        CallRole::LockAcquireRestore => {
+            // `_acquire_restore((count, owner))`
+            let count = args
+                .param(0, "state")
+                .and_then(|d| f.peek(py, d))
+                .and_then(|s| s.get_item(0).ok())
+                .and_then(|c| c.extract::<u32>().ok())
+                .unwrap_or(1);
+            let _ = acquire(py, ctx, f, info, &obj, true, None, count);
+        }
+        CallRole::LockRelease => ctl::release(ctx.actor, &obj, false),
+        CallRole::LockReleaseSave => ctl::release(ctx.actor, &obj, true),
+        CallRole::QueuePut => {
+            let size = queue_size(&obj);
+            ctl::queue_put(&obj, size);
+        }
+        CallRole::QueueGet => {
+            let name = cpython::method_def_name(def);
+            let nowait = name == "get_nowait";
+            let block_at = args.param(0, "block");
+            let timeout_at = args.param(1, "timeout");
+            let blocking = !nowait
+                && block_at
+                    .and_then(|d| f.peek(py, d))
+                    .map(|b| b.is_truthy().unwrap_or(true))
+                    .unwrap_or(true);
+            let timeout = timeout_at
+                .and_then(|d| f.peek(py, d))
+                .filter(|t| !t.is_none())
+                .and_then(|t| t.extract::<f64>().ok());
+            let site = user_site(py, ctx, f, info);
+            let (id, label) = traced_object(py, f, info, &obj);
+            let op = racetrace_formats::Event {
+                actor: ctx.actor,
+                kind: EventKind::QueueGet,
+                loc: site,
+                target: id,
+                aux: 0,
+            };
+            let what = format!("an item in queue {} (SimpleQueue.get)", quoted(&label));
+            let size = queue_size(&obj);
+            match ctl::queue_get(py, ctx.actor, &obj, size, blocking, timeout, op, site, what) {
+                Ok(r) => {
+                    if r == Resume::TimedOut {
+                        if let Some(d) = timeout_at {
+                            replace(
+                                py,
+                                f,
+                                d,
+                                0.0f64.into_pyobject(py).ok().map(|v| v.into_any()),
+                            );
+                        }
+                    }
+                }
+                Err(_) => set_abort(),
+            }
+        }
+        _ => {}
+    }
+}
+
+fn queue_size(q: &Bound<'_, PyAny>) -> u64 {
+    q.call_method0("qsize")
+        .and_then(|n| n.extract::<u64>())
+        .unwrap_or(0)
+}
+
+fn replace(py: Python<'_>, f: Frame<'_>, depth: usize, v: Option<Bound<'_, PyAny>>) {
+    if let Some(v) = v {
+        f.replace(py, depth, &v);
+    }
+}
+
+/// Makes the pending call behave as the model decided.
+fn rewrite(
+    py: Python<'_>,
+    f: Frame<'_>,
+    r: Resume,
+    blocking_at: Option<usize>,
+    timeout_at: Option<usize>,
+) {
+    match r {
+        Resume::TimedOut => {
+            if let Some(d) = timeout_at {
+                replace(
+                    py,
+                    f,
+                    d,
+                    0.0f64.into_pyobject(py).ok().map(|v| v.into_any()),
+                );
+            } else if let Some(d) = blocking_at {
+                replace(
+                    py,
+                    f,
+                    d,
+                    Some(pyo3::types::PyBool::new(py, false).to_owned().into_any()),
+                );
+            }
+        }
+        Resume::ProceedBlocking => {
+            if let Some(d) = blocking_at {
+                replace(
+                    py,
+                    f,
+                    d,
+                    Some(pyo3::types::PyBool::new(py, true).to_owned().into_any()),
+                );
+            }
+        }
+        Resume::Proceed | Resume::Unmodelled => {}
+    }
+}
+
+/// `f(*args, **kwargs)` of a lock method (`Condition.__exit__` releases
+/// with `self._lock.__exit__(*args)`). Acquires through it are taken as
+/// blocking (their arguments are not rewritten).
+pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, has_kwargs: usize) {
+    let Some(callable) = f.peek(py, 1 + has_kwargs) else {
+        return;
+    };
+    let Some((def, Some(obj))) = cpython::builtin_method(&callable) else {
+        return;
+    };
+    match session::with(|s| s.calls.method(def)).flatten() {
+        Some(CallRole::LockRelease) => ctl::release(ctx.actor, &obj, false),
+        Some(CallRole::LockReleaseSave) => ctl::release(ctx.actor, &obj, true),
+        Some(CallRole::LockAcquire) => {
+            if let Some(info) = f.info() {
+                let _ = acquire(py, ctx, f, info, &obj, true, None, 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `with lock:` (BEFORE_WITH): a blocking acquire.
+pub(super) fn before_with(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
+    let Some(obj) = f.peek(py, 0) else { return };
+    if !is_lock(&obj) {
+        return;
+    }
+    let _ = acquire(py, ctx, f, info, &obj, true, None, 1);
+}
+
+/// The `__exit__` of a `with lock:` left by an exception.
+pub(super) fn with_except(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
+    let Some(exit) = f.peek(py, 3) else { return };
+    if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
+        if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
+            ctl::release(ctx.actor, &owner, false);
+        }
+    }
+}
+
+fn is_lock(obj: &Bound<'_, PyAny>) -> bool {
+    matches!(naming::type_name(obj).as_str(), "lock" | "RLock")
+}
+
+fn quoted(label: &str) -> String {
+    if label.is_empty() {
+        "?".into()
+    } else {
+        format!("`{label}`")
+    }
+}
+
+/// The trace id and label of an object used in traced code (registered as
+/// the recorder would); nothing for library code.
+fn traced_object(
+    py: Python<'_>,
+    f: Frame<'_>,
+    info: &CodeInfo,
+    obj: &Bound<'_, PyAny>,
+) -> (u32, String) {
+    if !info.traced {
+        return (u32::MAX, String::new());
+    }
+    match object(py, Some(&f), obj) {
+        Some((id, _)) => (id.0, session::with(|s| s.label_of(id)).unwrap_or_default()),
+        None => (u32::MAX, String::new()),
+    }
+}
+
+/// The user's location of what the actor is doing: the instruction in
+/// traced code, else the call site of the primitive being called, else the
+/// nearest traced caller.
+fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) -> LocId {
+    if info.traced {
+        let idx = f.instr_index();
+        if let Some(ins) = info.instrs.get(idx) {
+            return instr_loc(info, ins, || f.current_line(py), idx);
+        }
+    }
+    if let Some(site) = ctx.prims.borrow().iter().find_map(|p| p.site) {
+        return site;
+    }
+    let mut c = f.caller();
+    for _ in 0..12 {
+        let Some(cur) = c else { break };
+        if caller_info(py, cur).is_some_and(|i| i.traced) {
+            return caller_loc(py, cur);
+        }
+        c = cur.caller();
+    }
+    LocId(0)
+}
+
+/// A lock acquire by the actor; returns what the call must do.
+#[allow(clippy::too_many_arguments)]
+fn acquire(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    info: &CodeInfo,
+    obj: &Bound<'_, PyAny>,
+    blocking: bool,
+    timeout: Option<f64>,
+    count: u32,
+) -> Resume {
+    let reentrant = is_rlock(obj);
+    let first_sight = if ctl::is_tracked(obj) {
+        None
+    } else {
+        Some(lock_state(obj, reentrant))
+    };
+    let site = user_site(py, ctx, f, info);
+    let (id, mut label) = traced_object(py, f, info, obj);
+    let addr = obj.as_ptr() as usize;
+    // What the actor waits for, in the user's terms.
+    let prims = ctx.prims.borrow();
+    let outer = prims.iter().find(|p| p.site.is_some());
+    let cond_lock = prims
+        .iter()
+        .rev()
+        .find(|p| p.role == Role::CondWait)
+        .and_then(|p| p.cond_lock)
+        .filter(|&l| l != addr);
+    let (kind, target, what, site) = match outer {
+        Some(p) => {
+            let l = quoted(&p.label);
+            let (kind, what) = match p.role {
+                Role::EventWait => (
+                    EventKind::EventWait,
+                    format!("event {l} to be set (Event.wait)"),
+                ),
+                Role::CondWait | Role::CondWaitFor => (
+                    EventKind::CondWake,
+                    format!("condition {l} to be notified (Condition.wait)"),
+                ),
+                Role::CondEnter => (EventKind::LockAcquire, format!("the lock of condition {l}")),
+                Role::SemAcquire => (
+                    EventKind::SemAcquire,
+                    format!("semaphore {l} to be released (Semaphore.acquire)"),
+                ),
+                Role::BarrierWait => (
+                    EventKind::BarrierLeave,
+                    format!("the other parties of barrier {l} (Barrier.wait)"),
+                ),
+                Role::QueueGet => (
+                    EventKind::QueueGet,
+                    format!("an item in queue {l} (Queue.get)"),
+                ),
+                Role::QueuePut => (
+                    EventKind::QueuePut,
+                    format!("room in queue {l} (Queue.put)"),
+                ),
+                Role::ThreadJoin => (
+                    EventKind::Join,
+                    format!("thread {} to finish (Thread.join)", p.label),
+                ),
+                _ => (EventKind::LockAcquire, format!("lock {l}")),
+            };
+            if p.role == Role::CondEnter && label.is_empty() {
+                label = format!("lock of {}", p.label);
+            }
+            (kind, p.id, what, p.site.unwrap_or(site))
+        }
+        None => (
+            EventKind::LockAcquire,
+            id,
+            format!("lock {}", quoted(&label)),
+            site,
+        ),
+    };
+    drop(prims);
+    let op = racetrace_formats::Event {
+        actor: ctx.actor,
+        kind,
+        loc: site,
+        target,
+        aux: 0,
+    };
+    let req = Acquire {
+        obj,
+        reentrant,
+        count,
+        blocking,
+        timeout,
+        also: cond_lock.into_iter().collect(),
+        op,
+        site,
+        what,
+        label,
+        first_sight,
+    };
+    match ctl::acquire(py, ctx.actor, req) {
+        Ok(r) => r,
+        Err(_) => {
+            set_abort();
+            Resume::Proceed
+        }
+    }
+}
+
+/// (locked, owner thread ident) of a lock seen for the first time.
+fn lock_state(obj: &Bound<'_, PyAny>, reentrant: bool) -> (bool, u64) {
+    if !reentrant {
+        let locked = obj
+            .call_method0("locked")
+            .and_then(|l| l.is_truthy())
+            .unwrap_or(false);
+        return (locked, 0);
+    }
+    // `<locked _thread.RLock object owner=123 count=1 at 0x...>`
+    let text = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("count=") > 0, field("owner="))
+}
+
+/// `time.sleep(secs)` in traced code: a `Yield` that may go once the
+/// virtual clock reaches now + secs; the real call then returns at once.
+pub(super) fn sleep(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: usize) {
+    let x = f.peek(py, nargs + 1);
+    let method_form = x.is_some();
+    let total = if method_form { nargs + 1 } else { nargs };
+    if total == 0 {
+        return;
+    }
+    // `time.sleep(s)`: the last argument.
+    let secs = f
+        .peek(py, 0)
+        .and_then(|s| s.extract::<f64>().ok())
+        .unwrap_or(0.0);
+    let controlled = ctx.in_control();
+    if !gate_at(ctx, EventKind::Yield, loc, ctx.actor.0, 0, Some(secs)) {
+        return;
+    }
+    session::with(|s| s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, 0));
+    if controlled {
+        replace(py, f, 0, 0i64.into_pyobject(py).ok().map(|v| v.into_any()));
+    }
+}
+
+/// On the call of a recognized primitive (controlled runs): remember what
+/// it is, to describe and predict waits inside it.
+pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Role) {
+    if !matches!(
+        role,
+        Role::EventWait
+            | Role::CondWait
+            | Role::CondWaitFor
+            | Role::CondEnter
+            | Role::SemAcquire
+            | Role::BarrierWait
+            | Role::QueueGet
+            | Role::QueuePut
+            | Role::ThreadJoin
+    ) {
+        return;
+    }
+    let Some(this) = f.local(py, 0) else { return };
+    let site = user_call_site(py, f);
+    let (id, label) = if role == Role::ThreadJoin {
+        let child = session::with(|s| s.thread_actor(&this)).flatten();
+        let name: String = this
+            .getattr("name")
+            .and_then(|n| n.extract())
+            .unwrap_or_default();
+        let label = match child {
+            Some(c) => format!("T{} ({name})", c.0),
+            None => name,
+        };
+        (child.map_or(u32::MAX, |c| c.0), label)
+    } else if site.is_some() {
+        let sc = scope(py, f);
+        match object(py, sc.as_ref().map(|c| c as &dyn Scope), &this) {
+            Some((id, _)) => (id.0, session::with(|s| s.label_of(id)).unwrap_or_default()),
+            None => (u32::MAX, String::new()),
+        }
+    } else {
+        (u32::MAX, String::new())
+    };
+    let cond_lock = if role == Role::CondWait {
+        this.getattr("_lock").ok().map(|l| l.as_ptr() as usize)
+    } else {
+        None
+    };
+    ctx.prims.borrow_mut().push(Prim {
+        frame: f.addr(),
+        role,
+        id,
+        site,
+        cond_lock,
+        label,
+    });
+}
+
+pub(super) fn prim_return(ctx: &ThreadCtx, f: Frame<'_>) {
+    let mut prims = ctx.prims.borrow_mut();
+    if let Some(pos) = prims.iter().rposition(|p| p.frame == f.addr()) {
+        prims.truncate(pos);
+    }
+}
+
+/// `Thread.start` returned: the handshake with the child is over; its
+/// state lock is the child's until it exits.
+pub(super) fn thread_started_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, failed: bool) {
+    let _ = py;
+    let Some(thread) = f.local(py, 0) else { return };
+    let Some(child) = session::with(|s| s.thread_actor(&thread)).flatten() else {
+        return;
+    };
+    match thread.getattr("_tstate_lock") {
+        Ok(l) if !l.is_none() && !failed => ctl::register_tstate(&l, child),
+        _ => {
+            if failed {
+                ctl::never_started(child);
+            }
+        }
+    }
+    let _ = ctx;
+}
