@@ -20,6 +20,14 @@ from typing import Callable, Sequence
 # input). The module is imported only when its subcommand runs.
 PYTHON_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "record": ("racetrace.record_cli:main", "Run a Python script and record its threads into a trace"),
+    "replay": (
+        "racetrace.replay_cli:main",
+        "Re-run a program forcing the interleaving of a trace or schedule",
+    ),
+    "script": (
+        "racetrace.script_cli:main",
+        "Write a Python script that replays the interleaving of a trace",
+    ),
 }
 
 

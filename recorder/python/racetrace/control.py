@@ -371,6 +371,8 @@ def run(
 
 
 def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
+    if not os.path.isfile(script):
+        raise FileNotFoundError(f"no such script: {script}")
     path = os.path.abspath(script)
 
     def body() -> Any:
@@ -378,7 +380,9 @@ def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
         sys.argv = [script, *argv]
         sys.path.insert(0, os.path.dirname(path))
         try:
-            runpy.run_path(path, run_name="__main__")
+            # As given (like `racetrace record`), so that code locations
+            # name the file the same way.
+            runpy.run_path(script, run_name="__main__")
         except SystemExit as e:
             if e.code not in (None, 0):
                 raise

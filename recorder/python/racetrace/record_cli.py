@@ -55,6 +55,8 @@ def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
     args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
     script = ns.script
+    if script == "pytest":
+        return _record_pytest(ns, args)
     if not os.path.isfile(script):
         print(f"racetrace record: error: no such script: {script}", file=sys.stderr)
         return 2
@@ -86,6 +88,45 @@ def main(argv: list[str]) -> int:
         recorder.__exit__(*exc_info)
     if exc_info[0] is not None and not issubclass(exc_info[0], SystemExit):
         traceback.print_exception(*exc_info)
+    sys.stdout.flush()
+    print(f"racetrace: recorded {recorder.events} events into {output}", file=sys.stderr)
+    return code
+
+
+def absolute_node_ids(args: list[str]) -> list[str]:
+    """pytest arguments with test paths made absolute (`tests/t.py::f` ->
+    `/.../tests/t.py::f`), so that a replay runs the same tests from
+    anywhere."""
+    out = []
+    for a in args:
+        path, sep, rest = a.partition("::")
+        if not a.startswith("-") and os.path.exists(path):
+            a = os.path.abspath(path) + sep + rest
+        out.append(a)
+    return out
+
+
+def _record_pytest(ns: argparse.Namespace, args: list[str]) -> int:
+    """`racetrace record -- pytest ARGS...`: runs pytest in this process
+    while recording; exits with pytest's exit code."""
+    import pytest
+
+    args = absolute_node_ids(args)
+    output = ns.output or "pytest.rtrace"
+    recorder = record(output, include=ns.include, exclude=ns.exclude, program=" ".join(["pytest", *args]))
+    try:
+        recorder.__enter__()
+    except (OSError, RuntimeError) as e:
+        print(f"racetrace record: error: {e}", file=sys.stderr)
+        return 2
+    code = 1
+    exc_info: tuple = (None, None, None)
+    try:
+        code = int(pytest.main(args))
+    except BaseException:
+        exc_info = sys.exc_info()
+    finally:
+        recorder.__exit__(*exc_info)
     sys.stdout.flush()
     print(f"racetrace: recorded {recorder.events} events into {output}", file=sys.stderr)
     return code

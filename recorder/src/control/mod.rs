@@ -994,7 +994,7 @@ impl Run {
             let loc_matters = !matches!(op.kind, EventKind::ActorStart | EventKind::ActorExit);
             let same_loc = !loc_matters
                 || actual.is_some_and(|(f, l, func)| {
-                    *f == exp.file && *l == exp.line && *func == exp.function
+                    same_file(f, &exp.file) && *l == exp.line && *func == exp.function
                 });
             if !(same_kind && same_loc) {
                 let actual_loc = actual
@@ -1199,6 +1199,17 @@ impl Run {
         }
         lines.join("\n")
     }
+}
+
+/// Whether two recorded file names are the same file: equal, or one is
+/// the other with a leading directory (a script run as `prog.py` in one
+/// run and by its absolute path in the other).
+pub fn same_file(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    long.ends_with(short) && long[..long.len() - short.len()].ends_with('/')
 }
 
 /// `file:line` of a location of the trace being written.
