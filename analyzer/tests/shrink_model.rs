@@ -390,6 +390,21 @@ fn failure_that_stops_the_run_early() {
     let last = *res.executed.steps.last().unwrap();
     assert_eq!(last, ActorId(3), "{}", res.executed);
     assert_eq!(comparable(shrink_with(&p, &original, 4)), res);
+    // Even when the budget stops the search at the original, the schedule
+    // returned is no longer than what ran.
+    let options = ShrinkOptions {
+        jobs: 1,
+        max_candidates: 1,
+    };
+    let cut = shrink(
+        &original,
+        |s: &Schedule| run(&p, s),
+        &options,
+        |_: &ShrinkProgress| {},
+    )
+    .unwrap();
+    assert!(cut.budget_exhausted);
+    assert_eq!(cut.schedule, report.executed);
 }
 
 #[test]
