@@ -410,8 +410,9 @@ fn failure_that_stops_the_run_early() {
 #[test]
 fn three_preemption_bug_needs_and_shrinks_to_three() {
     let p = three_windows();
+    // Exhaustive: no execution with at most 2 preemptions fails. (That 3
+    // suffice is shown by the result below, re-run by `check_result`.)
     assert!(!fails_within(&p, 2), "fails with 2 preemptions");
-    assert!(fails_within(&p, 3), "the bug is reachable with 3");
 
     let (original, report) = failing_random(&p, 1, 100_000).expect("a failing seed");
     let (res, phases) = shrink_counting(&p, &original, 1);
