@@ -32,6 +32,12 @@
 //!   `PyMethodDef *m_ml`, `PyObject *m_self`. An unbound method descriptor
 //!   and the bound builtin method made from it share the `PyMethodDef`, which
 //!   is therefore the identity of a builtin method.
+//! * `PyThreadState` (Include/cpython/pystate.h, `struct _ts`): field order
+//!   as in [`RawThreadState`] up to `thread_id`, which equals
+//!   `threading.get_ident()` of that thread. `_PyEval_SetTrace(tstate, ...)`
+//!   may target another thread's state while we hold the GIL (it updates
+//!   that thread's `cframe->use_tracing`; 3.12's `PyEval_SetTraceAllThreads`
+//!   is built on it).
 //!
 //! Every function here runs with the GIL held (trace callbacks are called
 //! with it; the rest is called from Python). Raw pointers read from a frame
@@ -41,6 +47,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
 
 use pyo3::exceptions::PyImportError;
 use pyo3::ffi::{self, PyObject, PyTypeObject, Py_ssize_t};
@@ -202,11 +209,15 @@ struct RawThreadState {
 /// Our slot in every code object's extra data; -1 until requested.
 static EXTRA_INDEX: AtomicIsize = AtomicIsize::new(-1);
 
+// The slot holds one strong count of an `Arc<CodeInfo>`. A table is
+// replaced when a new recording starts; a callback in another thread may
+// still use the old one (across a Python call that let this thread run), so
+// users outside the hot path hold their own count (`Frame::info`).
 unsafe extern "C" fn free_code_info(p: *mut c_void) {
     if !p.is_null() {
-        // SAFETY: every non-null value in our slot was made by Box::into_raw
-        // in `set_code_info`, and CPython calls this once per value.
-        drop(unsafe { Box::from_raw(p as *mut CodeInfo) });
+        // SAFETY: every non-null value in our slot was made by
+        // Arc::into_raw in `set_code_info`; CPython calls this once per value.
+        drop(unsafe { Arc::from_raw(p as *const CodeInfo) });
     }
 }
 
@@ -269,7 +280,8 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Our decoded table for a code object, if it has one.
+/// Our decoded table for a code object, if it has one. Borrowed from the
+/// slot: only for code that runs no Python before it is done with it.
 #[inline(always)]
 fn raw_code_info<'a>(code: *const RawCode) -> Option<&'a CodeInfo> {
     let idx = EXTRA_INDEX.load(Ordering::Relaxed);
@@ -286,18 +298,29 @@ fn raw_code_info<'a>(code: *const RawCode) -> Option<&'a CodeInfo> {
     }
 }
 
-/// Stores `info` as the table of `code`, replacing (and freeing) any older one.
+/// A counted reference to the table of a code object.
+fn shared_code_info(code: *const RawCode) -> Option<Arc<CodeInfo>> {
+    let p = raw_code_info(code)? as *const CodeInfo;
+    // SAFETY: `p` came from Arc::into_raw and the slot still holds its count.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
+    }
+}
+
+/// Stores `info` as the table of `code`; CPython releases the slot's count
+/// of any older one.
 pub fn set_code_info(code: &Bound<'_, PyAny>, info: CodeInfo) -> bool {
     let idx = EXTRA_INDEX.load(Ordering::Relaxed);
     if idx < 0 || !is_code(code) {
         return false;
     }
-    let p = Box::into_raw(Box::new(info)) as *mut c_void;
+    let p = Arc::into_raw(Arc::new(info)) as *mut c_void;
     // SAFETY: GIL held, `code` is a code object, `idx` was reserved.
     let rc = unsafe { _PyCode_SetExtra(code.as_ptr(), idx, p) };
     if rc != 0 {
         // SAFETY: not stored, so still ours.
-        drop(unsafe { Box::from_raw(p as *mut CodeInfo) });
+        drop(unsafe { Arc::from_raw(p as *const CodeInfo) });
         // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
         return false;
@@ -362,8 +385,8 @@ impl<'f> Frame<'f> {
         unsafe { Bound::from_borrowed_ptr(py, self.raw_code() as *mut PyObject) }
     }
 
-    pub fn info(self) -> Option<&'f CodeInfo> {
-        raw_code_info(self.raw_code())
+    pub fn info(self) -> Option<Arc<CodeInfo>> {
+        shared_code_info(self.raw_code())
     }
 
     /// Index (in code units) of the instruction being reported.
@@ -593,8 +616,8 @@ impl<'f> Caller<'f> {
         unsafe { Bound::from_borrowed_ptr(py, self.code as *mut PyObject) }
     }
 
-    pub fn info(self) -> Option<&'f CodeInfo> {
-        raw_code_info(self.code)
+    pub fn info(self) -> Option<Arc<CodeInfo>> {
+        shared_code_info(self.code)
     }
 
     /// This frame's own caller.
@@ -804,7 +827,9 @@ unsafe extern "C" fn trace_callback(
     };
     if what == PYTRACE_OPCODE {
         // The hot path: one pointer read for the table, one for the entry.
-        let Some(info) = f.info() else { return 0 };
+        let Some(info) = raw_code_info(f.raw_code()) else {
+            return 0;
+        };
         let idx = f.instr_index();
         match info.instrs.get(idx) {
             Some(ins) if !ins.is_quiet() => {}

@@ -116,9 +116,10 @@ use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
 
 pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     f.set_trace_flags(false, info.traced);
     if info.role != Role::None {
         sync_call(py, ctx, f, info.role);
@@ -127,18 +128,20 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
 
 pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&Bound<'_, PyAny>>) {
     clear_pending_in(ctx, f);
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     if info.role != Role::None {
         sync_return(py, ctx, f, info.role, retval);
     }
 }
 
 pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     if !info.traced {
         f.set_trace_flags(false, false);
         return;
