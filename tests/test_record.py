@@ -395,3 +395,14 @@ def test_thread_running_before_recording_is_recorded(tmp_path: Path) -> None:
     }
     actors = {a["name"]: a for a in info(trace)["actors"]}
     assert actors["server"]["parent"] is None
+
+
+def test_forked_child_does_not_write_into_the_parents_trace(tmp_path: Path) -> None:
+    rec = record(tmp_path, "forks.py")
+    assert rec.code == 0, rec.stderr
+    assert "child status 0" in rec.stdout
+    data = info(rec.trace)
+    assert data["truncated"] is None
+    assert data["outcome"]["kind"] == "ok"
+    # The child's 100 000 increments (200 000 accesses) are not in the trace.
+    assert data["event_count"] < 5_000

@@ -292,6 +292,12 @@ fn note_exception(thread: Bound<'_, PyAny>, type_name: String, message: String, 
     });
 }
 
+/// Registered with `os.register_at_fork(after_in_child=...)`.
+#[pyfunction]
+fn abandon_after_fork() {
+    session::abandon_after_fork();
+}
+
 #[pyfunction]
 fn is_recording() -> bool {
     session::generation() != 0
@@ -310,6 +316,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;
     m.add_function(wrap_pyfunction!(note_exception, m)?)?;
     m.add_function(wrap_pyfunction!(is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(abandon_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(recording_path, m)?)?;
     Ok(())
 }

@@ -151,6 +151,15 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     Ok(generation)
 }
 
+/// In a child process made by `fork` while recording: stop recording
+/// without touching the session. Its file belongs to the parent (the child
+/// must not write or flush into it) and its mutex may have been held by a
+/// thread that does not exist in the child; every user checks the
+/// generation first, so the session is simply never used again here.
+pub fn abandon_after_fork() {
+    GENERATION.store(0, Ordering::Release);
+}
+
 /// Writes the outcome and closes the trace. Returns the session's objects
 /// (to be released by the caller with the GIL) and any write error.
 pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), String> {

@@ -237,6 +237,12 @@ class record:
         return False
 
 
+# A forked child must not write into its parent's trace: recording stops in
+# the child (without closing the parent's file).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native.abandon_after_fork)
+
+
 @atexit.register
 def _stop_at_exit() -> None:
     """A recording still open when the interpreter exits (``__exit__`` never
