@@ -2,7 +2,7 @@
 //! indexed by code unit, so that the trace function finds what an instruction
 //! means with one array read. Built once per code object per recording.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicUsize};
 
 use crate::opcodes as op;
 
@@ -48,16 +48,19 @@ pub struct Instr {
     /// The decoded argument: name index for names (already shifted for
     /// LOAD_GLOBAL), fast-local index for cells, argument count for calls.
     pub arg: u32,
-    /// Location id + 1 in the current trace, 0 until first needed. Only ever
-    /// touched with the GIL held.
-    pub loc: Cell<u32>,
+    /// Location id + 1 in the current trace, 0 until first needed.
+    ///
+    /// The cells below are only touched with the GIL held; they are atomics
+    /// (relaxed: plain loads and stores) so that tables can be shared by
+    /// the threads that run the code.
+    pub loc: AtomicU32,
     /// Inline cache of attribute and cell accesses: the object seen last
     /// time and the key id it gave. Recorded objects stay alive for the
     /// whole recording, so an address in here always names the same object.
-    pub cached_obj: Cell<usize>,
-    pub cached_key: Cell<u32>,
+    pub cached_obj: AtomicUsize,
+    pub cached_key: AtomicU32,
     /// For subscripts: the key object of the cached access.
-    pub cached_item: Cell<usize>,
+    pub cached_item: AtomicUsize,
 }
 
 impl Instr {

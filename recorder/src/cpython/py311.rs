@@ -261,7 +261,9 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
         .call_method0("get_ident")?
         .extract()?;
     // SAFETY: the current thread state of a thread holding the GIL.
-    let tid = unsafe { u64::from((*PyThreadState_Get()).thread_id) };
+    // `c_ulong` is 32 bits on some platforms.
+    #[allow(clippy::unnecessary_cast)]
+    let tid = unsafe { (*PyThreadState_Get()).thread_id as u64 };
     if tid != ident {
         return Err(PyImportError::new_err(
             "racetrace: this CPython 3.11 build has an unexpected thread state layout",
@@ -741,7 +743,9 @@ pub fn install_in_other_threads(
         while !ts.is_null() {
             let next = PyThreadState_Next(ts);
             if ts != me && (*ts).c_tracefunc.is_null() && (*ts).c_profilefunc.is_null() {
-                if let Some(ctx) = make_ctx(u64::from((*ts).thread_id)) {
+                #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
+                let tid = (*ts).thread_id as u64;
+                if let Some(ctx) = make_ctx(tid) {
                     let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
                     let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx));
                     if cap.is_null() {

@@ -2,6 +2,8 @@
 //! sight), which key an access touches, and the inline caches that make a
 //! repeated access one lookup.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::*;
 
 /// The trace id and kind of `obj`, registering it on first sight; `None`
@@ -97,13 +99,13 @@ pub(super) fn cached_access(
     slow: impl FnOnce() -> Option<KeyId>,
 ) {
     let addr = obj.as_ptr() as usize;
-    let key = if ins.cached_obj.get() == addr {
-        KeyId(ins.cached_key.get())
+    let key = if ins.cached_obj.load(Relaxed) == addr {
+        KeyId(ins.cached_key.load(Relaxed))
     } else {
         let Some(key) = slow() else { return };
         // Only registered (kept-alive) objects yield a key.
-        ins.cached_obj.set(addr);
-        ins.cached_key.set(key.0);
+        ins.cached_obj.store(addr, Relaxed);
+        ins.cached_key.store(key.0, Relaxed);
         key
     };
     emit(ctx, kind, loc, key.0, 0);
@@ -202,8 +204,8 @@ pub(super) fn cached_item_access(
     let At { py, ctx, f, loc } = at;
     let caddr = container.as_ptr() as usize;
     let kaddr = key.as_ptr() as usize;
-    if ins.cached_obj.get() == caddr && ins.cached_item.get() == kaddr {
-        emit(ctx, kind, loc, ins.cached_key.get(), 0);
+    if ins.cached_obj.load(Relaxed) == caddr && ins.cached_item.load(Relaxed) == kaddr {
+        emit(ctx, kind, loc, ins.cached_key.load(Relaxed), 0);
         return;
     }
     let Some(k) = item_key(py, f, container, key) else {
@@ -216,9 +218,9 @@ pub(super) fn cached_item_access(
     .unwrap_or(false);
     if registered && naming::is_stable_key(py, key) {
         session::with(|s| s.keep_alive(key));
-        ins.cached_obj.set(caddr);
-        ins.cached_item.set(kaddr);
-        ins.cached_key.set(k.0);
+        ins.cached_obj.store(caddr, Relaxed);
+        ins.cached_item.store(kaddr, Relaxed);
+        ins.cached_key.store(k.0, Relaxed);
     }
 }
 

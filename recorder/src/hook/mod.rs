@@ -153,8 +153,16 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     if ins.post_call {
         resolve_pending(py, ctx, f);
     }
-    if ins.action == Action::Invisible {
-        return;
+    match ins.action {
+        Action::Invisible => return,
+        // Most calls are not recorded: their location is interned only
+        // once the callable turns out to matter.
+        Action::Call => {
+            return on_precall(py, ctx, f, ins.arg as usize, || {
+                instr_loc(info, ins, || f.lineno(), idx)
+            })
+        }
+        _ => {}
     }
     let loc = instr_loc(info, ins, || f.lineno(), idx);
     let arg = ins.arg as usize;
@@ -222,7 +230,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 iter_access(py, ctx, f, loc, &obj);
             }
         }
-        Action::Call => on_precall(py, ctx, f, loc, arg),
+        Action::Call => {}
         Action::BeforeWith => {
             ctx.pending.set(None);
             let Some(obj) = peek(0) else { return };
@@ -264,7 +272,13 @@ fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
 }
 
 /// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
-fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: usize) {
+fn on_precall(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    nargs: usize,
+    loc: impl FnOnce() -> LocId,
+) {
     ctx.pending.set(None);
     let x = f.peek(py, nargs + 1);
     let y = f.peek(py, nargs);
@@ -300,6 +314,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
         }
         None => return,
     };
+    let loc = loc();
     use EventKind::{Read, Write};
     match role {
         CallRole::Read | CallRole::Write => {

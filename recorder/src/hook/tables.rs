@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::*;
 
 /// The table of the frame's code for the current recording, built on first
@@ -96,7 +98,7 @@ pub(super) fn instr_loc(
     line: impl FnOnce() -> u32,
     idx: usize,
 ) -> LocId {
-    let cached = ins.loc.get();
+    let cached = ins.loc.load(Relaxed);
     if cached != 0 {
         return LocId(cached - 1);
     }
@@ -107,7 +109,7 @@ pub(super) fn instr_loc(
         offset: (idx * 2) as u32,
     };
     let id = session::with(|s| s.loc(loc)).unwrap_or_default();
-    ins.loc.set(id.0 + 1);
+    ins.loc.store(id.0 + 1, Relaxed);
     id
 }
 
