@@ -406,3 +406,13 @@ def test_forked_child_does_not_write_into_the_parents_trace(tmp_path: Path) -> N
     assert data["outcome"]["kind"] == "ok"
     # The child's 100 000 increments (200 000 accesses) are not in the trace.
     assert data["event_count"] < 5_000
+
+
+def test_copying_constructor_reads_the_whole_container(tmp_path: Path) -> None:
+    rec = record(tmp_path, "copy_race.py")
+    assert rec.code == 0, rec.stderr
+    src = PROGRAMS / "copy_race.py"
+    assert race_lines(races(rec.trace), "items (whole)") == {
+        f"{src}:{line_of(src, 'append')}",
+        f"{src}:{line_of(src, 'copy')}",
+    }

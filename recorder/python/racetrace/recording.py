@@ -113,6 +113,9 @@ def _call_roles() -> list[tuple[Any, str]]:
                 table.append((attr, role))
     for name in ("len", "sorted", "sum", "min", "max", "any", "all"):
         table.append((getattr(builtins, name), "arg_read"))
+    # Copying constructors read their argument as a whole: list(x), dict(d).
+    for cls in (list, tuple, set, frozenset, dict, bytearray, collections.deque):
+        table.append((cls, "arg_read"))
     table += [
         (getattr, "getattr"),
         (hasattr, "getattr"),

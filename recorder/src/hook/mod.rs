@@ -305,7 +305,7 @@ fn on_precall(
                 None => (role, arg(0), 1),
             }
         }
-        None if cpython::is_slot_wrapper(&callable) => {
+        None if cpython::is_slot_wrapper(&callable) || cpython::is_type(&callable) => {
             let addr = callable.as_ptr() as usize;
             let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
                 return;
