@@ -166,9 +166,12 @@ class record:
     racetrace itself; ``include`` adds files (even from those places) and
     ``exclude`` removes files, winning over everything.
 
-    Threads started inside the block are recorded, at any depth. The trace
-    ends with the outcome: ok, or the exception that ended the block or a
-    worker thread (with its traceback).
+    Threads started inside the block are recorded, at any depth, and so are
+    threads already running (from their next instruction). The trace ends
+    with the outcome: ok, or the exception that ended the block or a worker
+    thread (with its traceback). Recording cannot be nested: entering a
+    second ``record`` raises ``RuntimeError``; an unwritable path raises
+    ``OSError`` before anything is recorded.
     """
 
     def __init__(
