@@ -100,7 +100,22 @@ fn start(
         keep_alive,
     })
     .map_err(PyOSError::new_err)?;
+    begin(py, generation, &running_threads).inspect_err(|_| {
+        // Leave nothing half-started: close the trace and unhook.
+        cpython::uninstall();
+        let _ = session::finish(Outcome::Aborted {
+            reason: "recording failed to start".into(),
+        });
+    })
+}
 
+/// Everything after the trace is open: the recording actor, its frames, the
+/// trace function in this thread and in running threads.
+fn begin(
+    py: Python<'_>,
+    generation: u64,
+    running_threads: &[(u64, Bound<'_, PyAny>)],
+) -> PyResult<()> {
     // Id 0 of the string and location tables: "unknown".
     session::with(|s| {
         let empty = s.string("");
@@ -147,7 +162,7 @@ fn start(
         s.emit(actor, EventKind::ActorStart, start_loc, actor.0, 0);
     });
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
-    hook_running_threads(py, generation, &running_threads)?;
+    hook_running_threads(py, generation, running_threads)?;
     Ok(())
 }
 
