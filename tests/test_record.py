@@ -416,3 +416,14 @@ def test_copying_constructor_reads_the_whole_container(tmp_path: Path) -> None:
         f"{src}:{line_of(src, 'append')}",
         f"{src}:{line_of(src, 'copy')}",
     }
+
+
+def test_in_place_operator_on_a_list_is_a_write_of_the_list(tmp_path: Path) -> None:
+    rec = record(tmp_path, "inplace_race.py")
+    assert rec.code == 0, rec.stderr
+    src = PROGRAMS / "inplace_race.py"
+    report = races(rec.trace)
+    assert race_lines(report, "Holder.items (whole)") == {
+        f"{src}:{line_of(src, 'extend')}",
+        f"{src}:{line_of(src, 'len')}",
+    }

@@ -34,6 +34,9 @@ pub enum Action {
     /// The `__exit__` call of a `with` block left by an exception.
     WithExceptStart,
     GetIter,
+    /// BINARY_OP with an in-place operator (`+=`, `|=`, ...): mutates a
+    /// mutable container in place.
+    InplaceOp,
 }
 
 /// One code unit of the table. Only the first unit of an instruction (its
@@ -93,6 +96,9 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::BEFORE_WITH => Action::BeforeWith,
         op::WITH_EXCEPT_START => Action::WithExceptStart,
         op::GET_ITER => Action::GetIter,
+        op::BINARY_OP if (op::NB_INPLACE_FIRST..=op::NB_INPLACE_LAST).contains(&oparg) => {
+            Action::InplaceOp
+        }
         _ => Action::Invisible,
     };
     (a, oparg)

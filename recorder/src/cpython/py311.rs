@@ -55,6 +55,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::codeinfo::CodeInfo;
+use crate::decode::Action;
 use crate::hook::{self, ThreadCtx};
 
 type TraceFn = unsafe extern "C" fn(*mut PyObject, *mut RawFrame, c_int, *mut PyObject) -> c_int;
@@ -461,6 +462,26 @@ impl<'f> Frame<'f> {
         }
     }
 
+    /// True if the value `n` places below TOS is exactly an int or a float
+    /// (the common left operand of `+=`, which is never recorded).
+    #[inline(always)]
+    pub fn peek_is_number(self, n: usize) -> bool {
+        let depth = self.stack_depth();
+        if depth <= n as isize {
+            return false;
+        }
+        // SAFETY: as in `peek`; only the type pointer is read.
+        unsafe {
+            let base = (*self.iframe()).localsplus.as_ptr();
+            let v = *base.offset(self.nlocalsplus() + depth - 1 - n as isize);
+            if v.is_null() {
+                return false;
+            }
+            let t = ffi::Py_TYPE(v);
+            t == &raw mut ffi::PyLong_Type || t == &raw mut ffi::PyFloat_Type
+        }
+    }
+
     /// Fast local / cell / free variable `i` (may be NULL → `None`).
     pub fn local<'py>(self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>> {
         if i as isize >= self.nlocalsplus() {
@@ -836,6 +857,12 @@ unsafe extern "C" fn trace_callback(
         };
         let idx = f.instr_index();
         match info.instrs.get(idx) {
+            // `x += 1` on a number: the in-place operator cannot mutate it.
+            Some(ins)
+                if ins.action == Action::InplaceOp && !ins.post_call && f.peek_is_number(1) =>
+            {
+                return 0
+            }
             Some(ins) if !ins.is_quiet() => {}
             _ => return 0,
         }

@@ -231,6 +231,17 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             }
         }
         Action::Call => {}
+        Action::InplaceOp => {
+            // Stack: left operand, right operand. `items += more` mutates
+            // a list in place (the name is rebound to the same object).
+            if let Some(lhs) = peek(1) {
+                if let Some((id, k)) = object(py, Some(&f), &lhs) {
+                    if is_container(k) {
+                        whole_key(ctx, Write, loc, id);
+                    }
+                }
+            }
+        }
         Action::BeforeWith => {
             ctx.pending.set(None);
             let Some(obj) = peek(0) else { return };
