@@ -342,8 +342,9 @@ impl Session {
         self.dict_owner.get(&addr).copied()
     }
 
-    /// A new actor. `spawn` is the parent and its `Spawn` event (written by
-    /// the caller right after, at index `events_written()`).
+    /// A new actor, with its parent and the index of the parent's `Spawn`
+    /// event (which the caller writes right after, at `events_written()`);
+    /// both `None` for the recording thread and threads already running.
     pub fn new_actor(
         &mut self,
         name: &str,

@@ -290,7 +290,7 @@ fn raw_code_info<'a>(code: *const RawCode) -> Option<&'a CodeInfo> {
     let idx = EXTRA_INDEX.load(Ordering::Relaxed);
     // SAFETY: `code` is a live code object (it comes from a frame in a trace
     // callback or from a Bound); `co_extra` is null or a `CodeExtra` with
-    // `ce_size` slots; our slot holds null or a `Box<CodeInfo>`.
+    // `ce_size` slots; our slot holds null or an `Arc<CodeInfo>` pointer.
     unsafe {
         let extra = (*code).co_extra as *const CodeExtra;
         if extra.is_null() || idx < 0 || idx >= (*extra).ce_size {
