@@ -427,3 +427,12 @@ def test_in_place_operator_on_a_list_is_a_write_of_the_list(tmp_path: Path) -> N
         f"{src}:{line_of(src, 'extend')}",
         f"{src}:{line_of(src, 'len')}",
     }
+
+
+def test_short_lived_objects_are_neither_confused_nor_kept_alive(tmp_path: Path) -> None:
+    trace = tmp_path / "short.rtrace"
+    proc = run_python(PROGRAMS / "short_lived.py", trace)
+    assert proc.returncode == 0, proc.stderr
+    assert "finalized while recording: 4000" in proc.stdout
+    assert races(trace)["race_count"] == 0
+    assert info(trace)["event_count"] > 8000

@@ -50,6 +50,7 @@ fn start(
         )));
     }
     naming::init(py)?;
+    crate::identity::init(py)?;
     let mut keep_alive = Vec::new();
     let mut table = CallTable::default();
     for (callable, role) in &calls {

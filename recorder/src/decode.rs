@@ -2,7 +2,7 @@
 //! indexed by code unit, so that the trace function finds what an instruction
 //! means with one array read. Built once per code object per recording.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::opcodes as op;
 
@@ -58,10 +58,13 @@ pub struct Instr {
     /// the threads that run the code.
     pub loc: AtomicU32,
     /// Inline cache of attribute and cell accesses: the object seen last
-    /// time and the key id it gave. Recorded objects stay alive for the
-    /// whole recording, so an address in here always names the same object.
+    /// time and the key id it gave. Valid while no recorded object has died
+    /// since (`cached_epoch`), so the address still names the same object.
     pub cached_obj: AtomicUsize,
     pub cached_key: AtomicU32,
+    /// `session::epoch()` when the cache was filled; a later object death
+    /// makes it stale.
+    pub cached_epoch: AtomicU64,
     /// For subscripts: the key object of the cached access.
     pub cached_item: AtomicUsize,
 }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -33,6 +33,28 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
+/// Weak references (by address) whose object died since the session last
+/// looked. Filled by the weakref callback, which may run anywhere (even while
+/// this thread holds the session), so it only touches this list.
+static DEAD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static DEAD_PENDING: AtomicBool = AtomicBool::new(false);
+/// Bumped whenever a watched object dies: inline caches filled earlier may
+/// name an address that a new object now has.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+#[inline]
+pub fn epoch() -> u64 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// Called when a watched object dies (from its weakref callback).
+pub fn object_died(weakref: usize) {
+    DEAD.lock().unwrap_or_else(|e| e.into_inner()).push(weakref);
+    DEAD_PENDING.store(true, Ordering::Release);
+    // Now, not when the session next looks: a cache hit does not look.
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
 /// How often buffered events are forced to disk, so a killed process loses
 /// at most this much of its run.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -46,10 +68,18 @@ fn lock() -> MutexGuard<'static, Option<Session>> {
     SESSION.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `f` on the current session, if recording.
+/// Runs `f` on the current session, if recording. Objects that died since
+/// the last call are forgotten first, before their address can be seen again.
 pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
     let mut guard = lock();
-    guard.as_mut().map(f)
+    let s = guard.as_mut()?;
+    if DEAD_PENDING.swap(false, Ordering::AcqRel) {
+        let dead = std::mem::take(&mut *DEAD.lock().unwrap_or_else(|e| e.into_inner()));
+        for weakref in dead {
+            s.forget(weakref);
+        }
+    }
+    Some(f(s))
 }
 
 pub struct Session {
@@ -64,10 +94,13 @@ pub struct Session {
     pub sync_lib_files: HashSet<String>,
     strings: HashMap<String, StrId>,
     locs: HashMap<CodeLoc, LocId>,
-    /// Object identity → id. Every registered object is kept alive in
-    /// `alive` until the recording ends, so an address is never reused for
-    /// another object within one trace.
+    /// Object identity → id. A registered object is either kept alive in
+    /// `alive` until the recording ends, or watched through a weak reference
+    /// (`watched`) and forgotten when it dies; either way an address never
+    /// names two objects under one id.
     objects: IntMap<usize, Option<ObjId>>,
+    /// Weak reference address → (object address, the weak reference).
+    watched: IntMap<usize, (usize, Py<PyAny>)>,
     obj_kinds: Vec<ObjKind>,
     alive: Vec<Py<PyAny>>,
     /// An instance's `__dict__` → the instance, so `obj.__dict__['a']`
@@ -117,6 +150,10 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     let writer = TraceWriter::create(Path::new(&opts.path), &opts.header)
         .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    // Deaths reported for an earlier recording's objects do not concern
+    // this one (their weak references are gone with it).
+    DEAD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    DEAD_PENDING.store(false, Ordering::Release);
     *guard = Some(Session {
         generation,
         path: opts.path,
@@ -128,6 +165,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         strings: HashMap::new(),
         locs: HashMap::new(),
         objects: IntMap::default(),
+        watched: IntMap::default(),
         obj_kinds: Vec::new(),
         alive: opts.keep_alive,
         dict_owner: IntMap::default(),
@@ -175,7 +213,9 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
             error.get_or_insert_with(|| e.to_string());
         }
     }
-    Ok((std::mem::take(&mut s.alive), error))
+    let mut objects = std::mem::take(&mut s.alive);
+    objects.extend(s.watched.drain().map(|(_, (_, weakref))| weakref));
+    Ok((objects, error))
 }
 
 /// Forces buffered events to disk every `FLUSH_INTERVAL` while the
@@ -267,13 +307,15 @@ impl Session {
             .unwrap_or(ObjKind::Other)
     }
 
-    /// Registers `obj` (kept alive until the recording ends).
+    /// Registers `obj`: watched through `weakref` when given, else kept
+    /// alive until the recording ends.
     pub fn register(
         &mut self,
         obj: &Bound<'_, PyAny>,
         kind: ObjKind,
         type_name: &str,
         label: &str,
+        weakref: Option<Bound<'_, PyAny>>,
     ) -> ObjId {
         let addr = obj.as_ptr() as usize;
         if let Some(Some(id)) = self.objects.get(&addr) {
@@ -292,8 +334,20 @@ impl Session {
         };
         self.obj_kinds.push(kind);
         self.objects.insert(addr, Some(id));
-        self.alive.push(obj.clone().unbind());
+        match weakref {
+            Some(w) => {
+                self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
+            }
+            None => self.alive.push(obj.clone().unbind()),
+        }
         id
+    }
+
+    /// A watched object died: its address may now be another object's.
+    fn forget(&mut self, weakref: usize) {
+        if let Some((addr, _weakref)) = self.watched.remove(&weakref) {
+            self.objects.remove(&addr);
+        }
     }
 
     /// Remembers that `obj` is never recorded (kept alive for the same

@@ -682,6 +682,13 @@ pub fn is_slot_wrapper(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::Py_TYPE(obj.as_ptr()) == &raw mut PyWrapperDescr_Type }
 }
 
+/// Whether weak references to `obj` can be made (`PyType_SUPPORTS_WEAKREFS`:
+/// a non-zero `tp_weaklistoffset`), checked without raising.
+pub fn supports_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: reading a field of the type of a live object.
+    unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset > 0 }
+}
+
 /// `issubclass` at the C level (no `__subclasscheck__`, no Python code).
 pub fn type_is_subtype(t: &Bound<'_, PyAny>, base: &Bound<'_, PyAny>) -> bool {
     // SAFETY: both are checked to be type objects first.
