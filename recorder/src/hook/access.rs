@@ -105,7 +105,8 @@ pub(super) fn cached_access(
         KeyId(ins.cached_key.load(Relaxed))
     } else {
         let Some(key) = slow() else { return };
-        // Only registered (kept-alive) objects yield a key.
+        // Only registered objects yield a key: kept alive, or watched (their
+        // death bumps the epoch and so empties this cache).
         ins.cached_obj.store(addr, Relaxed);
         ins.cached_key.store(key.0, Relaxed);
         ins.cached_epoch.store(epoch, Relaxed);
