@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, Header, LocId, Mode, Outcome, StrId};
 
@@ -55,7 +55,7 @@ fn start(
     let mut table = CallTable::default();
     for (callable, role) in &calls {
         let Some(role) = CallRole::from_name(role) else {
-            continue;
+            return Err(PyValueError::new_err(format!("unknown call role {role:?}")));
         };
         match cpython::builtin_method(callable) {
             Some((def, _)) => table.by_method_def.insert(def, role),
@@ -66,7 +66,11 @@ fn start(
     let mut roles = HashMap::new();
     for (code, role) in &code_roles {
         if cpython::is_code(code) {
-            roles.insert(code.as_ptr() as usize, Role::from_name(role));
+            let r = Role::from_name(role);
+            if r == Role::None {
+                return Err(PyValueError::new_err(format!("unknown code role {role:?}")));
+            }
+            roles.insert(code.as_ptr() as usize, r);
             keep_alive.push(code.clone().unbind());
         }
     }
