@@ -436,3 +436,10 @@ def test_short_lived_objects_are_neither_confused_nor_kept_alive(tmp_path: Path)
     assert "finalized while recording: 4000" in proc.stdout
     assert races(trace)["race_count"] == 0
     assert info(trace)["event_count"] > 8000
+
+
+def test_previous_trace_function_is_restored_when_recording_stops(tmp_path: Path) -> None:
+    proc = run_python(PROGRAMS / "keeps_tracer.py", tmp_path / "t.rtrace")
+    assert proc.returncode == 0, proc.stderr
+    assert "restored: True" in proc.stdout
+    assert "called after: ['probe']" in proc.stdout

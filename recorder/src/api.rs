@@ -107,7 +107,7 @@ fn start(
     .map_err(PyOSError::new_err)?;
     begin(py, generation, &running_threads).inspect_err(|_| {
         // Leave nothing half-started: close the trace and unhook.
-        cpython::uninstall();
+        unhook_current_thread(py);
         let _ = session::finish(Outcome::Aborted {
             reason: "recording failed to start".into(),
         });
@@ -166,6 +166,13 @@ fn begin(
         s.main_start_loc = start_loc;
         s.emit(actor, EventKind::ActorStart, start_loc, actor.0, 0);
     });
+    // A debugger's or coverage tool's trace function comes back at stop.
+    let saved = cpython::save_trace(py);
+    let ident: u64 = py
+        .import("threading")?
+        .call_method0("get_ident")?
+        .extract()?;
+    session::with(|s| s.saved_trace = Some((ident, saved)));
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
     hook_running_threads(py, generation, running_threads)?;
     Ok(())
@@ -225,7 +232,7 @@ fn stop(
     if session::generation() == 0 {
         return Err(PyRuntimeError::new_err("racetrace is not recording"));
     }
-    cpython::uninstall();
+    unhook_current_thread(py);
     cpython::for_each_frame(|f| f.set_trace_flags(true, false));
     let thread = current_thread(py)?;
     let outcome = session::with(|s| {
@@ -251,6 +258,28 @@ fn stop(
     let (alive, error) = session::finish(outcome).map_err(PyRuntimeError::new_err)?;
     drop(alive);
     Ok((events, error))
+}
+
+/// Removes the recorder's trace function from this thread, putting back the
+/// one it replaced if this is the thread that started recording.
+fn unhook_current_thread(py: Python<'_>) {
+    let ident: Option<u64> = py
+        .import("threading")
+        .and_then(|t| t.call_method0("get_ident"))
+        .and_then(|i| i.extract())
+        .ok();
+    let saved = session::with(|s| match s.saved_trace.take() {
+        Some((owner, saved)) if Some(owner) == ident => Some(saved),
+        other => {
+            s.saved_trace = other;
+            None
+        }
+    })
+    .flatten();
+    match saved {
+        Some(saved) => cpython::restore_trace(py, saved),
+        None => cpython::uninstall(),
+    }
 }
 
 /// Called from the `threading.settrace` bootstrap as a new thread's first

@@ -124,6 +124,8 @@ pub struct Session {
     flushed_at: u64,
     /// Where the recording actor started (used for its exit event too).
     pub main_start_loc: LocId,
+    /// The trace function the recording thread (by ident) had before.
+    pub saved_trace: Option<(u64, crate::cpython::SavedTrace)>,
 }
 
 /// What `start` needs besides the Python-side tables.
@@ -182,6 +184,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         write_error: None,
         flushed_at: 0,
         main_start_loc: LocId(0),
+        saved_trace: None,
     });
     GENERATION.store(generation, Ordering::Release);
     drop(guard);

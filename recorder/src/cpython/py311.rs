@@ -804,6 +804,42 @@ pub fn install_in_other_threads(
     Ok(hooked)
 }
 
+/// The trace function a thread had before recording (a debugger's, a
+/// coverage tool's), to be put back when recording stops.
+pub struct SavedTrace {
+    func: Option<TraceFn>,
+    obj: Option<Py<PyAny>>,
+}
+
+/// The current thread's trace function and its object.
+pub fn save_trace(py: Python<'_>) -> SavedTrace {
+    // SAFETY: the current thread state; `c_tracefunc` is a `Py_tracefunc`
+    // (same ABI as `TraceFn`, whose frame argument is the same pointer) or
+    // null; `c_traceobj` is a strong reference or null.
+    unsafe {
+        let ts = PyThreadState_Get();
+        let raw = (*ts).c_tracefunc;
+        let func = if raw.is_null() {
+            None
+        } else {
+            Some(std::mem::transmute::<*mut c_void, TraceFn>(raw))
+        };
+        let obj = Bound::from_borrowed_ptr_or_opt(py, (*ts).c_traceobj).map(Bound::unbind);
+        SavedTrace { func, obj }
+    }
+}
+
+/// Puts a saved trace function back in the current thread (replacing ours).
+pub fn restore_trace(py: Python<'_>, saved: SavedTrace) {
+    let obj = saved
+        .obj
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |o| o.bind(py).as_ptr());
+    // SAFETY: GIL held; the object is kept alive by `saved` during the call
+    // and PyEval_SetTrace takes its own reference.
+    unsafe { PyEval_SetTrace(saved.func, obj) };
+}
+
 /// Removes whatever trace function the current thread has.
 pub fn uninstall() {
     // SAFETY: GIL held (callers are Python functions or trace callbacks).
