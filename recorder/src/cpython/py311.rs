@@ -37,7 +37,8 @@
 //!   `threading.get_ident()` of that thread. `_PyEval_SetTrace(tstate, ...)`
 //!   may target another thread's state while we hold the GIL (it updates
 //!   that thread's `cframe->use_tracing`; 3.12's `PyEval_SetTraceAllThreads`
-//!   is built on it).
+//!   is built on it). `c_tracefunc`/`c_traceobj` are the current trace
+//!   function and its object, read to put a previous tracer back later.
 //!
 //! Every function here runs with the GIL held (trace callbacks are called
 //! with it; the rest is called from Python). Raw pointers read from a frame
