@@ -751,30 +751,56 @@ pub fn install(py: Python<'_>, ctx: ThreadCtx) -> PyResult<()> {
 }
 
 /// Installs the trace function in the other threads of the interpreter that
-/// run no trace function yet and whose thread id `make_ctx` accepts (it
-/// returns the context the function will own), then calls `mark` on each
-/// of their running frames. Threads that are running already are blocked
-/// (we hold the GIL); `_PyEval_SetTrace` on another thread's state is what
-/// later versions' `PyEval_SetTraceAllThreads` does. `make_ctx` and `mark`
-/// must not run Python code (which could let a thread end and free its
-/// state while we walk the list). Returns how many threads were hooked.
+/// run no trace or profile function yet and whose thread id `make_ctx`
+/// accepts (it returns the context the function will own), then calls
+/// `mark` on each of their running frames. Those threads are blocked (we
+/// hold the GIL); `_PyEval_SetTrace` on another thread's state is what
+/// later versions' `PyEval_SetTraceAllThreads` does. It may run audit hooks,
+/// which could let a thread end, so the list of thread states is walked
+/// afresh after each installation (a hooked thread no longer qualifies).
+/// `make_ctx` must not run Python code. Returns how many threads were hooked.
 pub fn install_in_other_threads(
     py: Python<'_>,
     mut make_ctx: impl FnMut(u64) -> Option<ThreadCtx>,
     mut mark: impl FnMut(Frame<'_>),
 ) -> PyResult<usize> {
+    let mut declined: Vec<u64> = Vec::new();
+    let mut frames: Vec<Py<PyAny>> = Vec::new();
     let mut hooked = 0;
-    // SAFETY: GIL held throughout; thread states stay valid while no Python
-    // code runs; each capsule owns its box.
-    unsafe {
-        let me = PyThreadState_Get();
-        let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
-        while !ts.is_null() {
-            let next = PyThreadState_Next(ts);
-            if ts != me && (*ts).c_tracefunc.is_null() && (*ts).c_profilefunc.is_null() {
+    loop {
+        // SAFETY: GIL held and no Python code runs between reading the list
+        // and using the chosen state; each capsule owns its box.
+        let done = unsafe {
+            let me = PyThreadState_Get();
+            let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+            let mut chosen = None;
+            while !ts.is_null() {
                 #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
                 let tid = (*ts).thread_id as u64;
-                if let Some(ctx) = make_ctx(tid) {
+                if ts != me
+                    && (*ts).c_tracefunc.is_null()
+                    && (*ts).c_profilefunc.is_null()
+                    && !declined.contains(&tid)
+                {
+                    match make_ctx(tid) {
+                        Some(ctx) => {
+                            chosen = Some((ts, ctx));
+                            break;
+                        }
+                        None => declined.push(tid),
+                    }
+                }
+                ts = PyThreadState_Next(ts);
+            }
+            match chosen {
+                None => true,
+                Some((ts, ctx)) => {
+                    // Its frames first: the state is valid until Python runs.
+                    let mut cur = PyThreadState_GetFrame(ts);
+                    while !cur.is_null() {
+                        frames.push(Bound::from_owned_ptr(py, cur as *mut PyObject).unbind());
+                        cur = PyFrame_GetBack(cur);
+                    }
                     let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
                     let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx));
                     if cap.is_null() {
@@ -787,20 +813,16 @@ pub fn install_in_other_threads(
                         return Err(PyErr::fetch(py));
                     }
                     hooked += 1;
-                    let mut cur = PyThreadState_GetFrame(ts);
-                    while !cur.is_null() {
-                        mark(Frame {
-                            raw: cur,
-                            _callback: PhantomData,
-                        });
-                        let back = PyFrame_GetBack(cur);
-                        ffi::Py_DecRef(cur as *mut PyObject);
-                        cur = back;
-                    }
+                    false
                 }
             }
-            ts = next;
+        };
+        if done {
+            break;
         }
+    }
+    for frame in &frames {
+        with_frame_object(frame.bind(py), &mut mark);
     }
     Ok(hooked)
 }
