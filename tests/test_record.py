@@ -441,3 +441,15 @@ def test_previous_trace_function_is_restored_when_recording_stops(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert "restored: True" in proc.stdout
     assert "called after: ['probe']" in proc.stdout
+
+
+def test_calls_with_star_arguments_are_inspected(tmp_path: Path) -> None:
+    rec = record(tmp_path, "star_calls.py")
+    assert rec.code == 0, rec.stderr
+    report = races(rec.trace)
+    src = PROGRAMS / "star_calls.py"
+    assert [r["key_name"] for r in report["races"]] == ["Obj.v"]
+    assert race_lines(report, "Obj.v") == {
+        f"{src}:{line_of(src, 'star-setattr')}",
+        f"{src}:{line_of(src, 'getattr')}",
+    }

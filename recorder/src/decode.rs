@@ -30,6 +30,8 @@ pub enum Action {
     StoreDeref,
     /// PRECALL: the callable and its arguments are on the stack.
     Call,
+    /// CALL_FUNCTION_EX: the callable, an argument tuple, maybe kwargs.
+    CallEx,
     BeforeWith,
     /// The `__exit__` call of a `with` block left by an exception.
     WithExceptStart,
@@ -96,6 +98,7 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::LOAD_DEREF | op::LOAD_CLASSDEREF => Action::LoadDeref,
         op::STORE_DEREF => Action::StoreDeref,
         op::PRECALL => Action::Call,
+        op::CALL_FUNCTION_EX => Action::CallEx,
         op::BEFORE_WITH => Action::BeforeWith,
         op::WITH_EXCEPT_START => Action::WithExceptStart,
         op::GET_ITER => Action::GetIter,
@@ -139,7 +142,7 @@ pub fn decode(code: &[u8]) -> Box<[Instr]> {
         let (action, arg) = action_of(opcode, oparg);
         slot.action = action;
         slot.arg = arg;
-        if opcode == op::CALL || opcode == op::BEFORE_WITH {
+        if opcode == op::CALL || opcode == op::CALL_FUNCTION_EX || opcode == op::BEFORE_WITH {
             mark_next = true;
         }
         i += 1 + op::cache_entries(opcode);

@@ -26,6 +26,7 @@ pub const STORE_DEREF: u8 = 138;
 pub const EXTENDED_ARG: u8 = 144;
 pub const LOAD_CLASSDEREF: u8 = 148;
 pub const PRECALL: u8 = 166;
+pub const CALL_FUNCTION_EX: u8 = 142;
 pub const BINARY_OP: u8 = 122;
 /// BINARY_OP arguments of the in-place operators (`NB_INPLACE_ADD` ..
 /// `NB_INPLACE_XOR` in `dis._nb_ops`).

@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use racetrace_formats::{
     ActorId, CodeLoc, EventKind, KeyId, LocId, MemberKind, ObjId, ObjKind, StrId,
 };
@@ -162,6 +162,11 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 instr_loc(info, ins, || f.lineno(), idx)
             })
         }
+        Action::CallEx => {
+            return on_call_ex(py, ctx, f, ins.arg & 1 == 1, || {
+                instr_loc(info, ins, || f.lineno(), idx)
+            })
+        }
         _ => {}
     }
     let loc = instr_loc(info, ins, || f.lineno(), idx);
@@ -230,7 +235,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 iter_access(py, ctx, f, loc, &obj);
             }
         }
-        Action::Call => {}
+        Action::Call | Action::CallEx => {}
         Action::InplaceOp => {
             // Stack: left operand, right operand. `items += more` mutates
             // a list in place (the name is rebound to the same object).
@@ -305,7 +310,48 @@ fn on_precall(
         }
         f.peek(py, total - 1 - k)
     };
-    let (role, self_obj, rest) = match cpython::builtin_method(&callable) {
+    // After CALL the callable, self/NULL and the arguments are replaced by
+    // the result.
+    let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
+    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+}
+
+/// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
+/// `[NULL, callable, args, kwargs?]`; positional arguments are known when
+/// `args` is already a tuple.
+fn on_call_ex(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    has_kwargs: bool,
+    loc: impl FnOnce() -> LocId,
+) {
+    ctx.pending.set(None);
+    let kw = has_kwargs as usize;
+    let (Some(callable), Some(args)) = (f.peek(py, 1 + kw), f.peek(py, kw)) else {
+        return;
+    };
+    let Ok(args) = args.cast_into::<PyTuple>() else {
+        return;
+    };
+    let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
+    let depth_after = f.stack_depth() - 2 - kw as isize;
+    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+}
+
+/// A call of `callable` with positional arguments `arg(0)`, `arg(1)`, ...
+/// (for an unbound method descriptor, `arg(0)` is self); `depth_after` is
+/// the stack depth once the result replaced the call's operands.
+fn on_call_of<'py>(
+    py: Python<'py>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: impl FnOnce() -> LocId,
+    callable: &Bound<'py, PyAny>,
+    arg: &dyn Fn(usize) -> Option<Bound<'py, PyAny>>,
+    depth_after: isize,
+) {
+    let (role, self_obj, rest) = match cpython::builtin_method(callable) {
         Some((def, bound)) => {
             let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
                 return;
@@ -316,7 +362,7 @@ fn on_precall(
                 None => (role, arg(0), 1),
             }
         }
-        None if cpython::is_slot_wrapper(&callable) || cpython::is_type(&callable) => {
+        None if cpython::is_slot_wrapper(callable) || cpython::is_type(callable) => {
             let addr = callable.as_ptr() as usize;
             let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
                 return;
@@ -363,11 +409,9 @@ fn on_precall(
         }
         CallRole::LockAcquire => {
             if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
-                // After CALL the callable, self/NULL and the arguments are
-                // replaced by the result.
                 ctx.pending.set(Some(Pending {
                     frame: f.addr(),
-                    depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                    depth: depth_after,
                     what: PendingOp::Acquire { lock, reentrant },
                     loc,
                 }));
@@ -393,7 +437,7 @@ fn on_precall(
             };
             ctx.pending.set(Some(Pending {
                 frame: f.addr(),
-                depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                depth: depth_after,
                 what: PendingOp::QueueGet { queue },
                 loc,
             }));
