@@ -325,8 +325,46 @@ fn arb_sync_program() -> impl Strategy<Value = Program> {
     })
 }
 
+/// Random programs mixing everything: accesses, nested critical sections
+/// on two locks in either order (deadlocks), events, queues, a child.
+fn arb_mixed_program() -> impl Strategy<Value = Program> {
+    let access = prop_oneof![Just(Read(X)), Just(Write(X)), Just(Read(Y)), Just(Write(Y))];
+    let item = prop_oneof![
+        4 => access.clone().prop_map(|a| vec![a]),
+        2 => (access.clone(), prop_oneof![Just(L), Just(M)]).prop_map(|(a, l)| vec![Acquire(l), a, Release(l)]),
+        1 => any::<bool>().prop_map(|lm| {
+            let (a, b) = if lm { (L, M) } else { (M, L) };
+            vec![Acquire(a), Acquire(b), Release(b), Release(a)]
+        }),
+        1 => prop_oneof![Just(Set(EV)), Just(Clear(EV)), Just(Wait(EV))].prop_map(|o| vec![o]),
+        1 => prop_oneof![Just(Put(Q)), Just(Get(Q))].prop_map(|o| vec![o]),
+    ];
+    let actor = prop::collection::vec(item, 1..=2)
+        .prop_map(|v| v.into_iter().flatten().collect::<Vec<_>>());
+    (prop::collection::vec(actor, 2..=3), any::<bool>()).prop_map(|(mut actors, spawn)| {
+        if spawn && actors.len() == 3 {
+            let child = actors.pop().expect("three actors");
+            actors[1].insert(0, Spawn(child));
+            actors[1].push(Join(0));
+        }
+        Program { actors }
+    })
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_mixed_programs_explore_every_class_once(p in arb_mixed_program()) {
+        check(&p);
+    }
 
     #[test]
     fn random_programs_explore_every_class_once(p in arb_program()) {

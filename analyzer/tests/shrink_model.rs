@@ -390,13 +390,29 @@ fn failure_that_stops_the_run_early() {
     let last = *res.executed.steps.last().unwrap();
     assert_eq!(last, ActorId(3), "{}", res.executed);
     assert_eq!(comparable(shrink_with(&p, &original, 4)), res);
+    // Even when the budget stops the search at the original, the schedule
+    // returned is no longer than what ran.
+    let options = ShrinkOptions {
+        jobs: 1,
+        max_candidates: 1,
+    };
+    let cut = shrink(
+        &original,
+        |s: &Schedule| run(&p, s),
+        &options,
+        |_: &ShrinkProgress| {},
+    )
+    .unwrap();
+    assert!(cut.budget_exhausted);
+    assert_eq!(cut.schedule, report.executed);
 }
 
 #[test]
 fn three_preemption_bug_needs_and_shrinks_to_three() {
     let p = three_windows();
+    // Exhaustive: no execution with at most 2 preemptions fails. (That 3
+    // suffice is shown by the result below, re-run by `check_result`.)
     assert!(!fails_within(&p, 2), "fails with 2 preemptions");
-    assert!(fails_within(&p, 3), "the bug is reachable with 3");
 
     let (original, report) = failing_random(&p, 1, 100_000).expect("a failing seed");
     let (res, phases) = shrink_counting(&p, &original, 1);

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, Header, LocId, Mode, Outcome, StrId};
 
@@ -113,8 +113,47 @@ fn start(
         )));
     }
     naming::init(py)?;
-    let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
-    let header = make_header(py, Mode::Record, program)?;
+    crate::identity::init(py)?;
+    let mut keep_alive = Vec::new();
+    let mut table = CallTable::default();
+    for (callable, role) in &calls {
+        let Some(role) = CallRole::from_name(role) else {
+            return Err(PyValueError::new_err(format!("unknown call role {role:?}")));
+        };
+        match cpython::builtin_method(callable) {
+            Some((def, _)) => table.by_method_def.insert(def, role),
+            None => table.by_identity.insert(callable.as_ptr() as usize, role),
+        };
+        keep_alive.push(callable.clone().unbind());
+    }
+    let mut roles = HashMap::new();
+    for (code, role) in &code_roles {
+        if cpython::is_code(code) {
+            let r = Role::from_name(role);
+            if r == Role::None {
+                return Err(PyValueError::new_err(format!("unknown code role {role:?}")));
+            }
+            roles.insert(code.as_ptr() as usize, r);
+            keep_alive.push(code.clone().unbind());
+        }
+    }
+    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
+    let header = Header {
+        format_version: 0,
+        python_version: python_version
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: Mode::Record,
+        program,
+        seed: 0,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
     let generation = session::start(StartOptions {
         path,
         header,
@@ -131,7 +170,22 @@ fn start(
         own_dir: String::new(),
     })
     .map_err(PyOSError::new_err)?;
+    begin(py, generation, &running_threads).inspect_err(|_| {
+        // Leave nothing half-started: close the trace and unhook.
+        unhook_current_thread(py);
+        let _ = session::finish(Outcome::Aborted {
+            reason: "recording failed to start".into(),
+        });
+    })
+}
 
+/// Everything after the trace is open: the recording actor, its frames, the
+/// trace function in this thread and in running threads.
+fn begin(
+    py: Python<'_>,
+    generation: u64,
+    running_threads: &[(u64, Bound<'_, PyAny>)],
+) -> PyResult<()> {
     // Id 0 of the string and location tables: "unknown".
     intern_unknown();
 
@@ -167,8 +221,15 @@ fn start(
         s.main_start_loc = start_loc;
         s.emit(actor, EventKind::ActorStart, start_loc, actor.0, 0);
     });
+    // A debugger's or coverage tool's trace function comes back at stop.
+    let saved = cpython::save_trace(py);
+    let ident: u64 = py
+        .import("threading")?
+        .call_method0("get_ident")?
+        .extract()?;
+    session::with(|s| s.saved_trace = Some((ident, saved)));
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
-    hook_running_threads(py, generation, &running_threads)?;
+    hook_running_threads(py, generation, running_threads)?;
     Ok(())
 }
 
@@ -226,7 +287,7 @@ fn stop(
     if session::generation() == 0 {
         return Err(PyRuntimeError::new_err("racetrace is not recording"));
     }
-    cpython::uninstall();
+    unhook_current_thread(py);
     cpython::for_each_frame(|f| f.set_trace_flags(true, false));
     let thread = current_thread(py)?;
     let outcome = session::with(|s| {
@@ -252,6 +313,28 @@ fn stop(
     let (alive, error) = session::finish(outcome).map_err(PyRuntimeError::new_err)?;
     drop(alive);
     Ok((events, error))
+}
+
+/// Removes the recorder's trace function from this thread, putting back the
+/// one it replaced if this is the thread that started recording.
+fn unhook_current_thread(py: Python<'_>) {
+    let ident: Option<u64> = py
+        .import("threading")
+        .and_then(|t| t.call_method0("get_ident"))
+        .and_then(|i| i.extract())
+        .ok();
+    let saved = session::with(|s| match s.saved_trace.take() {
+        Some((owner, saved)) if Some(owner) == ident => Some(saved),
+        other => {
+            s.saved_trace = other;
+            None
+        }
+    })
+    .flatten();
+    match saved {
+        Some(saved) => cpython::restore_trace(py, saved),
+        None => cpython::uninstall(),
+    }
 }
 
 /// Called from the `threading.settrace` bootstrap as a new thread's first
@@ -343,6 +426,12 @@ fn note_exception(thread: Bound<'_, PyAny>, type_name: String, message: String, 
     });
 }
 
+/// Registered with `os.register_at_fork(after_in_child=...)`.
+#[pyfunction]
+fn abandon_after_fork() {
+    session::abandon_after_fork();
+}
+
 #[pyfunction]
 fn is_recording() -> bool {
     session::generation() != 0
@@ -375,6 +464,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;
     m.add_function(wrap_pyfunction!(note_exception, m)?)?;
     m.add_function(wrap_pyfunction!(is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(abandon_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(recording_path, m)?)?;
     Ok(())
 }

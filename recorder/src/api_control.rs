@@ -149,6 +149,7 @@ fn control_start(
         None => Box::new(control::strategy::Replay::new(steps)),
     };
     naming::init(py)?;
+    crate::identity::init(py)?;
     let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
     let mode = if seed.is_some() {
         Mode::Explore

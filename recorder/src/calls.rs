@@ -72,7 +72,8 @@ impl CallRole {
 pub struct CallTable {
     /// `PyMethodDef` address → role.
     pub by_method_def: HashMap<usize, CallRole>,
-    /// Callable address (slot wrappers such as `object.__setattr__`) → role.
+    /// Callable address (slot wrappers such as `object.__setattr__`, and
+    /// container types called as copying constructors) → role.
     pub by_identity: HashMap<usize, CallRole>,
 }
 

@@ -2,7 +2,7 @@
 //! indexed by code unit, so that the trace function finds what an instruction
 //! means with one array read. Built once per code object per recording.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::opcodes as op;
 
@@ -30,12 +30,15 @@ pub enum Action {
     StoreDeref,
     /// PRECALL: the callable and its arguments are on the stack.
     Call,
+    /// CALL_FUNCTION_EX: the callable, an argument tuple, maybe kwargs.
+    CallEx,
     BeforeWith,
     /// The `__exit__` call of a `with` block left by an exception.
     WithExceptStart,
-    /// CALL_FUNCTION_EX (`f(*args)`); arg = 1 if a keyword dict follows.
-    CallEx,
     GetIter,
+    /// BINARY_OP with an in-place operator (`+=`, `|=`, ...): mutates a
+    /// mutable container in place.
+    InplaceOp,
 }
 
 /// One code unit of the table. Only the first unit of an instruction (its
@@ -50,16 +53,22 @@ pub struct Instr {
     /// The decoded argument: name index for names (already shifted for
     /// LOAD_GLOBAL), fast-local index for cells, argument count for calls.
     pub arg: u32,
-    /// Location id + 1 in the current trace, 0 until first needed. Only ever
-    /// touched with the GIL held.
-    pub loc: Cell<u32>,
+    /// Location id + 1 in the current trace, 0 until first needed.
+    ///
+    /// The cells below are only touched with the GIL held; they are atomics
+    /// (relaxed: plain loads and stores) so that tables can be shared by
+    /// the threads that run the code.
+    pub loc: AtomicU32,
     /// Inline cache of attribute and cell accesses: the object seen last
-    /// time and the key id it gave. Recorded objects stay alive for the
-    /// whole recording, so an address in here always names the same object.
-    pub cached_obj: Cell<usize>,
-    pub cached_key: Cell<u32>,
+    /// time and the key id it gave. Valid while no recorded object has died
+    /// since (`cached_epoch`), so the address still names the same object.
+    pub cached_obj: AtomicUsize,
+    pub cached_key: AtomicU32,
+    /// `session::epoch()` when the cache was filled; a later object death
+    /// makes it stale.
+    pub cached_epoch: AtomicU64,
     /// For subscripts: the key object of the cached access.
-    pub cached_item: Cell<usize>,
+    pub cached_item: AtomicUsize,
     /// For calls: index + 1 in `co_consts` of the keyword-name tuple given
     /// by the KW_NAMES before this PRECALL (0: no keywords).
     pub kw: u32,
@@ -92,10 +101,13 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::LOAD_DEREF | op::LOAD_CLASSDEREF => Action::LoadDeref,
         op::STORE_DEREF => Action::StoreDeref,
         op::PRECALL => Action::Call,
+        op::CALL_FUNCTION_EX => Action::CallEx,
         op::BEFORE_WITH => Action::BeforeWith,
         op::WITH_EXCEPT_START => Action::WithExceptStart,
         op::GET_ITER => Action::GetIter,
-        op::CALL_FUNCTION_EX => return (Action::CallEx, oparg & 1),
+        op::BINARY_OP if (op::NB_INPLACE_FIRST..=op::NB_INPLACE_LAST).contains(&oparg) => {
+            Action::InplaceOp
+        }
         _ => Action::Invisible,
     };
     (a, oparg)
@@ -156,7 +168,7 @@ pub fn decode(code: &[u8]) -> Box<[Instr]> {
         } else if opcode == op::PRECALL {
             slot.kw = std::mem::take(&mut kw);
         }
-        if opcode == op::CALL || opcode == op::BEFORE_WITH || opcode == op::CALL_FUNCTION_EX {
+        if opcode == op::CALL || opcode == op::CALL_FUNCTION_EX || opcode == op::BEFORE_WITH {
             mark_next = true;
         }
         i += 1 + op::cache_entries(opcode);

@@ -100,14 +100,29 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether code from `file` (a code object's `co_filename`, which may be
+    /// relative: the main script as it was named on the command line) is
+    /// traced. Patterns are tried on the name as given and on its absolute
+    /// form, so `*/mylib/*` also matches `mylib/x.py`.
     pub fn traces(&self, file: &str) -> bool {
-        if self.exclude.iter().any(|p| glob_match(p, file)) {
+        let absolute = if file.starts_with('<') {
+            None
+        } else {
+            std::path::absolute(file)
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_owned))
+                .filter(|p| p != file)
+        };
+        let names = || std::iter::once(file).chain(absolute.as_deref());
+        let matches =
+            |patterns: &[String]| patterns.iter().any(|p| names().any(|n| glob_match(p, n)));
+        if matches(&self.exclude) {
             return false;
         }
-        if self.include.iter().any(|p| glob_match(p, file)) {
+        if matches(&self.include) {
             return true;
         }
-        !self.excluded_by_default(file)
+        !names().any(|n| self.excluded_by_default(n))
     }
 
     fn excluded_by_default(&self, file: &str) -> bool {
@@ -156,5 +171,16 @@ mod tests {
         assert!(!f.traces("/v/site-packages/mylib/generated/x.py"));
         assert!(!f.traces("<frozen importlib._bootstrap>"));
         assert!(f.traces("<string>"));
+    }
+
+    #[test]
+    fn relative_names_match_through_their_absolute_form() {
+        let f = Filter {
+            include: vec![],
+            exclude: vec!["*/generated/*".into()],
+            default_excluded_dirs: vec![],
+        };
+        assert!(!f.traces("generated/x.py"));
+        assert!(f.traces("app.py"));
     }
 }

@@ -15,6 +15,7 @@ mod decode;
 mod fasthash;
 mod filter;
 mod hook;
+mod identity;
 mod naming;
 mod opcodes;
 mod session;

@@ -26,9 +26,12 @@ pub const STORE_DEREF: u8 = 138;
 pub const EXTENDED_ARG: u8 = 144;
 pub const LOAD_CLASSDEREF: u8 = 148;
 pub const PRECALL: u8 = 166;
-/// `f(*args, **kwargs)`: the stack holds NULL, the callable, the argument
-/// tuple and (if `oparg & 1`) the keyword dict.
 pub const CALL_FUNCTION_EX: u8 = 142;
+pub const BINARY_OP: u8 = 122;
+/// BINARY_OP arguments of the in-place operators (`NB_INPLACE_ADD` ..
+/// `NB_INPLACE_XOR` in `dis._nb_ops`).
+pub const NB_INPLACE_FIRST: u32 = 13;
+pub const NB_INPLACE_LAST: u32 = 25;
 /// Names the keyword arguments of the next call (a constant tuple).
 pub const KW_NAMES: u8 = 172;
 

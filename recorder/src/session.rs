@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -33,6 +33,28 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
+/// Weak references (by address) whose object died since the session last
+/// looked. Filled by the weakref callback, which may run anywhere (even while
+/// this thread holds the session), so it only touches this list.
+static DEAD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static DEAD_PENDING: AtomicBool = AtomicBool::new(false);
+/// Bumped whenever a watched object dies: inline caches filled earlier may
+/// name an address that a new object now has.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+#[inline]
+pub fn epoch() -> u64 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// Called when a watched object dies (from its weakref callback).
+pub fn object_died(weakref: usize) {
+    DEAD.lock().unwrap_or_else(|e| e.into_inner()).push(weakref);
+    DEAD_PENDING.store(true, Ordering::Release);
+    // Now, not when the session next looks: a cache hit does not look.
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
 /// How often buffered events are forced to disk, so a killed process loses
 /// at most this much of its run.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -46,10 +68,18 @@ fn lock() -> MutexGuard<'static, Option<Session>> {
     SESSION.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `f` on the current session, if recording.
+/// Runs `f` on the current session, if recording. Objects that died since
+/// the last call are forgotten first, before their address can be seen again.
 pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
     let mut guard = lock();
-    guard.as_mut().map(f)
+    let s = guard.as_mut()?;
+    if DEAD_PENDING.swap(false, Ordering::AcqRel) {
+        let dead = std::mem::take(&mut *DEAD.lock().unwrap_or_else(|e| e.into_inner()));
+        for weakref in dead {
+            s.forget(weakref);
+        }
+    }
+    Some(f(s))
 }
 
 pub struct Session {
@@ -69,10 +99,13 @@ pub struct Session {
     string_list: Vec<String>,
     loc_list: Vec<CodeLoc>,
     obj_labels: Vec<StrId>,
-    /// Object identity → id. Every registered object is kept alive in
-    /// `alive` until the recording ends, so an address is never reused for
-    /// another object within one trace.
+    /// Object identity → id. A registered object is either kept alive in
+    /// `alive` until the recording ends, or watched through a weak reference
+    /// (`watched`) and forgotten when it dies; either way an address never
+    /// names two objects under one id.
     objects: IntMap<usize, Option<ObjId>>,
+    /// Weak reference address → (object address, the weak reference).
+    watched: IntMap<usize, (usize, Py<PyAny>)>,
     obj_kinds: Vec<ObjKind>,
     alive: Vec<Py<PyAny>>,
     /// An instance's `__dict__` → the instance, so `obj.__dict__['a']`
@@ -100,6 +133,8 @@ pub struct Session {
     /// racetrace's own (`own_dir`).
     pub controlled: bool,
     pub own_dir: String,
+    /// The trace function the recording thread (by ident) had before.
+    pub saved_trace: Option<(u64, crate::cpython::SavedTrace)>,
 }
 
 /// What `start` needs besides the Python-side tables.
@@ -128,6 +163,10 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     let writer = TraceWriter::create(Path::new(&opts.path), &opts.header)
         .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    // Deaths reported for an earlier recording's objects do not concern
+    // this one (their weak references are gone with it).
+    DEAD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    DEAD_PENDING.store(false, Ordering::Release);
     *guard = Some(Session {
         generation,
         path: opts.path,
@@ -142,6 +181,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         loc_list: Vec::new(),
         obj_labels: Vec::new(),
         objects: IntMap::default(),
+        watched: IntMap::default(),
         obj_kinds: Vec::new(),
         alive: opts.keep_alive,
         dict_owner: IntMap::default(),
@@ -160,11 +200,21 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         main_start_loc: LocId(0),
         controlled: opts.controlled,
         own_dir: opts.own_dir,
+        saved_trace: None,
     });
     GENERATION.store(generation, Ordering::Release);
     drop(guard);
     spawn_flusher(generation);
     Ok(generation)
+}
+
+/// In a child process made by `fork` while recording: stop recording
+/// without touching the session. Its file belongs to the parent (the child
+/// must not write or flush into it) and its mutex may have been held by a
+/// thread that does not exist in the child; every user checks the
+/// generation first, so the session is simply never used again here.
+pub fn abandon_after_fork() {
+    GENERATION.store(0, Ordering::Release);
 }
 
 /// Writes the outcome and closes the trace. Returns the session's objects
@@ -182,7 +232,9 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
             error.get_or_insert_with(|| e.to_string());
         }
     }
-    Ok((std::mem::take(&mut s.alive), error))
+    let mut objects = std::mem::take(&mut s.alive);
+    objects.extend(s.watched.drain().map(|(_, (_, weakref))| weakref));
+    Ok((objects, error))
 }
 
 /// Forces buffered events to disk every `FLUSH_INTERVAL` while the
@@ -300,13 +352,15 @@ impl Session {
             .unwrap_or(ObjKind::Other)
     }
 
-    /// Registers `obj` (kept alive until the recording ends).
+    /// Registers `obj`: watched through `weakref` when given, else kept
+    /// alive until the recording ends.
     pub fn register(
         &mut self,
         obj: &Bound<'_, PyAny>,
         kind: ObjKind,
         type_name: &str,
         label: &str,
+        weakref: Option<Bound<'_, PyAny>>,
     ) -> ObjId {
         let addr = obj.as_ptr() as usize;
         if let Some(Some(id)) = self.objects.get(&addr) {
@@ -326,8 +380,20 @@ impl Session {
         self.obj_kinds.push(kind);
         self.obj_labels.push(label);
         self.objects.insert(addr, Some(id));
-        self.alive.push(obj.clone().unbind());
+        match weakref {
+            Some(w) => {
+                self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
+            }
+            None => self.alive.push(obj.clone().unbind()),
+        }
         id
+    }
+
+    /// A watched object died: its address may now be another object's.
+    fn forget(&mut self, weakref: usize) {
+        if let Some((addr, _weakref)) = self.watched.remove(&weakref) {
+            self.objects.remove(&addr);
+        }
     }
 
     /// Remembers that `obj` is never recorded (kept alive for the same
@@ -376,8 +442,9 @@ impl Session {
         self.dict_owner.get(&addr).copied()
     }
 
-    /// A new actor. `spawn` is the parent and its `Spawn` event (written by
-    /// the caller right after, at index `events_written()`).
+    /// A new actor, with its parent and the index of the parent's `Spawn`
+    /// event (which the caller writes right after, at `events_written()`);
+    /// both `None` for the recording thread and threads already running.
     pub fn new_actor(
         &mut self,
         name: &str,

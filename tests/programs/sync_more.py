@@ -1,6 +1,7 @@
 """More hand-offs that order accesses: LifoQueue and PriorityQueue items,
 a barrier reused for several generations, a Condition over a re-entered
-RLock with notify(n). No race in any of them."""
+RLock with notify(n), a BoundedSemaphore used as a mutex. No race in any of
+them."""
 
 import queue
 import threading
@@ -70,7 +71,20 @@ def reentrant_condition():
     run(consumer, producer)
 
 
+def bounded_semaphore_mutex():
+    d, sem = Data(), threading.BoundedSemaphore(1)
+    d.n = 0
+
+    def bump():
+        for _ in range(20):
+            with sem:
+                d.n += 1
+
+    run(bump, bump)
+
+
 if __name__ == "__main__":
+    bounded_semaphore_mutex()
     lifo_and_priority_queues()
     barrier_generations()
     reentrant_condition()

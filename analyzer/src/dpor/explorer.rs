@@ -464,28 +464,21 @@ impl Explorer {
             return;
         }
         let end = later_idx.unwrap_or(recs.len());
-        let mut count = 0;
-        for x in first..recs.len() {
-            let r = &recs[x];
-            if r.op.actor != q {
-                continue;
-            }
-            if x > end && r.op.may_block() {
-                break;
-            }
-            count += 1;
+        let mut ops = std::mem::take(&mut self.sleepers);
+        ops.clear();
+        ops.extend(
+            recs.iter()
+                .enumerate()
+                .skip(first)
+                .filter(|(_, r)| r.op.actor == q)
+                .take_while(|&(x, r)| x <= end || !r.op.may_block())
+                .map(|(_, r)| r.op),
+        );
+        self.seq.begin(ops.len() + usize::from(later_idx.is_none()));
+        for op in &ops {
+            self.seq.push(*op, |_| true);
         }
-        self.seq.begin(count + usize::from(later_idx.is_none()));
-        for x in first..recs.len() {
-            let r = &recs[x];
-            if r.op.actor != q {
-                continue;
-            }
-            if x > end && r.op.may_block() {
-                break;
-            }
-            self.seq.push(r.op, |_| true);
-        }
+        self.sleepers = ops;
         if later_idx.is_none() {
             self.seq.push(later, |_| true);
         }

@@ -36,7 +36,10 @@ pub(super) struct Best {
 }
 
 impl Best {
-    fn new(schedule: Schedule, report: Arc<RunReport>) -> Best {
+    fn new(mut schedule: Schedule, report: Arc<RunReport>) -> Best {
+        // A failure that stopped the run never reached the candidate's
+        // later steps: replaying without them runs the same.
+        schedule.steps.truncate(report.executed.len());
         Best {
             cost: cost(&report),
             runs: runs::runs_of(&report.executed.steps),

@@ -196,11 +196,7 @@ impl State {
             }
             Some(MOp::Acquire(l)) => self.holder.push((l, a)),
             Some(MOp::Release(l)) => self.holder.retain(|&(x, h)| !(x == l && h == a)),
-            Some(MOp::Set(e)) => {
-                if !self.flags.contains(&e) {
-                    self.flags.push(e)
-                }
-            }
+            Some(MOp::Set(e)) if !self.flags.contains(&e) => self.flags.push(e),
             Some(MOp::Clear(e)) => self.flags.retain(|&f| f != e),
             Some(MOp::Put(q)) => {
                 self.next_token += 1;

@@ -113,6 +113,9 @@ def _call_roles() -> list[tuple[Any, str]]:
                 table.append((attr, role))
     for name in ("len", "sorted", "sum", "min", "max", "any", "all"):
         table.append((getattr(builtins, name), "arg_read"))
+    # Copying constructors read their argument as a whole: list(x), dict(d).
+    for cls in (list, tuple, set, frozenset, dict, bytearray, collections.deque):
+        table.append((cls, "arg_read"))
     table += [
         (getattr, "getattr"),
         (hasattr, "getattr"),
@@ -163,9 +166,12 @@ class record:
     racetrace itself; ``include`` adds files (even from those places) and
     ``exclude`` removes files, winning over everything.
 
-    Threads started inside the block are recorded, at any depth. The trace
-    ends with the outcome: ok, or the exception that ended the block or a
-    worker thread (with its traceback).
+    Threads started inside the block are recorded, at any depth, and so are
+    threads already running (from their next instruction). The trace ends
+    with the outcome: ok, or the exception that ended the block or a worker
+    thread (with its traceback). Recording cannot be nested: entering a
+    second ``record`` raises ``RuntimeError``; an unwritable path raises
+    ``OSError`` before anything is recorded.
     """
 
     def __init__(
@@ -235,6 +241,12 @@ class record:
         if error:
             warnings.warn(f"racetrace: the trace {self.path} may be incomplete: {error}", stacklevel=2)
         return False
+
+
+# A forked child must not write into its parent's trace: recording stops in
+# the child (without closing the parent's file).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native.abandon_after_fork)
 
 
 @atexit.register

@@ -29,6 +29,8 @@ pub struct Candidate {
     pub actor: ActorId,
     /// The visible operation it is about to perform (predicted for an actor
     /// blocked inside a primitive: the event the primitive will record).
+    /// What DPOR's `Explorer::choose` takes as a `PendingOp`.
+    #[allow(dead_code)] // read by the DPOR strategy
     pub op: Event,
     pub readiness: Readiness,
 }
@@ -48,6 +50,7 @@ pub struct Decision<'a> {
     /// Candidates in actor-id order; never empty.
     pub candidates: &'a [Candidate],
     /// Actors created so far (ids `0..actors`).
+    #[allow(dead_code)] // for strategies that weigh actors (PCT)
     pub actors: u32,
 }
 
@@ -69,6 +72,7 @@ pub trait Scheduler: Send {
     /// again (it then records a `Yield`, so every step still has one event).
     fn next(&mut self, d: &Decision<'_>) -> Choice;
     /// Short name, for reports.
+    #[allow(dead_code)]
     fn name(&self) -> &'static str;
 }
 

@@ -32,6 +32,13 @@
 //!   `PyMethodDef *m_ml`, `PyObject *m_self`. An unbound method descriptor
 //!   and the bound builtin method made from it share the `PyMethodDef`, which
 //!   is therefore the identity of a builtin method.
+//! * `PyThreadState` (Include/cpython/pystate.h, `struct _ts`): field order
+//!   as in [`RawThreadState`] up to `thread_id`, which equals
+//!   `threading.get_ident()` of that thread. `_PyEval_SetTrace(tstate, ...)`
+//!   may target another thread's state while we hold the GIL (it updates
+//!   that thread's `cframe->use_tracing`; 3.12's `PyEval_SetTraceAllThreads`
+//!   is built on it). `c_tracefunc`/`c_traceobj` are the current trace
+//!   function and its object, read to put a previous tracer back later.
 //!
 //! Every function here runs with the GIL held (trace callbacks are called
 //! with it; the rest is called from Python). Raw pointers read from a frame
@@ -41,6 +48,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
 
 use pyo3::exceptions::PyImportError;
 use pyo3::ffi::{self, PyObject, PyTypeObject, Py_ssize_t};
@@ -48,6 +56,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::codeinfo::CodeInfo;
+use crate::decode::Action;
 use crate::hook::{self, ThreadCtx};
 
 type TraceFn = unsafe extern "C" fn(*mut PyObject, *mut RawFrame, c_int, *mut PyObject) -> c_int;
@@ -202,11 +211,15 @@ struct RawThreadState {
 /// Our slot in every code object's extra data; -1 until requested.
 static EXTRA_INDEX: AtomicIsize = AtomicIsize::new(-1);
 
+// The slot holds one strong count of an `Arc<CodeInfo>`. A table is
+// replaced when a new recording starts; a callback in another thread may
+// still use the old one (across a Python call that let this thread run), so
+// users outside the hot path hold their own count (`Frame::info`).
 unsafe extern "C" fn free_code_info(p: *mut c_void) {
     if !p.is_null() {
-        // SAFETY: every non-null value in our slot was made by Box::into_raw
-        // in `set_code_info`, and CPython calls this once per value.
-        drop(unsafe { Box::from_raw(p as *mut CodeInfo) });
+        // SAFETY: every non-null value in our slot was made by
+        // Arc::into_raw in `set_code_info`; CPython calls this once per value.
+        drop(unsafe { Arc::from_raw(p as *const CodeInfo) });
     }
 }
 
@@ -250,7 +263,9 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
         .call_method0("get_ident")?
         .extract()?;
     // SAFETY: the current thread state of a thread holding the GIL.
-    let tid = unsafe { u64::from((*PyThreadState_Get()).thread_id) };
+    // `c_ulong` is 32 bits on some platforms.
+    #[allow(clippy::unnecessary_cast)]
+    let tid = unsafe { (*PyThreadState_Get()).thread_id as u64 };
     if tid != ident {
         return Err(PyImportError::new_err(
             "racetrace: this CPython 3.11 build has an unexpected thread state layout",
@@ -269,13 +284,14 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Our decoded table for a code object, if it has one.
+/// Our decoded table for a code object, if it has one. Borrowed from the
+/// slot: only for code that runs no Python before it is done with it.
 #[inline(always)]
 fn raw_code_info<'a>(code: *const RawCode) -> Option<&'a CodeInfo> {
     let idx = EXTRA_INDEX.load(Ordering::Relaxed);
     // SAFETY: `code` is a live code object (it comes from a frame in a trace
     // callback or from a Bound); `co_extra` is null or a `CodeExtra` with
-    // `ce_size` slots; our slot holds null or a `Box<CodeInfo>`.
+    // `ce_size` slots; our slot holds null or an `Arc<CodeInfo>` pointer.
     unsafe {
         let extra = (*code).co_extra as *const CodeExtra;
         if extra.is_null() || idx < 0 || idx >= (*extra).ce_size {
@@ -286,18 +302,29 @@ fn raw_code_info<'a>(code: *const RawCode) -> Option<&'a CodeInfo> {
     }
 }
 
-/// Stores `info` as the table of `code`, replacing (and freeing) any older one.
+/// A counted reference to the table of a code object.
+fn shared_code_info(code: *const RawCode) -> Option<Arc<CodeInfo>> {
+    let p = raw_code_info(code)? as *const CodeInfo;
+    // SAFETY: `p` came from Arc::into_raw and the slot still holds its count.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
+    }
+}
+
+/// Stores `info` as the table of `code`; CPython releases the slot's count
+/// of any older one.
 pub fn set_code_info(code: &Bound<'_, PyAny>, info: CodeInfo) -> bool {
     let idx = EXTRA_INDEX.load(Ordering::Relaxed);
     if idx < 0 || !is_code(code) {
         return false;
     }
-    let p = Box::into_raw(Box::new(info)) as *mut c_void;
+    let p = Arc::into_raw(Arc::new(info)) as *mut c_void;
     // SAFETY: GIL held, `code` is a code object, `idx` was reserved.
     let rc = unsafe { _PyCode_SetExtra(code.as_ptr(), idx, p) };
     if rc != 0 {
         // SAFETY: not stored, so still ours.
-        drop(unsafe { Box::from_raw(p as *mut CodeInfo) });
+        drop(unsafe { Arc::from_raw(p as *const CodeInfo) });
         // SAFETY: GIL held.
         unsafe { ffi::PyErr_Clear() };
         return false;
@@ -362,8 +389,8 @@ impl<'f> Frame<'f> {
         unsafe { Bound::from_borrowed_ptr(py, self.raw_code() as *mut PyObject) }
     }
 
-    pub fn info(self) -> Option<&'f CodeInfo> {
-        raw_code_info(self.raw_code())
+    pub fn info(self) -> Option<Arc<CodeInfo>> {
+        shared_code_info(self.raw_code())
     }
 
     /// Index (in code units) of the instruction being reported.
@@ -460,6 +487,26 @@ impl<'f> Frame<'f> {
         unsafe {
             let base = (*self.iframe()).localsplus.as_ptr();
             *base.offset(self.nlocalsplus() + depth - 1 - n as isize) == ffi::Py_True()
+        }
+    }
+
+    /// True if the value `n` places below TOS is exactly an int or a float
+    /// (the common left operand of `+=`, which is never recorded).
+    #[inline(always)]
+    pub fn peek_is_number(self, n: usize) -> bool {
+        let depth = self.stack_depth();
+        if depth <= n as isize {
+            return false;
+        }
+        // SAFETY: as in `peek`; only the type pointer is read.
+        unsafe {
+            let base = (*self.iframe()).localsplus.as_ptr();
+            let v = *base.offset(self.nlocalsplus() + depth - 1 - n as isize);
+            if v.is_null() {
+                return false;
+            }
+            let t = ffi::Py_TYPE(v);
+            t == &raw mut ffi::PyLong_Type || t == &raw mut ffi::PyFloat_Type
         }
     }
 
@@ -620,8 +667,8 @@ impl<'f> Caller<'f> {
         unsafe { Bound::from_borrowed_ptr(py, self.code as *mut PyObject) }
     }
 
-    pub fn info(self) -> Option<&'f CodeInfo> {
-        raw_code_info(self.code)
+    pub fn info(self) -> Option<Arc<CodeInfo>> {
+        shared_code_info(self.code)
     }
 
     /// This frame's own caller.
@@ -680,6 +727,13 @@ pub fn method_def_name(def: usize) -> String {
 pub fn is_slot_wrapper(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: reading the type of a live object.
     unsafe { ffi::Py_TYPE(obj.as_ptr()) == &raw mut PyWrapperDescr_Type }
+}
+
+/// Whether weak references to `obj` can be made (`PyType_SUPPORTS_WEAKREFS`:
+/// a non-zero `tp_weaklistoffset`), checked without raising.
+pub fn supports_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: reading a field of the type of a live object.
+    unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset > 0 }
 }
 
 /// `issubclass` at the C level (no `__subclasscheck__`, no Python code).
@@ -743,28 +797,56 @@ pub fn install(py: Python<'_>, ctx: ThreadCtx) -> PyResult<()> {
 }
 
 /// Installs the trace function in the other threads of the interpreter that
-/// run no trace function yet and whose thread id `make_ctx` accepts (it
-/// returns the context the function will own), then calls `mark` on each
-/// of their running frames. Threads that are running already are blocked
-/// (we hold the GIL); `_PyEval_SetTrace` on another thread's state is what
-/// later versions' `PyEval_SetTraceAllThreads` does. `make_ctx` and `mark`
-/// must not run Python code (which could let a thread end and free its
-/// state while we walk the list). Returns how many threads were hooked.
+/// run no trace or profile function yet and whose thread id `make_ctx`
+/// accepts (it returns the context the function will own), then calls
+/// `mark` on each of their running frames. Those threads are blocked (we
+/// hold the GIL); `_PyEval_SetTrace` on another thread's state is what
+/// later versions' `PyEval_SetTraceAllThreads` does. It may run audit hooks,
+/// which could let a thread end, so the list of thread states is walked
+/// afresh after each installation (a hooked thread no longer qualifies).
+/// `make_ctx` must not run Python code. Returns how many threads were hooked.
 pub fn install_in_other_threads(
     py: Python<'_>,
     mut make_ctx: impl FnMut(u64) -> Option<ThreadCtx>,
     mut mark: impl FnMut(Frame<'_>),
 ) -> PyResult<usize> {
+    let mut declined: Vec<u64> = Vec::new();
+    let mut frames: Vec<Py<PyAny>> = Vec::new();
     let mut hooked = 0;
-    // SAFETY: GIL held throughout; thread states stay valid while no Python
-    // code runs; each capsule owns its box.
-    unsafe {
-        let me = PyThreadState_Get();
-        let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
-        while !ts.is_null() {
-            let next = PyThreadState_Next(ts);
-            if ts != me && (*ts).c_tracefunc.is_null() && (*ts).c_profilefunc.is_null() {
-                if let Some(ctx) = make_ctx(u64::from((*ts).thread_id)) {
+    loop {
+        // SAFETY: GIL held and no Python code runs between reading the list
+        // and using the chosen state; each capsule owns its box.
+        let done = unsafe {
+            let me = PyThreadState_Get();
+            let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+            let mut chosen = None;
+            while !ts.is_null() {
+                #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
+                let tid = (*ts).thread_id as u64;
+                if ts != me
+                    && (*ts).c_tracefunc.is_null()
+                    && (*ts).c_profilefunc.is_null()
+                    && !declined.contains(&tid)
+                {
+                    match make_ctx(tid) {
+                        Some(ctx) => {
+                            chosen = Some((ts, ctx));
+                            break;
+                        }
+                        None => declined.push(tid),
+                    }
+                }
+                ts = PyThreadState_Next(ts);
+            }
+            match chosen {
+                None => true,
+                Some((ts, ctx)) => {
+                    // Its frames first: the state is valid until Python runs.
+                    let mut cur = PyThreadState_GetFrame(ts);
+                    while !cur.is_null() {
+                        frames.push(Bound::from_owned_ptr(py, cur as *mut PyObject).unbind());
+                        cur = PyFrame_GetBack(cur);
+                    }
                     let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
                     let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx));
                     if cap.is_null() {
@@ -777,22 +859,54 @@ pub fn install_in_other_threads(
                         return Err(PyErr::fetch(py));
                     }
                     hooked += 1;
-                    let mut cur = PyThreadState_GetFrame(ts);
-                    while !cur.is_null() {
-                        mark(Frame {
-                            raw: cur,
-                            _callback: PhantomData,
-                        });
-                        let back = PyFrame_GetBack(cur);
-                        ffi::Py_DecRef(cur as *mut PyObject);
-                        cur = back;
-                    }
+                    false
                 }
             }
-            ts = next;
+        };
+        if done {
+            break;
         }
     }
+    for frame in &frames {
+        with_frame_object(frame.bind(py), &mut mark);
+    }
     Ok(hooked)
+}
+
+/// The trace function a thread had before recording (a debugger's, a
+/// coverage tool's), to be put back when recording stops.
+pub struct SavedTrace {
+    func: Option<TraceFn>,
+    obj: Option<Py<PyAny>>,
+}
+
+/// The current thread's trace function and its object.
+pub fn save_trace(py: Python<'_>) -> SavedTrace {
+    // SAFETY: the current thread state; `c_tracefunc` is a `Py_tracefunc`
+    // (same ABI as `TraceFn`, whose frame argument is the same pointer) or
+    // null; `c_traceobj` is a strong reference or null.
+    unsafe {
+        let ts = PyThreadState_Get();
+        let raw = (*ts).c_tracefunc;
+        let func = if raw.is_null() {
+            None
+        } else {
+            Some(std::mem::transmute::<*mut c_void, TraceFn>(raw))
+        };
+        let obj = Bound::from_borrowed_ptr_or_opt(py, (*ts).c_traceobj).map(Bound::unbind);
+        SavedTrace { func, obj }
+    }
+}
+
+/// Puts a saved trace function back in the current thread (replacing ours).
+pub fn restore_trace(py: Python<'_>, saved: SavedTrace) {
+    let obj = saved
+        .obj
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |o| o.bind(py).as_ptr());
+    // SAFETY: GIL held; the object is kept alive by `saved` during the call
+    // and PyEval_SetTrace takes its own reference.
+    unsafe { PyEval_SetTrace(saved.func, obj) };
 }
 
 /// Removes whatever trace function the current thread has.
@@ -850,9 +964,17 @@ unsafe extern "C" fn trace_callback(
     };
     if what == PYTRACE_OPCODE {
         // The hot path: one pointer read for the table, one for the entry.
-        let Some(info) = f.info() else { return 0 };
+        let Some(info) = raw_code_info(f.raw_code()) else {
+            return 0;
+        };
         let idx = f.instr_index();
         match info.instrs.get(idx) {
+            // `x += 1` on a number: the in-place operator cannot mutate it.
+            Some(ins)
+                if ins.action == Action::InplaceOp && !ins.post_call && f.peek_is_number(1) =>
+            {
+                return 0
+            }
             Some(ins) if !ins.is_quiet() => {}
             _ => return 0,
         }

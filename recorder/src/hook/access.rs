@@ -2,6 +2,8 @@
 //! sight), which key an access touches, and the inline caches that make a
 //! repeated access one lookup.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::*;
 
 /// The trace id and kind of `obj`, registering it on first sight; `None`
@@ -38,7 +40,8 @@ pub(super) fn object(
     let label = naming::label(py, f, obj, class);
     let tn = naming::type_name(obj);
     let kind = class.obj_kind();
-    session::with(|s| (s.register(obj, kind, &tn, &label), kind))
+    let weakref = crate::identity::watch(obj);
+    session::with(|s| (s.register(obj, kind, &tn, &label, weakref), kind))
 }
 
 /// The id of a module namespace (a globals dict).
@@ -48,7 +51,7 @@ pub(super) fn globals_object(obj: &Bound<'_, PyAny>) -> Option<ObjId> {
         return Some(id);
     }
     let label = naming::globals_label(obj);
-    session::with(|s| s.register(obj, ObjKind::Module, "module", &label))
+    session::with(|s| s.register(obj, ObjKind::Module, "module", &label, None))
 }
 
 pub(super) fn intern_name(name: &Bound<'_, PyAny>) -> Option<StrId> {
@@ -97,13 +100,16 @@ pub(super) fn cached_access(
     slow: impl FnOnce() -> Option<KeyId>,
 ) {
     let addr = obj.as_ptr() as usize;
-    let key = if ins.cached_obj.get() == addr {
-        KeyId(ins.cached_key.get())
+    let epoch = session::epoch();
+    let key = if ins.cached_obj.load(Relaxed) == addr && ins.cached_epoch.load(Relaxed) == epoch {
+        KeyId(ins.cached_key.load(Relaxed))
     } else {
         let Some(key) = slow() else { return };
-        // Only registered (kept-alive) objects yield a key.
-        ins.cached_obj.set(addr);
-        ins.cached_key.set(key.0);
+        // Only registered objects yield a key: kept alive, or watched (their
+        // death bumps the epoch and so empties this cache).
+        ins.cached_obj.store(addr, Relaxed);
+        ins.cached_key.store(key.0, Relaxed);
+        ins.cached_epoch.store(epoch, Relaxed);
         key
     };
     emit(ctx, kind, loc, key.0, 0);
@@ -202,8 +208,12 @@ pub(super) fn cached_item_access(
     let At { py, ctx, f, loc } = at;
     let caddr = container.as_ptr() as usize;
     let kaddr = key.as_ptr() as usize;
-    if ins.cached_obj.get() == caddr && ins.cached_item.get() == kaddr {
-        emit(ctx, kind, loc, ins.cached_key.get(), 0);
+    let epoch = session::epoch();
+    if ins.cached_obj.load(Relaxed) == caddr
+        && ins.cached_item.load(Relaxed) == kaddr
+        && ins.cached_epoch.load(Relaxed) == epoch
+    {
+        emit(ctx, kind, loc, ins.cached_key.load(Relaxed), 0);
         return;
     }
     let Some(k) = item_key(py, f, container, key) else {
@@ -216,9 +226,10 @@ pub(super) fn cached_item_access(
     .unwrap_or(false);
     if registered && naming::is_stable_key(py, key) {
         session::with(|s| s.keep_alive(key));
-        ins.cached_obj.set(caddr);
-        ins.cached_item.set(kaddr);
-        ins.cached_key.set(k.0);
+        ins.cached_obj.store(caddr, Relaxed);
+        ins.cached_item.store(kaddr, Relaxed);
+        ins.cached_key.store(k.0, Relaxed);
+        ins.cached_epoch.store(epoch, Relaxed);
     }
 }
 
@@ -320,7 +331,7 @@ pub(super) fn cell_key(
     let id = match session::with(|s| s.lookup(addr)).flatten() {
         Some(Some(id)) => id,
         Some(None) => return None,
-        None => session::with(|s| s.register(cell, ObjKind::Cell, "cell", &name))?,
+        None => session::with(|s| s.register(cell, ObjKind::Cell, "cell", &name, None))?,
     };
     session::with(|s| {
         let member = s.string(&name);

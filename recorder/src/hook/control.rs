@@ -212,7 +212,13 @@ fn rewrite(
 /// `f(*args, **kwargs)` of a lock method (`Condition.__exit__` releases
 /// with `self._lock.__exit__(*args)`). Acquires through it are taken as
 /// blocking (their arguments are not rewritten).
-pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, has_kwargs: usize) {
+pub(super) fn call_ex(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    info: &CodeInfo,
+    has_kwargs: usize,
+) {
     let Some(callable) = f.peek(py, 1 + has_kwargs) else {
         return;
     };
@@ -223,9 +229,7 @@ pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, has_kwargs:
         Some(CallRole::LockRelease) => ctl::release(ctx.actor, &obj, false),
         Some(CallRole::LockReleaseSave) => ctl::release(ctx.actor, &obj, true),
         Some(CallRole::LockAcquire) => {
-            if let Some(info) = f.info() {
-                let _ = acquire(py, ctx, f, info, &obj, true, None, 1);
-            }
+            let _ = acquire(py, ctx, f, info, &obj, true, None, 1);
         }
         _ => {}
     }
@@ -432,24 +436,21 @@ fn lock_state(obj: &Bound<'_, PyAny>, reentrant: bool) -> (bool, u64) {
 
 /// `time.sleep(secs)` in traced code: a `Yield` that may go once the
 /// virtual clock reaches now + secs; the real call then returns at once.
-pub(super) fn sleep(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: usize) {
-    let x = f.peek(py, nargs + 1);
-    let method_form = x.is_some();
-    let total = if method_form { nargs + 1 } else { nargs };
-    if total == 0 {
-        return;
-    }
-    // `time.sleep(s)`: the last argument.
-    let secs = f
-        .peek(py, 0)
-        .and_then(|s| s.extract::<f64>().ok())
-        .unwrap_or(0.0);
+pub(super) fn sleep(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: LocId,
+    secs: &Bound<'_, PyAny>,
+) {
+    let Ok(d) = secs.extract::<f64>() else { return };
     let controlled = ctx.in_control();
-    if !gate_at(ctx, EventKind::Yield, loc, ctx.actor.0, 0, Some(secs)) {
+    if !gate_at(ctx, EventKind::Yield, loc, ctx.actor.0, 0, Some(d)) {
         return;
     }
     session::with(|s| s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, 0));
-    if controlled {
+    // `time.sleep(s)` at PRECALL: `s` is on top of the stack.
+    if controlled && f.peek(py, 0).is_some_and(|top| top.is(secs)) {
         replace(py, f, 0, 0i64.into_pyobject(py).ok().map(|v| v.into_any()));
     }
 }

@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use racetrace_formats::{
     ActorId, CodeLoc, EventKind, KeyId, LocId, MemberKind, ObjId, ObjKind, StrId,
 };
@@ -208,9 +208,10 @@ use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
 
 pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     let in_control = ctx.in_control();
     f.set_trace_flags(false, info.traced || (info.intercept && in_control));
     if info.role != Role::None {
@@ -228,9 +229,10 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
 
 pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&Bound<'_, PyAny>>) {
     clear_pending_in(ctx, f);
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     if info.role != Role::None {
         if info.role == Role::ThreadStart && ctx.controlled {
             ctx.uncontrolled
@@ -247,9 +249,10 @@ pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&
 }
 
 pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
-    let Some(info) = ensure_info(py, f) else {
+    let Some(info_ref) = ensure_info(py, f) else {
         return;
     };
+    let info: &CodeInfo = &info_ref;
     if !info.traced {
         if info.intercept && ctx.in_control() {
             intercept_only(py, ctx, f, info);
@@ -265,8 +268,29 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     if ins.post_call {
         resolve_pending(py, ctx, f);
     }
-    if ins.action == Action::Invisible {
-        return;
+    match ins.action {
+        Action::Invisible => return,
+        // Most calls are not recorded: their location is interned only
+        // once the callable turns out to matter.
+        Action::Call => {
+            on_precall(py, ctx, f, ins.arg as usize, || {
+                instr_loc(info, ins, || f.lineno(), idx)
+            });
+            if ctx.in_control() && !aborting() {
+                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+            }
+            return;
+        }
+        Action::CallEx => {
+            on_call_ex(py, ctx, f, ins.arg & 1 == 1, || {
+                instr_loc(info, ins, || f.lineno(), idx)
+            });
+            if ctx.in_control() && !aborting() {
+                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+            }
+            return;
+        }
+        _ => {}
     }
     let loc = instr_loc(info, ins, || f.lineno(), idx);
     let arg = ins.arg as usize;
@@ -334,15 +358,16 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 iter_access(py, ctx, f, loc, &obj);
             }
         }
-        Action::Call => {
-            on_precall(py, ctx, f, loc, arg);
-            if ctx.in_control() && !aborting() {
-                control::precall(py, ctx, f, info, ins, arg);
-            }
-        }
-        Action::CallEx => {
-            if ctx.in_control() {
-                control::call_ex(py, ctx, f, arg);
+        Action::Call | Action::CallEx => {}
+        Action::InplaceOp => {
+            // Stack: left operand, right operand. `items += more` mutates
+            // a list in place (the name is rebound to the same object).
+            if let Some(lhs) = peek(1) {
+                if let Some((id, k)) = object(py, Some(&f), &lhs) {
+                    if is_container(k) {
+                        whole_key(ctx, Write, loc, id);
+                    }
+                }
             }
         }
         Action::BeforeWith => {
@@ -392,7 +417,13 @@ fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
 }
 
 /// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
-fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: usize) {
+fn on_precall(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    nargs: usize,
+    loc: impl FnOnce() -> LocId,
+) {
     ctx.pending.set(None);
     let x = f.peek(py, nargs + 1);
     let y = f.peek(py, nargs);
@@ -408,7 +439,48 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
         }
         f.peek(py, total - 1 - k)
     };
-    let (role, self_obj, rest) = match cpython::builtin_method(&callable) {
+    // After CALL the callable, self/NULL and the arguments are replaced by
+    // the result.
+    let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
+    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+}
+
+/// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
+/// `[NULL, callable, args, kwargs?]`; positional arguments are known when
+/// `args` is already a tuple.
+fn on_call_ex(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    has_kwargs: bool,
+    loc: impl FnOnce() -> LocId,
+) {
+    ctx.pending.set(None);
+    let kw = has_kwargs as usize;
+    let (Some(callable), Some(args)) = (f.peek(py, 1 + kw), f.peek(py, kw)) else {
+        return;
+    };
+    let Ok(args) = args.cast_into::<PyTuple>() else {
+        return;
+    };
+    let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
+    let depth_after = f.stack_depth() - 2 - kw as isize;
+    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+}
+
+/// A call of `callable` with positional arguments `arg(0)`, `arg(1)`, ...
+/// (for an unbound method descriptor, `arg(0)` is self); `depth_after` is
+/// the stack depth once the result replaced the call's operands.
+fn on_call_of<'py>(
+    py: Python<'py>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: impl FnOnce() -> LocId,
+    callable: &Bound<'py, PyAny>,
+    arg: &dyn Fn(usize) -> Option<Bound<'py, PyAny>>,
+    depth_after: isize,
+) {
+    let (role, self_obj, rest) = match cpython::builtin_method(callable) {
         Some((def, bound)) => {
             let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
                 return;
@@ -419,7 +491,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 None => (role, arg(0), 1),
             }
         }
-        None if cpython::is_slot_wrapper(&callable) => {
+        None if cpython::is_slot_wrapper(callable) || cpython::is_type(callable) => {
             let addr = callable.as_ptr() as usize;
             let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
                 return;
@@ -428,6 +500,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
         }
         None => return,
     };
+    let loc = loc();
     use EventKind::{Read, Write};
     match role {
         CallRole::Read | CallRole::Write => {
@@ -465,11 +538,9 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
         }
         CallRole::LockAcquire => {
             if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
-                // After CALL the callable, self/NULL and the arguments are
-                // replaced by the result.
                 ctx.pending.set(Some(Pending {
                     frame: f.addr(),
-                    depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                    depth: depth_after,
                     what: PendingOp::Acquire { lock, reentrant },
                     loc,
                 }));
@@ -497,7 +568,7 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
             };
             ctx.pending.set(Some(Pending {
                 frame: f.addr(),
-                depth: f.stack_depth() - (nargs as isize + 2) + 1,
+                depth: depth_after,
                 what: PendingOp::QueueGet { queue },
                 loc,
             }));
@@ -507,7 +578,11 @@ fn on_precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId, nargs: 
                 emit_release(ctx, lock, loc);
             }
         }
-        CallRole::Sleep => control::sleep(py, ctx, f, loc, nargs),
+        CallRole::Sleep => {
+            if let Some(secs) = arg(rest) {
+                control::sleep(py, ctx, f, loc, &secs);
+            }
+        }
         CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
     }
 }
@@ -521,7 +596,7 @@ fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo
     };
     match ins.action {
         Action::Call => control::precall(py, ctx, f, info, ins, ins.arg as usize),
-        Action::CallEx => control::call_ex(py, ctx, f, ins.arg as usize),
+        Action::CallEx => control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize),
         Action::BeforeWith => control::before_with(py, ctx, f, info),
         Action::WithExceptStart => control::with_except(py, ctx, f),
         _ => {}

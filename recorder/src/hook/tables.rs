@@ -2,11 +2,15 @@
 //! on first sight, per recording) and the trace's location ids for
 //! instructions, callers and function entries.
 
+use std::sync::Arc;
+
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::*;
 
 /// The table of the frame's code for the current recording, built on first
 /// sight.
-pub fn ensure_info<'f>(py: Python<'_>, f: Frame<'f>) -> Option<&'f CodeInfo> {
+pub fn ensure_info(py: Python<'_>, f: Frame<'_>) -> Option<Arc<CodeInfo>> {
     let gen = session::generation();
     if let Some(i) = f.info() {
         if i.generation == gen {
@@ -17,7 +21,7 @@ pub fn ensure_info<'f>(py: Python<'_>, f: Frame<'f>) -> Option<&'f CodeInfo> {
     f.info().filter(|i| i.generation == gen)
 }
 
-pub(super) fn caller_info<'f>(py: Python<'_>, c: Caller<'f>) -> Option<&'f CodeInfo> {
+pub(super) fn caller_info(py: Python<'_>, c: Caller<'_>) -> Option<Arc<CodeInfo>> {
     let gen = session::generation();
     if let Some(i) = c.info() {
         if i.generation == gen {
@@ -103,7 +107,7 @@ pub(super) fn instr_loc(
     line: impl FnOnce() -> u32,
     idx: usize,
 ) -> LocId {
-    let cached = ins.loc.get();
+    let cached = ins.loc.load(Relaxed);
     if cached != 0 {
         return LocId(cached - 1);
     }
@@ -114,16 +118,17 @@ pub(super) fn instr_loc(
         offset: (idx * 2) as u32,
     };
     let id = session::with(|s| s.loc(loc)).unwrap_or_default();
-    ins.loc.set(id.0 + 1);
+    ins.loc.store(id.0 + 1, Relaxed);
     id
 }
 
 /// Location of an instruction in a frame that is not being reported (a
 /// caller), traced or not.
 pub(super) fn caller_loc(py: Python<'_>, c: Caller<'_>) -> LocId {
-    let Some(info) = caller_info(py, c) else {
+    let Some(info_ref) = caller_info(py, c) else {
         return LocId::default();
     };
+    let info: &CodeInfo = &info_ref;
     if info.traced {
         if let Some(ins) = info.instrs.get(c.index) {
             return instr_loc(
