@@ -279,11 +279,9 @@ def _execute(
         for t in spawned:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
-        if not any(t.is_alive() for t in spawned):
-            threading.excepthook = prev_hook
-        else:
-            # Leftover actors may still unwind: keep RunAborted quiet.
-            threading.excepthook = _quiet_aborted(prev_hook)
+        # An actor of a stopped run may still be unwinding (or stuck in a
+        # call the scheduler cannot see): its RunAborted stays quiet.
+        threading.excepthook = _quiet_aborted(prev_hook)
         if not keep_trace:
             try:
                 os.unlink(path)
@@ -394,9 +392,11 @@ def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
 
 
 def _pytest_target(pytest_args: Sequence[str]) -> Callable[[], Any]:
-    def body() -> Any:
-        import pytest
+    # Imported before the run, as `racetrace record -- pytest` does: pytest's
+    # own import-time code is not part of the recorded interleaving.
+    import pytest
 
+    def body() -> Any:
         code = pytest.main(list(pytest_args))
         if int(code) != 0:
             raise SystemExit(int(code))

@@ -17,6 +17,7 @@ import queue
 import sys
 import sysconfig
 import threading
+import time
 import traceback
 import warnings
 from typing import Any, Callable, Iterable, TypeVar
@@ -125,6 +126,9 @@ def _call_roles() -> list[tuple[Any, str]]:
         (object.__setattr__, "setattr"),
         (object.__delattr__, "delattr"),
     ]
+    # A scheduling point with no memory effect (a `Yield` event): under
+    # control a yield to the other actors, not a wall-clock wait.
+    table.append((time.sleep, "sleep"))
     return table
 
 

@@ -1150,8 +1150,12 @@ impl Run {
                             }
                         }
                     }
-                    if holder.is_none() && b.wait.len() == 1 && b.what.starts_with("event") {
-                        line.push_str("; no other actor can set it");
+                    if holder.is_none() {
+                        if b.what.starts_with("event") {
+                            line.push_str("; no other actor can set it");
+                        } else if b.what.starts_with("condition") {
+                            line.push_str("; no other actor can notify it");
+                        }
                     }
                     waits_for.push((a, holder));
                     lines.push(line);
