@@ -793,6 +793,7 @@ impl Run {
         DRIVER.notify_all();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn take_lock(
         &mut self,
         a: u32,
