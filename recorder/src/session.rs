@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -85,7 +85,9 @@ pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
 pub struct Session {
     pub generation: u64,
     pub path: String,
-    writer: Option<TraceWriter<BufWriter<File>>>,
+    /// The trace file, or a sink for a controlled run whose trace nobody
+    /// asked for (`path` empty).
+    writer: Option<TraceWriter<Box<dyn Write + Send>>>,
     pub filter: Filter,
     pub calls: CallTable,
     /// Code objects of recognized standard-library functions.
@@ -160,7 +162,21 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
             s.path
         ));
     }
-    let writer = TraceWriter::create(Path::new(&opts.path), &opts.header)
+    let in_memory = opts.path.is_empty();
+    let out: Box<dyn Write + Send> = if in_memory {
+        Box::new(std::io::sink())
+    } else {
+        let file = File::create(Path::new(&opts.path)).map_err(|source| {
+            let e = racetrace_formats::FormatError::Io {
+                file: opts.path.clone(),
+                action: "cannot create trace file",
+                source,
+            };
+            format!("cannot record into {}: {e}", opts.path)
+        })?;
+        Box::new(BufWriter::new(file))
+    };
+    let writer = TraceWriter::new(out, &opts.header)
         .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
     // Deaths reported for an earlier recording's objects do not concern
@@ -204,7 +220,9 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     });
     GENERATION.store(generation, Ordering::Release);
     drop(guard);
-    spawn_flusher(generation);
+    if !in_memory {
+        spawn_flusher(generation);
+    }
     Ok(generation)
 }
 

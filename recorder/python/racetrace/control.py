@@ -24,7 +24,6 @@ import os
 import queue
 import runpy
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -195,11 +194,8 @@ def _execute(
     _check_not_nested()
     tables = _static_tables()
     keep_trace = trace is not None
-    if trace is None:
-        fd, path = tempfile.mkstemp(prefix="racetrace-run-", suffix=".rtrace")
-        os.close(fd)
-    else:
-        path = os.fspath(trace)
+    # Without a trace file the run's events go nowhere (no file, no flusher).
+    path = os.fspath(trace) if trace is not None else ""
     box = _Box()
     workers: list[tuple[str, BaseException]] = []
 
@@ -282,11 +278,6 @@ def _execute(
         # An actor of a stopped run may still be unwinding (or stuck in a
         # call the scheduler cannot see): its RunAborted stays quiet.
         threading.excepthook = _quiet_aborted(prev_hook)
-        if not keep_trace:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
     if interrupted is not None:
         raise interrupted
     if info["trace_error"]:
