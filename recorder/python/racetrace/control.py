@@ -408,6 +408,7 @@ def replay(
     trace: str | os.PathLike[str] | None = None,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
+    raise_worker_exceptions: bool = True,
     **kwargs: Any,
 ) -> RunResult:
     """Re-runs a program forcing a recorded interleaving, so that it fails
@@ -422,8 +423,9 @@ def replay(
     another path, the run stops at once with ``DivergenceError`` (step,
     actor, expected and actual event with their locations). The program's
     own failure is raised as it would be without racetrace: the exception
-    that escaped the main actor, or else the first one that escaped another
-    thread. A deadlock raises ``DeadlockError``.
+    that escaped the main actor, or else (with ``raise_worker_exceptions``)
+    the first one that escaped another thread. A deadlock raises
+    ``DeadlockError``.
     """
     text, trace_source = _resolve_source(source)
     if target is None:
@@ -450,6 +452,6 @@ def replay(
     _raise_for(result)
     if result.exception is not None:
         raise result.exception
-    if result.worker_exceptions:
+    if result.worker_exceptions and raise_worker_exceptions:
         raise result.worker_exceptions[0][1]
     return result

@@ -75,7 +75,14 @@ def main(argv: list[str]) -> int:
     given = ns.program[1:] if ns.program[:1] == ["--"] else ns.program
     try:
         program = program_of(ns.source, given)
-        kwargs: dict = dict(deadlock_timeout=ns.deadlock_timeout, max_steps=ns.max_steps, trace=ns.output)
+        # Like `python script.py`: an exception in another thread is printed
+        # (by threading.excepthook) but does not change the exit code.
+        kwargs: dict = dict(
+            deadlock_timeout=ns.deadlock_timeout,
+            max_steps=ns.max_steps,
+            trace=ns.output,
+            raise_worker_exceptions=False,
+        )
         if program[0] == "pytest":
             kwargs["pytest_args"] = program[1:]
         else:

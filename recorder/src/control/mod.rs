@@ -220,7 +220,12 @@ struct Run {
     started: Instant,
     /// Thread ident → actor, to give locks held by actors seen late an owner.
     idents: HashMap<u64, u32>,
+    /// Catch-up resumes since the last step (replays of a trace only).
+    catchups: u32,
 }
+
+/// Most catch-up resumes for one step of a trace replay.
+const MAX_CATCHUPS: u32 = 64;
 
 /// What the driver sets up.
 pub struct Config {
@@ -257,6 +262,7 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         max_steps: cfg.max_steps,
         started: Instant::now(),
         idents: HashMap::new(),
+        catchups: 0,
     };
     run.decide();
     *g = Some(run);
@@ -701,13 +707,17 @@ pub fn queue_get(
 fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Abort> {
     // A woken actor that waits again before recording anything: its turn
     // becomes a `Yield` step, so that steps and events stay one to one.
-    let wasted = {
+    let (wasted, replaying_trace) = {
         let g = lock();
-        g.as_ref()
+        let credit = g
+            .as_ref()
             .and_then(|r| r.slots.get(a as usize))
-            .is_some_and(|s| s.credit)
+            .is_some_and(|s| s.credit);
+        (credit, g.as_ref().is_some_and(|r| !r.expected.is_empty()))
     };
-    if wasted {
+    // Replaying a recorded trace, which never shows such wake-ups, the turn
+    // is simply given back (the step is not taken; see `catch_up`).
+    if wasted && !replaying_trace {
         let loc = b.site;
         before_emit(
             py,
@@ -911,13 +921,20 @@ impl Run {
             candidates: &cands,
             actors: self.slots.len() as u32,
         };
+        let mut catchup = false;
         let a = match self.strategy.next(&decision) {
             Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
-            Choice::Actor(a) | Choice::Unavailable(a) => {
-                let msg = self.describe_unavailable(a, &cands);
-                self.stop(Status::Divergence(msg));
-                return;
-            }
+            Choice::Actor(a) | Choice::Unavailable(a) => match self.catch_up(a, &cands) {
+                Some(other) => {
+                    catchup = true;
+                    other
+                }
+                None => {
+                    let msg = self.describe_unavailable(a, &cands);
+                    self.stop(Status::Divergence(msg));
+                    return;
+                }
+            },
         };
         let prev_ready = self
             .last_actor
@@ -971,7 +988,8 @@ impl Run {
             slot.state = s;
         }
         slot.resume = resume;
-        slot.credit = credit;
+        // A catch-up resume goes only as far as the actor's next event.
+        slot.credit = credit && !catchup;
         slot.preempt = prev_ready;
         self.turn = Some(a);
         self.turn_since = Instant::now();
@@ -1025,6 +1043,7 @@ impl Run {
             return Err(Abort);
         }
         self.step += 1;
+        self.catchups = 0;
         self.executed.push(ActorId(a));
         let slot = &mut self.slots[a as usize];
         self.preemptive.push(std::mem::take(&mut slot.preempt));
@@ -1032,6 +1051,26 @@ impl Run {
         self.last_actor = Some(a);
         self.turn_since = Instant::now();
         Ok(())
+    }
+
+    /// Replaying a recorded trace, the actor of the next event may be
+    /// waiting where the recorded run was not: the trace shows the events,
+    /// not the order in which woken threads went on inside the standard
+    /// library (which of two threads woken by one `notify_all` got the
+    /// condition's lock first). Another woken actor is then resumed first,
+    /// up to its next event only (it records nothing); the step is chosen
+    /// again afterwards. Returns that actor, if any.
+    fn catch_up(&mut self, wanted: ActorId, cands: &[Candidate]) -> Option<u32> {
+        if self.expected.is_empty() || self.catchups >= MAX_CATCHUPS {
+            return None;
+        }
+        let other = cands.iter().find(|c| {
+            c.actor != wanted
+                && c.is_ready()
+                && matches!(self.slots[c.actor.index()].state, State::Blocked(_))
+        })?;
+        self.catchups += 1;
+        Some(other.actor.0)
     }
 
     fn watchdog(&mut self) {
