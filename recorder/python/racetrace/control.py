@@ -273,8 +273,11 @@ def _execute(
         deadline = time.monotonic() + 1.0
         spawned = [main, *(t for t in threading.enumerate() if t not in before)]
         for t in spawned:
-            if t is not threading.current_thread():
-                t.join(max(0.0, deadline - time.monotonic()))
+            if t is not threading.current_thread() and t.ident is not None:
+                try:
+                    t.join(max(0.0, deadline - time.monotonic()))
+                except RuntimeError:  # never started
+                    pass
         # An actor of a stopped run may still be unwinding (or stuck in a
         # call the scheduler cannot see): its RunAborted stays quiet.
         threading.excepthook = _quiet_aborted(prev_hook)
