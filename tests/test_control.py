@@ -132,7 +132,17 @@ def test_recorded_pytest_node_replays_and_its_script_fails(tmp_path: Path) -> No
     for _ in range(3):
         proc = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert proc.returncode == 1, proc.stdout + proc.stderr
-        assert "assert 600" not in proc.stdout or "1 failed" in proc.stdout
+        assert "1 failed" in proc.stdout and "assert" in proc.stdout, proc.stdout
+        assert "Divergence" not in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout
+    assert "the replayed pytest run failed" in proc.stdout and "1 failed" in proc.stdout
 
 
 def test_replay_after_editing_reports_the_diverging_step(tmp_path: Path) -> None:

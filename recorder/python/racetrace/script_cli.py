@@ -52,12 +52,23 @@ def render(trace: str) -> tuple[str, str]:
         )
     pytest_run = words[0] == "pytest"
     if pytest_run:
-        call = "racetrace.replay(SCHEDULE, pytest_args=PROGRAM[1:])"
+        # Under pytest, the recorded pytest run is replayed in a fresh
+        # interpreter: a pytest session inside another one does not run the
+        # same code (plugins, imports, configuration differ).
+        call = (
+            "if \"_pytest.config\" in sys.modules and __name__ != \"__main__\":\n"
+            "        import subprocess\n"
+            "        proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True)\n"
+            "        sys.stdout.write(proc.stdout)\n"
+            "        sys.stderr.write(proc.stderr)\n"
+            "        assert proc.returncode == 0, f\"the replayed pytest run failed (exit code {proc.returncode})\"\n"
+            "    else:\n"
+            "        racetrace.replay(SCHEDULE, pytest_args=PROGRAM[1:])"
+        )
         stem = "pytest"
-        for w in words[1:]:
-            if not w.startswith("-"):
-                stem = os.path.basename(w.split("::")[-1]) or stem
-                break
+        nodes = [w for w in words[1:] if "::" in w or w.endswith(".py")]
+        if nodes:
+            stem = nodes[0].split("::")[-1] if "::" in nodes[0] else os.path.splitext(os.path.basename(nodes[0]))[0]
     else:
         script = os.path.abspath(words[0])
         words = [script, *words[1:]]
@@ -97,6 +108,8 @@ runs under the recorded schedule, so it fails the same way every time.
 
 Recorded outcome: {outcome}
 """
+
+import sys
 
 import racetrace
 
