@@ -29,6 +29,7 @@ fn check(p: &Program) -> usize {
     let s = got.stats;
     assert_eq!(s.sleep_blocked, 0, "sleep-set-blocked executions: {s:?}");
     assert_eq!(s.infeasible, 0, "infeasible wakeup sequences: {s:?}");
+    assert_eq!(s.diverged, 0, "replay diverged: {s:?}");
     assert_eq!(s.bound_pruned, 0);
     assert_eq!(
         got.runs.len(),
@@ -175,6 +176,24 @@ fn spawn_in_a_child_in_a_loop() {
         Write(X),
     ]]);
     check(&p);
+}
+
+#[test]
+fn old_races_reach_past_the_branch_point() {
+    // Found by the large random programs: a race between two events of the
+    // replayed prefix must be reversed again after each new execution (its
+    // reversal sequence includes later events, which changed).
+    let p = prog(vec![
+        vec![Acquire(M), Release(M)],
+        vec![
+            Spawn(vec![Spawn(vec![Read(WHOLE)]), Write(WHOLE)]),
+            Write(WHOLE),
+            Join(0),
+            Read(X),
+        ],
+        vec![Write(X), Acquire(M), Read(WHOLE), Release(M)],
+    ]);
+    assert_eq!(check(&p), 48);
 }
 
 #[test]
@@ -373,6 +392,64 @@ proptest! {
 
     #[test]
     fn random_sync_programs_explore_every_class_once(p in arb_sync_program()) {
+        check(&p);
+    }
+}
+
+/// Events a program runs at most (operations plus exits, children included).
+fn size(ops: &[MOp]) -> usize {
+    1 + ops
+        .iter()
+        .map(|o| match o {
+            Spawn(child) => 1 + size(child),
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// Larger random programs: nested spawns, the list as a whole and its items,
+/// everything else. Slow (brute force grows fast): run with
+/// `cargo test --release -p racetrace-analyzer --test dpor_model -- --ignored`.
+fn arb_large_program() -> impl Strategy<Value = Program> {
+    let access = prop_oneof![
+        Just(Read(X)),
+        Just(Write(X)),
+        Just(Read(Y)),
+        Just(Write(Y)),
+        Just(Read(WHOLE)),
+        Just(Write(WHOLE)),
+        Just(Read(ITEM0)),
+        Just(Write(ITEM0 + 1)),
+    ];
+    let item = prop_oneof![
+        4 => access.clone().prop_map(|a| vec![a]),
+        2 => (access.clone(), prop_oneof![Just(L), Just(M)])
+            .prop_map(|(a, l)| vec![Acquire(l), a, Release(l)]),
+        1 => any::<bool>().prop_map(|lm| {
+            let (a, b) = if lm { (L, M) } else { (M, L) };
+            vec![Acquire(a), Acquire(b), Release(b), Release(a)]
+        }),
+        1 => prop_oneof![Just(Set(EV)), Just(Clear(EV)), Just(Wait(EV))].prop_map(|o| vec![o]),
+        1 => prop_oneof![Just(Put(Q)), Just(Get(Q))].prop_map(|o| vec![o]),
+        1 => prop::collection::vec(access.clone(), 1..=2).prop_map(|c| vec![Spawn(c)]),
+        1 => (prop::collection::vec(access.clone(), 1..=2), access.clone())
+            .prop_map(|(c, a)| vec![Spawn(vec![Spawn(c), a.clone(), Join(0)]), a, Join(0)]),
+    ];
+    let actor = prop::collection::vec(item, 1..=3)
+        .prop_map(|v| v.into_iter().flatten().collect::<Vec<_>>());
+    prop::collection::vec(actor, 2..=3)
+        .prop_filter("small enough to brute-force", |actors| {
+            actors.iter().map(|a| size(a)).sum::<usize>() <= 20
+        })
+        .prop_map(|actors| Program { actors })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    #[ignore]
+    fn large_random_programs_explore_every_class_once(p in arb_large_program()) {
         check(&p);
     }
 }

@@ -223,126 +223,131 @@ pub struct ActorDesc {
     pub created_by_event: Option<u64>,
 }
 
-/// Every visible operation. The meaning of `Event::target` and `Event::aux`
-/// depends on the kind and is given beside each variant.
-///
-/// Target kinds: **key** = `KeyId`, **obj** = `ObjId`, **actor** = `ActorId`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    bincode::Encode,
-    bincode::Decode,
-)]
-#[repr(u8)]
-pub enum EventKind {
+/// Declares `EventKind` from one list, so that the enum, `ALL` (indexed
+/// by the wire value, which `from_u8` relies on) and `name()` cannot drift
+/// apart when a kind is added.
+// `$value` is a `tt`, not a `literal`: the bincode derive does not accept
+// a literal fragment as a discriminant.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $value:tt => $name:literal,)*) => {
+        /// Every visible operation. The meaning of `Event::target` and `Event::aux`
+        /// depends on the kind and is given beside each variant.
+        ///
+        /// Target kinds: **key** = `KeyId`, **obj** = `ObjId`, **actor** = `ActorId`.
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            serde::Serialize,
+            serde::Deserialize,
+            bincode::Encode,
+            bincode::Decode,
+        )]
+        #[repr(u8)]
+        pub enum EventKind {
+            $($(#[$doc])* $kind = $value,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in wire-value order: `ALL[k as usize] == k`.
+            pub const ALL: [EventKind; [$($value),*].len()] = [$(EventKind::$kind),*];
+
+            /// Short lower-case name used in reports and exports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+// `from_u8` indexes `ALL` by the wire value: checked at compile time.
+const _: () = {
+    let mut i = 0;
+    while i < EventKind::ALL.len() {
+        assert!(
+            EventKind::ALL[i] as usize == i,
+            "EventKind values must be 0, 1, 2, ..."
+        );
+        i += 1;
+    }
+};
+
+event_kinds! {
     // Shared-state accesses (target: key).
-    Read = 0,
-    Write = 1,
+    Read = 0 => "read",
+    Write = 1 => "write",
 
     // Locks (target: obj). Only successful acquires are recorded.
     /// Lock/RLock acquired; aux = recursion depth after the acquire (1 for a
     /// plain lock).
-    LockAcquire = 2,
+    LockAcquire = 2 => "acquire",
     /// aux = recursion depth before the release.
-    LockRelease = 3,
+    LockRelease = 3 => "release",
     /// Semaphore / BoundedSemaphore.
-    SemAcquire = 4,
-    SemRelease = 5,
+    SemAcquire = 4 => "sem-acquire",
+    SemRelease = 5 => "sem-release",
 
     // Events (target: obj).
-    EventSet = 6,
-    EventClear = 7,
+    EventSet = 6 => "event-set",
+    EventClear = 7 => "event-clear",
     /// A wait that returned true (a timed-out wait is `EventWaitTimeout`).
-    EventWait = 8,
-    EventWaitTimeout = 9,
+    EventWait = 8 => "event-wait",
+    EventWaitTimeout = 9 => "event-wait-timeout",
 
     // Conditions (target: obj, the condition).
     /// Begin waiting (the lock is released).
-    CondWait = 10,
+    CondWait = 10 => "cond-wait",
     /// Woken (before re-acquiring); aux = 1 if notified, 0 if timed out.
-    CondWake = 11,
+    CondWake = 11 => "cond-wake",
     /// aux = number of waiters asked to wake (n of `notify(n)`).
-    CondNotify = 12,
-    CondNotifyAll = 13,
+    CondNotify = 12 => "notify",
+    CondNotifyAll = 13 => "notify-all",
 
     // Barriers (target: obj); aux = generation.
-    BarrierArrive = 14,
-    BarrierLeave = 15,
-    BarrierAbort = 16,
+    BarrierArrive = 14 => "barrier-arrive",
+    BarrierLeave = 15 => "barrier-leave",
+    BarrierAbort = 16 => "barrier-abort",
 
     // Queues (target: obj); aux = item token, the same on the put and the
     // get of one item.
-    QueuePut = 17,
-    QueueGet = 18,
+    QueuePut = 17 => "put",
+    QueueGet = 18 => "get",
 
     // Threads (target: actor).
     /// The parent started the child (`Thread.start`).
-    Spawn = 19,
+    Spawn = 19 => "spawn",
     /// First event of an actor (target: the actor itself).
-    ActorStart = 20,
+    ActorStart = 20 => "start",
     /// Last event of an actor (target: the actor itself); aux = 1 if it ended
     /// with an exception.
-    ActorExit = 21,
+    ActorExit = 21 => "exit",
     /// A join that returned with the target finished.
-    Join = 22,
+    Join = 22 => "join",
 
     // asyncio tasks (target: actor).
-    TaskCreate = 23,
+    TaskCreate = 23 => "task-create",
     /// Awaiting a task that has completed.
-    TaskAwait = 24,
+    TaskAwait = 24 => "task-await",
     /// The running task gives control back to the loop (target: self).
-    TaskSwitch = 25,
+    TaskSwitch = 25 => "task-switch",
 
     // I/O on a resource (target: key with `MemberKind::Resource`).
-    IoRead = 26,
-    IoWrite = 27,
+    IoRead = 26 => "io-read",
+    IoWrite = 27 => "io-write",
 
     /// A scheduling point with no memory effect (`time.sleep`, explicit
     /// yield); target: self actor.
-    Yield = 28,
+    Yield = 28 => "yield",
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 29] = [
-        EventKind::Read,
-        EventKind::Write,
-        EventKind::LockAcquire,
-        EventKind::LockRelease,
-        EventKind::SemAcquire,
-        EventKind::SemRelease,
-        EventKind::EventSet,
-        EventKind::EventClear,
-        EventKind::EventWait,
-        EventKind::EventWaitTimeout,
-        EventKind::CondWait,
-        EventKind::CondWake,
-        EventKind::CondNotify,
-        EventKind::CondNotifyAll,
-        EventKind::BarrierArrive,
-        EventKind::BarrierLeave,
-        EventKind::BarrierAbort,
-        EventKind::QueuePut,
-        EventKind::QueueGet,
-        EventKind::Spawn,
-        EventKind::ActorStart,
-        EventKind::ActorExit,
-        EventKind::Join,
-        EventKind::TaskCreate,
-        EventKind::TaskAwait,
-        EventKind::TaskSwitch,
-        EventKind::IoRead,
-        EventKind::IoWrite,
-        EventKind::Yield,
-    ];
-
     /// Decodes a kind byte; `None` for an unknown value (corrupt input).
     #[inline]
     pub fn from_u8(b: u8) -> Option<EventKind> {
@@ -380,41 +385,6 @@ impl EventKind {
     #[inline]
     pub fn is_sync(self) -> bool {
         !self.is_access()
-    }
-
-    pub fn name(self) -> &'static str {
-        use EventKind::*;
-        match self {
-            Read => "read",
-            Write => "write",
-            LockAcquire => "acquire",
-            LockRelease => "release",
-            SemAcquire => "sem-acquire",
-            SemRelease => "sem-release",
-            EventSet => "event-set",
-            EventClear => "event-clear",
-            EventWait => "event-wait",
-            EventWaitTimeout => "event-wait-timeout",
-            CondWait => "cond-wait",
-            CondWake => "cond-wake",
-            CondNotify => "notify",
-            CondNotifyAll => "notify-all",
-            BarrierArrive => "barrier-arrive",
-            BarrierLeave => "barrier-leave",
-            BarrierAbort => "barrier-abort",
-            QueuePut => "put",
-            QueueGet => "get",
-            Spawn => "spawn",
-            ActorStart => "start",
-            ActorExit => "exit",
-            Join => "join",
-            TaskCreate => "task-create",
-            TaskAwait => "task-await",
-            TaskSwitch => "task-switch",
-            IoRead => "io-read",
-            IoWrite => "io-write",
-            Yield => "yield",
-        }
     }
 }
 
@@ -585,7 +555,7 @@ impl Tables {
         }
     }
 
-    /// Readable name of an actor: `T1 (worker-1)`; the main actor is `main`.
+    /// Readable name of an actor: `T1 (worker-1)`, or `T1` when it has no name.
     pub fn actor_display(&self, id: ActorId) -> String {
         match self.actors.get(id.index()) {
             Some(a) if !self.str(a.name).is_empty() => format!("T{} ({})", id.0, self.str(a.name)),

@@ -1,4 +1,5 @@
-//! Trace reader.
+//! Trace reader: opens a trace without trusting its bytes and streams its
+//! events.
 //!
 //! Opening a file memory-maps it and makes one pass over the chunk frames:
 //! it checks each chunk's CRC, decodes the table definitions and *skips*
@@ -500,9 +501,6 @@ impl<'a> Scanner<'a> {
             let entry_offset = start + pos;
             let tag = defs[pos];
             let body = &defs[pos + 1..];
-            let bad = |e: bincode::error::DecodeError| {
-                self.malformed(entry_offset, format!("bad table entry (tag {tag}): {e}"))
-            };
             let n_strings = tables.strings.len();
             let check_str = |id: StrId, context| {
                 if id.index() < n_strings {
@@ -519,14 +517,13 @@ impl<'a> Scanner<'a> {
             };
             let used = match tag {
                 codec::DEF_STRING => {
-                    let (s, used): (String, usize) =
-                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
+                    let (s, used): (String, usize) = self.decode_entry(body, entry_offset, tag)?;
                     tables.strings.push(s);
                     used
                 }
                 codec::DEF_LOC => {
                     let (loc, used): (CodeLoc, usize) =
-                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
+                        self.decode_entry(body, entry_offset, tag)?;
                     check_str(loc.file, "code location entry")?;
                     check_str(loc.function, "code location entry")?;
                     tables.locs.push(loc);
@@ -534,7 +531,7 @@ impl<'a> Scanner<'a> {
                 }
                 codec::DEF_OBJECT => {
                     let (obj, used): (ObjectDesc, usize) =
-                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
+                        self.decode_entry(body, entry_offset, tag)?;
                     check_str(obj.type_name, "object entry")?;
                     check_str(obj.label, "object entry")?;
                     tables.objects.push(obj);
@@ -542,7 +539,7 @@ impl<'a> Scanner<'a> {
                 }
                 codec::DEF_KEY => {
                     let (key, used): (KeyDesc, usize) =
-                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
+                        self.decode_entry(body, entry_offset, tag)?;
                     if key.obj.index() >= tables.objects.len() {
                         return Err(self.out_of_range(
                             entry_offset,
@@ -558,7 +555,7 @@ impl<'a> Scanner<'a> {
                 }
                 codec::DEF_ACTOR => {
                     let (actor, used): (ActorDesc, usize) =
-                        codec::decode_bounded(body, codec::STRINGS_ONLY).map_err(bad)?;
+                        self.decode_entry(body, entry_offset, tag)?;
                     check_str(actor.name, "actor entry")?;
                     if let Some(parent) = actor.parent {
                         if parent.index() >= tables.actors.len() {
@@ -596,6 +593,18 @@ impl<'a> Scanner<'a> {
             pos += 1 + used;
         }
         Ok(())
+    }
+
+    /// Decodes the table entry after `tag` at `entry_offset` (entries hold
+    /// only strings and scalars); returns it and its encoded length.
+    fn decode_entry<T: bincode::Decode<()>>(
+        &self,
+        body: &[u8],
+        entry_offset: usize,
+        tag: u8,
+    ) -> Result<(T, usize), FormatError> {
+        codec::decode_bounded(body, codec::STRINGS_ONLY)
+            .map_err(|e| self.malformed(entry_offset, format!("bad table entry (tag {tag}): {e}")))
     }
 
     /// Reads the footer at `pos`. `Ok(None)` if it is cut short (a crash
@@ -807,7 +816,8 @@ impl<'a> Events<'a> {
         Ok(true)
     }
 
-    /// Decodes records until one event is complete and stores it in `out`.
+    /// Decodes records until one event is complete, stores it in `out` and
+    /// counts it (`left`, `remaining`, `index`).
     /// Requires `pos < buf.len()`; returns `Ok(false)` if the section ended
     /// after a SWITCH record. (An out-parameter rather than a returned
     /// `Option<Event>`: the optimizer keeps a plain struct in registers,
@@ -934,6 +944,8 @@ impl<'a> Events<'a> {
         self.st.loc = loc as u32;
         self.pos = pos;
         self.left -= 1;
+        self.remaining -= 1;
+        self.index += 1;
         *out = Event {
             actor: ActorId(self.st.actor),
             kind,
@@ -961,11 +973,7 @@ impl<'a> Events<'a> {
             if self.pos < self.buf.len() {
                 let mut ev = PLACEHOLDER;
                 match self.decode(&mut ev) {
-                    Ok(true) => {
-                        self.remaining -= 1;
-                        self.index += 1;
-                        return Some(Ok(ev));
-                    }
+                    Ok(true) => return Some(Ok(ev)),
                     Ok(false) => {}
                     Err(e) => {
                         self.stop();
@@ -1038,11 +1046,7 @@ impl Iterator for Events<'_> {
         if self.pos < self.buf.len() {
             let mut ev = PLACEHOLDER;
             match self.decode(&mut ev) {
-                Ok(true) => {
-                    self.remaining -= 1;
-                    self.index += 1;
-                    return Some(Ok(ev));
-                }
+                Ok(true) => return Some(Ok(ev)),
                 Ok(false) => {}
                 Err(e) => {
                     self.stop();
@@ -1067,11 +1071,7 @@ impl Iterator for Events<'_> {
             while self.pos < self.buf.len() {
                 let mut ev = PLACEHOLDER;
                 match self.decode(&mut ev) {
-                    Ok(true) => {
-                        self.remaining -= 1;
-                        self.index += 1;
-                        acc = f(acc, Ok(ev));
-                    }
+                    Ok(true) => acc = f(acc, Ok(ev)),
                     Ok(false) => break,
                     Err(e) => return f(acc, Err(*e)),
                 }

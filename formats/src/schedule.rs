@@ -182,7 +182,7 @@ impl Schedule {
 /// Reads one varint of a binary schedule, naming `what` on failure.
 fn read_varint(b: &[u8], pos: &mut usize, what: &str) -> Result<u64, ScheduleError> {
     let at = *pos;
-    get_varint(b, pos).ok_or_else(|| ScheduleError::Binary {
+    crate::codec::get_varint(b, pos).ok_or_else(|| ScheduleError::Binary {
         offset: at,
         problem: format!("bad or truncated {what}"),
     })
@@ -201,29 +201,14 @@ impl std::str::FromStr for Schedule {
     }
 }
 
+/// LEB128, the varint of the trace codec (whose writer fills a fixed
+/// buffer instead of a `Vec`).
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
-}
-
-fn get_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        let bits = u64::from(byte & 0x7F);
-        if shift == 63 && bits > 1 {
-            return None;
-        }
-        value |= bits << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
 }
 
 /// Parser of the text form over the characters of the input, tracking the

@@ -2,7 +2,7 @@
 //! analyzer over the trace's events and render what it found.
 
 use racetrace_formats::TraceFile;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::progress::Progress;
 use super::{json_text, CliError, Output, EXIT_FINDINGS, EXIT_OK};
@@ -31,42 +31,59 @@ fn code(found: bool) -> i32 {
 
 pub fn races(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
     let analysis = analyze(trace)?;
+    let found = !analysis.races.is_empty();
     let text = if as_json {
-        json_text(&json!({
-            "file": trace.path(),
-            "truncated": trace.truncation().is_some(),
-            "events": analysis.events,
-            "actors": analysis.actors,
-            "race_count": analysis.races.len(),
-            "race_detections": analysis.race_detections,
-            "races": analysis.races,
-        }))
+        findings_json(
+            trace,
+            &analysis,
+            json!({
+                "race_count": analysis.races.len(),
+                "race_detections": analysis.race_detections,
+                "races": analysis.races,
+            }),
+        )
     } else {
         report::render_races(&analysis, trace.tables())
     };
     Ok(Output {
         text,
-        code: code(!analysis.races.is_empty()),
+        code: code(found),
     })
 }
 
 pub fn deadlocks(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
     let analysis = analyze(trace)?;
+    let found = !analysis.deadlocks.is_empty();
     let text = if as_json {
-        json_text(&json!({
-            "file": trace.path(),
-            "truncated": trace.truncation().is_some(),
-            "events": analysis.events,
-            "actors": analysis.actors,
-            "deadlock_count": analysis.deadlocks.len(),
-            "lock_order_edges": analysis.lock_order_edges,
-            "deadlocks": analysis.deadlocks,
-        }))
+        findings_json(
+            trace,
+            &analysis,
+            json!({
+                "deadlock_count": analysis.deadlocks.len(),
+                "lock_order_edges": analysis.lock_order_edges,
+                "deadlocks": analysis.deadlocks,
+            }),
+        )
     } else {
         report::render_deadlocks(&analysis, trace.tables())
     };
     Ok(Output {
         text,
-        code: code(!analysis.deadlocks.is_empty()),
+        code: code(found),
     })
+}
+
+/// The JSON of `races` and `deadlocks`: what was analyzed, then `findings`'
+/// fields.
+fn findings_json(trace: &TraceFile, analysis: &Analysis, findings: Value) -> String {
+    let mut doc = json!({
+        "file": trace.path(),
+        "truncated": trace.truncation().is_some(),
+        "events": analysis.events,
+        "actors": analysis.actors,
+    });
+    if let (Value::Object(doc), Value::Object(findings)) = (&mut doc, findings) {
+        doc.extend(findings);
+    }
+    json_text(&doc)
 }

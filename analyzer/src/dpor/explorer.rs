@@ -49,6 +49,9 @@ pub struct Stats {
     /// program did not behave the same under the same schedule prefix
     /// (nondeterminism outside the scheduler's control). 0 when all is well.
     pub infeasible: u64,
+    /// Replayed steps whose event differed from the one recorded for the
+    /// same schedule prefix before (same cause; results may be incomplete).
+    pub diverged: u64,
     /// Reversible races found in the executions.
     pub races: u64,
     /// Race reversals added to wakeup trees (new executions scheduled).
@@ -322,6 +325,17 @@ impl Explorer {
         let op = self.exec.push(ev, tables);
         self.step += 1;
         if k < self.branch {
+            // A replayed step must do what it did before (its footprint is
+            // kept among the point's explored alternatives).
+            let same = self.points[k]
+                .sleep
+                .iter()
+                .rev()
+                .find(|s| s.actor == op.actor)
+                .is_some_and(|s| *s == op);
+            if !same {
+                self.stats.diverged += 1;
+            }
             return;
         }
         // The footprint of what was explored here is now known exactly.
@@ -364,8 +378,10 @@ impl Explorer {
                 }
                 self.stats.max_steps = self.stats.max_steps.max(n as u64);
                 self.depth = self.depth.min(n);
-                let from = self.branch.min(n);
-                for j in from..n {
+                // Every race of the execution, not only those among the new
+                // steps: a reversal runs `notdep(e)`, which reaches past the
+                // branch point, so an old race yields a new sequence.
+                for j in 0..n {
                     let r = self.exec.recs[j];
                     self.exec_pre(r.pre);
                     self.exec
