@@ -232,6 +232,7 @@ fn control_finish<'py>(
         Status::Timeout(d) => ("timeout", d.clone()),
         Status::StepLimit(d) => ("step_limit", d.clone()),
         Status::Interrupted(d) => ("interrupted", d.clone()),
+        Status::Abandoned => ("abandoned", String::new()),
     };
     let outcome = session::with(|s| match &summary.status {
         Status::Deadlock(d) => Outcome::Deadlock {
