@@ -453,3 +453,38 @@ proptest! {
         check(&p);
     }
 }
+
+#[test]
+fn progress_estimate_grows_to_the_total() {
+    let p = prog((0..3).map(|_| vec![Read(X), Write(X)]).collect());
+    let tables = dpor_sim::tables();
+    let mut x = racetrace_analyzer::dpor::Explorer::new(DporConfig::default());
+    let (mut en, mut bl) = (Vec::new(), Vec::new());
+    let mut estimates = Vec::new();
+    while x.begin_execution() {
+        let mut st = dpor_sim::State::new(&p);
+        loop {
+            st.pending_all(&mut en, &mut bl);
+            if en.is_empty() {
+                break;
+            }
+            let a = x.choose(&en).expect("not redundant");
+            let e = st.step(a.0);
+            x.executed(&e, &tables);
+        }
+        x.end_execution(&bl);
+        let s = x.stats();
+        assert_eq!(s.estimated_total, s.executions + s.pending);
+        estimates.push(s.estimated_total);
+    }
+    let total = x.stats().executions;
+    assert_eq!(total as usize, brute_force(&p, true).len());
+    assert!(x.is_done());
+    // The estimate never exceeds the total and reaches it at the end.
+    assert!(estimates.iter().all(|&e| e <= total));
+    assert_eq!(*estimates.last().expect("ran"), total);
+    assert!(
+        estimates[0] > 1,
+        "races of the first execution schedule more"
+    );
+}
