@@ -386,6 +386,21 @@ proptest! {
     }
 
     #[test]
+    fn random_programs_under_a_preemption_bound(p in arb_mixed_program(), bound in 0u32..3) {
+        let full = explore(&p, DporConfig::default());
+        let got = explore(&p, DporConfig { preemption_bound: Some(bound) });
+        prop_assert!(!got.runs.is_empty());
+        prop_assert_eq!(got.runs.len(), got.classes.len(), "a class twice");
+        prop_assert!(got.classes.is_subset(&full.classes));
+        for run in &got.runs {
+            prop_assert!(preemptions(&p, run) <= bound);
+        }
+        // A bound never reached changes nothing.
+        let loose = explore(&p, DporConfig { preemption_bound: Some(1000) });
+        prop_assert_eq!(loose.classes, full.classes);
+    }
+
+    #[test]
     fn random_programs_explore_every_class_once(p in arb_program()) {
         check(&p);
     }
