@@ -101,7 +101,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
 /// events) or `schedule`, then the default policy; or, with `seed`, random
 /// choices after the schedule.
 #[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, dpor=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn control_start(
     py: Python<'_>,
@@ -118,6 +118,7 @@ fn control_start(
     schedule: Option<String>,
     trace: Option<String>,
     seed: Option<u64>,
+    dpor: Option<PyRef<'_, crate::api_dpor::DporExplorer>>,
     deadlock_timeout: f64,
     max_steps: u64,
     start_time: f64,
@@ -144,9 +145,10 @@ fn control_start(
         }
         (None, None) => (Vec::new(), Vec::new()),
     };
-    let strategy: Box<dyn control::Scheduler> = match seed {
-        Some(seed) => Box::new(control::strategy::Random::new(seed, steps)),
-        None => Box::new(control::strategy::Replay::new(steps)),
+    let strategy: Box<dyn control::Scheduler> = match (seed, dpor) {
+        (_, Some(d)) => Box::new(d.dpor.clone()),
+        (Some(seed), None) => Box::new(control::strategy::Random::new(seed, steps)),
+        (None, None) => Box::new(control::strategy::Replay::new(steps)),
     };
     naming::init(py)?;
     crate::identity::init(py)?;
@@ -232,6 +234,7 @@ fn control_finish<'py>(
         Status::Timeout(d) => ("timeout", d.clone()),
         Status::StepLimit(d) => ("step_limit", d.clone()),
         Status::Interrupted(d) => ("interrupted", d.clone()),
+        Status::Pruned => ("pruned", String::new()),
     };
     let outcome = session::with(|s| match &summary.status {
         Status::Deadlock(d) => Outcome::Deadlock {

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod api;
 mod api_control;
+mod api_dpor;
 mod calls;
 mod cli_bridge;
 mod codeinfo;
@@ -24,5 +25,6 @@ mod session;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cli_bridge::register(m)?;
     api::register(m)?;
+    api_dpor::register(m)?;
     Ok(())
 }

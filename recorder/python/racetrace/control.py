@@ -190,6 +190,7 @@ def _execute(
     include: Iterable[str],
     exclude: Iterable[str],
     program: str,
+    strategy: Any = None,
 ) -> RunResult:
     _check_not_nested()
     tables = _static_tables()
@@ -243,6 +244,7 @@ def _execute(
         schedule=schedule,
         trace=trace_source,
         seed=seed,
+        dpor=strategy,
         deadlock_timeout=float(deadlock_timeout),
         max_steps=int(max_steps),
         start_time=start_time,

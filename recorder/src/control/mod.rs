@@ -37,6 +37,7 @@
 //! (to render locations), never the other way round; Python is never
 //! called with the run mutex held.
 
+pub mod dpor;
 pub mod strategy;
 
 use std::collections::HashMap;
@@ -99,6 +100,8 @@ pub enum Status {
     /// More steps than `max_steps`.
     StepLimit(String),
     Interrupted(String),
+    /// The strategy ended the execution early (`Choice::Stop`).
+    Pruned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -910,6 +913,16 @@ impl Run {
             if self.alive().next().is_none() {
                 self.stop(Status::Finished);
             } else {
+                let blocked: Vec<Event> = self
+                    .slots
+                    .iter()
+                    .filter_map(|s| match &s.state {
+                        State::Blocked(b) => Some(b.op),
+                        State::AtEvent { op, .. } => Some(*op),
+                        _ => None,
+                    })
+                    .collect();
+                self.strategy.deadlocked(&blocked);
                 let d = self.describe_deadlock();
                 self.stop(Status::Deadlock(d));
             }
@@ -923,6 +936,10 @@ impl Run {
         };
         let mut catchup = false;
         let a = match self.strategy.next(&decision) {
+            Choice::Stop => {
+                self.stop(Status::Pruned);
+                return;
+            }
             Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
             Choice::Actor(a) | Choice::Unavailable(a) => match self.catch_up(a, &cands) {
                 Some(other) => {
@@ -1042,6 +1059,13 @@ impl Run {
             self.stop(Status::StepLimit(msg));
             return Err(Abort);
         }
+        // A spawn's child id is not known when its turn is taken: it is the
+        // next actor id (slots are numbered like actors).
+        let mut ev = *op;
+        if ev.kind == EventKind::Spawn && ev.target == u32::MAX {
+            ev.target = self.slots.len() as u32;
+        }
+        self.strategy.executed(&ev);
         self.step += 1;
         self.catchups = 0;
         self.executed.push(ActorId(a));

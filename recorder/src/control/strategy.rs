@@ -61,6 +61,9 @@ pub enum Choice {
     /// The strategy insists on an actor that cannot take this step: the run
     /// stops (a replayed schedule that does not fit the program).
     Unavailable(ActorId),
+    /// The strategy ends this execution early (DPOR: everything from here
+    /// on is explored already, or the preemption bound is reached).
+    Stop,
 }
 
 /// One way of choosing who goes next.
@@ -71,6 +74,12 @@ pub trait Scheduler: Send {
     /// the chosen actor, woken from a wait, found nothing to do and waits
     /// again (it then records a `Yield`, so every step still has one event).
     fn next(&mut self, d: &Decision<'_>) -> Choice;
+    /// The step just chosen performs `ev` (for a spawn, `target` is the
+    /// child's id). Strategies that learn from what ran (DPOR) use it.
+    fn executed(&mut self, _ev: &Event) {}
+    /// The run ends in a deadlock; `blocked` are the operations the live
+    /// actors wait to perform.
+    fn deadlocked(&mut self, _blocked: &[Event]) {}
     /// Short name, for reports.
     #[allow(dead_code)]
     fn name(&self) -> &'static str;
