@@ -340,3 +340,14 @@ def test_free_recordings_of_the_recorder_programs_replay_as_they_are(program: st
         proc = run_cli("replay", rec.trace, "--", src, cwd=tmp_path)
         assert proc.returncode == rec.code, proc.stderr
         assert "divergence" not in proc.stderr, proc.stderr
+
+
+def test_cli_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.rtrace"
+    bogus.write_text("print('hello')\n")
+    proc = run_cli("replay", bogus, "--", FLAKY)
+    assert proc.returncode == 2 and "bad magic: not a racetrace trace file" in proc.stderr
+    proc = run_cli("script", bogus)
+    assert proc.returncode == 2 and "bad magic" in proc.stderr
+    proc = run_cli("replay", tmp_path / "missing.rtrace", "--", FLAKY)
+    assert proc.returncode == 2 and "cannot open trace file" in proc.stderr

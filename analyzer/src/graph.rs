@@ -197,16 +197,7 @@ impl GraphBuilder {
             SyncEffect::JoinActor(child, kind) => {
                 if let Some(Some(src)) = self.last.get(child.index()).copied() {
                     if child.index() != a {
-                        let from_event = self.graph[src].last_event;
-                        self.graph.add_edge(
-                            src,
-                            node,
-                            HbEdge {
-                                kind,
-                                from_event,
-                                to_event: index,
-                            },
-                        );
+                        self.edge_from_end(src, node, kind, index);
                     }
                 }
             }
@@ -242,20 +233,26 @@ impl GraphBuilder {
             last_kind: ev.kind,
         });
         if let Some(prev) = self.last[a] {
-            let from_event = self.graph[prev].last_event;
-            self.graph.add_edge(
-                prev,
-                n,
-                HbEdge {
-                    kind: EdgeKind::ProgramOrder,
-                    from_event,
-                    to_event: index,
-                },
-            );
+            self.edge_from_end(prev, n, EdgeKind::ProgramOrder, index);
         }
         self.open[a] = Some(n);
         self.last[a] = Some(n);
         n
+    }
+
+    /// An edge from the last event of segment `src` to event `to_event` of
+    /// `dst`.
+    fn edge_from_end(&mut self, src: NodeIndex, dst: NodeIndex, kind: EdgeKind, to_event: u64) {
+        let from_event = self.graph[src].last_event;
+        self.graph.add_edge(
+            src,
+            dst,
+            HbEdge {
+                kind,
+                from_event,
+                to_event,
+            },
+        );
     }
 
     fn incoming(&mut self, ch: Channel, node: NodeIndex, index: u64, actor: u32) {

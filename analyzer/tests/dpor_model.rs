@@ -386,6 +386,21 @@ proptest! {
     }
 
     #[test]
+    fn random_programs_under_a_preemption_bound(p in arb_mixed_program(), bound in 0u32..3) {
+        let full = explore(&p, DporConfig::default());
+        let got = explore(&p, DporConfig { preemption_bound: Some(bound) });
+        prop_assert!(!got.runs.is_empty());
+        prop_assert_eq!(got.runs.len(), got.classes.len(), "a class twice");
+        prop_assert!(got.classes.is_subset(&full.classes));
+        for run in &got.runs {
+            prop_assert!(preemptions(&p, run) <= bound);
+        }
+        // A bound never reached changes nothing.
+        let loose = explore(&p, DporConfig { preemption_bound: Some(1000) });
+        prop_assert_eq!(loose.classes, full.classes);
+    }
+
+    #[test]
     fn random_programs_explore_every_class_once(p in arb_program()) {
         check(&p);
     }
@@ -452,4 +467,39 @@ proptest! {
     fn large_random_programs_explore_every_class_once(p in arb_large_program()) {
         check(&p);
     }
+}
+
+#[test]
+fn progress_estimate_grows_to_the_total() {
+    let p = prog((0..3).map(|_| vec![Read(X), Write(X)]).collect());
+    let tables = dpor_sim::tables();
+    let mut x = racetrace_analyzer::dpor::Explorer::new(DporConfig::default());
+    let (mut en, mut bl) = (Vec::new(), Vec::new());
+    let mut estimates = Vec::new();
+    while x.begin_execution() {
+        let mut st = dpor_sim::State::new(&p);
+        loop {
+            st.pending_all(&mut en, &mut bl);
+            if en.is_empty() {
+                break;
+            }
+            let a = x.choose(&en).expect("not redundant");
+            let e = st.step(a.0);
+            x.executed(&e, &tables);
+        }
+        x.end_execution(&bl);
+        let s = x.stats();
+        assert_eq!(s.estimated_total, s.executions + s.pending);
+        estimates.push(s.estimated_total);
+    }
+    let total = x.stats().executions;
+    assert_eq!(total as usize, brute_force(&p, true).len());
+    assert!(x.is_done());
+    // The estimate never exceeds the total and reaches it at the end.
+    assert!(estimates.iter().all(|&e| e <= total));
+    assert_eq!(*estimates.last().expect("ran"), total);
+    assert!(
+        estimates[0] > 1,
+        "races of the first execution schedule more"
+    );
 }

@@ -380,12 +380,6 @@ impl EventKind {
     pub fn is_write(self) -> bool {
         matches!(self, EventKind::Write | EventKind::IoWrite)
     }
-
-    /// A synchronization operation (ends a segment of the HB graph).
-    #[inline]
-    pub fn is_sync(self) -> bool {
-        !self.is_access()
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

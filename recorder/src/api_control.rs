@@ -33,14 +33,23 @@ struct Source {
     expected: Vec<Expected>,
 }
 
+/// A trace error, named by its file once.
+fn trace_error(path: &str, e: impl std::fmt::Display) -> PyErr {
+    let msg = e.to_string();
+    if msg.starts_with(path) {
+        PyValueError::new_err(msg)
+    } else {
+        PyValueError::new_err(format!("{path}: {msg}"))
+    }
+}
+
 fn read_trace(path: &str) -> PyResult<(TraceFile, Source)> {
-    let trace = TraceFile::open(Path::new(path))
-        .map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
+    let trace = TraceFile::open(Path::new(path)).map_err(|e| trace_error(path, e))?;
     let tables = trace.tables().clone();
     let mut steps = Vec::new();
     let mut expected = Vec::new();
     for ev in trace.events() {
-        let ev = ev.map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
+        let ev = ev.map_err(|e| trace_error(path, e))?;
         steps.push(ev.actor);
         let (file, line, function) = match tables.locs.get(ev.loc.index()) {
             Some(l) => (
@@ -234,7 +243,7 @@ fn control_finish<'py>(
         Status::Timeout(d) => ("timeout", d.clone()),
         Status::StepLimit(d) => ("step_limit", d.clone()),
         Status::Interrupted(d) => ("interrupted", d.clone()),
-        Status::Pruned => ("pruned", String::new()),
+        Status::Abandoned => ("abandoned", String::new()),
     };
     let outcome = session::with(|s| match &summary.status {
         Status::Deadlock(d) => Outcome::Deadlock {

@@ -224,6 +224,10 @@ pub fn model_dependent(a: &Event, b: &Event) -> bool {
     if creates(a) && creates(b) || about_actor(a, b.actor) || about_actor(b, a.actor) {
         return true;
     }
+    // Starting an actor and joining it (two joins commute).
+    if matches!((a.kind, b.kind), (Spawn, Join) | (Join, Spawn)) && a.target == b.target {
+        return true;
+    }
     let is_access = |e: &Event| matches!(e.kind, Read | Write);
     if is_access(a) && is_access(b) {
         let writes = a.kind == Write || b.kind == Write;
@@ -241,7 +245,6 @@ pub fn model_dependent(a: &Event, b: &Event) -> bool {
     match (group(a), group(b)) {
         (Some(1), Some(1)) => a.target == b.target && !(a.kind == EventWait && b.kind == EventWait),
         (Some(x), Some(y)) => x == y && a.target == b.target,
-        (_, _) if a.kind == Join && b.kind == Join => false,
         _ => false,
     }
 }

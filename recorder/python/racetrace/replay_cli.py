@@ -74,6 +74,10 @@ def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
     given = ns.program[1:] if ns.program[:1] == ["--"] else ns.program
     try:
+        try:
+            _native.replay_source(ns.source)
+        except ValueError as e:
+            raise ScheduleError(str(e)) from None
         program = program_of(ns.source, given)
         # Like `python script.py`: an exception in another thread is printed
         # (by threading.excepthook) but does not change the exit code.

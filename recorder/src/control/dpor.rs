@@ -82,7 +82,7 @@ impl Scheduler for Dpor {
     fn next(&mut self, d: &Decision<'_>) -> Choice {
         let mut st = self.lock();
         if !st.running {
-            return Choice::Stop;
+            return Choice::Abandon;
         }
         if let Some((step, a)) = st.chosen {
             // Asked again for a step whose actor found nothing to do: the
@@ -91,7 +91,7 @@ impl Scheduler for Dpor {
                 return if d.candidates.iter().any(|c| c.actor == a) {
                     Choice::Actor(a)
                 } else {
-                    Choice::Stop
+                    Choice::Abandon
                 };
             }
         }
@@ -112,7 +112,7 @@ impl Scheduler for Dpor {
                 st.chosen = Some((d.step, a));
                 Choice::Actor(a)
             }
-            None => Choice::Stop,
+            None => Choice::Abandon,
         }
     }
 
@@ -135,7 +135,7 @@ impl Scheduler for Dpor {
         explorer.executed(ev, tables);
     }
 
-    fn deadlocked(&mut self, blocked: &[Event]) {
+    fn end_execution(&mut self, blocked: &[Event]) {
         self.lock().blocked = blocked.to_vec();
     }
 

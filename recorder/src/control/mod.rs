@@ -100,8 +100,8 @@ pub enum Status {
     /// More steps than `max_steps`.
     StepLimit(String),
     Interrupted(String),
-    /// The strategy ended the execution early (`Choice::Stop`).
-    Pruned,
+    /// The strategy gave the execution up as redundant.
+    Abandoned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -353,9 +353,11 @@ pub fn virtual_time() -> Option<f64> {
 // ---------------------------------------------------------------------------
 // Actors.
 
-/// A new actor was spawned by the current one (its `Spawn` was recorded).
-pub fn spawned(child: ActorId, name: String, daemon: bool) {
+/// A new actor was spawned by the current one (its `Spawn` was recorded,
+/// `spawn` is that event).
+pub fn spawned(spawn: Event, child: ActorId, name: String, daemon: bool) {
     if let Some(run) = lock().as_mut() {
+        run.strategy.executed(&spawn);
         let i = child.index();
         while run.slots.len() <= i {
             run.slots.push(Slot::new(String::new(), false));
@@ -889,6 +891,17 @@ impl Run {
         out
     }
 
+    /// What the blocked actors wait to do, predicted (for `end_execution`).
+    fn blocked_ops(&self) -> Vec<Event> {
+        self.slots
+            .iter()
+            .filter_map(|s| match &s.state {
+                State::Blocked(b) => Some(b.op),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn alive(&self) -> impl Iterator<Item = (usize, &Slot)> {
         self.slots
             .iter()
@@ -905,24 +918,17 @@ impl Run {
         let main_done = matches!(self.slots[0].state, State::Finished);
         if main_done && self.alive().all(|(_, s)| s.daemon) {
             // Only daemon threads left: the program is over.
+            self.strategy.end_execution(&[]);
             self.stop(Status::Finished);
             return;
         }
         let cands = self.candidates();
         if cands.is_empty() {
+            let blocked = self.blocked_ops();
+            self.strategy.end_execution(&blocked);
             if self.alive().next().is_none() {
                 self.stop(Status::Finished);
             } else {
-                let blocked: Vec<Event> = self
-                    .slots
-                    .iter()
-                    .filter_map(|s| match &s.state {
-                        State::Blocked(b) => Some(b.op),
-                        State::AtEvent { op, .. } => Some(*op),
-                        _ => None,
-                    })
-                    .collect();
-                self.strategy.deadlocked(&blocked);
                 let d = self.describe_deadlock();
                 self.stop(Status::Deadlock(d));
             }
@@ -936,11 +942,11 @@ impl Run {
         };
         let mut catchup = false;
         let a = match self.strategy.next(&decision) {
-            Choice::Stop => {
-                self.stop(Status::Pruned);
+            Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
+            Choice::Abandon => {
+                self.stop(Status::Abandoned);
                 return;
             }
-            Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
             Choice::Actor(a) | Choice::Unavailable(a) => match self.catch_up(a, &cands) {
                 Some(other) => {
                     catchup = true;
@@ -1059,15 +1065,12 @@ impl Run {
             self.stop(Status::StepLimit(msg));
             return Err(Abort);
         }
-        // A spawn's child id is not known when its turn is taken: it is the
-        // next actor id (slots are numbered like actors).
-        let mut ev = *op;
-        if ev.kind == EventKind::Spawn && ev.target == u32::MAX {
-            ev.target = self.slots.len() as u32;
-        }
-        self.strategy.executed(&ev);
         self.step += 1;
         self.catchups = 0;
+        if op.kind != EventKind::Spawn {
+            // A spawn is reported once its child has an id (`spawned`).
+            self.strategy.executed(op);
+        }
         self.executed.push(ActorId(a));
         let slot = &mut self.slots[a as usize];
         self.preemptive.push(std::mem::take(&mut slot.preempt));

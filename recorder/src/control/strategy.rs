@@ -61,9 +61,11 @@ pub enum Choice {
     /// The strategy insists on an actor that cannot take this step: the run
     /// stops (a replayed schedule that does not fit the program).
     Unavailable(ActorId),
-    /// The strategy ends this execution early (DPOR: everything from here
-    /// on is explored already, or the preemption bound is reached).
-    Stop,
+    /// Nothing new can come of this execution (DPOR: every candidate is in
+    /// the sleep set, or the preemption bound is reached): the run stops,
+    /// with status `abandoned`.
+    #[allow(dead_code)] // returned by the DPOR strategy (see the test below)
+    Abandon,
 }
 
 /// One way of choosing who goes next.
@@ -74,12 +76,12 @@ pub trait Scheduler: Send {
     /// the chosen actor, woken from a wait, found nothing to do and waits
     /// again (it then records a `Yield`, so every step still has one event).
     fn next(&mut self, d: &Decision<'_>) -> Choice;
-    /// The step just chosen performs `ev` (for a spawn, `target` is the
-    /// child's id). Strategies that learn from what ran (DPOR) use it.
+    /// The event the chosen actor performed at the step (for a `Spawn`,
+    /// with the child's id), as DPOR's `Explorer::executed` takes it.
     fn executed(&mut self, _ev: &Event) {}
-    /// The run ends in a deadlock; `blocked` are the operations the live
-    /// actors wait to perform.
-    fn deadlocked(&mut self, _blocked: &[Event]) {}
+    /// The execution is over; `blocked` lists what the actors still alive
+    /// were waiting to do (a deadlock), as DPOR's `end_execution` takes it.
+    fn end_execution(&mut self, _blocked: &[Event]) {}
     /// Short name, for reports.
     #[allow(dead_code)]
     fn name(&self) -> &'static str;
@@ -246,6 +248,81 @@ mod tests {
         let mut r = Replay::new(vec![ActorId(5)]);
         dec.step = 0;
         assert_eq!(r.next(&dec), Choice::Unavailable(ActorId(5)));
+    }
+
+    /// The DPOR engine plugs in as one more strategy: its `choose` takes the
+    /// candidates' pending operations, `executed` and `end_execution` are
+    /// called by the control loop. Driven here by hand over a two-actor
+    /// program whose steps are two writes of one key each.
+    #[test]
+    fn dpor_engine_fits_the_interface() {
+        use racetrace_analyzer::dpor::{DporConfig, Explorer};
+        use racetrace_formats::Tables;
+
+        struct Dpor(Explorer, Tables);
+        impl Scheduler for Dpor {
+            fn next(&mut self, d: &Decision<'_>) -> Choice {
+                let ops: Vec<Event> = d
+                    .candidates
+                    .iter()
+                    .filter(|c| c.is_ready())
+                    .map(|c| c.op)
+                    .collect();
+                match self.0.choose(&ops) {
+                    Some(a) => Choice::Actor(a),
+                    None => Choice::Abandon,
+                }
+            }
+            fn executed(&mut self, ev: &Event) {
+                self.0.executed(ev, &self.1)
+            }
+            fn end_execution(&mut self, blocked: &[Event]) {
+                self.0.end_execution(blocked)
+            }
+            fn name(&self) -> &'static str {
+                "dpor"
+            }
+        }
+        let write = |a: u32| Event {
+            actor: ActorId(a),
+            kind: EventKind::Write,
+            loc: LocId(0),
+            target: 0,
+            aux: 0,
+        };
+        let mut dpor = Dpor(Explorer::new(DporConfig::default()), Tables::default());
+        let mut orders = Vec::new();
+        while dpor.0.begin_execution() {
+            dpor.new_execution();
+            let mut left = vec![1u32, 2];
+            let mut order = Vec::new();
+            for step in 0..2 {
+                let cands: Vec<Candidate> = left
+                    .iter()
+                    .map(|&a| Candidate {
+                        actor: ActorId(a),
+                        op: write(a),
+                        readiness: Readiness::Ready,
+                    })
+                    .collect();
+                let d = Decision {
+                    step,
+                    current: None,
+                    candidates: &cands,
+                    actors: 3,
+                };
+                let Choice::Actor(a) = dpor.next(&d) else {
+                    panic!("abandoned")
+                };
+                dpor.executed(&write(a.0));
+                left.retain(|&x| x != a.0);
+                order.push(a.0);
+            }
+            dpor.end_execution(&[]);
+            orders.push(order);
+        }
+        orders.sort();
+        assert_eq!(orders, vec![vec![1, 2], vec![2, 1]]);
     }
 
     #[test]

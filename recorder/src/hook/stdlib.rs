@@ -397,7 +397,14 @@ pub(super) fn thread_start(
             .getattr("daemon")
             .and_then(|d| d.is_truthy())
             .unwrap_or(false);
-        crate::control::spawned(child, name, daemon);
+        let spawn = racetrace_formats::Event {
+            actor: ctx.actor,
+            kind: EventKind::Spawn,
+            loc,
+            target: child.0,
+            aux: 0,
+        };
+        crate::control::spawned(spawn, child, name, daemon);
     }
 }
 
