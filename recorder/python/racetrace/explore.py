@@ -141,7 +141,7 @@ def _failure_of(res: _control.RunResult, state: Any, invariant: Callable[[Any], 
         return Failure(DEADLOCK, res.message, res.schedule)
     if res.status in ("timeout", "step_limit", "divergence", "interrupted"):
         return Failure(res.status, res.message, res.schedule)
-    if res.status == "pruned":
+    if res.status == "abandoned":
         return None
     excs = list(res.worker_exceptions)
     if res.exception is not None:
@@ -239,7 +239,7 @@ def explore_dpor(
             break
         finally:
             dpor.end()
-        if res.status == "pruned":
+        if res.status == "abandoned":
             continue
         explored += 1
         if failure is not None:
