@@ -154,3 +154,350 @@ def test_count_scan_of_cells_written_by_others():
     assert expected == 8
     r = _explore(_fresh, [writer(0), writer(1), writer(2), scan])
     assert (r.num_explored, r.exhausted) == (expected, True)
+
+
+# --------------------------------------------------------------------------
+# Finds
+
+
+def _fails(r, kind=None):
+    assert not r.property_holds, r.explanation
+    assert r.failures
+    f = r.failures[0]
+    if kind is not None:
+        assert f.kind == kind, r.explanation
+    assert f.schedule.startswith("rts1:")
+    return f
+
+
+def _counter():
+    s = State()
+    s.count = 0
+    return s
+
+
+def _incr(s):
+    v = s.count
+    s.count = v + 1
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_finds_lost_update(n):
+    r = racetrace.explore_dpor(_counter, [_incr] * n, lambda s: s.count == n)
+    f = _fails(r, "invariant violation")
+    assert f.reproduced == f.replays == 10
+    assert f.trace is not None
+    assert "lost update" in r.explanation
+    assert "s.count = v + 1" in r.explanation
+
+
+def test_finds_check_then_act_on_dict():
+    def setup():
+        s = State()
+        s.d = {}
+        s.created = 0
+        return s
+
+    def put(s):
+        if "k" not in s.d:
+            s.d["k"] = 1
+            s.created += 1
+
+    r = racetrace.explore_dpor(setup, [put, put], lambda s: s.created == 1)
+    _fails(r, "invariant violation")
+
+
+def test_finds_lazy_init_without_recheck():
+    def setup():
+        s = State()
+        s.lock = threading.Lock()
+        s.instance = None
+        s.inits = 0
+        return s
+
+    def get(s):
+        if s.instance is None:
+            with s.lock:
+                s.inits += 1
+                s.instance = object()
+        return s.instance
+
+    r = racetrace.explore_dpor(setup, [get, get], lambda s: s.inits == 1)
+    _fails(r, "invariant violation")
+
+
+def test_finds_closure_race():
+    def setup():
+        box = {"n": 0}
+        count = 0
+
+        def bump():
+            nonlocal count
+            c = count
+            count = c + 1
+
+        def value():
+            return count
+
+        box["bump"], box["value"] = bump, value
+        return box
+
+    r = racetrace.explore_dpor(
+        setup, [lambda b: b["bump"](), lambda b: b["bump"]()], lambda b: b["value"]() == 2
+    )
+    _fails(r, "invariant violation")
+
+
+GLOBAL_TOTAL = 0
+
+
+def test_finds_global_race():
+    def setup():
+        global GLOBAL_TOTAL
+        GLOBAL_TOTAL = 0
+        return None
+
+    def add(_s):
+        global GLOBAL_TOTAL
+        t = GLOBAL_TOTAL
+        GLOBAL_TOTAL = t + 1
+
+    r = racetrace.explore_dpor(setup, [add, add], lambda _s: GLOBAL_TOTAL == 2)
+    _fails(r, "invariant violation")
+
+
+def test_finds_race_with_grandchild():
+    def child(s):
+        g = threading.Thread(target=_incr, args=(s,))
+        g.start()
+        _incr(s)
+        g.join()
+
+    r = racetrace.explore_dpor(_counter, [child, _incr], lambda s: s.count == 3)
+    _fails(r, "invariant violation")
+
+
+def test_finds_bug_needing_three_preemptions():
+    # Fails only if B's three steps each land between A's: A must be
+    # preempted three times.
+    def setup():
+        s = State()
+        s.x = 0
+        s.seen = []
+        return s
+
+    def a(s):
+        s.x = 1
+        s.seen.append(s.y if hasattr(s, "y") else 0)
+        s.x = 2
+        s.x = 3
+
+    def b(s):
+        r1 = s.x
+        r2 = s.x
+        r3 = s.x
+        s.order = (r1, r2, r3)
+
+    r = racetrace.explore_dpor(setup, [a, b], lambda s: s.order != (1, 2, 3))
+    f = _fails(r, "invariant violation")
+    assert f.reproduced == f.replays
+
+
+def test_finds_aba_stale_read():
+    def setup():
+        s = State()
+        s.top = "A"
+        s.version = 0
+        s.ok = True
+        return s
+
+    def popper(s):
+        seen = s.top
+        # Compare-and-set by value only: blind to A -> B -> A.
+        if s.top == seen:
+            s.top = "C"
+            if s.version != 0:
+                s.ok = False
+
+    def changer(s):
+        s.top = "B"
+        s.version += 1
+        s.top = "A"
+        s.version += 1
+
+    r = racetrace.explore_dpor(setup, [popper, changer], lambda s: s.ok)
+    _fails(r, "invariant violation")
+
+
+def test_finds_lock_order_deadlock():
+    def setup():
+        s = State()
+        s.a, s.b = threading.Lock(), threading.Lock()
+        return s
+
+    def ab(s):
+        with s.a:
+            with s.b:
+                pass
+
+    def ba(s):
+        with s.b:
+            with s.a:
+                pass
+
+    t0 = time.monotonic()
+    r = racetrace.explore_dpor(setup, [ab, ba], _always)
+    assert time.monotonic() - t0 < 5.0
+    f = _fails(r, "deadlock")
+    assert "deadlock cycle" in r.explanation
+
+
+def test_finds_missed_event_signal():
+    # The setter signals only if the waiter said it is waiting: when it
+    # looks too early, the signal is never sent and the waiter waits forever.
+    def setup():
+        s = State()
+        s.waiting = False
+        s.ev = threading.Event()
+        return s
+
+    def waiter(s):
+        s.waiting = True
+        s.ev.wait()
+
+    def setter(s):
+        if s.waiting:
+            s.ev.set()
+
+    r = racetrace.explore_dpor(setup, [waiter, setter], _always)
+    _fails(r, "deadlock")
+    assert "missed signal" in r.explanation
+    assert "ev.wait()" in r.explanation or "event" in r.explanation
+
+
+def test_collects_every_failing_class_when_asked():
+    r = racetrace.explore_dpor(_counter, [_incr, _incr], lambda s: s.count == 2, stop_on_first=False)
+    assert r.exhausted and r.num_explored == 4
+    assert len(r.failures) >= 1
+
+
+# --------------------------------------------------------------------------
+# Safe programs: no false alarm, no hang, exhausted
+
+
+def _safe(setup, threads, invariant):
+    r = racetrace.explore_dpor(setup, threads, invariant, total_timeout=60)
+    assert r.property_holds, r.explanation
+    assert r.exhausted, r.explanation
+    assert r.num_explored >= 1
+    assert "no failure" in r.explanation
+    return r
+
+
+def test_safe_locked_counter():
+    def setup():
+        s = _counter()
+        s.lock = threading.Lock()
+        return s
+
+    def incr(s):
+        with s.lock:
+            s.count += 1
+
+    r = _safe(setup, [incr] * 3, lambda s: s.count == 3)
+    # Three critical sections in every order, nothing else.
+    assert r.num_explored == 6
+
+
+def test_safe_two_locks_consistent_order():
+    def setup():
+        s = _counter()
+        s.a, s.b = threading.Lock(), threading.Lock()
+        return s
+
+    def both(s):
+        with s.a:
+            with s.b:
+                s.count += 1
+
+    _safe(setup, [both, both], lambda s: s.count == 2)
+
+
+def test_safe_queue_handoff():
+    def setup():
+        s = State()
+        s.q = queue.Queue()
+        s.got = []
+        return s
+
+    def producer(s):
+        for i in range(2):
+            s.q.put(i)
+
+    def consumer(s):
+        for _ in range(2):
+            s.got.append(s.q.get())
+
+    _safe(setup, [producer, consumer], lambda s: s.got == [0, 1])
+
+
+def test_safe_condition_producer_consumer():
+    def setup():
+        s = State()
+        s.cond = threading.Condition()
+        s.items = []
+        s.got = []
+        return s
+
+    def producer(s):
+        for i in range(3):
+            with s.cond:
+                s.items.append(i)
+                s.cond.notify()
+
+    def consumer(s):
+        for _ in range(3):
+            with s.cond:
+                while not s.items:
+                    s.cond.wait()
+                s.got.append(s.items.pop(0))
+
+    _safe(setup, [producer, consumer], lambda s: s.got == [0, 1, 2])
+
+
+def test_safe_barrier_exchange():
+    def setup():
+        s = State()
+        s.barrier = threading.Barrier(2)
+        s.slots = [None, None]
+        s.seen = [None, None]
+        return s
+
+    def party(i):
+        def f(s):
+            s.slots[i] = i + 10
+            s.barrier.wait()
+            s.seen[i] = s.slots[1 - i]
+
+        return f
+
+    _safe(setup, [party(0), party(1)], lambda s: s.seen == [11, 10])
+
+
+def test_safe_double_checked_init():
+    def setup():
+        s = State()
+        s.lock = threading.Lock()
+        s.instance = None
+        s.inits = 0
+        return s
+
+    def get(s):
+        if s.instance is None:
+            with s.lock:
+                if s.instance is None:
+                    s.inits += 1
+                    s.instance = object()
+        return s.instance
+
+    _safe(setup, [get, get], lambda s: s.inits == 1)

@@ -13,8 +13,9 @@ from typing import Any
 
 from racetrace import _native
 
-_READS = {"read", "io_read"}
-_WRITES = {"write", "io_write"}
+_READS = {"read", "io-read"}
+_WRITES = {"write", "io-write"}
+_SYNC = {"acquire", "release", "event-set", "event-clear", "event-wait", "cond-wait", "notify", "get", "put", "join"}
 
 
 def _steps(trace: str) -> list[tuple[int, str, str, str, int, str, str]]:
@@ -45,15 +46,21 @@ def _object_of(what: str) -> str:
     return what
 
 
-def classify(kind: str, steps: list[Any]) -> str:
+def classify(kind: str, steps: list[Any], message: str = "") -> str:
     """Names the pattern of a failing interleaving."""
     if kind == "deadlock":
-        return "deadlock cycle" if any(s[2] == "lock_acquire" for s in steps) else "order violation (missed signal: a wait nobody satisfies)"
+        # The report has one "waits at ... for lock" line per actor blocked
+        # on a lock: two or more of them wait for each other.
+        lock_waits = sum(1 for line in message.splitlines() if " waits at " in line and " for lock " in line)
+        if lock_waits >= 2:
+            return "deadlock cycle"
+        return "order violation (missed signal: a wait nobody will satisfy)"
     shared = _shared(steps)
     acc = [(s[0], s[2], s[6]) for s in steps if s[2] in _READS or s[2] in _WRITES]
     # A read by A, then a write of the same key by B, then a write by A of
     # that key (lost update) or of another member of the same object
     # (check-then-act: the decision was taken on a stale read).
+    stale = False
     for i, (a, k, what) in enumerate(acc):
         if k not in _READS or what not in shared:
             continue
@@ -61,15 +68,17 @@ def classify(kind: str, steps: list[Any]) -> str:
         for b, k2, w2 in acc[i + 1 :]:
             if b != a and k2 in _WRITES and w2 == what:
                 other_wrote = True
-            elif b == a and k2 in _WRITES and other_wrote:
+            elif b == a and k2 in _WRITES:
+                if not other_wrote:
+                    break  # A acted on what it read, undisturbed
                 if w2 == what:
                     return "lost update"
                 if _object_of(w2) == _object_of(what):
                     return "check-then-act"
-            elif b == a and k2 in _READS and w2 == what and not other_wrote:
-                continue
-        if other_wrote:
-            return "check-then-act (stale read)"
+                break
+        stale = stale or other_wrote
+    if stale:
+        return "check-then-act (stale read)"
     writers_only = all(
         not any(s[2] in _READS and s[6] == k for s in steps) for k in shared
     )
@@ -80,8 +89,9 @@ def classify(kind: str, steps: list[Any]) -> str:
 
 def _interesting(steps: list[Any], kind: str) -> list[Any]:
     if kind == "deadlock":
-        keep = {"lock_acquire", "lock_release", "event_wait", "event_set", "cond_wait", "queue_get", "join"}
-        return [s for s in steps if s[2] in keep][-12:]
+        shared = _shared(steps)
+        # Releases after the deadlock are the aborted actors unwinding.
+        return [s for s in steps if (s[2] in _SYNC and s[2] != "release") or s[6] in shared][-16:]
     shared = _shared(steps)
     return [s for s in steps if s[6] in shared and (s[2] in _READS or s[2] in _WRITES)][:20]
 
@@ -106,12 +116,13 @@ def explain(result: Any) -> str:
     lines.append(f"FAILED: {head}; {len(result.failures)} failing class(es)")
     for n, f in enumerate(result.failures, 1):
         steps = _steps(f.trace) if f.trace else []
-        pattern = classify("deadlock" if f.kind == "deadlock" else f.kind, steps)
+        pattern = classify(f.kind, steps, f.message)
         lines.append("")
         lines.append(f"failure {n}: {f.kind} — pattern: {pattern} (execution {f.execution})")
-        first = f.message.strip().splitlines()
-        if first:
-            lines.append(f"  {first[0]}")
+        report = f.message.strip().splitlines()
+        # A deadlock report is short and says who waits for what: all of it.
+        for line in report if f.kind == "deadlock" else report[:1]:
+            lines.append(f"  {line}")
         lines.append(f"  reproduced {f.reproduced}/{f.replays} times when replayed")
         lines.append(f"  schedule: {f.schedule}")
         if f.trace:

@@ -384,6 +384,7 @@ fn acquire(
             site,
         ),
     };
+    let turn_first = outer.is_none() && id != u32::MAX;
     drop(prims);
     let op = racetrace_formats::Event {
         actor: ctx.actor,
@@ -404,6 +405,7 @@ fn acquire(
         what,
         label,
         first_sight,
+        turn_first,
     };
     match ctl::acquire(py, ctx.actor, req) {
         Ok(r) => r,
