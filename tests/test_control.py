@@ -351,3 +351,9 @@ def test_cli_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "bad magic" in proc.stderr
     proc = run_cli("replay", tmp_path / "missing.rtrace", "--", FLAKY)
     assert proc.returncode == 2 and "cannot open trace file" in proc.stderr
+
+
+def test_threads_reused_between_runs_start_with_fresh_thread_state() -> None:
+    for seed in range(5):
+        result = racetrace.run(programs.fresh_thread_state, seed=seed)
+        assert result.value == [("unset", "unset")] * 2

@@ -356,7 +356,37 @@ fn trace_steps(
     Ok((steps, trace.header().program.clone(), outcome))
 }
 
+/// Forgets the `threading.local` data of the calling thread, as the end of
+/// the thread would: a pooled thread that ran one actor must start the
+/// next one with none. (`_thread._local` keeps each object's data for a
+/// thread in the thread state's dict, under `thread.local.<address>`.)
+#[pyfunction]
+fn clear_thread_locals(py: Python<'_>) -> PyResult<usize> {
+    // SAFETY: GIL held; the dict is borrowed and only used while held.
+    let dict = unsafe {
+        let d = pyo3::ffi::PyThreadState_GetDict();
+        match Bound::from_borrowed_ptr_or_opt(py, d) {
+            Some(d) => d,
+            None => return Ok(0),
+        }
+    };
+    let dict = dict.cast_into::<PyDict>()?;
+    let keys: Vec<Bound<'_, PyAny>> = dict
+        .keys()
+        .iter()
+        .filter(|k| {
+            k.extract::<String>()
+                .is_ok_and(|s| s.starts_with("thread.local."))
+        })
+        .collect();
+    for k in &keys {
+        dict.del_item(k)?;
+    }
+    Ok(keys.len())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(clear_thread_locals, m)?)?;
     m.add_function(wrap_pyfunction!(replay_source, m)?)?;
     m.add_function(wrap_pyfunction!(control_start, m)?)?;
     m.add_function(wrap_pyfunction!(control_wait, m)?)?;

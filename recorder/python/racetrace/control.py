@@ -20,10 +20,13 @@ cannot see: a C extension, real I/O) ends the run with ``ControlTimeout``.
 
 from __future__ import annotations
 
+import _thread
+import contextvars
 import os
 import queue
 import runpy
 import sys
+import sys as _thread_sys
 import threading
 import time
 import traceback
@@ -124,6 +127,68 @@ def _static_tables() -> dict[str, Any]:
             excluded=_rec._default_excluded_dirs(),
         )
     return _tables
+
+
+class _Worker:
+    """An OS thread kept between controlled runs: starting an actor hands it
+    the new thread's ``_bootstrap`` instead of creating an OS thread (which
+    costs more than a whole run of a small program). Only used while a run
+    is controlled (``threading._start_new_thread`` is swapped for
+    ``_pooled_start`` meanwhile)."""
+
+    def __init__(self) -> None:
+        self.go = _thread.allocate_lock()
+        self.go.acquire()
+        self.job: tuple[Callable[..., Any], tuple] | None = None
+        _thread.start_new_thread(self._loop, ())
+
+    def _loop(self) -> None:
+        while True:
+            self.go.acquire()
+            job, self.job = self.job, None
+            if job is None:
+                continue
+            fn, args = job
+            try:
+                # A new thread starts with an empty context.
+                contextvars.Context().run(fn, *args)
+            except BaseException:  # noqa: BLE001 - Thread._bootstrap reports its own
+                pass
+            finally:
+                # The thread state would release the thread's lock when the
+                # OS thread ends; this one goes on, so release it here (what
+                # `join` waits for).
+                owner = getattr(fn, "__self__", None)
+                lock = getattr(owner, "_tstate_lock", None)
+                if lock is not None and lock.locked():
+                    try:
+                        lock.release()
+                    except RuntimeError:
+                        pass
+            # Idle: no trace or profile function, no thread-local data of
+            # the finished actor (what its thread's end would have dropped).
+            _thread_sys.settrace(None)
+            _thread_sys.setprofile(None)
+            _native.clear_thread_locals()
+            with _idle_lock:
+                _idle.append(self)
+
+
+_idle: list[_Worker] = []
+_idle_lock = _thread.allocate_lock()
+_real_start_new_thread = threading._start_new_thread  # type: ignore[attr-defined]
+
+
+def _pooled_start(fn: Callable[..., Any], args: tuple, kwargs: Any = None) -> int:
+    if kwargs or not hasattr(fn, "__self__"):
+        return _real_start_new_thread(fn, args, *([kwargs] if kwargs else []))
+    with _idle_lock:
+        w = _idle.pop() if _idle else None
+    if w is None:
+        w = _Worker()
+    w.job = (fn, args)
+    w.go.release()
+    return 0
 
 
 _real_threading_time = threading._time  # type: ignore[attr-defined]
@@ -251,6 +316,7 @@ def _execute(
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]
+    threading._start_new_thread = _pooled_start  # type: ignore[attr-defined]
     threading.settrace(_rec._thread_bootstrap)
     threading.excepthook = excepthook
     interrupted: BaseException | None = None
@@ -269,6 +335,7 @@ def _execute(
         threading.settrace(prev_trace)  # type: ignore[arg-type]
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
+        threading._start_new_thread = _real_start_new_thread  # type: ignore[attr-defined]
         # Let the actors unwind (a stopped run raises RunAborted in them)
         # before the excepthook goes back; one stuck in a call the
         # scheduler cannot see is left behind.
@@ -460,3 +527,8 @@ def replay(
     if result.worker_exceptions and raise_worker_exceptions:
         raise result.worker_exceptions[0][1]
     return result
+
+
+# The recognized functions are taken at import, before the program could
+# wrap `Thread.start` and the like.
+_static_tables()

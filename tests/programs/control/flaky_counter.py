@@ -1,6 +1,8 @@
 """Two threads increment a counter without a lock; main checks the total.
-Fails only sometimes when run freely (an update is lost when a thread is
-switched out between the read and the write)."""
+Fails only sometimes when run freely: an update is lost when a thread is
+switched out between the read and the write (rarely in a plain run, often
+when recorded, which slows each instruction down; how often depends on the
+machine)."""
 
 import sys
 import threading

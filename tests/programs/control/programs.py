@@ -3,6 +3,7 @@ look for end with `# MARK: name`."""
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import select
 import threading
@@ -11,6 +12,8 @@ import time
 # Created at import time, before any controlled run starts.
 MODULE_LOCK = threading.Lock()
 MODULE_RLOCK = threading.RLock()
+LOCAL = threading.local()
+VAR = contextvars.ContextVar("VAR", default="unset")
 
 
 def run_threads(*targets, names=None):
@@ -304,3 +307,17 @@ def tiny():
 
     run_threads(inc, inc)
     return box.value
+
+
+def fresh_thread_state():
+    """What a new thread sees of thread-local data and context variables
+    (a controlled run reuses OS threads between runs)."""
+    seen = []
+
+    def body():
+        seen.append((getattr(LOCAL, "x", "unset"), VAR.get()))
+        LOCAL.x = "set"
+        VAR.set("set")
+
+    run_threads(body, body)
+    return seen
