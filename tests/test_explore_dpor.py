@@ -501,3 +501,111 @@ def test_safe_double_checked_init():
         return s.instance
 
     _safe(setup, [get, get], lambda s: s.inits == 1)
+
+
+# --------------------------------------------------------------------------
+# The offline backtrack command, bad input, budgets, progress
+
+
+def test_backtrack_cli_prints_the_prefixes_to_explore(racetrace, tmp_path):
+    import racetrace as rt
+
+    r = rt.explore_dpor(_counter, [_incr, _incr], lambda s: s.count == 2)
+    trace = r.failures[0].trace
+    out = racetrace("backtrack", trace)
+    assert out.code == 0, out.stderr
+    assert "reversible race" in out.stdout
+    assert "explore: rts1:" in out.stdout
+    js = racetrace("backtrack", "--json", trace)
+    import json
+
+    points = json.loads(js.stdout)["backtrack_points"]
+    assert points and all(p["prefix"].startswith("rts1:") for p in points)
+    bad = racetrace("backtrack", tmp_path / "missing.rtt")
+    assert bad.code == 2 and "error:" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "threads, message",
+    [
+        ([], "threads is empty"),
+        ([1, 2], "threads[0] must be callable"),
+        (_incr, "threads must be a sequence"),
+    ],
+)
+def test_bad_threads_are_named(threads, message):
+    with pytest.raises((TypeError, ValueError), match=re_escape(message)):
+        racetrace.explore_dpor(_counter, threads, _always)
+
+
+def re_escape(s):
+    import re
+
+    return re.escape(s)
+
+
+def test_bad_setup_and_invariant_are_named():
+    with pytest.raises(TypeError, match="setup must be callable"):
+        racetrace.explore_dpor(42, [_incr], _always)
+    with pytest.raises(TypeError, match="invariant must be callable"):
+        racetrace.explore_dpor(_counter, [_incr], None)
+
+    def broken_setup():
+        raise KeyError("nope")
+
+    with pytest.raises(RuntimeError, match="setup raised KeyError"):
+        racetrace.explore_dpor(broken_setup, [_incr], _always)
+    with pytest.raises(TypeError, match="invariant must return a bool"):
+        racetrace.explore_dpor(_counter, [_incr], lambda s: s.count)
+
+
+def test_invariant_raising_is_a_failure_with_traceback():
+    def inv(s):
+        return 1 / (s.count - 2) > 0 or True
+
+    r = racetrace.explore_dpor(_counter, [_incr, _incr], inv)
+    f = _fails(r, "invariant violation")
+    assert "ZeroDivisionError" in f.message and "Traceback" in f.message
+
+
+def test_exception_in_an_actor_is_a_failure():
+    def boom(s):
+        if s.count == 1:
+            raise ValueError("saw one")
+
+    r = racetrace.explore_dpor(_counter, [_incr, boom], _always)
+    f = _fails(r, "exception in an actor")
+    assert "ValueError: saw one" in f.message
+
+
+def test_progress_is_reported_and_can_stop_the_exploration():
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+
+    r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, on_progress=progress)
+    assert r.exhausted
+    assert [c[0] for c in calls] == list(range(1, r.num_explored + 1))
+    assert all(total >= done for done, total in calls)
+    assert calls[-1][1] == r.num_explored
+
+    def stop(done, _total):
+        if done == 2:
+            raise RuntimeError("enough")
+
+    r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, on_progress=stop)
+    assert r.num_explored == 2 and not r.exhausted and r.partial
+    assert "on_progress raised RuntimeError: enough" in r.stopped_because
+    assert "partial" in r.explanation
+
+
+def test_budgets_give_a_partial_result_that_says_so():
+    r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, max_executions=3)
+    assert (r.num_explored, r.exhausted) == (3, False)
+    assert "max_executions" in r.explanation and "partial" in r.explanation
+    r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, total_timeout=0.0)
+    assert not r.exhausted and "total_timeout" in r.stopped_because
+    r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, preemption_bound=0)
+    assert r.property_holds and not r.exhausted
+    assert "preemption_bound" in r.stopped_because

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod api;
 mod api_control;
 mod api_dpor;
+mod api_shrink;
 mod calls;
 mod cli_bridge;
 mod codeinfo;
@@ -26,5 +27,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cli_bridge::register(m)?;
     api::register(m)?;
     api_dpor::register(m)?;
+    api_shrink::register(m)?;
     Ok(())
 }

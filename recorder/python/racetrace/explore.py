@@ -103,9 +103,23 @@ def _run_once(
     except Exception as e:
         raise SetupError(f"explore_dpor: setup raised {type(e).__name__}: {e}") from e
 
+    errors: list[tuple[str, BaseException]] = []
+
+    def guarded(fn: Callable[[Any], Any], name: str) -> Callable[[], None]:
+        # An actor's exception is a finding, reported with its traceback in
+        # the result; not printed by the thread excepthook at every execution.
+        # (RunAborted, a BaseException, still ends a stopped run.)
+        def body() -> None:
+            try:
+                fn(state)
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                errors.append((name, e))
+
+        return body
+
     def main() -> None:
         workers = [
-            threading.Thread(target=fn, args=(state,), name=f"thread-{i + 1}")
+            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
             for i, fn in enumerate(threads)
         ]
         for t in workers:
@@ -129,6 +143,7 @@ def _run_once(
         program=getattr(threads[0], "__qualname__", "explore_dpor"),
         strategy=strategy,
     )
+    res.worker_exceptions[:0] = errors
     return res, _failure_of(res, state, invariant)
 
 

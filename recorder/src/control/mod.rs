@@ -38,6 +38,7 @@
 //! called with the run mutex held.
 
 pub mod dpor;
+pub mod pct;
 pub mod strategy;
 
 use std::collections::HashMap;
