@@ -195,6 +195,7 @@ def explore_dpor(
     exclude: Sequence[str] = (),
     reproduce_on_failure: int = 10,
     max_steps: int = 100_000,
+    shrink: bool = True,
 ) -> ExploreResult:
     """Runs ``threads`` (each called with ``setup()``'s fresh state) under
     every meaningfully different interleaving and checks ``invariant(state)``
@@ -207,7 +208,8 @@ def explore_dpor(
     is called after each execution; if it raises, exploration stops with a
     partial result. ``timeout_per_run`` bounds the wall-clock time of one
     execution (a run that takes longer is reported as a failure of kind
-    ``timeout``).
+    ``timeout``). ``shrink``: a failing schedule is first shrunk to the
+    fewest preemptions that still fail the same way.
     """
     _check_callable("setup", setup)
     _check_callable("invariant", invariant)
@@ -276,6 +278,13 @@ def explore_dpor(
     if preemption_bound is not None and stopped is None:
         stopped = f"preemption_bound={preemption_bound} (classes needing more preemptions are skipped)"
     for f in failures:
+        if shrink:
+            # Fewest preemptions first: the schedule explained and replayed
+            # is the smallest that fails the same way (stats: the first's).
+            from racetrace.shrinking import shrink_failure
+
+            figures = shrink_failure(f, setup, threads, invariant, common)
+            stats.setdefault("shrink", figures)
         _reproduce(f, setup, threads, invariant, reproduce_on_failure, common)
     result = ExploreResult(
         property_holds=not failures,

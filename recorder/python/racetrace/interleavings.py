@@ -61,9 +61,22 @@ def run_threads(
     except Exception as e:
         raise SetupError(f"explore_interleavings: setup raised {type(e).__name__}: {e}") from e
 
+    errors: list[tuple[str, BaseException]] = []
+
+    def guarded(fn: Callable[[Any], Any], name: str) -> Callable[[], None]:
+        # An actor's exception is a finding reported in the result, not
+        # printed by the thread excepthook at every attempt.
+        def body() -> None:
+            try:
+                fn(state)
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                errors.append((name, e))
+
+        return body
+
     def main() -> None:
         workers = [
-            threading.Thread(target=fn, args=(state,), name=f"thread-{i + 1}")
+            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
             for i, fn in enumerate(threads)
         ]
         for t in workers:
@@ -87,6 +100,7 @@ def run_threads(
         program=getattr(threads[0], "__qualname__", "explore_interleavings"),
         pct=pct,
     )
+    res.worker_exceptions[:0] = errors
     return res, _explore._failure_of(res, state, invariant)
 
 
