@@ -118,6 +118,8 @@ def test_count_read_then_write():
     r = _explore(_fresh, [rw, rw])
     assert (r.num_explored, r.exhausted) == (expected, True)
     assert expected == 4
+    # No redundant, infeasible or diverged execution.
+    assert (r.stats["sleep_blocked"], r.stats["infeasible"], r.stats["diverged"]) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("writers", [1, 2, 3])
@@ -378,7 +380,10 @@ def test_finds_missed_event_signal():
 def test_collects_every_failing_class_when_asked():
     r = racetrace.explore_dpor(_counter, [_incr, _incr], lambda s: s.count == 2, stop_on_first=False)
     assert r.exhausted and r.num_explored == 4
-    assert len(r.failures) >= 1
+    # Of the 4 classes, the two where both read before either writes lose
+    # an update (in either order of the writes).
+    assert len(r.failures) == 2
+    assert all(f.reproduced == f.replays == 10 for f in r.failures)
 
 
 # --------------------------------------------------------------------------

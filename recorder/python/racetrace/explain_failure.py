@@ -13,6 +13,9 @@ from typing import Any
 
 from racetrace import _native
 
+#: Failures explained step by step (the rest are counted).
+_SHOWN = 3
+
 _READS = {"read", "io-read"}
 _WRITES = {"write", "io-write"}
 _SYNC = {"acquire", "release", "event-set", "event-clear", "event-wait", "cond-wait", "notify", "get", "put", "join"}
@@ -114,7 +117,8 @@ def explain(result: Any) -> str:
         lines.append(f"no failure: {head}")
         return "\n".join(lines)
     lines.append(f"FAILED: {head}; {len(result.failures)} failing class(es)")
-    for n, f in enumerate(result.failures, 1):
+    shown = result.failures[:_SHOWN]
+    for n, f in enumerate(shown, 1):
         steps = _steps(f.trace) if f.trace else []
         pattern = classify(f.kind, steps, f.message)
         lines.append("")
@@ -131,4 +135,8 @@ def explain(result: Any) -> str:
         if picked:
             lines.append("  the steps that matter:")
             lines.extend(_describe_step(s) for s in picked)
+    rest = len(result.failures) - len(shown)
+    if rest > 0:
+        lines.append("")
+        lines.append(f"... and {rest} more failing interleaving(s) (their schedules are in result.failures)")
     return "\n".join(lines)

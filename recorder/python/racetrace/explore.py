@@ -28,6 +28,9 @@ from racetrace import _native
 from racetrace import control as _control
 from racetrace.explain_failure import explain
 
+#: How many failures of one exploration are replayed and traced.
+_REPRODUCED_FAILURES = 5
+
 #: Failure kinds.
 INVARIANT = "invariant violation"
 EXCEPTION = "exception in an actor"
@@ -238,7 +241,6 @@ def explore_dpor(
         include=include,
         exclude=exclude,
     )
-    seen_kinds: set[tuple[str, str]] = set()
     while True:
         if max_executions is not None and explored >= max_executions:
             stopped = f"max_executions ({max_executions}) reached"
@@ -261,10 +263,9 @@ def explore_dpor(
         explored += 1
         if failure is not None:
             failure.execution = explored
-            sig = (failure.kind, failure.message.splitlines()[0] if failure.message else "")
-            if stop_on_first or sig not in seen_kinds:
-                seen_kinds.add(sig)
-                failures.append(failure)
+            # Each execution DPOR runs is a class of its own: every failing
+            # one is a failing class.
+            failures.append(failure)
             if stop_on_first:
                 stopped = "stopped at the first failure"
                 break
@@ -277,7 +278,9 @@ def explore_dpor(
     stats = dict(dpor.stats())
     if preemption_bound is not None and stopped is None:
         stopped = f"preemption_bound={preemption_bound} (classes needing more preemptions are skipped)"
-    for f in failures:
+    # Shrunk, replayed and traced: the first few (the rest keep their
+    # schedule as explored).
+    for f in failures[:_REPRODUCED_FAILURES]:
         if shrink:
             # Fewest preemptions first: the schedule explained and replayed
             # is the smallest that fails the same way (stats: the first's).
