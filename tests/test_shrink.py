@@ -109,3 +109,24 @@ def racetrace_steps(text: str) -> list[int]:
             a, _, n = part.partition("*")
             out += [int(a)] * int(n or 1)
     return out
+
+
+def test_explore_dpor_shrinks_before_it_explains() -> None:
+    r = racetrace.explore_dpor(_fresh, [_incrementer, _incrementer], lambda s: s.v == 2, reproduce_on_failure=5)
+    assert not r.property_holds
+    sh = r.stats["shrink"]
+    assert sh["preemptions"] == 1 and sh["candidates_run"] <= 100, sh
+    assert r.failures[0].schedule == sh["schedule"]
+    assert r.failures[0].reproduced == 5
+
+
+def test_shrinking_a_schedule_that_does_not_fail_says_so() -> None:
+    import pytest
+
+    from racetrace import _native
+
+    def passes(candidate: str) -> tuple:
+        return ("pass", "", "", "", [], 0)
+
+    with pytest.raises(ValueError, match="nothing to shrink"):
+        _native.shrink_schedule("rts1:0*3,1", passes)
