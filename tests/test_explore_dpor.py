@@ -614,3 +614,19 @@ def test_budgets_give_a_partial_result_that_says_so():
     r = racetrace.explore_dpor(_counter, [_incr] * 3, lambda s: True, preemption_bound=0)
     assert r.property_holds and not r.exhausted
     assert "preemption_bound" in r.stopped_because
+
+
+def test_readme_example():
+    class Counter:
+        def __init__(self):
+            self.value = 0
+
+    def increment(c):
+        v = c.value
+        c.value = v + 1
+
+    result = racetrace.explore_dpor(Counter, [increment, increment], lambda c: c.value == 2)
+    assert not result.property_holds
+    assert "lost update" in result.explanation and "reproduced 10/10" in result.explanation
+    failure = result.failures[0]
+    assert failure.kind == "invariant violation" and failure.trace
