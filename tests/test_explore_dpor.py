@@ -396,6 +396,9 @@ def _safe(setup, threads, invariant):
     assert r.exhausted, r.explanation
     assert r.num_explored >= 1
     assert "no failure" in r.explanation
+    # No execution wasted or lost: none redundant, none that could not
+    # follow its schedule (a sign of a class missed).
+    assert (r.stats["sleep_blocked"], r.stats["infeasible"], r.stats["diverged"]) == (0, 0, 0), r.stats
     return r
 
 

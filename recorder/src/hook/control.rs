@@ -384,7 +384,12 @@ fn acquire(
             site,
         ),
     };
-    let turn_first = outer.is_none() && id != u32::MAX;
+    // Entering a condition (`with cond:`) records the acquire of its lock
+    // just as a plain acquire does.
+    let turn_first = match outer {
+        None => id != u32::MAX,
+        Some(p) => p.role == Role::CondEnter,
+    };
     drop(prims);
     let op = racetrace_formats::Event {
         actor: ctx.actor,
