@@ -88,8 +88,12 @@ def shrink_failure(
     except ValueError as e:
         # The failure did not come back when replayed: keep what was found.
         return {"error": str(e)}
-    _res, failure = run_threads(setup, threads, invariant, schedule=out["schedule"], **common)
-    if failure is not None:
-        f.schedule = out["schedule"]
-        f.message = failure.message
+    # Replays use strict schedules: the short prefix when it alone fails the
+    # same way, else the full schedule the shrunk candidate executed.
+    for schedule in (out["schedule"], out["executed"]):
+        _res, failure = run_threads(setup, threads, invariant, schedule=schedule, **common)
+        if failure is not None and failure.kind == f.kind:
+            f.schedule = schedule
+            f.message = failure.message
+            break
     return dict(out)
