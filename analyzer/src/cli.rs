@@ -18,6 +18,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use racetrace_formats::{FormatError, TraceFile};
 
 mod analysis;
+mod backtrack;
 mod graph;
 mod info;
 mod progress;
@@ -69,6 +70,10 @@ pub enum Command {
     /// synchronization edges between them)
     #[command(after_help = AFTER_HELP)]
     Graph(GraphArgs),
+    /// Print the schedule prefixes DPOR explores next from this execution:
+    /// one per reversible race, forcing the race's other order
+    #[command(after_help = AFTER_HELP)]
+    Backtrack(TraceArgs),
 }
 
 /// Arguments shared by the subcommands that read one trace.
@@ -247,6 +252,10 @@ pub fn execute(cli: &Cli) -> Result<Output, CliError> {
         Command::Deadlocks(args) => {
             let trace = open_trace(&args.trace)?;
             analysis::deadlocks(&trace, args.json)
+        }
+        Command::Backtrack(args) => {
+            let trace = open_trace(&args.trace)?;
+            backtrack::backtrack(&trace, args.json)
         }
         Command::Graph(args) => {
             let trace = open_trace(&args.trace)?;

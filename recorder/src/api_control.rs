@@ -110,7 +110,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
 /// events) or `schedule`, then the default policy; or, with `seed`, random
 /// choices after the schedule.
 #[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, dpor=None, pct=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn control_start(
     py: Python<'_>,
@@ -127,6 +127,8 @@ fn control_start(
     schedule: Option<String>,
     trace: Option<String>,
     seed: Option<u64>,
+    dpor: Option<PyRef<'_, crate::api_dpor::DporExplorer>>,
+    pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
     max_steps: u64,
     start_time: f64,
@@ -153,20 +155,26 @@ fn control_start(
         }
         (None, None) => (Vec::new(), Vec::new()),
     };
-    let strategy: Box<dyn control::Scheduler> = match seed {
-        Some(seed) => Box::new(control::strategy::Random::new(seed, steps)),
-        None => Box::new(control::strategy::Replay::new(steps)),
+    // PCT: (seed, depth, estimated steps of a run).
+    let strategy: Box<dyn control::Scheduler> = match (seed, dpor) {
+        (_, Some(d)) => Box::new(d.dpor.clone()),
+        (_, None) if pct.is_some() => {
+            let (s, depth, k) = pct.unwrap_or_default();
+            Box::new(control::pct::Pct::new(s, depth, k))
+        }
+        (Some(seed), None) => Box::new(control::strategy::Random::new(seed, steps)),
+        (None, None) => Box::new(control::strategy::Replay::new(steps)),
     };
     naming::init(py)?;
     crate::identity::init(py)?;
     let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
-    let mode = if seed.is_some() {
+    let mode = if seed.is_some() || pct.is_some() {
         Mode::Explore
     } else {
         Mode::Replay
     };
     let mut header = make_header(py, mode, program)?;
-    header.seed = seed.unwrap_or(0);
+    header.seed = seed.or(pct.map(|p| p.0)).unwrap_or(0);
     session::start(StartOptions {
         path,
         header,
@@ -289,6 +297,9 @@ fn control_finish<'py>(
         "preemptions",
         summary.preemptive.iter().filter(|&&p| p).count(),
     )?;
+    // Per step: switched away from an actor that could still run (what
+    // schedule shrinking counts as a preemption).
+    d.set_item("preemptive", summary.preemptive.clone())?;
     d.set_item("elapsed", summary.elapsed.as_secs_f64())?;
     d.set_item("events", events)?;
     d.set_item("trace_error", error)?;

@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 
 mod api;
 mod api_control;
+mod api_dpor;
+mod api_shrink;
 mod calls;
 mod cli_bridge;
 mod codeinfo;
@@ -24,5 +26,7 @@ mod session;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cli_bridge::register(m)?;
     api::register(m)?;
+    api_dpor::register(m)?;
+    api_shrink::register(m)?;
     Ok(())
 }

@@ -114,6 +114,8 @@ pub struct Session {
     /// names the same key as `obj.a`.
     dict_owner: IntMap<usize, ObjId>,
     keys: IntMap<(u32, u8, u32), KeyId>,
+    /// The same keys by id (what DPOR needs to tell whole-object keys).
+    key_list: Vec<KeyDesc>,
     /// Objects kept alive only so that inline caches may name them.
     kept: IntMap<usize, ()>,
     /// Thread objects → their actor.
@@ -202,6 +204,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         alive: opts.keep_alive,
         dict_owner: IntMap::default(),
         keys: IntMap::default(),
+        key_list: Vec::new(),
         kept: IntMap::default(),
         threads: IntMap::default(),
         next_actor: 0,
@@ -445,7 +448,15 @@ impl Session {
             None => KeyId(self.keys.len() as u32),
         };
         self.keys.insert(k, id);
+        if id.index() == self.key_list.len() {
+            self.key_list.push(desc);
+        }
         id
+    }
+
+    /// The keys interned from index `from` on, in id order.
+    pub fn keys_from(&self, from: usize) -> &[KeyDesc] {
+        self.key_list.get(from..).unwrap_or(&[])
     }
 
     pub fn set_dict_owner(&mut self, dict: &Bound<'_, PyAny>, owner: ObjId) {

@@ -15,6 +15,8 @@ from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 from racetrace import _native  # noqa: E402,F401  (fails early if the extension is missing)
 from racetrace.recording import record, record_call  # noqa: E402
+from racetrace.explore import ExploreResult, Failure, explore_dpor  # noqa: E402
+from racetrace.interleavings import explore_interleavings  # noqa: E402
 from racetrace.control import (  # noqa: E402
     ControlTimeout,
     DeadlockError,
@@ -38,6 +40,10 @@ __all__ = [
     "record_call",
     "run",
     "replay",
+    "explore_dpor",
+    "explore_interleavings",
+    "ExploreResult",
+    "Failure",
     "RunResult",
     "RunError",
     "DeadlockError",

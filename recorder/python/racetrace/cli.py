@@ -28,6 +28,10 @@ PYTHON_SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "racetrace.script_cli:main",
         "Write a Python script that replays the interleaving of a trace",
     ),
+    "shrink": (
+        "racetrace.shrink_cli:main",
+        "Shrink a failing run to the fewest preemptions; write its trace and replay script",
+    ),
 }
 
 

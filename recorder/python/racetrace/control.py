@@ -98,6 +98,8 @@ class RunResult:
     exception: BaseException | None = None
     #: Exceptions that escaped other actors: (thread name, exception).
     worker_exceptions: list[tuple[str, BaseException]] = field(default_factory=list)
+    #: Per step: it switched away from an actor that could still run.
+    preemptive: list[bool] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -255,6 +257,8 @@ def _execute(
     include: Iterable[str],
     exclude: Iterable[str],
     program: str,
+    strategy: Any = None,
+    pct: tuple[int, int, int] | None = None,
 ) -> RunResult:
     _check_not_nested()
     tables = _static_tables()
@@ -308,6 +312,8 @@ def _execute(
         schedule=schedule,
         trace=trace_source,
         seed=seed,
+        dpor=strategy,
+        pct=pct,
         deadlock_timeout=float(deadlock_timeout),
         max_steps=int(max_steps),
         start_time=start_time,
@@ -365,6 +371,7 @@ def _execute(
         value=box.value,
         exception=box.exception,
         worker_exceptions=workers,
+        preemptive=list(info["preemptive"]),
     )
 
 

@@ -37,6 +37,8 @@
 //! (to render locations), never the other way round; Python is never
 //! called with the run mutex held.
 
+pub mod dpor;
+pub mod pct;
 pub mod strategy;
 
 use std::collections::HashMap;
@@ -528,6 +530,11 @@ pub struct Acquire<'a, 'py> {
     pub what: String,
     /// Label of the lock for reports ("lock_a"), if known.
     pub label: String,
+    /// The call records a `LockAcquire` right after taking the lock (a
+    /// plain user-level acquire): the turn is taken before the lock, so
+    /// that the model never holds a free lock for an actor still waiting
+    /// for its turn to record the acquire.
+    pub turn_first: bool,
     /// Current lock state read from Python on first sight:
     /// (locked, owner thread ident).
     pub first_sight: Option<(bool, u64)>,
@@ -570,12 +577,19 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
         }
         let state = run.locks.get(&addr);
         let tstate_free = state.is_some_and(|l| l.tstate && l.count == 0);
-        let free = match state {
-            None => true,
-            Some(l) if l.count == 0 => true,
-            Some(l) => l.owner == Owner::Actor(a) && l.reentrant,
-        };
-        if free {
+        let reentry =
+            state.is_some_and(|l| l.count > 0 && l.owner == Owner::Actor(a) && l.reentrant);
+        let free = reentry || state.is_none_or(|l| l.count == 0);
+        // A blocking acquire of a free lock still waits for its turn before
+        // taking the lock (below, as a contended one does): taken at once,
+        // the lock would be held while the actor waits to record the
+        // acquire, and another actor could never acquire it first.
+        let take_now = !req.turn_first
+            || reentry
+            || !req.blocking
+            || tstate_free
+            || state.is_some_and(|l| l.tstate);
+        if free && take_now {
             run.take_lock(
                 a,
                 addr,

@@ -102,7 +102,7 @@ pub fn default_choice(d: &Decision<'_>) -> ActorId {
     earliest_timeout(d.candidates)
 }
 
-fn earliest_timeout(cands: &[Candidate]) -> ActorId {
+pub fn earliest_timeout(cands: &[Candidate]) -> ActorId {
     let mut best: Option<(f64, ActorId)> = None;
     for c in cands {
         if let Readiness::Timeout(t) = c.readiness {
@@ -112,6 +112,24 @@ fn earliest_timeout(cands: &[Candidate]) -> ActorId {
         }
     }
     best.map(|b| b.1).unwrap_or(cands[0].actor)
+}
+
+/// splitmix64: small, fast, and the same on every platform, so a seed
+/// names the same choices everywhere.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 /// Forces a schedule (one actor per step), then follows the default policy.

@@ -384,6 +384,12 @@ fn acquire(
             site,
         ),
     };
+    // Entering a condition (`with cond:`) records the acquire of its lock
+    // just as a plain acquire does.
+    let turn_first = match outer {
+        None => id != u32::MAX,
+        Some(p) => p.role == Role::CondEnter,
+    };
     drop(prims);
     let op = racetrace_formats::Event {
         actor: ctx.actor,
@@ -404,6 +410,7 @@ fn acquire(
         what,
         label,
         first_sight,
+        turn_first,
     };
     match ctl::acquire(py, ctx.actor, req) {
         Ok(r) => r,

@@ -1,0 +1,237 @@
+"""Randomized exploration: ``racetrace.explore_interleavings``.
+
+When the space of interleavings is too large to enumerate (``explore_dpor``),
+sample it: each attempt is one controlled execution whose choices come from
+a seeded strategy, either PCT (random actor priorities with ``depth - 1``
+priority change points, which finds any bug needing ``depth`` ordering
+constraints with a probability that does not shrink with the number of
+interleavings) or uniform random choices at every scheduling point.
+
+Attempt ``i`` of an exploration with seed ``s`` uses a seed derived from
+``(s, i)`` only, so the same seed replays the same attempts in the same
+order. The result has the shape of ``explore_dpor``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from racetrace import control as _control
+from racetrace import explore as _explore
+from racetrace.explain_failure import explain
+from racetrace.explore import ExploreResult, Failure, SetupError
+
+STRATEGIES = ("pct", "random")
+#: PCT's step estimate before any run has been seen.
+_FIRST_K = 100
+_MASK = (1 << 64) - 1
+
+
+def _attempt_seed(seed: int, attempt: int) -> int:
+    """splitmix64 of (seed, attempt): independent-looking seeds per attempt
+    that depend on nothing else."""
+    z = (seed + (attempt + 1) * 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def run_threads(
+    setup: Callable[[], Any],
+    threads: Sequence[Callable[[Any], Any]],
+    invariant: Callable[[Any], Any],
+    *,
+    schedule: str | None = None,
+    seed: int | None = None,
+    pct: tuple[int, int, int] | None = None,
+    trace: str | None = None,
+    deadlock_timeout: float,
+    max_steps: int,
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> tuple[_control.RunResult, Failure | None]:
+    """One controlled execution of the test: fresh state from ``setup``, the
+    threads started and joined by the main actor, then the invariant."""
+    try:
+        state = setup()
+    except Exception as e:
+        raise SetupError(f"explore_interleavings: setup raised {type(e).__name__}: {e}") from e
+
+    errors: list[tuple[str, BaseException]] = []
+
+    def guarded(fn: Callable[[Any], Any], name: str) -> Callable[[], None]:
+        # An actor's exception is a finding reported in the result, not
+        # printed by the thread excepthook at every attempt.
+        def body() -> None:
+            try:
+                fn(state)
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                errors.append((name, e))
+
+        return body
+
+    def main() -> None:
+        workers = [
+            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
+            for i, fn in enumerate(threads)
+        ]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+
+    main.__qualname__ = "explore_interleavings"
+    res = _control._execute(
+        main,
+        (),
+        {},
+        schedule=schedule,
+        trace_source=None,
+        seed=seed,
+        trace=trace,
+        deadlock_timeout=deadlock_timeout,
+        max_steps=max_steps,
+        include=include,
+        exclude=exclude,
+        program=getattr(threads[0], "__qualname__", "explore_interleavings"),
+        pct=pct,
+    )
+    res.worker_exceptions[:0] = errors
+    return res, _explore._failure_of(res, state, invariant)
+
+
+def _check(setup: Any, threads: Any, invariant: Any, strategy: str, depth: int, max_attempts: int) -> list:
+    for name, value in (("setup", setup), ("invariant", invariant)):
+        if not callable(value):
+            raise TypeError(f"explore_interleavings: {name} must be callable, not {type(value).__name__}")
+    if isinstance(threads, (str, bytes)) or not hasattr(threads, "__iter__"):
+        raise TypeError("explore_interleavings: threads must be a sequence of callables")
+    threads = list(threads)
+    if not threads:
+        raise ValueError("explore_interleavings: threads is empty (give at least one callable)")
+    for i, fn in enumerate(threads):
+        if not callable(fn):
+            raise TypeError(f"explore_interleavings: threads[{i}] must be callable, not {type(fn).__name__}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"explore_interleavings: strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    if depth < 1:
+        raise ValueError("explore_interleavings: depth must be >= 1")
+    if max_attempts < 1:
+        raise ValueError("explore_interleavings: max_attempts must be >= 1")
+    return threads
+
+
+def explore_interleavings(
+    setup: Callable[[], Any],
+    threads: Sequence[Callable[[Any], Any]],
+    invariant: Callable[[Any], Any],
+    *,
+    max_attempts: int = 200,
+    seed: int | None = None,
+    strategy: str = "pct",
+    depth: int = 3,
+    deadlock_timeout: float = _control.DEFAULT_DEADLOCK_TIMEOUT,
+    timeout_per_run: float | None = 10.0,
+    total_timeout: float | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    shrink: bool = True,
+    max_shrink_candidates: int = 100,
+    reproduce_on_failure: int = 10,
+    max_steps: int = 100_000,
+) -> ExploreResult:
+    """Runs ``threads`` (each called with ``setup()``'s fresh state) under up
+    to ``max_attempts`` sampled interleavings, checking ``invariant(state)``
+    after each, and stops at the first failure.
+
+    ``strategy``: ``"pct"`` (with ``depth``: the number of ordering
+    constraints the bugs it aims at need) or ``"random"``. ``seed`` makes the
+    exploration reproducible (a random one is drawn, and reported in
+    ``stats["seed"]`` and the explanation, when None). A failing schedule is
+    shrunk to the fewest preemptions before it is explained (``shrink``).
+    ``on_progress(attempts, max_attempts)`` is called after each attempt; if
+    it raises, exploration stops with a partial result.
+    """
+    threads = _check(setup, threads, invariant, strategy, depth, max_attempts)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") >> 1
+    include, exclude = list(include), list(exclude)
+    common: dict[str, Any] = dict(
+        deadlock_timeout=min(deadlock_timeout, timeout_per_run or deadlock_timeout),
+        max_steps=max_steps,
+        include=include,
+        exclude=exclude,
+    )
+    started = time.monotonic()
+    failures: list[Failure] = []
+    attempts = 0
+    longest = 0
+    digest = hashlib.sha256()
+    stopped: str | None = None
+    while attempts < max_attempts:
+        if total_timeout is not None and time.monotonic() - started > total_timeout:
+            stopped = f"total_timeout ({total_timeout} s) reached"
+            break
+        s = _attempt_seed(seed, attempts)
+        if strategy == "pct":
+            kwargs: dict[str, Any] = dict(pct=(s, depth, longest or _FIRST_K))
+        else:
+            kwargs = dict(seed=s)
+        try:
+            res, failure = run_threads(setup, threads, invariant, **kwargs, **common)
+        except KeyboardInterrupt:
+            stopped = "interrupted (KeyboardInterrupt)"
+            break
+        attempts += 1
+        longest = max(longest, res.steps)
+        digest.update(res.schedule.encode() + b"\n")
+        if failure is not None:
+            failure.execution = attempts
+            failures.append(failure)
+            stopped = "stopped at the first failure"
+            break
+        if on_progress is not None:
+            try:
+                on_progress(attempts, max_attempts)
+            except Exception as e:  # noqa: BLE001 - the caller asked to stop
+                stopped = f"on_progress raised {type(e).__name__}: {e}"
+                break
+    if stopped is None:
+        stopped = f"max_attempts ({max_attempts}) reached: sampling never shows every interleaving"
+    stats: dict[str, Any] = {
+        "seed": seed,
+        "strategy": strategy,
+        "depth": depth,
+        "attempts": attempts,
+        "longest_run": longest,
+        "schedules_digest": digest.hexdigest(),
+    }
+    for f in failures:
+        if shrink:
+            from racetrace.shrinking import shrink_failure
+
+            stats["shrink"] = shrink_failure(
+                f, setup, threads, invariant, common, max_candidates=max_shrink_candidates
+            )
+        _explore._reproduce(f, setup, threads, invariant, reproduce_on_failure, common)
+    result = ExploreResult(
+        property_holds=not failures,
+        num_explored=attempts,
+        exhausted=False,
+        failures=failures,
+        stopped_because=stopped,
+        elapsed=time.monotonic() - started,
+        stats=stats,
+    )
+    result.explanation = explain(result)
+    if failures:
+        result.explanation += (
+            f"\nFound by explore_interleavings(strategy={strategy!r}, depth={depth}, seed={seed})"
+            f" at attempt {failures[0].execution}; the same seed finds it again.\n"
+        )
+    return result

@@ -1,0 +1,324 @@
+"""``racetrace shrink TRACE [--jobs N] -- script.py ARGS... | -- pytest ARGS...``
+
+Shrinks the interleaving of a recorded failing run to the fewest
+preemptions (then context switches) that still fail the same way, and
+writes the minimized trace and its replay script.
+
+Each candidate schedule runs in a fresh worker process (the program's
+module state starts clean every time, and ``--jobs N`` runs N at once); a
+worker that outlives ``--timeout`` is stopped and its candidate counts as
+not failing. Two runs fail the same way when the exception type and the
+file:line it was raised at are equal (or both deadlock).
+
+Exit codes: 0 shrunk, trace and script written; 1 the trace's schedule does
+not fail when replayed (nothing to shrink); 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+from typing import Any
+
+from racetrace import _native
+
+EXIT_NOT_FAILING = 1
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="racetrace shrink",
+        description="Shrink a failing run's interleaving to the fewest preemptions; write its trace and replay script.",
+    )
+    p.add_argument("trace", help="the trace of a failing run (.rtrace)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="candidates run at once (default: %(default)s)")
+    p.add_argument("--max-candidates", type=int, default=200, help="most candidate runs (default: %(default)s)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds one candidate may take (default: %(default)s)"
+    )
+    p.add_argument("--deadlock-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("-o", "--output", help="the minimized trace (default: TRACE with .shrunk before its suffix)")
+    p.add_argument("--script", help="the replay script (default: repro_<program>.py)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.usage = "racetrace shrink TRACE [options] -- script.py ARGS... | -- pytest ARGS..."
+    return p
+
+
+# --- The worker: runs one candidate in this (fresh) process ------------------
+
+
+def _where(e: BaseException) -> str:
+    frames = traceback.extract_tb(e.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _signature(e: BaseException) -> tuple[str, str]:
+    if isinstance(e, SystemExit):
+        # pytest's exit code: which test failed is in its output, not here.
+        return (f"exit code {e.code}", "")
+    return (type(e).__name__, _where(e))
+
+
+def run_candidate(candidate: str, program: list[str], trace: str | None, deadlock_timeout: float) -> dict:
+    """One controlled run of the program under ``candidate``: the report
+    the shrinker needs, as a dict."""
+    from racetrace import control
+
+    if program[0] == "pytest":
+        target = control._pytest_target(program[1:])
+    else:
+        target = control._script_target(program[0], program[1:])
+    res = control._execute(
+        target,
+        (),
+        {},
+        schedule=candidate,
+        trace_source=None,
+        seed=None,
+        trace=trace,
+        deadlock_timeout=deadlock_timeout,
+        max_steps=control.DEFAULT_MAX_STEPS,
+        include=(),
+        exclude=(),
+        program=target.__qualname__,
+    )
+    out: dict[str, Any] = {"verdict": "pass", "kind": "", "location": "", "steps": res.steps}
+    if res.status == "divergence":
+        out["verdict"] = "diverged"
+    elif res.status == "deadlock":
+        out.update(verdict="fail", kind="deadlock")
+    elif res.status in ("ok", "exception"):
+        exc = res.exception
+        if exc is None and res.worker_exceptions:
+            exc = res.worker_exceptions[0][1]
+        if exc is not None:
+            kind, location = _signature(exc)
+            out.update(verdict="fail", kind=kind, location=location)
+    # Anything else (a timeout, the step limit) did not fail the same way.
+    out["executed"] = res.schedule if out["verdict"] == "fail" else ""
+    out["preemptive"] = list(res.preemptive) if out["verdict"] == "fail" else []
+    return out
+
+
+def _worker_main(argv: list[str]) -> int:
+    candidate, report, deadlock_timeout, trace = argv[:4]
+    program = argv[5:] if argv[4:5] == ["--"] else argv[4:]
+    out = run_candidate(candidate, program, trace or None, float(deadlock_timeout))
+    with open(report, "w") as f:
+        json.dump(out, f)
+    # The program may have left threads behind: do not wait for them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+# --- The parent: the shrinker, with one worker process per candidate -------
+
+
+class Runner:
+    def __init__(self, program: list[str], timeout: float, deadlock_timeout: float) -> None:
+        self.program = program
+        self.timeout = timeout
+        self.deadlock_timeout = deadlock_timeout
+
+    def run(self, candidate: str, trace: str = "") -> dict | None:
+        fd, report = tempfile.mkstemp(prefix="racetrace-shrink-", suffix=".json")
+        os.close(fd)
+        cmd = [
+            sys.executable,
+            "-m",
+            "racetrace.shrink_cli",
+            "--worker",
+            candidate,
+            report,
+            str(self.deadlock_timeout),
+            trace,
+            "--",
+            *self.program,
+        ]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=self.timeout, check=False)
+            with open(report) as f:
+                return json.load(f)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            # Hung (stopped by the timeout) or died before reporting.
+            return None
+        finally:
+            os.unlink(report)
+
+    def __call__(self, candidate: str) -> tuple:
+        r = self.run(candidate)
+        if r is None:
+            return ("pass", "", "", "", [], 0)
+        return (r["verdict"], r["kind"], r["location"], r["executed"], r["preemptive"], r["steps"])
+
+
+# --- A second pass the shrinker's edits cannot make --------------------------
+#
+# The shrinker removes a preemption by moving the preempted actor's whole
+# next run up to it. When that run blocks partway (the main thread starting
+# one more thread, then reaching join), the candidate diverges and the
+# preemption stays. Moving only the first k steps of that run up is the
+# edit that works; when it fails the same way with fewer preemptions, the
+# shrinker starts again from there.
+
+
+def _expand(text: str) -> list[int]:
+    steps: list[int] = []
+    for run in text.split(":", 1)[1].split(","):
+        if run:
+            actor, _, n = run.partition("*")
+            steps += [int(actor)] * int(n or 1)
+    return steps
+
+
+def _text(steps: list[int]) -> str:
+    runs: list[str] = []
+    i = 0
+    while i < len(steps):
+        j = i
+        while j < len(steps) and steps[j] == steps[i]:
+            j += 1
+        runs.append(f"{steps[i]}*{j - i}" if j - i > 1 else str(steps[i]))
+        i = j
+    return "rts1:" + ",".join(runs)
+
+
+def _partial_moves(steps: list[int], preemptive: list[bool]):
+    """Candidates moving the first k steps of a preempted actor's next run
+    up to where it was preempted."""
+    for i, pre in enumerate(preemptive):
+        if not pre or i == 0:
+            continue
+        p = steps[i - 1]
+        j = next((x for x in range(i, len(steps)) if steps[x] == p), None)
+        if j is None:
+            continue
+        end = j
+        while end < len(steps) and steps[end] == p:
+            end += 1
+        for k in range(1, end - j):
+            yield steps[:i] + [p] * k + steps[i:j] + steps[j + k :]
+
+
+def second_pass(res: dict, runner: "Runner", budget: int) -> tuple[dict | None, int]:
+    """A failing schedule with fewer preemptions than ``res``, found by a
+    partial move (None if none), and the runs it took."""
+    final = runner.run(res["executed"])
+    if final is None or final["verdict"] != "fail":
+        return None, 1
+    used = 1
+    for cand in _partial_moves(_expand(res["executed"]), final["preemptive"]):
+        if used >= budget:
+            break
+        r = runner.run(_text(cand))
+        used += 1
+        if (
+            r is not None
+            and r["verdict"] == "fail"
+            and (r["kind"], r["location"]) == (res["kind"], res["location"])
+            and sum(r["preemptive"]) < res["preemptions"]
+        ):
+            return r, used
+    return None, used
+
+
+def _default_output(trace: str) -> str:
+    stem, ext = os.path.splitext(trace)
+    return f"{stem}.shrunk{ext or '.rtrace'}"
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--worker"]:
+        return _worker_main(argv[1:])
+    # Everything after `--` is the program (options of its own included).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    ns = _parser().parse_args(argv[:cut])
+    given = argv[cut + 1 :]
+    if given[:1] and os.path.basename(given[0]).startswith("python"):
+        given = given[1:]  # `-- python script.py` means the script
+    from racetrace.replay_cli import program_of
+
+    try:
+        schedule, _steps, _prog = _native.replay_source(ns.trace)
+        program = program_of(ns.trace, given)
+    except Exception as e:  # noqa: BLE001 - a clear message, exit 2
+        print(f"racetrace shrink: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if ns.jobs < 1 or ns.max_candidates < 1 or ns.timeout <= 0:
+        print("racetrace shrink: error: --jobs, --max-candidates and --timeout must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if program[0] != "pytest" and not os.path.isfile(program[0]):
+        print(f"racetrace shrink: error: no such script: {program[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    runner = Runner(program, ns.timeout, ns.deadlock_timeout)
+    tty = sys.stderr.isatty()
+
+    def progress(p: dict) -> None:
+        if tty:
+            print(
+                f"\rshrinking: {p['candidates_run']}/{p['max_candidates']} runs,"
+                f" best {p['best_preemptions']} preemption(s), {p['best_switches']} switch(es)  ",
+                end="",
+                file=sys.stderr,
+            )
+
+    try:
+        res = dict(_native.shrink_schedule(schedule, runner, ns.max_candidates, ns.jobs, progress))
+    except ValueError as e:
+        if tty:
+            print(file=sys.stderr)
+        print(f"racetrace shrink: {e}", file=sys.stderr)
+        return EXIT_NOT_FAILING
+    if tty:
+        print(file=sys.stderr)
+    original = (res["original_preemptions"], res["original_switches"])
+    while res["preemptions"] > 1 and res["candidates_run"] < ns.max_candidates:
+        better, used = second_pass(res, runner, ns.max_candidates - res["candidates_run"])
+        res["candidates_run"] += used
+        if better is None:
+            break
+        spent = res["candidates_run"]
+        try:
+            again = _native.shrink_schedule(
+                better["executed"], runner, max(1, ns.max_candidates - spent), ns.jobs, progress
+            )
+        except ValueError:
+            break
+        res = dict(again)
+        res["candidates_run"] += spent
+    res["original_preemptions"], res["original_switches"] = original
+    out = ns.output or _default_output(ns.trace)
+    # The full executed schedule, replayed strictly: the trace (and the
+    # script made from it) force exactly the interleaving that failed.
+    final = runner.run(res["executed"], trace=os.path.abspath(out))
+    if final is None or final["verdict"] != "fail":
+        print(f"racetrace shrink: error: the shrunk schedule did not fail when traced: {final}", file=sys.stderr)
+        return EXIT_NOT_FAILING
+    from racetrace import script_cli
+
+    script_args = [out] + (["-o", ns.script] if ns.script else [])
+    if script_cli.main(script_args) != 0:
+        return EXIT_BAD_INPUT
+    res["trace"] = out
+    if ns.json:
+        print(json.dumps(res))
+    else:
+        print(
+            f"shrunk: {res['original_preemptions']} -> {res['preemptions']} preemption(s),"
+            f" {res['original_switches']} -> {res['switches']} switch(es),"
+            f" in {res['candidates_run']} runs; fails with {res['kind']} at {res['location']}\n"
+            f"schedule: {res['schedule']}\n"
+            f"trace: {out}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

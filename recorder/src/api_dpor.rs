@@ -1,0 +1,57 @@
+//! The exploration handle `racetrace.explore_dpor` drives: one optimal-DPOR
+//! explorer kept across the controlled runs of an exploration, plus the
+//! offline backtrack computation on a trace file.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use racetrace_analyzer::dpor::DporConfig;
+
+use crate::control::dpor::Dpor;
+
+/// One exploration. `begin()` before each controlled run (False: the whole
+/// space is explored), `end()` after it; the run's strategy is `self`.
+#[pyclass(module = "racetrace._native")]
+pub struct DporExplorer {
+    pub dpor: Dpor,
+}
+
+#[pymethods]
+impl DporExplorer {
+    #[new]
+    #[pyo3(signature = (preemption_bound=None))]
+    fn new(preemption_bound: Option<u32>) -> Self {
+        DporExplorer {
+            dpor: Dpor::new(DporConfig { preemption_bound }),
+        }
+    }
+
+    fn begin(&self) -> bool {
+        self.dpor.lock().begin()
+    }
+
+    fn end(&self) {
+        self.dpor.lock().end()
+    }
+
+    /// The exploration's counters (see the analyzer's `dpor::Stats`).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.dpor.lock().explorer.stats();
+        let d = PyDict::new(py);
+        d.set_item("executions", s.executions)?;
+        d.set_item("deadlocks", s.deadlocks)?;
+        d.set_item("sleep_blocked", s.sleep_blocked)?;
+        d.set_item("bound_pruned", s.bound_pruned)?;
+        d.set_item("infeasible", s.infeasible)?;
+        d.set_item("diverged", s.diverged)?;
+        d.set_item("races", s.races)?;
+        d.set_item("pending", s.pending)?;
+        d.set_item("estimated_total", s.estimated_total)?;
+        d.set_item("max_steps", s.max_steps)?;
+        Ok(d)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<DporExplorer>()?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! PCT (probabilistic concurrency testing, Burckhardt et al., ASPLOS 2010)
+//! as one more [`Scheduler`]: every actor gets a random priority when it is
+//! first seen, the highest-priority ready actor always runs, and at `d - 1`
+//! random steps (the *change points*, drawn over the estimated length `k`
+//! of a run) the actor about to run drops to a priority below every initial
+//! one. A bug that needs `d` ordering constraints is then hit with
+//! probability at least `1 / (n * k^(d-1))` per run, whatever its shape —
+//! far better than uniform choices for bugs that need a long stretch of one
+//! actor running undisturbed.
+
+use racetrace_formats::ActorId;
+
+use super::strategy::{earliest_timeout, Choice, Decision, Rng, Scheduler};
+
+/// Initial priorities sit above this; change point `i` lowers an actor to
+/// `i`, so later change points put actors below earlier ones.
+const BASE: u64 = 1 << 32;
+
+pub struct Pct {
+    seed: u64,
+    depth: u32,
+    /// Estimated scheduling points of one run (change points fall in 0..k).
+    k: u64,
+    rng: Rng,
+    /// Priority per actor id (None: not seen yet).
+    prio: Vec<Option<u64>>,
+    /// Steps at which the running actor's priority drops, sorted.
+    changes: Vec<u64>,
+    /// The last step whose change point was applied (the loop may ask twice
+    /// for one step; the drop must happen once).
+    applied: Option<u64>,
+}
+
+impl Pct {
+    /// One PCT run: `seed` fixes the priorities and change points.
+    pub fn new(seed: u64, depth: u32, k: u64) -> Pct {
+        let mut p = Pct {
+            seed,
+            depth: depth.max(1),
+            k: k.max(1),
+            rng: Rng::new(seed),
+            prio: Vec::new(),
+            changes: Vec::new(),
+            applied: None,
+        };
+        p.new_execution();
+        p
+    }
+
+    fn priority(&mut self, a: ActorId) -> u64 {
+        let i = a.0 as usize;
+        if self.prio.len() <= i {
+            self.prio.resize(i + 1, None);
+        }
+        if let Some(p) = self.prio[i] {
+            return p;
+        }
+        // Random above BASE; equal draws are broken by actor id below.
+        let p = BASE + (self.rng.next_u64() >> 33);
+        self.prio[i] = Some(p);
+        p
+    }
+
+    fn highest_ready(&mut self, d: &Decision<'_>) -> Option<ActorId> {
+        let mut best: Option<(u64, ActorId)> = None;
+        for c in d.candidates.iter().filter(|c| c.is_ready()) {
+            let p = self.priority(c.actor);
+            if best.is_none_or(|(bp, ba)| p > bp || (p == bp && c.actor.0 < ba.0)) {
+                best = Some((p, c.actor));
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
+impl Scheduler for Pct {
+    fn new_execution(&mut self) {
+        self.rng = Rng::new(self.seed);
+        self.prio.clear();
+        self.applied = None;
+        self.changes = (0..self.depth - 1)
+            .map(|_| self.rng.next_u64() % self.k)
+            .collect();
+        self.changes.sort_unstable();
+    }
+
+    fn next(&mut self, d: &Decision<'_>) -> Choice {
+        // Everyone seen gets a priority now, in id order, so the draws do
+        // not depend on who happens to be ready.
+        for c in d.candidates {
+            self.priority(c.actor);
+        }
+        let Some(mut a) = self.highest_ready(d) else {
+            return Choice::Actor(earliest_timeout(d.candidates));
+        };
+        if self.applied != Some(d.step) {
+            if let Some(i) = self.changes.iter().position(|&s| s == d.step) {
+                self.applied = Some(d.step);
+                self.prio[a.0 as usize] = Some((self.depth as u64 - 1) - i as u64);
+                a = self.highest_ready(d).unwrap_or(a);
+            }
+        }
+        Choice::Actor(a)
+    }
+
+    fn name(&self) -> &'static str {
+        "pct"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::strategy::{Candidate, Readiness};
+    use racetrace_formats::{Event, EventKind, LocId};
+
+    fn cands(ids: &[u32]) -> Vec<Candidate> {
+        ids.iter()
+            .map(|&a| Candidate {
+                actor: ActorId(a),
+                op: Event {
+                    actor: ActorId(a),
+                    kind: EventKind::Read,
+                    loc: LocId(0),
+                    target: 0,
+                    aux: 0,
+                },
+                readiness: Readiness::Ready,
+            })
+            .collect()
+    }
+
+    fn run(p: &mut Pct, steps: u64) -> Vec<u32> {
+        p.new_execution();
+        let c = cands(&[0, 1, 2]);
+        (0..steps)
+            .map(|step| {
+                let d = Decision {
+                    step,
+                    current: None,
+                    candidates: &c,
+                    actors: 3,
+                };
+                match p.next(&d) {
+                    Choice::Actor(a) => a.0,
+                    _ => 99,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_seed_same_schedule_and_depth_bounds_switches() {
+        let a = run(&mut Pct::new(5, 3, 50), 50);
+        assert_eq!(a, run(&mut Pct::new(5, 3, 50), 50));
+        // All three always ready: one actor runs until a change point, so
+        // there are at most d - 1 switches.
+        let switches = a.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(switches <= 2, "{a:?}");
+        let differ = (0..20u64).any(|s| run(&mut Pct::new(s, 3, 50), 50) != a);
+        assert!(differ);
+    }
+
+    #[test]
+    fn asking_twice_for_a_step_applies_its_change_once() {
+        let mut p = Pct::new(1, 2, 1);
+        let c = cands(&[0, 1]);
+        let d = Decision {
+            step: 0,
+            current: None,
+            candidates: &c,
+            actors: 2,
+        };
+        let first = p.next(&d);
+        assert_eq!(p.next(&d), first);
+    }
+}
