@@ -86,25 +86,31 @@ def _check_callable(name: str, value: Any) -> None:
         raise TypeError(f"explore_dpor: {name} must be callable, not {type(value).__name__}")
 
 
-def _run_once(
+def run_threads(
     setup: Callable[[], Any],
     threads: Sequence[Callable[[Any], Any]],
     invariant: Callable[[Any], Any],
     *,
+    api: str,
     schedule: str | None,
-    strategy: Any,
     trace: str | None,
     deadlock_timeout: float,
     max_steps: int,
     include: Sequence[str],
     exclude: Sequence[str],
+    strategy: Any = None,
+    seed: int | None = None,
+    pct: tuple[int, int, int] | None = None,
 ) -> tuple[_control.RunResult, Failure | None]:
-    """One controlled execution: fresh state, the threads started and
-    joined by the main actor, then the invariant (outside control)."""
+    """One controlled execution of a test, shared by every explorer: fresh
+    state from ``setup``, the threads started and joined by the main actor,
+    then the invariant (outside control). ``api`` names the explorer in
+    errors; ``strategy``, ``seed`` or ``pct`` choose the schedule after
+    ``schedule`` runs out."""
     try:
         state = setup()
     except Exception as e:
-        raise SetupError(f"explore_dpor: setup raised {type(e).__name__}: {e}") from e
+        raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
 
     errors: list[tuple[str, BaseException]] = []
 
@@ -130,21 +136,22 @@ def _run_once(
         for t in workers:
             t.join()
 
-    main.__qualname__ = "explore_dpor"
+    main.__qualname__ = api
     res = _control._execute(
         main,
         (),
         {},
         schedule=schedule,
         trace_source=None,
-        seed=None,
+        seed=seed,
         trace=trace,
         deadlock_timeout=deadlock_timeout,
         max_steps=max_steps,
         include=include,
         exclude=exclude,
-        program=getattr(threads[0], "__qualname__", "explore_dpor"),
+        program=getattr(threads[0], "__qualname__", api),
         strategy=strategy,
+        pct=pct,
     )
     res.worker_exceptions[:0] = errors
     return res, _failure_of(res, state, invariant)
@@ -251,7 +258,7 @@ def explore_dpor(
         if not dpor.begin():
             break
         try:
-            res, failure = _run_once(setup, threads, invariant, schedule=None, strategy=dpor, trace=None, **common)
+            res, failure = run_threads(setup, threads, invariant, api="explore_dpor", schedule=None, strategy=dpor, trace=None, **common)
         except KeyboardInterrupt:
             dpor.end()
             stopped = "interrupted (KeyboardInterrupt)"
@@ -315,14 +322,14 @@ def _reproduce(
     fd, path = tempfile.mkstemp(prefix="racetrace-failure-", suffix=".rtt")
     os.close(fd)
     try:
-        _res, again = _run_once(setup, threads, invariant, schedule=f.schedule, strategy=None, trace=path, **common)
+        _res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=path, **common)
         f.trace = path
     except Exception:  # noqa: BLE001 - the trace is a convenience
         f.trace = None
         again = None
     same = int(again is not None and again.kind == f.kind)
     for _ in range(max(0, runs - 1)):
-        _res, again = _run_once(setup, threads, invariant, schedule=f.schedule, strategy=None, trace=None, **common)
+        _res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=None, **common)
         same += int(again is not None and again.kind == f.kind)
     f.replays = max(runs, 1)
     f.reproduced = same

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from typing import Any, Callable, Sequence
 
 from racetrace import control as _control
 from racetrace import explore as _explore
 from racetrace.explain_failure import explain
-from racetrace.explore import ExploreResult, Failure, SetupError
+from racetrace.explore import ExploreResult, Failure
 
 STRATEGIES = ("pct", "random")
 #: PCT's step estimate before any run has been seen.
@@ -54,54 +53,22 @@ def run_threads(
     include: Sequence[str],
     exclude: Sequence[str],
 ) -> tuple[_control.RunResult, Failure | None]:
-    """One controlled execution of the test: fresh state from ``setup``, the
-    threads started and joined by the main actor, then the invariant."""
-    try:
-        state = setup()
-    except Exception as e:
-        raise SetupError(f"explore_interleavings: setup raised {type(e).__name__}: {e}") from e
-
-    errors: list[tuple[str, BaseException]] = []
-
-    def guarded(fn: Callable[[Any], Any], name: str) -> Callable[[], None]:
-        # An actor's exception is a finding reported in the result, not
-        # printed by the thread excepthook at every attempt.
-        def body() -> None:
-            try:
-                fn(state)
-            except Exception as e:  # noqa: BLE001 - reported as a failure
-                errors.append((name, e))
-
-        return body
-
-    def main() -> None:
-        workers = [
-            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
-            for i, fn in enumerate(threads)
-        ]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join()
-
-    main.__qualname__ = "explore_interleavings"
-    res = _control._execute(
-        main,
-        (),
-        {},
+    """One controlled execution of the test under a seeded random or PCT
+    schedule (see ``explore.run_threads``)."""
+    return _explore.run_threads(
+        setup,
+        threads,
+        invariant,
+        api="explore_interleavings",
         schedule=schedule,
-        trace_source=None,
         seed=seed,
+        pct=pct,
         trace=trace,
         deadlock_timeout=deadlock_timeout,
         max_steps=max_steps,
         include=include,
         exclude=exclude,
-        program=getattr(threads[0], "__qualname__", "explore_interleavings"),
-        pct=pct,
     )
-    res.worker_exceptions[:0] = errors
-    return res, _explore._failure_of(res, state, invariant)
 
 
 def _check(setup: Any, threads: Any, invariant: Any, strategy: str, depth: int, max_attempts: int) -> list:
