@@ -8,7 +8,11 @@
   finished.
 
 The demo first records a real run of ``examples/lost_update.py``
-(``racetrace record``) and shows the race in that run; the other traces
+(``racetrace record``), shows the race in that run, replays the run and
+writes its replay script, then explores every interleaving of two
+increments with ``racetrace.explore_dpor``
+(``examples/explore_lost_update.py``): the failing schedule found, shrunk,
+explained and replayed. The other traces
 analyzed here are bundled in ``tests/data/``. Each step is one
 ``racetrace`` command with the exit code it should give (0 nothing found,
 1 findings, 2 bad input); add a ``Step`` to ``steps()`` to show more.
@@ -35,6 +39,8 @@ class Step:
     title: str
     args: list[str]
     expected_code: int
+    #: Run ``python3 ARGS`` instead of ``racetrace ARGS``.
+    python: bool = False
 
 
 def steps(out_dir: Path) -> list[Step]:
@@ -49,6 +55,22 @@ def steps(out_dir: Path) -> list[Step]:
             0,
         ),
         Step("Which accesses race in that run?", ["races", recorded], 1),
+        Step(
+            "Replay that run: the recorded interleaving, forced step by step",
+            ["replay", recorded, "--", "examples/lost_update.py"],
+            0,
+        ),
+        Step(
+            "A standalone replay script of it (the interleaving is in its comments)",
+            ["script", recorded, "-o", str(out_dir / "repro_lost_update.py")],
+            0,
+        ),
+        Step(
+            "Explore every interleaving of two increments: found, shrunk, explained, replayed",
+            ["examples/explore_lost_update.py"],
+            0,
+            python=True,
+        ),
         Step("What is in the trace?", ["info", lost_update], 0),
         Step("The lost update: which accesses race?", ["races", lost_update], 1),
         Step("No lock, so no potential deadlock there", ["deadlocks", lost_update], 0),
@@ -66,10 +88,12 @@ def steps(out_dir: Path) -> list[Step]:
     ]
 
 
-def racetrace(args: list[str]) -> int:
-    """Runs ``racetrace ARGS`` from the repository root; returns its exit code."""
-    print(f"$ racetrace {' '.join(args)}", flush=True)
-    code = subprocess.run([sys.executable, "-m", "racetrace", *args], cwd=ROOT).returncode
+def run(args: list[str], python: bool = False) -> int:
+    """Runs ``racetrace ARGS`` (or ``python3 ARGS``) from the repository
+    root; returns its exit code."""
+    shown, command = ("python3", []) if python else ("racetrace", ["-m", "racetrace"])
+    print(f"$ {shown} {' '.join(args)}", flush=True)
+    code = subprocess.run([sys.executable, *command, *args], cwd=ROOT).returncode
     print(f"[exit code {code}]\n", flush=True)
     return code
 
@@ -80,7 +104,7 @@ def main() -> int:
     out_dir.mkdir(exist_ok=True)
     for step in steps(out_dir):
         print(f"## {step.title}", flush=True)
-        code = racetrace(step.args)
+        code = run(step.args, step.python)
         if code != step.expected_code:
             print(f"demo: expected exit code {step.expected_code}, got {code}", file=sys.stderr)
             failures += 1

@@ -288,6 +288,14 @@ def test_readme_demo_records_the_lost_update_and_shows_both_lines() -> None:
     assert "Data race on Counter.value" in section
     assert f"examples/lost_update.py:{read} " in section
     assert f"examples/lost_update.py:{write} " in section
+    # The README says the demo also replays the run and explores every
+    # interleaving: the lost update is found, explained and replayed 10/10.
+    replay = proc.stdout.split("## Replay that run")[1].split("## ")[0]
+    assert "[exit code 0]" in replay
+    explored = proc.stdout.split("## Explore every interleaving")[1].split("\n## ")[0]
+    assert "pattern: lost update" in explored
+    assert "reproduced 10/10 times when replayed" in explored
+    assert f"lost_update.py:{read} " in explored and f"lost_update.py:{write} " in explored
 
 
 def test_builtins_and_container_methods_are_accesses_with_readable_names(tmp_path: Path) -> None:
