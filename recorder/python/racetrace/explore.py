@@ -52,6 +52,9 @@ class Failure:
     #: Times it failed the same way when replayed, out of ``replays``.
     reproduced: int = 0
     replays: int = 0
+    #: How each replay that did not fail the same way ended (run status and
+    #: the first line of its message), so a non-reproducing failure says why.
+    replay_mismatches: list[str] = field(default_factory=list)
     #: Which execution of the exploration found it (from 1).
     execution: int = 0
 
@@ -309,6 +312,16 @@ def explore_dpor(
     return result
 
 
+def _count_same(f: Failure, res: Any, again: Failure | None) -> int:
+    """1 if a replay failed the same way as `f`; else 0, with why noted."""
+    if again is not None and again.kind == f.kind:
+        return 1
+    if res is not None:
+        first = (again.message if again is not None else res.message or "").splitlines()[:1]
+        f.replay_mismatches.append(f"{res.status}: {first[0] if first else ''}")
+    return 0
+
+
 def _reproduce(
     f: Failure,
     setup: Callable[[], Any],
@@ -322,14 +335,16 @@ def _reproduce(
     fd, path = tempfile.mkstemp(prefix="racetrace-failure-", suffix=".rtt")
     os.close(fd)
     try:
-        _res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=path, **common)
+        res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=path, **common)
         f.trace = path
-    except Exception:  # noqa: BLE001 - the trace is a convenience
+    except Exception as e:  # noqa: BLE001 - the trace is a convenience
         f.trace = None
         again = None
-    same = int(again is not None and again.kind == f.kind)
+        f.replay_mismatches.append(f"the traced replay raised {type(e).__name__}: {e}")
+        res = None
+    same = _count_same(f, res, again)
     for _ in range(max(0, runs - 1)):
-        _res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=None, **common)
-        same += int(again is not None and again.kind == f.kind)
+        res, again = run_threads(setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=None, **common)
+        same += _count_same(f, res, again)
     f.replays = max(runs, 1)
     f.reproduced = same
