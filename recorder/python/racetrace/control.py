@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import _thread
 import contextvars
+import gc
 import os
 import queue
 import runpy
@@ -324,6 +325,14 @@ def _execute(
     threading.settrace(_rec._thread_bootstrap)
     threading.excepthook = excepthook
     interrupted: BaseException | None = None
+    # No cyclic garbage collection while actors run: a collection starts
+    # when allocation counters cross a threshold, which depends on what the
+    # process did before this run, and the finalizers and weakref callbacks
+    # it runs are Python code executed inside whichever actor allocated, so
+    # the same schedule could take different steps. Cycles made during the
+    # run are collected after it.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         main.start()
         _native.control_wait()
@@ -354,6 +363,8 @@ def _execute(
         # An actor of a stopped run may still be unwinding (or stuck in a
         # call the scheduler cannot see): its RunAborted stays quiet.
         threading.excepthook = _quiet_aborted(prev_hook)
+        if gc_was_enabled:
+            gc.enable()
     if interrupted is not None:
         raise interrupted
     if info["trace_error"]:
