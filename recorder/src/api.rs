@@ -137,23 +137,7 @@ fn start(
             keep_alive.push(code.clone().unbind());
         }
     }
-    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
-    let header = Header {
-        format_version: 0,
-        python_version: python_version
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: Mode::Record,
-        program,
-        seed: 0,
-        started_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
+    let header = make_header(py, Mode::Record, program)?;
     let generation = session::start(StartOptions {
         path,
         header,
