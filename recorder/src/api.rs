@@ -2,6 +2,7 @@
 //! (`racetrace.recording` is their only caller).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -11,10 +12,18 @@ use racetrace_formats::{ActorId, CodeLoc, EventKind, Header, LocId, Mode, Outcom
 use crate::calls::{CallRole, CallTable};
 use crate::codeinfo::Role;
 use crate::cpython;
+use crate::cpython::FrameApi as _;
 use crate::filter::Filter;
 use crate::hook::{self, ThreadCtx};
 use crate::naming;
 use crate::session::{self, StartOptions};
+
+/// The trace function the recording thread had before recording (a
+/// debugger's, a coverage tool's) and that thread's ident: put back at stop.
+fn saved_trace() -> MutexGuard<'static, Option<(u64, cpython::SavedTrace)>> {
+    static SAVED: Mutex<Option<(u64, cpython::SavedTrace)>> = Mutex::new(None);
+    SAVED.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn current_thread<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
     py.import("threading")?.call_method0("current_thread")
@@ -211,7 +220,7 @@ fn begin(
         .import("threading")?
         .call_method0("get_ident")?
         .extract()?;
-    session::with(|s| s.saved_trace = Some((ident, saved)));
+    *saved_trace() = Some((ident, saved));
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
     hook_running_threads(py, generation, running_threads)?;
     Ok(())
@@ -307,14 +316,16 @@ fn unhook_current_thread(py: Python<'_>) {
         .and_then(|t| t.call_method0("get_ident"))
         .and_then(|i| i.extract())
         .ok();
-    let saved = session::with(|s| match s.saved_trace.take() {
-        Some((owner, saved)) if Some(owner) == ident => Some(saved),
-        other => {
-            s.saved_trace = other;
-            None
+    let saved = {
+        let mut slot = saved_trace();
+        match slot.take() {
+            Some((owner, saved)) if Some(owner) == ident => Some(saved),
+            other => {
+                *slot = other;
+                None
+            }
         }
-    })
-    .flatten();
+    };
     match saved {
         Some(saved) => cpython::restore_trace(py, saved),
         None => cpython::uninstall(),
@@ -358,7 +369,7 @@ fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
         if crate::control::arrive(py, actor, ident).is_err()
             || crate::control::before_emit(py, actor, op, None).is_err()
         {
-            return Err(run_aborted());
+            return Err(crate::control::run_aborted());
         }
         session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));
         cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
@@ -427,21 +438,12 @@ fn recording_path() -> Option<String> {
     session::with(|s| s.path.clone())
 }
 
-pyo3::create_exception!(
-    _native,
-    RunAborted,
-    pyo3::exceptions::PyBaseException,
-    "Raised inside the actors of a controlled run that racetrace stopped (deadlock, divergence, timeout): they unwind. Never caught by `except Exception`."
-);
-
-/// The exception raised in an actor whose run was stopped.
-pub fn run_aborted() -> PyErr {
-    RunAborted::new_err("racetrace stopped this controlled run")
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cpython::check_layout(m.py())?;
-    m.add("RunAborted", m.py().get_type::<RunAborted>())?;
+    m.add(
+        "RunAborted",
+        m.py().get_type::<crate::control::RunAborted>(),
+    )?;
     crate::api_control::register(m)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;

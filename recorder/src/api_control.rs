@@ -371,15 +371,9 @@ fn trace_steps(
 /// thread in the thread state's dict, under `thread.local.<address>`.)
 #[pyfunction]
 fn clear_thread_locals(py: Python<'_>) -> PyResult<usize> {
-    // SAFETY: GIL held; the dict is borrowed and only used while held.
-    let dict = unsafe {
-        let d = pyo3::ffi::PyThreadState_GetDict();
-        match Bound::from_borrowed_ptr_or_opt(py, d) {
-            Some(d) => d,
-            None => return Ok(0),
-        }
+    let Some(dict) = crate::cpython::thread_state_dict(py) else {
+        return Ok(0);
     };
-    let dict = dict.cast_into::<PyDict>()?;
     let keys: Vec<Bound<'_, PyAny>> = dict
         .keys()
         .iter()

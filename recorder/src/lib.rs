@@ -13,13 +13,11 @@ mod cli_bridge;
 mod codeinfo;
 mod control;
 mod cpython;
-mod decode;
 mod fasthash;
 mod filter;
 mod hook;
 mod identity;
 mod naming;
-mod opcodes;
 mod session;
 
 #[pymodule]

@@ -137,8 +137,6 @@ pub struct Session {
     /// racetrace's own (`own_dir`).
     pub controlled: bool,
     pub own_dir: String,
-    /// The trace function the recording thread (by ident) had before.
-    pub saved_trace: Option<(u64, crate::cpython::SavedTrace)>,
 }
 
 /// What `start` needs besides the Python-side tables.
@@ -219,7 +217,6 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         main_start_loc: LocId(0),
         controlled: opts.controlled,
         own_dir: opts.own_dir,
-        saved_trace: None,
     });
     GENERATION.store(generation, Ordering::Release);
     drop(guard);

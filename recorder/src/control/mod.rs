@@ -75,6 +75,18 @@ fn lock() -> MutexGuard<'static, Option<Run>> {
 #[derive(Debug, Clone, Copy)]
 pub struct Abort;
 
+pyo3::create_exception!(
+    _native,
+    RunAborted,
+    pyo3::exceptions::PyBaseException,
+    "Raised inside the actors of a controlled run that racetrace stopped (deadlock, divergence, timeout): they unwind. Never caught by `except Exception`."
+);
+
+/// The exception raised in an actor whose run was stopped.
+pub fn run_aborted() -> PyErr {
+    RunAborted::new_err("racetrace stopped this controlled run")
+}
+
 /// A step the replay expected.
 #[derive(Clone, Debug)]
 pub struct Expected {

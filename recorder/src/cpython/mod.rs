@@ -1,6 +1,158 @@
-//! Interpreter-specific code. One module per supported CPython version; the
-//! rest of the recorder only sees the safe functions they export.
+//! Interpreter backends: everything that depends on one CPython version's
+//! private layout, and all of the recorder's `unsafe` code.
+//!
+//! One module per supported version, chosen when the extension is built
+//! (an extension is compiled for exactly one interpreter: see `build.rs`,
+//! which turns pyo3's build configuration into `Py_3_*` cfgs). The rest of
+//! the recorder sees only what this module defines or re-exports:
+//!
+//! * [`FrameApi`] / [`CallerApi`] / [`Scope`]: a running frame (its code,
+//!   the instruction being reported, value-stack operand `n`, fast locals,
+//!   globals, the caller chain);
+//! * [`Tracer`]: what the trace callback hands each event to (the capture
+//!   layer's per-thread context), and how it tells the callback to stop the
+//!   thread — so that a backend never names the hook or the API;
+//! * free functions of the backend, listed and type-checked in
+//!   [`CONTRACT`]: layout checks at import, installing and removing the
+//!   trace function (this thread, other threads), saving and restoring a
+//!   previous tracer, decoding bytecode into the [`crate::codeinfo`] table,
+//!   the identity of builtin callables and types, the thread-state dict.
+//!
+//! Adding a version means adding a module beside `py311` that provides the
+//! same names (the compiler checks the list in [`CONTRACT`]) and a `cfg`
+//! line below.
 
-pub mod py311;
+use std::sync::Arc;
 
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::codeinfo::{CodeInfo, Instr};
+
+#[cfg(all(Py_3_11, not(Py_3_12)))]
+mod py311;
+#[cfg(all(Py_3_11, not(Py_3_12)))]
 pub use py311::*;
+
+#[cfg(not(all(Py_3_11, not(Py_3_12))))]
+compile_error!(
+    "racetrace's native recorder has a backend for CPython 3.11 only; build it with a 3.11 interpreter"
+);
+
+/// A frame received by the trace function, valid for the callback `'f`.
+/// Stack accessors are only meaningful during opcode events.
+pub trait FrameApi<'f>: Copy + Scope {
+    type Caller: CallerApi<'f>;
+    /// Identity of the running frame, stable while it runs.
+    fn addr(self) -> usize;
+    fn code<'py>(self, py: Python<'py>) -> Bound<'py, PyAny>;
+    /// Our decoded table for this frame's code, if it has one.
+    fn info(self) -> Option<Arc<CodeInfo>>;
+    /// Index (in code units) of the instruction being reported.
+    fn instr_index(self) -> usize;
+    /// The line the interpreter set for this event.
+    fn lineno(self) -> u32;
+    /// Which events the interpreter reports for this frame from now on.
+    fn set_trace_flags(self, lines: bool, opcodes: bool);
+    /// Number of values on the value stack.
+    fn stack_depth(self) -> isize;
+    /// The value `n` places below the top of the stack (0 = TOS); `None`
+    /// when out of range or NULL.
+    fn peek<'py>(self, py: Python<'py>, n: usize) -> Option<Bound<'py, PyAny>>;
+    /// Replaces the value `n` places below TOS (an argument of the call
+    /// about to run); the call sees the new value.
+    fn replace(self, py: Python<'_>, n: usize, v: &Bound<'_, PyAny>) -> bool;
+    /// The value `n` places below TOS is exactly `True`.
+    fn peek_is_true(self, n: usize) -> bool;
+    /// The value `n` places below TOS is exactly an int or a float.
+    fn peek_is_number(self, n: usize) -> bool;
+    /// Fast local / cell / free variable `i` (`None` when unset).
+    fn local<'py>(self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>>;
+    fn is_free_var(self, i: usize) -> bool;
+    fn n_locals(self) -> usize;
+    fn globals<'py>(self, py: Python<'py>) -> Option<Bound<'py, PyAny>>;
+    /// Module-level code: names are globals.
+    fn locals_are_globals(self) -> bool;
+    /// `co_names[i]` of the running code.
+    fn name<'py>(self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>>;
+    /// The source line of the current instruction outside trace events.
+    fn current_line(self, py: Python<'_>) -> u32;
+    /// The calling frame, skipping frames that have not started yet.
+    fn caller(self) -> Option<Self::Caller>;
+}
+
+/// A frame further down the current thread's stack.
+pub trait CallerApi<'f>: Copy + Scope {
+    fn code<'py>(self, py: Python<'py>) -> Bound<'py, PyAny>;
+    fn info(self) -> Option<Arc<CodeInfo>>;
+    /// Index (in code units) of the instruction it is executing.
+    fn instr_index(self) -> usize;
+    /// This frame's own caller.
+    fn caller(self) -> Option<Self>;
+}
+
+/// Read access to a running frame's variables, used to name objects after
+/// the variable that holds them.
+pub trait Scope {
+    fn scope_code<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny>;
+    fn scope_len(&self) -> usize;
+    fn scope_local<'py>(&self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>>;
+    fn scope_globals<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>>;
+}
+
+/// What the trace callback does with each event of a thread. A backend
+/// owns one `Tracer` per hooked thread (installed with [`install`]) and
+/// calls it with the GIL held; it never lets a panic or a Python error of
+/// the tracer reach the traced program.
+pub trait Tracer: Sized + 'static {
+    /// False once the tracer is stale (its recording stopped or another
+    /// began): the callback removes itself, freeing the tracer.
+    fn is_current(&self) -> bool;
+    fn on_call(&self, py: Python<'_>, f: Frame<'_>);
+    fn on_return(&self, py: Python<'_>, f: Frame<'_>, retval: Option<&Bound<'_, PyAny>>);
+    fn on_opcode(&self, py: Python<'_>, f: Frame<'_>);
+    /// A handler panicked (the panic was caught).
+    fn on_panic(&self);
+    /// Asked after each handled event: `Some(err)` raises `err` in the
+    /// traced frame (a stopped controlled run unwinds its actors).
+    fn take_abort(&self) -> Option<PyErr>;
+}
+
+/// The backend's free functions, with the types the rest of the recorder
+/// relies on: a backend that lacks one, or gives it another signature,
+/// does not compile.
+#[allow(clippy::type_complexity)]
+#[allow(dead_code)] // evaluated for its type checks only
+pub const CONTRACT: () = {
+    let _: fn(Python<'_>) -> PyResult<()> = check_layout;
+    let _: fn(&[u8]) -> Box<[Instr]> = decode;
+    let _: fn(&[u8]) -> Box<[Instr]> = decode_intercept;
+    let _: fn(&Bound<'_, PyAny>, CodeInfo) -> bool = set_code_info;
+    let _: fn(&Bound<'_, PyAny>) -> bool = is_code;
+    let _: for<'py> fn(&Bound<'py, PyAny>) -> Option<Bound<'py, PyTuple>> = code_localsplusnames;
+    let _: fn(&Bound<'_, PyAny>, usize) -> u32 = code_line;
+    let _: for<'py> fn(&Bound<'py, PyAny>) -> Option<(usize, Option<Bound<'py, PyAny>>)> =
+        builtin_method;
+    let _: fn(usize) -> String = method_def_name;
+    let _: fn(&Bound<'_, PyAny>) -> bool = is_slot_wrapper;
+    let _: fn(&Bound<'_, PyAny>) -> bool = supports_weakrefs;
+    let _: fn(&Bound<'_, PyAny>, &Bound<'_, PyAny>) -> bool = type_is_subtype;
+    let _: fn(&Bound<'_, PyAny>) -> bool = is_type;
+    let _: fn(&Bound<'_, PyAny>) -> bool = is_heap_type;
+    let _: fn(Python<'_>) -> SavedTrace = save_trace;
+    let _: fn(Python<'_>, SavedTrace) = restore_trace;
+    let _: fn() = uninstall;
+    let _: for<'py> fn(Python<'py>) -> Option<Bound<'py, PyDict>> = thread_state_dict;
+};
+
+/// The GIL token for code that runs inside a trace callback or a function
+/// called from Python, reached through calls that do not carry `py` (the
+/// hook's event gate, 50 call sites deep).
+///
+/// Invariant, upheld by every caller: the calling thread holds the GIL
+/// (trace callbacks and `#[pyfunction]`s are only ever called with it).
+#[inline]
+pub fn gil_held<'py>() -> Python<'py> {
+    // SAFETY: see the invariant above.
+    unsafe { Python::assume_attached() }
+}

@@ -60,7 +60,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             .getattr("co_code")
             .and_then(|b| b.extract())
             .unwrap_or_default();
-        (crate::decode::decode_intercept(&bytes), Vec::new())
+        (crate::cpython::decode_intercept(&bytes), Vec::new())
     } else if traced {
         let bytes: Vec<u8> = code
             .getattr("co_code")
@@ -70,7 +70,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             .getattr("co_names")
             .and_then(|t| t.extract())
             .unwrap_or_default();
-        (crate::decode::decode(&bytes), names)
+        (crate::cpython::decode(&bytes), names)
     } else {
         (Box::new([]), Vec::new())
     };
@@ -130,22 +130,22 @@ pub(super) fn caller_loc(py: Python<'_>, c: Caller<'_>) -> LocId {
     };
     let info: &CodeInfo = &info_ref;
     if info.traced {
-        if let Some(ins) = info.instrs.get(c.index) {
+        if let Some(ins) = info.instrs.get(c.instr_index()) {
             return instr_loc(
                 info,
                 ins,
-                || cpython::code_line(&c.code(py), c.index),
-                c.index,
+                || cpython::code_line(&c.code(py), c.instr_index()),
+                c.instr_index(),
             );
         }
     }
-    let line = cpython::code_line(&c.code(py), c.index);
+    let line = cpython::code_line(&c.code(py), c.instr_index());
     session::with(|s| {
         let loc = CodeLoc {
             file: s.string(&info.file_name),
             line,
             function: s.string(&info.qualname),
-            offset: (c.index * 2) as u32,
+            offset: (c.instr_index() * 2) as u32,
         };
         s.loc(loc)
     })

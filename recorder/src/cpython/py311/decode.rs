@@ -1,86 +1,9 @@
-//! Turns a code object's de-specialized bytecode (`co_code`) into a table
+//! CPython 3.11: turns a code object's de-specialized bytecode (`co_code`) into a table
 //! indexed by code unit, so that the trace function finds what an instruction
 //! means with one array read. Built once per code object per recording.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
-
-use crate::opcodes as op;
-
-/// What the recorder does when the interpreter is about to run an
-/// instruction. `Invisible` instructions return at once.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Action {
-    #[default]
-    Invisible = 0,
-    LoadAttr,
-    StoreAttr,
-    DeleteAttr,
-    BinarySubscr,
-    StoreSubscr,
-    DeleteSubscr,
-    Contains,
-    LoadGlobal,
-    StoreGlobal,
-    DeleteGlobal,
-    LoadName,
-    StoreName,
-    DeleteName,
-    LoadDeref,
-    StoreDeref,
-    /// PRECALL: the callable and its arguments are on the stack.
-    Call,
-    /// CALL_FUNCTION_EX: the callable, an argument tuple, maybe kwargs.
-    CallEx,
-    BeforeWith,
-    /// The `__exit__` call of a `with` block left by an exception.
-    WithExceptStart,
-    GetIter,
-    /// BINARY_OP with an in-place operator (`+=`, `|=`, ...): mutates a
-    /// mutable container in place.
-    InplaceOp,
-}
-
-/// One code unit of the table. Only the first unit of an instruction (its
-/// first EXTENDED_ARG prefix, if any: that is where 3.11 reports the opcode
-/// event) carries an action; cache entries stay invisible.
-#[derive(Debug, Default)]
-pub struct Instr {
-    pub action: Action,
-    /// The instruction right after a call or `with` entry: where a pending
-    /// lock acquire learns whether it succeeded.
-    pub post_call: bool,
-    /// The decoded argument: name index for names (already shifted for
-    /// LOAD_GLOBAL), fast-local index for cells, argument count for calls.
-    pub arg: u32,
-    /// Location id + 1 in the current trace, 0 until first needed.
-    ///
-    /// The cells below are only touched with the GIL held; they are atomics
-    /// (relaxed: plain loads and stores) so that tables can be shared by
-    /// the threads that run the code.
-    pub loc: AtomicU32,
-    /// Inline cache of attribute and cell accesses: the object seen last
-    /// time and the key id it gave. Valid while no recorded object has died
-    /// since (`cached_epoch`), so the address still names the same object.
-    pub cached_obj: AtomicUsize,
-    pub cached_key: AtomicU32,
-    /// `session::epoch()` when the cache was filled; a later object death
-    /// makes it stale.
-    pub cached_epoch: AtomicU64,
-    /// For subscripts: the key object of the cached access.
-    pub cached_item: AtomicUsize,
-    /// For calls: index + 1 in `co_consts` of the keyword-name tuple given
-    /// by the KW_NAMES before this PRECALL (0: no keywords).
-    pub kw: u32,
-}
-
-impl Instr {
-    /// True when the trace function has nothing to do here.
-    #[inline(always)]
-    pub fn is_quiet(&self) -> bool {
-        self.action == Action::Invisible && !self.post_call
-    }
-}
+use super::opcodes as op;
+use crate::codeinfo::{Action, Instr};
 
 fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
     let a = match opcode {

@@ -1,0 +1,292 @@
+//! Installing, saving, restoring and removing the trace function, and the
+//! C trace callback itself: the recorder's per-instruction entry point.
+
+use std::ffi::{c_int, c_void};
+use std::marker::PhantomData;
+
+use pyo3::ffi::{self, PyObject};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::frame::Frame;
+use super::layout::*;
+use super::objects::raw_code_info;
+use crate::codeinfo::Action;
+use crate::cpython::{FrameApi, Tracer};
+
+// ---------------------------------------------------------------------------
+// Installing the trace function.
+
+unsafe extern "C" fn drop_ctx<T: Tracer>(capsule: *mut PyObject) {
+    // SAFETY: the capsule was made by `install` with a `Box<T>`, and its
+    // destructor is this function instantiated for the same `T`.
+    unsafe {
+        let p = ffi::PyCapsule_GetPointer(capsule, std::ptr::null());
+        if p.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            drop(Box::from_raw(p as *mut T));
+        }
+    }
+}
+
+/// Installs the recorder's trace function in the current thread, owning
+/// `ctx` (freed when the function is removed or the thread ends).
+pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
+    let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
+    // SAFETY: GIL held; the capsule owns the box from here on.
+    unsafe {
+        let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx::<T>));
+        if cap.is_null() {
+            drop(Box::from_raw(p as *mut T));
+            return Err(PyErr::fetch(py));
+        }
+        PyEval_SetTrace(Some(trace_callback::<T>), cap);
+        ffi::Py_DecRef(cap);
+    }
+    Ok(())
+}
+
+/// Installs the trace function in the other threads of the interpreter that
+/// run no trace or profile function yet and whose thread id `make_ctx`
+/// accepts (it returns the context the function will own), then calls
+/// `mark` on each of their running frames. Those threads are blocked (we
+/// hold the GIL); `_PyEval_SetTrace` on another thread's state is what
+/// later versions' `PyEval_SetTraceAllThreads` does. It may run audit hooks,
+/// which could let a thread end, so the list of thread states is walked
+/// afresh after each installation (a hooked thread no longer qualifies).
+/// `make_ctx` must not run Python code. Returns how many threads were hooked.
+pub fn install_in_other_threads<T: Tracer>(
+    py: Python<'_>,
+    mut make_ctx: impl FnMut(u64) -> Option<T>,
+    mut mark: impl FnMut(Frame<'_>),
+) -> PyResult<usize> {
+    let mut declined: Vec<u64> = Vec::new();
+    let mut frames: Vec<Py<PyAny>> = Vec::new();
+    let mut hooked = 0;
+    loop {
+        // SAFETY: GIL held and no Python code runs between reading the list
+        // and using the chosen state; each capsule owns its box.
+        let done = unsafe {
+            let me = PyThreadState_Get();
+            let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+            let mut chosen = None;
+            while !ts.is_null() {
+                #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
+                let tid = (*ts).thread_id as u64;
+                if ts != me
+                    && (*ts).c_tracefunc.is_null()
+                    && (*ts).c_profilefunc.is_null()
+                    && !declined.contains(&tid)
+                {
+                    match make_ctx(tid) {
+                        Some(ctx) => {
+                            chosen = Some((ts, ctx));
+                            break;
+                        }
+                        None => declined.push(tid),
+                    }
+                }
+                ts = PyThreadState_Next(ts);
+            }
+            match chosen {
+                None => true,
+                Some((ts, ctx)) => {
+                    // Its frames first: the state is valid until Python runs.
+                    let mut cur = PyThreadState_GetFrame(ts);
+                    while !cur.is_null() {
+                        frames.push(Bound::from_owned_ptr(py, cur as *mut PyObject).unbind());
+                        cur = PyFrame_GetBack(cur);
+                    }
+                    let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
+                    let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx::<T>));
+                    if cap.is_null() {
+                        drop(Box::from_raw(p as *mut T));
+                        return Err(PyErr::fetch(py));
+                    }
+                    let rc = _PyEval_SetTrace(ts, Some(trace_callback::<T>), cap);
+                    ffi::Py_DecRef(cap);
+                    if rc != 0 {
+                        return Err(PyErr::fetch(py));
+                    }
+                    hooked += 1;
+                    false
+                }
+            }
+        };
+        if done {
+            break;
+        }
+    }
+    for frame in &frames {
+        with_frame_object(frame.bind(py), &mut mark);
+    }
+    Ok(hooked)
+}
+
+/// The trace function a thread had before recording (a debugger's, a
+/// coverage tool's), to be put back when recording stops.
+pub struct SavedTrace {
+    func: Option<TraceFn>,
+    obj: Option<Py<PyAny>>,
+}
+
+/// The current thread's trace function and its object.
+pub fn save_trace(py: Python<'_>) -> SavedTrace {
+    // SAFETY: the current thread state; `c_tracefunc` is a `Py_tracefunc`
+    // (same ABI as `TraceFn`, whose frame argument is the same pointer) or
+    // null; `c_traceobj` is a strong reference or null.
+    unsafe {
+        let ts = PyThreadState_Get();
+        let raw = (*ts).c_tracefunc;
+        let func = if raw.is_null() {
+            None
+        } else {
+            Some(std::mem::transmute::<*mut c_void, TraceFn>(raw))
+        };
+        let obj = Bound::from_borrowed_ptr_or_opt(py, (*ts).c_traceobj).map(Bound::unbind);
+        SavedTrace { func, obj }
+    }
+}
+
+/// Puts a saved trace function back in the current thread (replacing ours).
+pub fn restore_trace(py: Python<'_>, saved: SavedTrace) {
+    let obj = saved
+        .obj
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |o| o.bind(py).as_ptr());
+    // SAFETY: GIL held; the object is kept alive by `saved` during the call
+    // and PyEval_SetTrace takes its own reference.
+    unsafe { PyEval_SetTrace(saved.func, obj) };
+}
+
+/// Removes whatever trace function the current thread has.
+pub fn uninstall() {
+    // SAFETY: GIL held (callers are Python functions or trace callbacks).
+    unsafe { PyEval_SetTrace(None, std::ptr::null_mut()) };
+}
+
+/// Calls `f` on every Python frame of the current thread, innermost first.
+pub fn for_each_frame(mut f: impl FnMut(Frame<'_>)) {
+    // SAFETY: PyEval_GetFrame returns a borrowed frame; PyFrame_GetBack new
+    // references, released after use.
+    unsafe {
+        let mut cur = PyEval_GetFrame();
+        let mut owned = false;
+        while !cur.is_null() {
+            f(Frame {
+                raw: cur,
+                _callback: PhantomData,
+            });
+            let next = PyFrame_GetBack(cur);
+            if owned {
+                ffi::Py_DecRef(cur as *mut PyObject);
+            }
+            cur = next;
+            owned = true;
+        }
+    }
+}
+
+/// The frame object a Python-level caller passed us (the thread bootstrap
+/// hands over the frame it was called for).
+pub fn with_frame_object<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(Frame<'_>) -> R) -> Option<R> {
+    // SAFETY: type-checked as a frame; kept alive by `obj` during `f`.
+    unsafe {
+        if ffi::Py_TYPE(obj.as_ptr()) != &raw mut PyFrame_Type {
+            return None;
+        }
+        Some(f(Frame {
+            raw: obj.as_ptr() as *mut RawFrame,
+            _callback: PhantomData,
+        }))
+    }
+}
+
+unsafe extern "C" fn trace_callback<T: Tracer>(
+    obj: *mut PyObject,
+    frame: *mut RawFrame,
+    what: c_int,
+    arg: *mut PyObject,
+) -> c_int {
+    let f = Frame {
+        raw: frame,
+        _callback: PhantomData,
+    };
+    if what == PYTRACE_OPCODE {
+        // The hot path: one pointer read for the table, one for the entry.
+        let Some(info) = raw_code_info(f.raw_code()) else {
+            return 0;
+        };
+        let idx = f.instr_index();
+        match info.instrs.get(idx) {
+            // `x += 1` on a number: the in-place operator cannot mutate it.
+            Some(ins)
+                if ins.action == Action::InplaceOp && !ins.post_call && f.peek_is_number(1) =>
+            {
+                return 0
+            }
+            Some(ins) if !ins.is_quiet() => {}
+            _ => return 0,
+        }
+    } else if what != PYTRACE_CALL && what != PYTRACE_RETURN {
+        return 0;
+    }
+    // SAFETY: the capsule we installed; null name matches a null name.
+    let ctx = unsafe {
+        let p = ffi::PyCapsule_GetPointer(obj, std::ptr::null());
+        if p.is_null() {
+            ffi::PyErr_Clear();
+            return 0;
+        }
+        &*(p as *const T)
+    };
+    // SAFETY: trace functions are called with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    if !ctx.is_current() {
+        // Recording stopped (or a new one started): remove ourselves. `ctx`
+        // is freed by this call and must not be used afterwards.
+        f.set_trace_flags(true, false);
+        uninstall();
+        return 0;
+    }
+    let retval = if what == PYTRACE_RETURN {
+        // SAFETY: borrowed return value, NULL when unwinding an exception.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, arg) }
+    } else {
+        None
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match what {
+        PYTRACE_OPCODE => ctx.on_opcode(py, f),
+        PYTRACE_CALL => ctx.on_call(py, f),
+        _ => ctx.on_return(py, f, retval.as_ref()),
+    }));
+    if result.is_err() {
+        ctx.on_panic();
+    }
+    // Never let a recorder problem become the program's exception.
+    // SAFETY: GIL held.
+    unsafe {
+        if !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+        }
+    }
+    if let Some(err) = ctx.take_abort() {
+        // The tracer stops this thread (a controlled run was stopped): the
+        // error is raised in the frame, which unwinds.
+        err.restore(py);
+        return -1;
+    }
+    0
+}
+
+/// The current thread state's dict (`PyThreadState_GetDict`), where
+/// `_thread._local` keeps each local object's data for this thread.
+pub fn thread_state_dict(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
+    // SAFETY: GIL held; the dict is borrowed from the thread state, which
+    // outlives the returned reference's use by the caller (same thread).
+    unsafe {
+        let d = ffi::PyThreadState_GetDict();
+        Bound::from_borrowed_ptr_or_opt(py, d).and_then(|d| d.cast_into::<PyDict>().ok())
+    }
+}

@@ -1,0 +1,193 @@
+//! The per-thread state the installed trace function owns, the turn-taking
+//! gate of controlled runs, and the [`Tracer`] implementation through which
+//! the interpreter backend hands events to the hook.
+
+use std::cell::{Cell, RefCell};
+
+use pyo3::prelude::*;
+use racetrace_formats::{ActorId, EventKind, LocId, ObjId};
+
+use crate::codeinfo::Role;
+use crate::cpython::{Frame, Tracer};
+use crate::session;
+
+/// Per-thread recorder state, owned by the installed trace function.
+pub struct ThreadCtx {
+    pub actor: ActorId,
+    pub generation: u64,
+    /// A lock acquire waiting to learn whether it succeeded.
+    pub(super) pending: Cell<Option<Pending>>,
+    pub(super) cond_waits: RefCell<Vec<CondWaitState>>,
+    pub(super) barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
+    /// Futures whose `result()`/`exception()` call is in progress (by frame).
+    pub(super) future_calls: RefCell<Vec<(usize, ObjId)>>,
+    /// Where the actor started (also used for its exit event).
+    pub(super) start_loc: Cell<LocId>,
+    /// Whether this actor takes turns (a controlled run).
+    pub controlled: bool,
+    /// Inside `Thread.start`: the handshake with the new thread runs
+    /// unmodelled (the child is not an actor yet).
+    pub(super) uncontrolled: Cell<u32>,
+    /// The actor recorded its exit: nothing of it is controlled any more.
+    pub finished: Cell<bool>,
+    /// Recognized primitives being called (controlled runs): what a wait
+    /// inside them is for, in the user's terms.
+    pub(super) prims: RefCell<Vec<Prim>>,
+}
+
+/// A recognized primitive call in progress (controlled runs).
+#[derive(Clone)]
+pub(crate) struct Prim {
+    pub(super) frame: usize,
+    pub(super) role: Role,
+    /// The primitive's trace id (or the joined actor's).
+    pub(super) id: u32,
+    /// The user's call site (None when called from inside the library).
+    pub(super) site: Option<LocId>,
+    /// The lock a `Condition.wait` re-acquires.
+    pub(super) cond_lock: Option<usize>,
+    pub(super) label: String,
+}
+
+/// A C call whose effect is recorded once it has returned: at the next
+/// instruction of the same frame, where its result is on top of the stack.
+#[derive(Clone, Copy)]
+pub(super) struct Pending {
+    pub(super) frame: usize,
+    /// Stack depth once the call has replaced its operands by its result.
+    pub(super) depth: isize,
+    pub(super) what: PendingOp,
+    pub(super) loc: LocId,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum PendingOp {
+    /// Lock acquire: recorded if the result is `True`.
+    Acquire { lock: ObjId, reentrant: bool },
+    /// `SimpleQueue.get`: the result is the item.
+    QueueGet { queue: ObjId },
+}
+
+pub(super) struct CondWaitState {
+    pub(super) frame: usize,
+    pub(super) lock: Option<(ObjId, u32)>,
+}
+
+impl ThreadCtx {
+    pub fn new(actor: ActorId, generation: u64, start_loc: LocId) -> ThreadCtx {
+        ThreadCtx {
+            actor,
+            generation,
+            pending: Cell::new(None),
+            cond_waits: RefCell::new(Vec::new()),
+            barrier_waits: RefCell::new(Vec::new()),
+            future_calls: RefCell::new(Vec::new()),
+            start_loc: Cell::new(start_loc),
+            controlled: crate::control::active(),
+            uncontrolled: Cell::new(0),
+            finished: Cell::new(false),
+            prims: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Whether this actor's operations go through the scheduler now.
+    #[inline]
+    pub fn in_control(&self) -> bool {
+        self.controlled && self.uncontrolled.get() == 0 && !self.finished.get()
+    }
+}
+
+thread_local! {
+    /// Set when the controlled run was stopped under this thread: the trace
+    /// function raises `RunAborted` so that the actor unwinds.
+    static ABORTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the run was stopped during this callback (cleared).
+pub(super) fn take_abort() -> bool {
+    ABORTING.with(|a| a.replace(false))
+}
+
+pub(crate) fn aborting() -> bool {
+    ABORTING.with(|a| a.get())
+}
+
+pub(crate) fn set_abort() {
+    ABORTING.with(|a| a.set(true));
+}
+
+/// Takes the turn for one event (a no-op when the run is not controlled).
+/// False when the run was stopped: the event must not be written.
+#[inline]
+pub(crate) fn gate(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) -> bool {
+    gate_at(ctx, kind, loc, target, aux, None)
+}
+
+pub(crate) fn gate_at(
+    ctx: &ThreadCtx,
+    kind: EventKind,
+    loc: LocId,
+    target: u32,
+    aux: u64,
+    deadline: Option<f64>,
+) -> bool {
+    if !ctx.in_control() {
+        return true;
+    }
+    // Hooks and the native API run with the GIL held.
+    let py = crate::cpython::gil_held();
+    let op = racetrace_formats::Event {
+        actor: ctx.actor,
+        kind,
+        loc,
+        target,
+        aux,
+    };
+    match crate::control::before_emit(py, ctx.actor, op, deadline) {
+        Ok(()) => true,
+        Err(_) => {
+            set_abort();
+            false
+        }
+    }
+}
+
+#[inline]
+pub fn ctx_is_current(ctx: &ThreadCtx) -> bool {
+    ctx.generation == session::generation()
+}
+
+pub fn internal_error(what: &str) {
+    session::with(|s| {
+        s.write_error
+            .get_or_insert_with(|| format!("internal recorder error: {what}"));
+    });
+}
+
+impl Tracer for ThreadCtx {
+    #[inline]
+    fn is_current(&self) -> bool {
+        ctx_is_current(self)
+    }
+    fn on_call(&self, py: Python<'_>, f: Frame<'_>) {
+        super::on_call(py, self, f)
+    }
+    fn on_return(&self, py: Python<'_>, f: Frame<'_>, retval: Option<&Bound<'_, PyAny>>) {
+        super::on_return(py, self, f, retval)
+    }
+    fn on_opcode(&self, py: Python<'_>, f: Frame<'_>) {
+        super::on_opcode(py, self, f)
+    }
+    fn on_panic(&self) {
+        internal_error("panic in the trace function");
+    }
+    fn take_abort(&self) -> Option<PyErr> {
+        if !take_abort() {
+            return None;
+        }
+        // The controlled run was stopped: the actor unwinds, once; what it
+        // runs while unwinding is no longer controlled.
+        self.finished.set(true);
+        Some(crate::control::run_aborted())
+    }
+}
