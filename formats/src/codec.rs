@@ -34,9 +34,6 @@
 
 use crate::model::{Event, EventKind, Outcome, TargetKind};
 
-/// The format version this build writes and the only one it reads.
-pub const FORMAT_VERSION: u32 = 1;
-
 /// Starts every trace file. The non-ASCII first byte and the CR LF / ^Z
 /// catch files mangled by text-mode transfers (the PNG trick).
 pub const MAGIC: [u8; 8] = [0x89, b'R', b'T', b'R', b'C', b'\r', b'\n', 0x1a];

@@ -44,8 +44,8 @@ pub mod schedule;
 pub mod synthetic;
 pub mod writer;
 
-pub use codec::FORMAT_VERSION;
 pub use error::FormatError;
+pub use model::FORMAT_VERSION;
 pub use model::*;
 pub use reader::{ChunkInfo, Events, TraceFile, Truncation};
 pub use schedule::{Schedule, ScheduleError};

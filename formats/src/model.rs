@@ -423,6 +423,10 @@ pub enum Mode {
 }
 
 /// File header. `format_version` is the version of the file format, checked
+/// The format version this build writes and the only one it reads (the
+/// header's `format_version`; the byte codec of events is versioned with it).
+pub const FORMAT_VERSION: u32 = 1;
+
 /// before anything else is decoded.
 #[derive(
     Clone,
@@ -452,7 +456,7 @@ impl Header {
     /// caller fills them in.
     pub fn new(mode: Mode, program: impl Into<String>) -> Header {
         Header {
-            format_version: crate::codec::FORMAT_VERSION,
+            format_version: FORMAT_VERSION,
             python_version: String::new(),
             racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
             mode,

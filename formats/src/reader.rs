@@ -435,12 +435,12 @@ impl<'a> Scanner<'a> {
             )));
         }
         let version = le_u32(&data[magic_len..]);
-        if version != codec::FORMAT_VERSION {
+        if version != crate::model::FORMAT_VERSION {
             return Err(FormatError::UnsupportedVersion {
                 file: self.file.to_string(),
                 offset: magic_len as u64,
                 version,
-                supported: codec::FORMAT_VERSION,
+                supported: crate::model::FORMAT_VERSION,
             });
         }
         if data.len() < codec::HEADER_PREFIX_LEN {

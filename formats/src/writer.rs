@@ -110,14 +110,14 @@ impl<W: Write> TraceWriter<W> {
             hold_open_until: 0,
         };
         let header = Header {
-            format_version: codec::FORMAT_VERSION,
+            format_version: crate::model::FORMAT_VERSION,
             ..header.clone()
         };
         let body = bincode::encode_to_vec(&header, BINCODE).map_err(|e| w.invalid(e))?;
         let len = u32::try_from(body.len()).map_err(|_| w.invalid("header too large"))?;
         let mut prefix = Vec::with_capacity(codec::HEADER_PREFIX_LEN);
         prefix.extend_from_slice(&codec::MAGIC);
-        prefix.extend_from_slice(&codec::FORMAT_VERSION.to_le_bytes());
+        prefix.extend_from_slice(&crate::model::FORMAT_VERSION.to_le_bytes());
         prefix.extend_from_slice(&len.to_le_bytes());
         prefix.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         w.write_out(&prefix)?;
