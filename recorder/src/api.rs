@@ -3,11 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use racetrace_formats::{ActorId, CodeLoc, EventKind, Header, LocId, Mode, Outcome, StrId};
+use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, Mode, Outcome};
 
 use crate::calls::{CallRole, CallTable};
 use crate::codeinfo::Role;
@@ -17,6 +16,7 @@ use crate::filter::Filter;
 use crate::hook::{self, ThreadCtx};
 use crate::naming;
 use crate::session::{self, StartOptions};
+use crate::setup::{intern_unknown, make_header};
 
 /// The trace function the recording thread had before recording (a
 /// debugger's, a coverage tool's) and that thread's ident: put back at stop.
@@ -34,69 +34,6 @@ fn thread_name(thread: &Bound<'_, PyAny>) -> String {
         .getattr("name")
         .and_then(|n| n.extract())
         .unwrap_or_default()
-}
-
-/// The recognized callables and code objects, keyed as the hook looks
-/// them up (kept alive for the session).
-pub(crate) fn call_tables(
-    calls: &[(Bound<'_, PyAny>, String)],
-    code_roles: &[(Bound<'_, PyAny>, String)],
-) -> (CallTable, HashMap<usize, Role>, Vec<Py<PyAny>>) {
-    let mut keep_alive = Vec::new();
-    let mut table = CallTable::default();
-    for (callable, role) in calls {
-        let Some(role) = CallRole::from_name(role) else {
-            continue;
-        };
-        match cpython::builtin_method(callable) {
-            Some((def, _)) => table.by_method_def.insert(def, role),
-            None => table.by_identity.insert(callable.as_ptr() as usize, role),
-        };
-        keep_alive.push(callable.clone().unbind());
-    }
-    let mut roles = HashMap::new();
-    for (code, role) in code_roles {
-        if cpython::is_code(code) {
-            roles.insert(code.as_ptr() as usize, Role::from_name(role));
-            keep_alive.push(code.clone().unbind());
-        }
-    }
-    (table, roles, keep_alive)
-}
-
-pub(crate) fn make_header(py: Python<'_>, mode: Mode, program: String) -> PyResult<Header> {
-    let python_version: String = py.import("sys")?.getattr("version")?.extract()?;
-    Ok(Header {
-        format_version: 0,
-        python_version: python_version
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        racetrace_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode,
-        program,
-        seed: 0,
-        started_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    })
-}
-
-/// Interns the "unknown" string and location as id 0 of their tables.
-pub(crate) fn intern_unknown() {
-    session::with(|s| {
-        let empty = s.string("");
-        debug_assert_eq!(empty, StrId(0));
-        let file = s.string("<unknown>");
-        s.loc(CodeLoc {
-            file,
-            line: 0,
-            function: empty,
-            offset: 0,
-        })
-    });
 }
 
 /// Starts recording into `path` in the calling thread (which becomes actor 0).
@@ -444,7 +381,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "RunAborted",
         m.py().get_type::<crate::control::RunAborted>(),
     )?;
-    crate::api_control::register(m)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;

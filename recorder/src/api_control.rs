@@ -11,11 +11,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_formats::{ActorId, Event, Mode, Outcome, Schedule, Tables, TargetKind, TraceFile};
 
-use crate::api::{call_tables, intern_unknown, make_header};
 use crate::control::{self, Config, Expected, Status};
 use crate::filter::Filter;
 use crate::naming;
 use crate::session::{self, StartOptions};
+use crate::setup::{call_tables, intern_unknown, make_header};
 
 /// What a recorded event touched, as the trace names it.
 fn target_text(tables: &Tables, ev: &Event) -> String {
@@ -160,10 +160,10 @@ fn control_start(
         (_, Some(d)) => Box::new(d.dpor.clone()),
         (_, None) if pct.is_some() => {
             let (s, depth, k) = pct.unwrap_or_default();
-            Box::new(control::pct::Pct::new(s, depth, k))
+            Box::new(crate::strategy::pct::Pct::new(s, depth, k))
         }
-        (Some(seed), None) => Box::new(control::strategy::Random::new(seed, steps)),
-        (None, None) => Box::new(control::strategy::Replay::new(steps)),
+        (Some(seed), None) => Box::new(crate::strategy::Random::new(seed, steps)),
+        (None, None) => Box::new(crate::strategy::Replay::new(steps)),
     };
     naming::init(py)?;
     crate::identity::init(py)?;

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_analyzer::dpor::DporConfig;
 
-use crate::control::dpor::Dpor;
+use crate::strategy::dpor::Dpor;
 
 /// One exploration. `begin()` before each controlled run (False: the whole
 /// space is explored), `end()` after it; the run's strategy is `self`.

@@ -19,11 +19,14 @@ mod hook;
 mod identity;
 mod naming;
 mod session;
+mod setup;
+mod strategy;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cli_bridge::register(m)?;
     api::register(m)?;
+    api_control::register(m)?;
     api_dpor::register(m)?;
     api_shrink::register(m)?;
     Ok(())

@@ -329,7 +329,7 @@ impl Session {
     /// (file, line, function) of a location of this trace.
     pub fn loc_parts(&self, id: LocId) -> Option<(String, u32, String)> {
         let loc = self.loc_list.get(id.index())?;
-        crate::control::code_loc_parts(&self.string_list, loc)
+        code_loc_parts(&self.string_list, loc)
     }
 
     /// The label of a registered object ("lock_a"), or its type name.
@@ -559,4 +559,13 @@ impl Session {
         }
         t
     }
+}
+
+/// Renders a `CodeLoc` through a string table.
+pub fn code_loc_parts(strings: &[String], loc: &CodeLoc) -> Option<(String, u32, String)> {
+    Some((
+        strings.get(loc.file.index())?.clone(),
+        loc.line,
+        strings.get(loc.function.index())?.clone(),
+    ))
 }

@@ -37,19 +37,15 @@
 //! (to render locations), never the other way round; Python is never
 //! called with the run mutex held.
 
-pub mod dpor;
-pub mod pct;
-pub mod strategy;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use racetrace_formats::{ActorId, CodeLoc, Event, EventKind, LocId};
+use racetrace_formats::{ActorId, Event, EventKind, LocId};
 
-pub use strategy::{Candidate, Choice, Decision, Readiness, Scheduler};
+pub use crate::strategy::{Candidate, Choice, Decision, Readiness, Scheduler};
 
 use crate::session;
 
@@ -434,26 +430,6 @@ pub fn exited(actor: ActorId) {
     }
 }
 
-/// The thread's state lock (`Thread._tstate_lock`), held by the child until
-/// it exits.
-pub fn register_tstate(lock_obj: &Bound<'_, PyAny>, child: ActorId) {
-    let addr = lock_obj.as_ptr() as usize;
-    if let Some(run) = lock().as_mut() {
-        run.locks.insert(
-            addr,
-            LockState {
-                owner: Owner::Actor(child.0),
-                count: 1,
-                reentrant: false,
-                tstate: true,
-                label: String::new(),
-                since: LocId(0),
-                _keep: Some(lock_obj.clone().unbind()),
-            },
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Scheduling points.
 
@@ -523,215 +499,6 @@ pub fn before_emit(
         run.slots[a as usize].credit = false;
         run.account(a, &op, actual.as_ref())
     })
-}
-
-/// Everything an acquire-like call tells the model.
-pub struct Acquire<'a, 'py> {
-    pub obj: &'a Bound<'py, PyAny>,
-    pub reentrant: bool,
-    /// Levels taken at once (`RLock._acquire_restore` restores a count).
-    pub count: u32,
-    pub blocking: bool,
-    /// Seconds, for a timed call.
-    pub timeout: Option<f64>,
-    /// Further locks needed before the next event (a condition's lock).
-    pub also: Vec<usize>,
-    /// The event the call will end in, predicted (for strategies and reports).
-    pub op: Event,
-    pub site: LocId,
-    pub what: String,
-    /// Label of the lock for reports ("lock_a"), if known.
-    pub label: String,
-    /// The call records a `LockAcquire` right after taking the lock (a
-    /// plain user-level acquire): the turn is taken before the lock, so
-    /// that the model never holds a free lock for an actor still waiting
-    /// for its turn to record the acquire.
-    pub turn_first: bool,
-    /// Current lock state read from Python on first sight:
-    /// (locked, owner thread ident).
-    pub first_sight: Option<(bool, u64)>,
-}
-
-/// A `_thread` lock acquire by `actor`. Returns what the hook must do with
-/// the call.
-pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<Resume, Abort> {
-    let a = actor.0;
-    let addr = req.obj.as_ptr() as usize;
-    let keep = req.obj.clone().unbind();
-    let mut keep = Some(keep);
-    {
-        let mut g = lock();
-        let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
-        };
-        if run.status != Status::Running {
-            return Err(Abort);
-        }
-        if !run.locks.contains_key(&addr) {
-            if let Some((true, ident)) = req.first_sight {
-                let owner = match run.idents.get(&ident) {
-                    Some(&o) => Owner::Actor(o),
-                    None => Owner::External,
-                };
-                run.locks.insert(
-                    addr,
-                    LockState {
-                        owner,
-                        count: 1,
-                        reentrant: req.reentrant,
-                        tstate: false,
-                        label: req.label.clone(),
-                        since: LocId(0),
-                        _keep: keep.take(),
-                    },
-                );
-            }
-        }
-        let state = run.locks.get(&addr);
-        let tstate_free = state.is_some_and(|l| l.tstate && l.count == 0);
-        let reentry =
-            state.is_some_and(|l| l.count > 0 && l.owner == Owner::Actor(a) && l.reentrant);
-        let free = reentry || state.is_none_or(|l| l.count == 0);
-        // A blocking acquire of a free lock still waits for its turn before
-        // taking the lock (below, as a contended one does): taken at once,
-        // the lock would be held while the actor waits to record the
-        // acquire, and another actor could never acquire it first.
-        let take_now = !req.turn_first
-            || reentry
-            || !req.blocking
-            || tstate_free
-            || state.is_some_and(|l| l.tstate);
-        if free && take_now {
-            run.take_lock(
-                a,
-                addr,
-                req.reentrant,
-                req.count,
-                &req.label,
-                req.site,
-                &mut keep,
-            );
-            let blocking_needed = tstate_free && !req.blocking;
-            return Ok(if blocking_needed {
-                Resume::ProceedBlocking
-            } else {
-                Resume::Proceed
-            });
-        }
-        if state.is_some_and(|l| l.owner == Owner::External) {
-            // Held outside the run: nothing the model can wait for.
-            return Ok(Resume::Unmodelled);
-        }
-        if !req.blocking || req.timeout == Some(0.0) {
-            // Fails at once, as it would.
-            return Ok(Resume::Proceed);
-        }
-    }
-    let mut wait = vec![WaitOn::Lock(addr)];
-    wait.extend(req.also.iter().map(|&l| WaitOn::Lock(l)));
-    block(
-        py,
-        a,
-        Blocked {
-            wait,
-            deadline: req.timeout,
-            op: req.op,
-            site: req.site,
-            what: req.what,
-            keep,
-            reentrant: req.reentrant,
-            count: req.count,
-            label: req.label,
-        },
-    )
-}
-
-/// A release (or, with `all`, `_release_save` of an RLock) by `actor`.
-pub fn release(actor: ActorId, obj: &Bound<'_, PyAny>, all: bool) {
-    let addr = obj.as_ptr() as usize;
-    let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
-    let Some(l) = run.locks.get_mut(&addr) else {
-        return;
-    };
-    if l.count == 0 {
-        return; // the real call raises
-    }
-    match l.owner {
-        Owner::Actor(o) if o != actor.0 && l.reentrant => return, // raises
-        _ => {}
-    }
-    if all {
-        l.count = 0;
-    } else {
-        l.count -= 1;
-    }
-    if l.count == 0 && !l.tstate {
-        run.locks.remove(&addr);
-    }
-}
-
-/// `SimpleQueue.put`.
-pub fn queue_put(q: &Bound<'_, PyAny>, size_now: u64) {
-    let addr = q.as_ptr() as usize;
-    if let Some(run) = lock().as_mut() {
-        let e = run
-            .queues
-            .entry(addr)
-            .or_insert_with(|| (size_now, Some(q.clone().unbind())));
-        e.0 += 1;
-    }
-}
-
-/// `SimpleQueue.get`: waits (in the model) while the queue is empty.
-#[allow(clippy::too_many_arguments)]
-pub fn queue_get(
-    py: Python<'_>,
-    actor: ActorId,
-    q: &Bound<'_, PyAny>,
-    size_now: u64,
-    blocking: bool,
-    timeout: Option<f64>,
-    op: Event,
-    site: LocId,
-    what: String,
-) -> Result<Resume, Abort> {
-    let addr = q.as_ptr() as usize;
-    {
-        let mut g = lock();
-        let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
-        };
-        if run.status != Status::Running {
-            return Err(Abort);
-        }
-        let e = run
-            .queues
-            .entry(addr)
-            .or_insert_with(|| (size_now, Some(q.clone().unbind())));
-        if e.0 > 0 {
-            e.0 -= 1;
-            return Ok(Resume::Proceed);
-        }
-        if !blocking || timeout == Some(0.0) {
-            return Ok(Resume::Proceed);
-        }
-    }
-    block(
-        py,
-        actor.0,
-        Blocked {
-            wait: vec![WaitOn::SimpleQueue(addr)],
-            deadline: timeout,
-            op,
-            site,
-            what,
-            keep: None,
-            reentrant: false,
-            count: 1,
-            label: String::new(),
-        },
-    )
 }
 
 fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Abort> {
@@ -819,6 +586,12 @@ fn wait_turn_guard(
     }
 }
 
+mod locks;
+mod report;
+
+pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, release, Acquire};
+pub use report::{loc_text, same_file};
+
 // ---------------------------------------------------------------------------
 // The run.
 
@@ -831,46 +604,6 @@ impl Run {
             s.cv.notify_all();
         }
         DRIVER.notify_all();
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn take_lock(
-        &mut self,
-        a: u32,
-        addr: usize,
-        reentrant: bool,
-        count: u32,
-        label: &str,
-        site: LocId,
-        keep: &mut Option<Py<PyAny>>,
-    ) {
-        let l = self.locks.entry(addr).or_insert_with(|| LockState {
-            owner: Owner::Actor(a),
-            count: 0,
-            reentrant,
-            tstate: false,
-            label: String::new(),
-            since: site,
-            _keep: keep.take(),
-        });
-        if l.count == 0 {
-            l.owner = Owner::Actor(a);
-            l.since = site;
-        }
-        l.count += count.max(1);
-        if !label.is_empty() {
-            l.label = label.to_string();
-        }
-    }
-
-    fn acquirable(&self, a: u32, w: WaitOn) -> bool {
-        match w {
-            WaitOn::Lock(addr) => match self.locks.get(&addr) {
-                None => true,
-                Some(l) => l.count == 0 || (l.owner == Owner::Actor(a) && l.reentrant),
-            },
-            WaitOn::SimpleQueue(addr) => self.queues.get(&addr).is_some_and(|q| q.0 > 0),
-        }
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -1147,187 +880,4 @@ impl Run {
         );
         self.stop(Status::Timeout(msg));
     }
-
-    fn actor_name(&self, a: u32) -> String {
-        match self.slots.get(a as usize) {
-            Some(s) if !s.name.is_empty() => format!("T{a} ({})", s.name),
-            _ => format!("T{a}"),
-        }
-    }
-
-    fn describe_unavailable(&self, a: ActorId, cands: &[Candidate]) -> String {
-        let step = self.step;
-        let expected = self
-            .expected
-            .get(step as usize)
-            .map(|e| {
-                format!(
-                    " (expected: {} {} at {}:{} in {})",
-                    e.kind.name(),
-                    e.what,
-                    e.file,
-                    e.line,
-                    e.function
-                )
-            })
-            .unwrap_or_default();
-        let why = match self.slots.get(a.index()) {
-            None => format!(
-                "the program has not created actor T{} (actors so far: T0..T{})",
-                a.0,
-                self.slots.len() - 1
-            ),
-            Some(s) => match &s.state {
-                State::Finished => format!("{} has finished", self.actor_name(a.0)),
-                State::Blocked(b) => format!(
-                    "{} is blocked at {} waiting for {}",
-                    self.actor_name(a.0),
-                    loc_text(b.site),
-                    b.what
-                ),
-                _ => format!("{} cannot run", self.actor_name(a.0)),
-            },
-        };
-        let can: Vec<String> = cands.iter().map(|c| self.actor_name(c.actor.0)).collect();
-        format!(
-            "the schedule does not fit the program at step {step}: it names T{}{expected}, but {why}; actors able to run: {}",
-            a.0,
-            can.join(", ")
-        )
-    }
-
-    fn describe_deadlock(&self) -> String {
-        let mut lines = vec!["deadlock: every live actor is blocked".to_string()];
-        let mut waits_for: Vec<(u32, Option<u32>)> = Vec::new();
-        for (i, s) in self.alive() {
-            let a = i as u32;
-            match &s.state {
-                State::Blocked(b) => {
-                    let mut line = format!(
-                        "  {} waits at {} for {}",
-                        self.actor_name(a),
-                        loc_text(b.site),
-                        b.what
-                    );
-                    let mut holder = None;
-                    for w in &b.wait {
-                        if let WaitOn::Lock(addr) = w {
-                            if let Some(l) = self.locks.get(addr) {
-                                if l.count > 0 && !l.tstate {
-                                    if let Owner::Actor(o) = l.owner {
-                                        if o != a {
-                                            holder = Some(o);
-                                            let name = if l.label.is_empty() {
-                                                "it".to_string()
-                                            } else {
-                                                l.label.clone()
-                                            };
-                                            let state = if matches!(
-                                                self.slots.get(o as usize).map(|s| &s.state),
-                                                Some(State::Finished)
-                                            ) {
-                                                " (which has finished)"
-                                            } else {
-                                                ""
-                                            };
-                                            line.push_str(&format!(
-                                                "; {name} is held by {}{state}, acquired at {}",
-                                                self.actor_name(o),
-                                                loc_text(l.since)
-                                            ));
-                                            break;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    if holder.is_none() {
-                        if b.what.starts_with("event") {
-                            line.push_str("; no other actor can set it");
-                        } else if b.what.starts_with("condition") {
-                            line.push_str("; no other actor can notify it");
-                        }
-                    }
-                    waits_for.push((a, holder));
-                    lines.push(line);
-                }
-                _ => lines.push(format!("  {} cannot run", self.actor_name(a))),
-            }
-        }
-        // Locks held by actors, with where they were taken.
-        let mut held: Vec<String> = Vec::new();
-        for l in self.locks.values() {
-            if l.count == 0 || l.tstate || l.label.is_empty() {
-                continue;
-            }
-            if let Owner::Actor(o) = l.owner {
-                held.push(format!(
-                    "  {} holds {} (acquired at {})",
-                    self.actor_name(o),
-                    l.label,
-                    loc_text(l.since)
-                ));
-            }
-        }
-        held.sort();
-        lines.extend(held);
-        // A cycle of actors waiting for each other's locks.
-        for &(start, _) in &waits_for {
-            let mut path = vec![start];
-            let mut cur = start;
-            while let Some(&(_, Some(next))) = waits_for.iter().find(|(a, _)| *a == cur) {
-                if next == start {
-                    let names: Vec<String> = path
-                        .iter()
-                        .chain(std::iter::once(&start))
-                        .map(|&a| format!("T{a}"))
-                        .collect();
-                    lines.push(format!("  cycle: {}", names.join(" -> ")));
-                    return lines.join("\n");
-                }
-                if path.contains(&next) {
-                    break;
-                }
-                path.push(next);
-                cur = next;
-            }
-        }
-        lines.join("\n")
-    }
-}
-
-/// Whether two recorded file names are the same file: equal, or one is
-/// the other with a leading directory (a script run as `prog.py` in one
-/// run and by its absolute path in the other).
-pub fn same_file(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
-    long.ends_with(short) && long[..long.len() - short.len()].ends_with('/')
-}
-
-/// `file:line` of a location of the trace being written.
-pub fn loc_text(loc: LocId) -> String {
-    session::with(|s| s.loc_parts(loc))
-        .flatten()
-        .map(|(f, l, _)| format!("{f}:{l}"))
-        .unwrap_or_else(|| "<unknown>".into())
-}
-
-/// Renders a `CodeLoc` through a string table.
-pub fn code_loc_parts(strings: &[String], loc: &CodeLoc) -> Option<(String, u32, String)> {
-    Some((
-        strings.get(loc.file.index())?.clone(),
-        loc.line,
-        strings.get(loc.function.index())?.clone(),
-    ))
-}
-
-/// Whether the model tracks this lock already (else the hook reads its
-/// state on first sight).
-pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
-    let addr = obj.as_ptr() as usize;
-    lock().as_ref().is_some_and(|r| r.locks.contains_key(&addr))
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use racetrace_analyzer::dpor::{DporConfig, Explorer};
 use racetrace_formats::{ActorId, Event, Tables};
 
-use super::strategy::{Choice, Decision, Scheduler};
+use super::{Choice, Decision, Scheduler};
 use crate::session;
 
 /// What one exploration keeps between runs.
@@ -104,7 +104,7 @@ impl Scheduler for Dpor {
             .map(|c| c.op)
             .collect();
         if enabled.is_empty() {
-            let a = super::strategy::default_choice(d);
+            let a = super::default_choice(d);
             enabled.extend(d.candidates.iter().filter(|c| c.actor == a).map(|c| c.op));
         }
         match st.explorer.choose(&enabled) {

@@ -1,6 +1,6 @@
 //! Scheduling strategies: the one interface every way of choosing the next
-//! actor implements (replay of a schedule, uniformly random, and later DPOR
-//! and PCT), in the manner of Shuttle's `Scheduler` trait. The control loop
+//! actor implements (one file each: [`replay`] of a schedule, uniformly
+//! [`random`], [`pct`], [`dpor`]), in the manner of Shuttle's `Scheduler` trait. The control loop
 //! (`control`) does the turn-taking, blocking, deadlock detection, timeouts
 //! and tracing once for all of them.
 //!
@@ -12,6 +12,14 @@
 //! letting its timeout expire (a timed wait that nothing has satisfied, or
 //! a `time.sleep`). Choosing a `Timeout` candidate advances the virtual
 //! clock to its deadline.
+
+pub mod dpor;
+pub mod pct;
+pub mod random;
+pub mod replay;
+
+pub use random::Random;
+pub use replay::Replay;
 
 use racetrace_formats::{ActorId, Event};
 
@@ -132,89 +140,12 @@ impl Rng {
     }
 }
 
-/// Forces a schedule (one actor per step), then follows the default policy.
-pub struct Replay {
-    steps: Vec<ActorId>,
-}
-
-impl Replay {
-    pub fn new(steps: Vec<ActorId>) -> Replay {
-        Replay { steps }
-    }
-}
-
-impl Scheduler for Replay {
-    fn next(&mut self, d: &Decision<'_>) -> Choice {
-        match self.steps.get(d.step as usize) {
-            Some(&a) if d.candidates.iter().any(|c| c.actor == a) => Choice::Actor(a),
-            Some(&a) => Choice::Unavailable(a),
-            None => Choice::Actor(default_choice(d)),
-        }
-    }
-    fn name(&self) -> &'static str {
-        "replay"
-    }
-}
-
-/// Uniformly random among the ready candidates (after an optional forced
-/// prefix); timeouts expire only when nothing is ready. Seeded, so a seed
-/// names one schedule of a deterministic program.
-pub struct Random {
-    prefix: Vec<ActorId>,
-    seed: u64,
-    state: u64,
-}
-
-impl Random {
-    pub fn new(seed: u64, prefix: Vec<ActorId>) -> Random {
-        Random {
-            prefix,
-            seed,
-            state: seed,
-        }
-    }
-
-    /// splitmix64: small, fast, and the same on every platform.
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-impl Scheduler for Random {
-    fn new_execution(&mut self) {
-        self.state = self.seed;
-    }
-    fn next(&mut self, d: &Decision<'_>) -> Choice {
-        if let Some(&a) = self.prefix.get(d.step as usize) {
-            return if d.candidates.iter().any(|c| c.actor == a) {
-                Choice::Actor(a)
-            } else {
-                Choice::Unavailable(a)
-            };
-        }
-        let ready = d.candidates.iter().filter(|c| c.is_ready()).count();
-        if ready == 0 {
-            return Choice::Actor(earliest_timeout(d.candidates));
-        }
-        let k = (self.next_u64() % ready as u64) as usize;
-        let c = d.candidates.iter().filter(|c| c.is_ready()).nth(k);
-        Choice::Actor(c.map(|c| c.actor).unwrap_or(d.candidates[0].actor))
-    }
-    fn name(&self) -> &'static str {
-        "random"
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use racetrace_formats::{EventKind, LocId};
 
-    fn cand(a: u32, r: Readiness) -> Candidate {
+    pub(super) fn cand(a: u32, r: Readiness) -> Candidate {
         Candidate {
             actor: ActorId(a),
             op: Event {
@@ -248,24 +179,6 @@ mod tests {
         assert_eq!(d(Some(ActorId(0)), &t), ActorId(1));
         let mixed = [cand(0, Readiness::Timeout(1.0)), cand(3, Readiness::Ready)];
         assert_eq!(d(Some(ActorId(0)), &mixed), ActorId(3));
-    }
-
-    #[test]
-    fn replay_forces_then_defaults_and_reports_unavailable() {
-        let mut r = Replay::new(vec![ActorId(1)]);
-        let c = [cand(0, Readiness::Ready), cand(1, Readiness::Ready)];
-        let mut dec = Decision {
-            step: 0,
-            current: Some(ActorId(0)),
-            candidates: &c,
-            actors: 2,
-        };
-        assert_eq!(r.next(&dec), Choice::Actor(ActorId(1)));
-        dec.step = 1;
-        assert_eq!(r.next(&dec), Choice::Actor(ActorId(0)));
-        let mut r = Replay::new(vec![ActorId(5)]);
-        dec.step = 0;
-        assert_eq!(r.next(&dec), Choice::Unavailable(ActorId(5)));
     }
 
     /// The DPOR engine plugs in as one more strategy: its `choose` takes the
@@ -341,34 +254,5 @@ mod tests {
         }
         orders.sort();
         assert_eq!(orders, vec![vec![1, 2], vec![2, 1]]);
-    }
-
-    #[test]
-    fn random_is_seeded() {
-        let c = [
-            cand(0, Readiness::Ready),
-            cand(1, Readiness::Ready),
-            cand(2, Readiness::Ready),
-        ];
-        let run = |seed| {
-            let mut r = Random::new(seed, vec![]);
-            (0..32)
-                .map(|i| {
-                    let d = Decision {
-                        step: i,
-                        current: None,
-                        candidates: &c,
-                        actors: 3,
-                    };
-                    match r.next(&d) {
-                        Choice::Actor(a) => a.0,
-                        _ => 99,
-                    }
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(run(7), run(7));
-        assert_ne!(run(7), run(8));
-        assert!(run(7).iter().all(|&a| a < 3));
     }
 }

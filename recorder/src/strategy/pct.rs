@@ -10,7 +10,7 @@
 
 use racetrace_formats::ActorId;
 
-use super::strategy::{earliest_timeout, Choice, Decision, Rng, Scheduler};
+use super::{earliest_timeout, Choice, Decision, Rng, Scheduler};
 
 /// Initial priorities sit above this; change point `i` lowers an actor to
 /// `i`, so later change points put actors below earlier ones.
@@ -111,7 +111,7 @@ impl Scheduler for Pct {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::strategy::{Candidate, Readiness};
+    use crate::strategy::{Candidate, Readiness};
     use racetrace_formats::{Event, EventKind, LocId};
 
     fn cands(ids: &[u32]) -> Vec<Candidate> {
