@@ -34,8 +34,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from racetrace import _native
-from racetrace import recording as _rec
+from racetrace import _native, tables
+from racetrace.recording import format_exception, thread_bootstrap
 
 RunAborted = _native.RunAborted
 
@@ -113,7 +113,7 @@ _tables: dict[str, Any] = {}
 def _static_tables() -> dict[str, Any]:
     """What the native side recognizes (computed once per process)."""
     if not _tables:
-        calls = _rec._call_roles()
+        calls = tables.call_roles()
         for cls, names, role in (
             (threading._CRLock, "_release_save", "lock_release_save"),  # type: ignore[attr-defined]
             (threading._CRLock, "_acquire_restore", "lock_acquire_restore"),  # type: ignore[attr-defined]
@@ -124,10 +124,10 @@ def _static_tables() -> dict[str, Any]:
                     if attr is not None:
                         calls.append((attr, role))
         _tables.update(
-            code_roles=_rec._code_roles(),
+            code_roles=tables.code_roles(),
             calls=calls,
-            sync=_rec._sync_lib_files(),
-            excluded=_rec._default_excluded_dirs(),
+            sync=tables.sync_lib_files(),
+            excluded=tables.default_excluded_dirs(),
         )
     return _tables
 
@@ -244,7 +244,7 @@ def _resolve_source(schedule: Any) -> tuple[str | None, str | None]:
     return None, text
 
 
-def _execute(
+def execute(
     target: Callable[..., Any],
     args: Sequence[Any],
     kwargs: dict[str, Any],
@@ -262,7 +262,7 @@ def _execute(
     pct: tuple[int, int, int] | None = None,
 ) -> RunResult:
     _check_not_nested()
-    tables = _static_tables()
+    static = _static_tables()
     keep_trace = trace is not None
     # Without a trace file the run's events go nowhere (no file, no flusher).
     path = os.fspath(trace) if trace is not None else ""
@@ -277,7 +277,7 @@ def _execute(
         except BaseException as e:  # noqa: BLE001 - reported to the caller
             box.exception = e
             _native.note_exception(
-                threading.current_thread(), *_rec._format_exception(type(e), e, e.__traceback__)
+                threading.current_thread(), *format_exception(type(e), e, e.__traceback__)
             )
 
     main = threading.Thread(target=main_body, name="MainThread", daemon=True)
@@ -291,7 +291,7 @@ def _execute(
         if hook_args.exc_value is not None:
             workers.append((getattr(hook_args.thread, "name", "?"), hook_args.exc_value))
         try:
-            _type, message, text = _rec._format_exception(
+            _type, message, text = format_exception(
                 hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback
             )
             _native.note_exception(hook_args.thread, _type, message, text)
@@ -304,11 +304,11 @@ def _execute(
         program,
         list(include),
         list(exclude),
-        tables["excluded"],
-        tables["code_roles"],
-        tables["calls"],
-        tables["sync"],
-        _rec._PACKAGE_DIR,
+        static["excluded"],
+        static["code_roles"],
+        static["calls"],
+        static["sync"],
+        tables.PACKAGE_DIR,
         main,
         schedule=schedule,
         trace=trace_source,
@@ -322,7 +322,7 @@ def _execute(
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]
     threading._start_new_thread = _pooled_start  # type: ignore[attr-defined]
-    threading.settrace(_rec._thread_bootstrap)
+    threading.settrace(thread_bootstrap)
     threading.excepthook = excepthook
     interrupted: BaseException | None = None
     # No cyclic garbage collection while actors run: a collection starts
@@ -341,7 +341,7 @@ def _execute(
     finally:
         failure = None
         if box.exception is not None:
-            failure = _rec._format_exception(
+            failure = format_exception(
                 type(box.exception), box.exception, box.exception.__traceback__
             )
         info = _native.control_finish(failure)
@@ -426,7 +426,7 @@ def run(
     usual and listed in ``RunResult.worker_exceptions``.
     """
     text, trace_source = _resolve_source(schedule)
-    result = _execute(
+    result = execute(
         target,
         args,
         kwargs,
@@ -447,7 +447,7 @@ def run(
     return result
 
 
-def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
+def script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
     if not os.path.isfile(script):
         raise FileNotFoundError(f"no such script: {script}")
     path = os.path.abspath(script)
@@ -470,7 +470,7 @@ def _script_target(script: str, argv: Sequence[str]) -> Callable[[], Any]:
     return body
 
 
-def _pytest_target(pytest_args: Sequence[str]) -> Callable[[], Any]:
+def pytest_target(pytest_args: Sequence[str]) -> Callable[[], Any]:
     # Imported before the run, as `racetrace record -- pytest` does: pytest's
     # own import-time code is not part of the recorded interleaving.
     import pytest
@@ -518,12 +518,12 @@ def replay(
     text, trace_source = _resolve_source(source)
     if target is None:
         if script is not None:
-            target = _script_target(os.fspath(script), list(argv))
+            target = script_target(os.fspath(script), list(argv))
         elif pytest_args is not None:
-            target = _pytest_target(list(pytest_args))
+            target = pytest_target(list(pytest_args))
         else:
             raise TypeError("replay() needs a target: a callable, script=... or pytest_args=...")
-    result = _execute(
+    result = execute(
         target,
         args,
         kwargs,

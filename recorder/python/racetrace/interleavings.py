@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from racetrace import control as _control
-from racetrace import explore as _explore
+from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.explain_failure import explain
-from racetrace.explore import ExploreResult, Failure
+from racetrace.results import ExploreResult, Failure
+from racetrace.runs import S, check_test, reproduce, run_options, run_threads
+from racetrace.shrinking import shrink_failure
 
 STRATEGIES = ("pct", "random")
 #: PCT's step estimate before any run has been seen.
@@ -39,74 +41,30 @@ def _attempt_seed(seed: int, attempt: int) -> int:
     return z ^ (z >> 31)
 
 
-def run_threads(
-    setup: Callable[[], Any],
-    threads: Sequence[Callable[[Any], Any]],
-    invariant: Callable[[Any], Any],
-    *,
-    schedule: str | None = None,
-    seed: int | None = None,
-    pct: tuple[int, int, int] | None = None,
-    trace: str | None = None,
-    deadlock_timeout: float,
-    max_steps: int,
-    include: Sequence[str],
-    exclude: Sequence[str],
-) -> tuple[_control.RunResult, Failure | None]:
-    """One controlled execution of the test under a seeded random or PCT
-    schedule (see ``explore.run_threads``)."""
-    return _explore.run_threads(
-        setup,
-        threads,
-        invariant,
-        api="explore_interleavings",
-        schedule=schedule,
-        seed=seed,
-        pct=pct,
-        trace=trace,
-        deadlock_timeout=deadlock_timeout,
-        max_steps=max_steps,
-        include=include,
-        exclude=exclude,
-    )
-
-
-def _check(setup: Any, threads: Any, invariant: Any, strategy: str, depth: int, max_attempts: int) -> list:
-    for name, value in (("setup", setup), ("invariant", invariant)):
-        if not callable(value):
-            raise TypeError(f"explore_interleavings: {name} must be callable, not {type(value).__name__}")
-    if isinstance(threads, (str, bytes)) or not hasattr(threads, "__iter__"):
-        raise TypeError("explore_interleavings: threads must be a sequence of callables")
-    threads = list(threads)
-    if not threads:
-        raise ValueError("explore_interleavings: threads is empty (give at least one callable)")
-    for i, fn in enumerate(threads):
-        if not callable(fn):
-            raise TypeError(f"explore_interleavings: threads[{i}] must be callable, not {type(fn).__name__}")
+def _check(strategy: str, depth: int, max_attempts: int) -> None:
     if strategy not in STRATEGIES:
         raise ValueError(f"explore_interleavings: strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if depth < 1:
         raise ValueError("explore_interleavings: depth must be >= 1")
     if max_attempts < 1:
         raise ValueError("explore_interleavings: max_attempts must be >= 1")
-    return threads
 
 
 def explore_interleavings(
-    setup: Callable[[], Any],
-    threads: Sequence[Callable[[Any], Any]],
-    invariant: Callable[[Any], Any],
+    setup: Callable[[], S],
+    threads: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
     *,
     max_attempts: int = 200,
     seed: int | None = None,
     strategy: str = "pct",
     depth: int = 3,
-    deadlock_timeout: float = _control.DEFAULT_DEADLOCK_TIMEOUT,
+    deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT,
     timeout_per_run: float | None = 10.0,
     total_timeout: float | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
+    on_progress: Callable[[int, int], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
     shrink: bool = True,
     max_shrink_candidates: int = 100,
     reproduce_on_failure: int = 10,
@@ -124,16 +82,11 @@ def explore_interleavings(
     ``on_progress(attempts, max_attempts)`` is called after each attempt; if
     it raises, exploration stops with a partial result.
     """
-    threads = _check(setup, threads, invariant, strategy, depth, max_attempts)
+    fns: Sequence[Callable[[S], object]] = check_test("explore_interleavings", setup, threads, invariant)
+    _check(strategy, depth, max_attempts)
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
-    include, exclude = list(include), list(exclude)
-    common: dict[str, Any] = dict(
-        deadlock_timeout=min(deadlock_timeout, timeout_per_run or deadlock_timeout),
-        max_steps=max_steps,
-        include=include,
-        exclude=exclude,
-    )
+    common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude)
     started = time.monotonic()
     failures: list[Failure] = []
     attempts = 0
@@ -145,12 +98,19 @@ def explore_interleavings(
             stopped = f"total_timeout ({total_timeout} s) reached"
             break
         s = _attempt_seed(seed, attempts)
-        if strategy == "pct":
-            kwargs: dict[str, Any] = dict(pct=(s, depth, longest or _FIRST_K))
-        else:
-            kwargs = dict(seed=s)
+        pct = (s, depth, longest or _FIRST_K) if strategy == "pct" else None
         try:
-            res, failure = run_threads(setup, threads, invariant, **kwargs, **common)
+            res, failure = run_threads(
+                setup,
+                fns,
+                invariant,
+                api="explore_interleavings",
+                schedule=None,
+                trace=None,
+                seed=s if pct is None else None,
+                pct=pct,
+                **common,
+            )
         except KeyboardInterrupt:
             stopped = "interrupted (KeyboardInterrupt)"
             break
@@ -180,12 +140,8 @@ def explore_interleavings(
     }
     for f in failures:
         if shrink:
-            from racetrace.shrinking import shrink_failure
-
-            stats["shrink"] = shrink_failure(
-                f, setup, threads, invariant, common, max_candidates=max_shrink_candidates
-            )
-        _explore._reproduce(f, setup, threads, invariant, reproduce_on_failure, common)
+            stats["shrink"] = shrink_failure(f, setup, fns, invariant, common, max_candidates=max_shrink_candidates)
+        reproduce(f, setup, fns, invariant, reproduce_on_failure, common)
     result = ExploreResult(
         property_holds=not failures,
         num_explored=attempts,

@@ -71,10 +71,10 @@ def run_candidate(candidate: str, program: list[str], trace: str | None, deadloc
     from racetrace import control
 
     if program[0] == "pytest":
-        target = control._pytest_target(program[1:])
+        target = control.pytest_target(program[1:])
     else:
-        target = control._script_target(program[0], program[1:])
-    res = control._execute(
+        target = control.script_target(program[0], program[1:])
+    res = control.execute(
         target,
         (),
         {},

@@ -12,15 +12,23 @@ candidates run in parallel with ``jobs > 1``.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 from racetrace import _native
-from racetrace import control as _control
-from racetrace.explore import DEADLOCK, EXCEPTION, INVARIANT, Failure
+from racetrace.control import RunResult
+from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
+from racetrace.runs import RunOptions, S, run_threads
 
 #: Failure kinds worth shrinking: a timeout or a step limit is not a
 #: failure a candidate can reproduce "the same way".
 SHRINKABLE = (INVARIANT, EXCEPTION, DEADLOCK)
+
+#: What a runner tells the shrinker about one candidate run (see
+#: ``_native.shrink_schedule``): verdict (``fail``, ``pass`` or
+#: ``diverged``), failure kind, failure location, the executed schedule, per
+#: step whether it preempted, and the step a diverged run left the schedule.
+RunReport: TypeAlias = tuple[str, str, str, str, list[bool], int]
 
 
 def _where(e: BaseException) -> str:
@@ -33,7 +41,7 @@ def _where(e: BaseException) -> str:
     return f"{last.filename}:{last.lineno}"
 
 
-def signature(res: _control.RunResult, failure: Failure | None) -> tuple[str, str]:
+def signature(res: RunResult, failure: Failure | None) -> tuple[str, str]:
     """(kind, location) of a failing run: two runs fail the same way when
     these are equal."""
     if failure is None:
@@ -52,7 +60,7 @@ def signature(res: _control.RunResult, failure: Failure | None) -> tuple[str, st
     return (failure.kind, "")
 
 
-def report(res: _control.RunResult, failure: Failure | None) -> tuple:
+def report(res: RunResult, failure: Failure | None) -> RunReport:
     """The runner's answer for the shrinker (see ``_native.shrink_schedule``)."""
     if res.status == "divergence":
         return ("diverged", "", "", "", [], res.steps)
@@ -65,22 +73,23 @@ def report(res: _control.RunResult, failure: Failure | None) -> tuple:
 
 def shrink_failure(
     f: Failure,
-    setup: Callable[[], Any],
-    threads: Sequence[Callable[[Any], Any]],
-    invariant: Callable[[Any], Any],
-    common: dict[str, Any],
+    setup: Callable[[], S],
+    threads: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
+    common: RunOptions,
     *,
     max_candidates: int = 100,
-    on_progress: Callable[[dict], Any] | None = None,
+    on_progress: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any] | None:
     """Replaces ``f.schedule`` by a shrunk one that fails the same way;
     returns the shrinker's figures (None when ``f`` is not shrinkable)."""
     if f.kind not in SHRINKABLE:
         return None
-    from racetrace.interleavings import run_threads
 
-    def run(candidate: str) -> tuple:
-        res, failure = run_threads(setup, threads, invariant, schedule=candidate, **common)
+    def run(candidate: str) -> RunReport:
+        res, failure = run_threads(
+            setup, threads, invariant, api="explore_interleavings", schedule=candidate, trace=None, **common
+        )
         return report(res, failure)
 
     try:
@@ -91,7 +100,9 @@ def shrink_failure(
     # Replays use strict schedules: the short prefix when it alone fails the
     # same way, else the full schedule the shrunk candidate executed.
     for schedule in (out["schedule"], out["executed"]):
-        _res, failure = run_threads(setup, threads, invariant, schedule=schedule, **common)
+        _res, failure = run_threads(
+            setup, threads, invariant, api="explore_interleavings", schedule=schedule, trace=None, **common
+        )
         if failure is not None and failure.kind == f.kind:
             f.schedule = schedule
             f.message = failure.message

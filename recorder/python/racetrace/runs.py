@@ -1,0 +1,223 @@
+"""Controlled executions of a test, shared by the explorers
+(``explore_dpor``, ``explore_interleavings``) and the in-process shrinker.
+
+A test is ``setup`` (a fresh state per execution), ``threads`` (callables
+run on that state, each in a thread of its own) and ``invariant`` (checked
+on the state after the threads are joined). One execution gives a
+``RunResult`` and, if it failed, a ``Failure``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypedDict, TypeVar, cast
+
+from racetrace import _native
+from racetrace.control import RunResult, execute
+from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
+
+#: The state ``setup`` makes for one execution.
+S = TypeVar("S")
+
+
+class SetupError(RuntimeError):
+    """``setup`` raised: nothing can be explored."""
+
+
+class RunOptions(TypedDict):
+    """What every execution of an exploration runs with."""
+
+    deadlock_timeout: float
+    max_steps: int
+    include: list[str]
+    exclude: list[str]
+
+
+def run_options(
+    deadlock_timeout: float,
+    timeout_per_run: float | None,
+    max_steps: int,
+    include: Iterable[str],
+    exclude: Iterable[str],
+) -> RunOptions:
+    """The options of an exploration's executions: a turn may not wait
+    longer than a whole execution may take."""
+    return RunOptions(
+        deadlock_timeout=min(deadlock_timeout, timeout_per_run or deadlock_timeout),
+        max_steps=max_steps,
+        include=list(include),
+        exclude=list(exclude),
+    )
+
+
+def check_callable(api: str, name: str, value: object) -> None:
+    """Raises ``TypeError`` (naming the explorer ``api``) unless ``value`` is
+    callable."""
+    if not callable(value):
+        raise TypeError(f"{api}: {name} must be callable, not {type(value).__name__}")
+
+
+def check_test(api: str, setup: object, threads: object, invariant: object) -> list[Callable[[Any], object]]:
+    """Checks the arguments that make a test; returns ``threads`` as a
+    list."""
+    check_callable(api, "setup", setup)
+    check_callable(api, "invariant", invariant)
+    if isinstance(threads, (str, bytes)) or not hasattr(threads, "__iter__"):
+        raise TypeError(f"{api}: threads must be a sequence of callables")
+    fns = list(cast(Iterable[Callable[[Any], object]], threads))
+    if not fns:
+        raise ValueError(f"{api}: threads is empty (give at least one callable)")
+    for i, fn in enumerate(fns):
+        if not callable(fn):
+            raise TypeError(f"{api}: threads[{i}] must be callable, not {type(fn).__name__}")
+    return fns
+
+
+def run_threads(
+    setup: Callable[[], S],
+    threads: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
+    *,
+    api: str,
+    schedule: str | None,
+    trace: str | None,
+    deadlock_timeout: float,
+    max_steps: int,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    strategy: _native.DporExplorer | None = None,
+    seed: int | None = None,
+    pct: tuple[int, int, int] | None = None,
+) -> tuple[RunResult, Failure | None]:
+    """One controlled execution of a test, shared by every explorer: fresh
+    state from ``setup``, the threads started and joined by the main actor,
+    then the invariant (outside control). ``api`` names the explorer in
+    errors; ``strategy``, ``seed`` or ``pct`` choose the schedule after
+    ``schedule`` runs out."""
+    try:
+        state = setup()
+    except Exception as e:
+        raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
+
+    errors: list[tuple[str, BaseException]] = []
+
+    def guarded(fn: Callable[[S], object], name: str) -> Callable[[], None]:
+        # An actor's exception is a finding, reported with its traceback in
+        # the result; not printed by the thread excepthook at every execution.
+        # (RunAborted, a BaseException, still ends a stopped run.)
+        def body() -> None:
+            try:
+                fn(state)
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                errors.append((name, e))
+
+        return body
+
+    def main() -> None:
+        workers = [
+            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
+            for i, fn in enumerate(threads)
+        ]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+
+    main.__qualname__ = api
+    res = execute(
+        main,
+        (),
+        {},
+        schedule=schedule,
+        trace_source=None,
+        seed=seed,
+        trace=trace,
+        deadlock_timeout=deadlock_timeout,
+        max_steps=max_steps,
+        include=include,
+        exclude=exclude,
+        program=getattr(threads[0], "__qualname__", api),
+        strategy=strategy,
+        pct=pct,
+    )
+    res.worker_exceptions[:0] = errors
+    return res, failure_of(res, state, invariant)
+
+
+def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool]) -> Failure | None:
+    """How an execution failed (None: it did not, or it was abandoned):
+    its run status, an exception that escaped an actor, or the invariant
+    (called on ``state``) being false or raising."""
+    if res.status == "deadlock":
+        return Failure(DEADLOCK, res.message, res.schedule)
+    if res.status in ("timeout", "step_limit", "divergence", "interrupted"):
+        return Failure(res.status, res.message, res.schedule)
+    if res.status == "abandoned":
+        return None
+    excs = list(res.worker_exceptions)
+    if res.exception is not None:
+        excs.insert(0, ("MainThread", res.exception))
+    if excs:
+        name, e = excs[0]
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        return Failure(EXCEPTION, f"{name} raised {type(e).__name__}: {e}\n{text}", res.schedule)
+    try:
+        ok: object = invariant(state)
+    except Exception as e:
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        return Failure(INVARIANT, f"invariant raised {type(e).__name__}: {e}\n{text}", res.schedule)
+    if not isinstance(ok, bool):
+        raise TypeError(
+            f"explore_dpor: invariant must return a bool, it returned {type(ok).__name__} ({ok!r})"
+        )
+    if not ok:
+        return Failure(INVARIANT, "the invariant returned False", res.schedule)
+    return None
+
+
+def count_same(f: Failure, res: RunResult | None, again: Failure | None) -> int:
+    """1 if a replay failed the same way as `f`; else 0, with why noted."""
+    if again is not None and again.kind == f.kind:
+        return 1
+    if res is not None:
+        first = (again.message if again is not None else res.message or "").splitlines()[:1]
+        f.replay_mismatches.append(f"{res.status}: {first[0] if first else ''}")
+    return 0
+
+
+def reproduce(
+    f: Failure,
+    setup: Callable[[], S],
+    threads: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
+    runs: int,
+    common: RunOptions,
+) -> None:
+    """Replays a failing schedule: `runs` times to count how often it fails
+    the same way, and once with a trace written."""
+    fd, path = tempfile.mkstemp(prefix="racetrace-failure-", suffix=".rtt")
+    os.close(fd)
+    res: RunResult | None
+    again: Failure | None
+    try:
+        res, again = run_threads(
+            setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=path, **common
+        )
+        f.trace = path
+    except Exception as e:  # noqa: BLE001 - the trace is a convenience
+        f.trace = None
+        again = None
+        f.replay_mismatches.append(f"the traced replay raised {type(e).__name__}: {e}")
+        res = None
+    same = count_same(f, res, again)
+    for _ in range(max(0, runs - 1)):
+        res, again = run_threads(
+            setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=None, **common
+        )
+        same += count_same(f, res, again)
+    f.replays = max(runs, 1)
+    f.reproduced = same
