@@ -16,15 +16,16 @@
 //! footer (an interrupted write after a power loss). A damaged chunk with
 //! more records after it, or a damaged footer, is corruption: an error.
 
-use std::fs::File;
 use std::path::Path;
 
 use crate::codec::{self, ChunkIndexEntry, Footer};
 use crate::error::{FormatError, TableName};
 use crate::model::*;
 
+mod bytes;
 mod events;
 
+use bytes::Bytes;
 pub use events::Events;
 
 /// Why and where a file ended early.
@@ -62,21 +63,6 @@ impl ChunkInfo {
     }
 }
 
-/// The bytes of a trace: a read-only map of the file, or owned bytes.
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
-}
-
-impl Bytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(map) => map,
-            Bytes::Owned(v) => v,
-        }
-    }
-}
-
 pub struct TraceFile {
     path: String,
     bytes: Bytes,
@@ -105,26 +91,7 @@ impl TraceFile {
     /// Maps `path` and reads its header, tables and chunk index.
     pub fn open(path: &Path) -> Result<TraceFile, FormatError> {
         let name = path.display().to_string();
-        let io = |action, source| FormatError::Io {
-            file: name.clone(),
-            action,
-            source,
-        };
-        let file = File::open(path).map_err(|e| io("cannot open trace file", e))?;
-        let len = file.metadata().map_err(|e| io("cannot stat", e))?.len();
-        let bytes = if len == 0 {
-            // Nothing to map; the header check reports the empty file.
-            Bytes::Owned(Vec::new())
-        } else {
-            // SAFETY: the map is read-only and we rely on the file not being
-            // modified or truncated while it is mapped (trace files are
-            // written once, then only read). A concurrent truncation could
-            // raise SIGBUS on access; a concurrent modification could
-            // change bytes after they were validated, which the decoder
-            // tolerates because it re-checks every bound and id it reads.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io("cannot map", e))?;
-            Bytes::Mapped(map)
-        };
+        let bytes = Bytes::map_file(path, &name)?;
         Self::parse(name, bytes)
     }
 
