@@ -4,12 +4,7 @@
 
 use pyo3::prelude::*;
 
-mod api;
-mod api_control;
-mod api_dpor;
-mod api_shrink;
 mod calls;
-mod cli_bridge;
 mod codeinfo;
 mod control;
 mod cpython;
@@ -18,16 +13,11 @@ mod filter;
 mod hook;
 mod identity;
 mod naming;
+mod py;
 mod session;
-mod setup;
 mod strategy;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    cli_bridge::register(m)?;
-    api::register(m)?;
-    api_control::register(m)?;
-    api_dpor::register(m)?;
-    api_shrink::register(m)?;
-    Ok(())
+    py::register(m)
 }

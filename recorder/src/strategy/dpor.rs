@@ -3,7 +3,7 @@
 //!
 //! The explorer lives across runs (it holds the exploration tree), so the
 //! strategy given to each run is a handle on shared state; the driver
-//! (`racetrace.explore_dpor`, through `api_dpor`) begins and ends each
+//! (`racetrace.explore_dpor`, through `py::dpor`) begins and ends each
 //! execution on the same state.
 //!
 //! Ids: every run interns keys, objects and actors afresh, in the order the

@@ -8,6 +8,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, Mode, Outcome};
 
+use super::setup::{intern_unknown, make_header};
 use crate::calls::{CallRole, CallTable};
 use crate::codeinfo::Role;
 use crate::cpython;
@@ -16,7 +17,6 @@ use crate::filter::Filter;
 use crate::hook::{self, ThreadCtx};
 use crate::naming;
 use crate::session::{self, StartOptions};
-use crate::setup::{intern_unknown, make_header};
 
 /// The trace function the recording thread had before recording (a
 /// debugger's, a coverage tool's) and that thread's ident: put back at stop.

@@ -11,11 +11,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_formats::{ActorId, Event, Mode, Outcome, Schedule, Tables, TargetKind, TraceFile};
 
+use super::setup::{call_tables, intern_unknown, make_header};
 use crate::control::{self, Config, Expected, Status};
 use crate::filter::Filter;
 use crate::naming;
 use crate::session::{self, StartOptions};
-use crate::setup::{call_tables, intern_unknown, make_header};
 
 /// What a recorded event touched, as the trace names it.
 fn target_text(tables: &Tables, ev: &Event) -> String {
@@ -127,7 +127,7 @@ fn control_start(
     schedule: Option<String>,
     trace: Option<String>,
     seed: Option<u64>,
-    dpor: Option<PyRef<'_, crate::api_dpor::DporExplorer>>,
+    dpor: Option<PyRef<'_, super::dpor::DporExplorer>>,
     pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
     max_steps: u64,

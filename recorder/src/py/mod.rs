@@ -1,0 +1,31 @@
+//! The PyO3 surface of `racetrace._native`: everything the Python package
+//! calls, one file per concern, and nothing else. The recorder's logic
+//! (hook, session, control, strategies, interpreter backend) never names
+//! this module; it only converts Python arguments into the Rust types those
+//! modules take, and their results and errors back into Python objects.
+//!
+//! - `record`: free-running recording (`racetrace.recording`)
+//! - `control`: controlled runs and schedule replay (`racetrace.control`)
+//! - `dpor`: the DPOR explorer handle (`racetrace.explore`)
+//! - `shrink`: schedule shrinking (`racetrace.shrinking`, `shrink_cli`)
+//! - `cli`: the bridge to the analyzer's command line (`racetrace.cli`)
+//! - `setup`: what starting a recording and a controlled run share
+
+use pyo3::prelude::*;
+
+mod cli;
+mod control;
+mod dpor;
+mod record;
+mod setup;
+mod shrink;
+
+/// Adds every function and class of the surface to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    cli::register(m)?;
+    record::register(m)?;
+    control::register(m)?;
+    dpor::register(m)?;
+    shrink::register(m)?;
+    Ok(())
+}
