@@ -1,7 +1,13 @@
 //! Object identity without keeping objects alive: an object that supports
 //! weak references is watched through one, and forgotten by the session when
-//! it dies (so that a new object at the same address gets a new id). Other
-//! objects (lists, dicts, cells) are kept alive until the recording ends.
+//! it dies (so that a new object at the same address gets a new id). The
+//! builtin containers that cannot be weakly referenced (dict, list, set,
+//! bytearray, cells) are watched through their deallocator instead
+//! (`cpython::watch_death`); only objects of other types without weak
+//! reference support are kept alive until the recording ends.
+//!
+//! A weak reference is a Python object: it is made before the session is
+//! taken, because making it may start a collection that runs finalizers.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

@@ -23,6 +23,7 @@ use racetrace_formats::{
 
 use crate::calls::CallTable;
 use crate::codeinfo::Role;
+use crate::cpython;
 use crate::fasthash::IntMap;
 use crate::filter::Filter;
 
@@ -45,6 +46,19 @@ static EPOCH: AtomicU64 = AtomicU64::new(1);
 #[inline]
 pub fn epoch() -> u64 {
     EPOCH.load(Ordering::Acquire)
+}
+
+/// Containers (by address) that were freed since the session last looked,
+/// reported by the interpreter backend's deallocation watch
+/// (`cpython::watch_death`). The same rules as `DEAD`.
+static FREED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Called when a watched container is being freed (from its deallocator:
+/// no Python code may run here, and the session may be held).
+fn object_freed(addr: usize) {
+    FREED.lock().unwrap_or_else(|e| e.into_inner()).push(addr);
+    DEAD_PENDING.store(true, Ordering::Release);
+    EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Called when a watched object dies (from its weakref callback).
@@ -77,6 +91,11 @@ pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
         let dead = std::mem::take(&mut *DEAD.lock().unwrap_or_else(|e| e.into_inner()));
         for weakref in dead {
             s.forget(weakref);
+        }
+        let freed = std::mem::take(&mut *FREED.lock().unwrap_or_else(|e| e.into_inner()));
+        for addr in freed {
+            s.objects.remove(&addr);
+            s.dict_owner.remove(&addr);
         }
     }
     Some(f(s))
@@ -182,7 +201,9 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     // Deaths reported for an earlier recording's objects do not concern
     // this one (their weak references are gone with it).
     DEAD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    FREED.lock().unwrap_or_else(|e| e.into_inner()).clear();
     DEAD_PENDING.store(false, Ordering::Release);
+    cpython::start_watching_deaths(cpython::gil_held(), object_freed);
     *guard = Some(Session {
         generation,
         path: opts.path,
@@ -244,6 +265,8 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
     };
     GENERATION.store(0, Ordering::Release);
     drop(guard);
+    // Before the objects below are released: their deaths no longer matter.
+    cpython::stop_watching_deaths(cpython::gil_held());
     let mut error = s.write_error.take();
     if let Some(w) = s.writer.take() {
         if let Err(e) = w.finish(&outcome) {
@@ -370,8 +393,9 @@ impl Session {
             .unwrap_or(ObjKind::Other)
     }
 
-    /// Registers `obj`: watched through `weakref` when given, else kept
-    /// alive until the recording ends.
+    /// Registers `obj`: watched through `weakref` when given, else through
+    /// its deallocator when the backend can (the builtin containers), else
+    /// kept alive until the recording ends.
     pub fn register(
         &mut self,
         obj: &Bound<'_, PyAny>,
@@ -402,7 +426,11 @@ impl Session {
             Some(w) => {
                 self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
             }
-            None => self.alive.push(obj.clone().unbind()),
+            None => {
+                if !cpython::watch_death(obj) {
+                    self.alive.push(obj.clone().unbind());
+                }
+            }
         }
         id
     }
@@ -411,6 +439,7 @@ impl Session {
     fn forget(&mut self, weakref: usize) {
         if let Some((addr, _weakref)) = self.watched.remove(&weakref) {
             self.objects.remove(&addr);
+            self.threads.remove(&addr);
         }
     }
 
@@ -458,7 +487,7 @@ impl Session {
 
     pub fn set_dict_owner(&mut self, dict: &Bound<'_, PyAny>, owner: ObjId) {
         let addr = dict.as_ptr() as usize;
-        if self.dict_owner.insert(addr, owner).is_none() {
+        if self.dict_owner.insert(addr, owner).is_none() && !cpython::watch_death(dict) {
             self.alive.push(dict.clone().unbind());
         }
     }
@@ -492,9 +521,24 @@ impl Session {
         id
     }
 
-    pub fn bind_thread(&mut self, thread: &Bound<'_, PyAny>, actor: ActorId) {
-        self.threads.insert(thread.as_ptr() as usize, actor);
-        self.alive.push(thread.clone().unbind());
+    /// Binds a `threading.Thread` to its actor, watched through `weakref`
+    /// (made by the caller outside the session: see `crate::identity`) so
+    /// that a later thread object at the same address is not taken for it;
+    /// kept alive only when it cannot be weakly referenced.
+    pub fn bind_thread(
+        &mut self,
+        thread: &Bound<'_, PyAny>,
+        actor: ActorId,
+        weakref: Option<Bound<'_, PyAny>>,
+    ) {
+        let addr = thread.as_ptr() as usize;
+        self.threads.insert(addr, actor);
+        match weakref {
+            Some(w) => {
+                self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
+            }
+            None => self.alive.push(thread.clone().unbind()),
+        }
     }
 
     pub fn thread_actor(&self, thread: &Bound<'_, PyAny>) -> Option<ActorId> {

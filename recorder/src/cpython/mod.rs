@@ -142,6 +142,9 @@ pub const CONTRACT: () = {
     let _: fn(Python<'_>) -> SavedTrace = save_trace;
     let _: fn(Python<'_>, SavedTrace) = restore_trace;
     let _: fn() = uninstall;
+    let _: fn(Python<'_>, DeathSink) = start_watching_deaths;
+    let _: fn(Python<'_>) = stop_watching_deaths;
+    let _: fn(&Bound<'_, PyAny>) -> bool = watch_death;
     let _: for<'py> fn(Python<'py>) -> Option<Bound<'py, PyDict>> = thread_state_dict;
 };
 

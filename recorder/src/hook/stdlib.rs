@@ -383,10 +383,11 @@ pub(super) fn thread_start(
     if !gate(ctx, EventKind::Spawn, loc, u32::MAX, 0) {
         return;
     }
+    let weakref = crate::identity::watch(thread);
     let Some(child) = session::with(|s| {
         let at = s.events_written();
         let child = s.new_actor(&name, Some(ctx.actor), Some(at));
-        s.bind_thread(thread, child);
+        s.bind_thread(thread, child, weakref);
         s.emit(ctx.actor, EventKind::Spawn, loc, child.0, 0);
         child
     }) else {

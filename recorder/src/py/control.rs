@@ -196,9 +196,10 @@ fn control_start(
         .getattr("name")
         .and_then(|n| n.extract())
         .unwrap_or_default();
+    let weakref = crate::identity::watch(&main_thread);
     session::with(|s| {
         let a = s.new_actor(&name, None, None);
-        s.bind_thread(&main_thread, a);
+        s.bind_thread(&main_thread, a, weakref);
     });
     let cfg = Config {
         strategy,

@@ -121,9 +121,10 @@ fn begin(
 
     let thread = current_thread(py)?;
     let name = thread_name(&thread);
+    let weakref = crate::identity::watch(&thread);
     let actor = session::with(|s| {
         let a = s.new_actor(&name, None, None);
-        s.bind_thread(&thread, a);
+        s.bind_thread(&thread, a, weakref);
         a
     })
     .unwrap_or(ActorId(0));
@@ -163,6 +164,15 @@ fn begin(
     Ok(())
 }
 
+/// A thread that was running when recording started, as `hook_running_threads`
+/// prepares it before walking the interpreter's thread states.
+struct RunningThread<'a, 'py> {
+    ident: u64,
+    thread: &'a Bound<'py, PyAny>,
+    name: String,
+    weakref: Option<Bound<'py, PyAny>>,
+}
+
 /// Threads that were already running when recording started get the trace
 /// function too (as actors without a parent), from their next instruction.
 fn hook_running_threads(
@@ -170,20 +180,26 @@ fn hook_running_threads(
     generation: u64,
     running: &[(u64, Bound<'_, PyAny>)],
 ) -> PyResult<()> {
-    // Names first: reading them may run Python code, which must not happen
-    // while thread states are being walked.
-    let named: Vec<(u64, &Bound<'_, PyAny>, String)> = running
+    // Names and weak references first: both may run Python code, which
+    // must not happen while thread states are being walked (`make_ctx`).
+    let mut named: Vec<RunningThread<'_, '_>> = running
         .iter()
-        .map(|(ident, thread)| (*ident, thread, thread_name(thread)))
+        .map(|(ident, thread)| RunningThread {
+            ident: *ident,
+            thread,
+            name: thread_name(thread),
+            weakref: crate::identity::watch(thread),
+        })
         .collect();
     let mut started = Vec::new();
     cpython::install_in_other_threads(
         py,
         |tid| {
-            let (_, thread, name) = named.iter().find(|n| n.0 == tid)?;
+            let t = named.iter_mut().find(|n| n.ident == tid)?;
+            let weakref = t.weakref.take();
             let actor = session::with(|s| {
-                let a = s.new_actor(name, None, None);
-                s.bind_thread(thread, a);
+                let a = s.new_actor(&t.name, None, None);
+                s.bind_thread(t.thread, a, weakref);
                 a
             })?;
             started.push(actor);
@@ -317,15 +333,20 @@ fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
         });
         return Ok(());
     }
-    let Some(actor) = session::with(|s| match s.thread_actor(&thread) {
-        Some(a) => a,
+    let known = session::with(|s| s.thread_actor(&thread)).flatten();
+    let actor = match known {
+        Some(a) => Some(a),
         None => {
             // Started by a thread the recorder does not see: no parent.
-            let a = s.new_actor(&name, None, None);
-            s.bind_thread(&thread, a);
-            a
+            let weakref = crate::identity::watch(&thread);
+            session::with(|s| {
+                let a = s.new_actor(&name, None, None);
+                s.bind_thread(&thread, a, weakref);
+                a
+            })
         }
-    }) else {
+    };
+    let Some(actor) = actor else {
         return Ok(());
     };
     session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));

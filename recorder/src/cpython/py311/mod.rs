@@ -45,6 +45,7 @@
 //! are valid for the duration of the callback that received the frame;
 //! [`Frame`] carries that lifetime.
 
+mod deaths;
 mod decode;
 mod frame;
 mod layout;
@@ -57,6 +58,7 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 
+pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
 pub use frame::{Caller, Frame};
 use layout::*;

@@ -17,33 +17,105 @@ use crate::cpython::{FrameApi, Tracer};
 // ---------------------------------------------------------------------------
 // Installing the trace function.
 
-unsafe extern "C" fn drop_ctx<T: Tracer>(capsule: *mut PyObject) {
-    // SAFETY: the capsule was made by `install` with a `Box<T>`, and its
-    // destructor is this function instantiated for the same `T`.
-    unsafe {
-        let p = ffi::PyCapsule_GetPointer(capsule, std::ptr::null());
-        if p.is_null() {
-            ffi::PyErr_Clear();
-        } else {
-            drop(Box::from_raw(p as *mut T));
+/// The object `sys.gettrace()` returns while a thread is recorded. It owns
+/// the thread's tracer (freed with it: when the thread ends or the trace
+/// function is replaced and nobody kept it). It is callable because
+/// programs save the trace function and put it back later (`old =
+/// sys.gettrace(); ...; sys.settrace(old)`: doctest, pdb, coverage, IDE
+/// debuggers). `sys.settrace(old)` installs it as a Python-level trace
+/// function, which the interpreter calls at the next call event; that call
+/// puts the native callback back with this same object and hands it the
+/// call event, so recording goes on. What ran between the two (at most the
+/// rest of the frame that restored it) is not seen.
+#[pyclass(frozen, name = "NativeTrace", module = "racetrace._native")]
+pub struct NativeTrace {
+    ctx: OwnedCtx,
+    callback: TraceFn,
+}
+
+/// The boxed tracer of one thread, type-erased so that `NativeTrace` is one
+/// Python type whatever the tracer.
+struct OwnedCtx {
+    ptr: *mut c_void,
+    free: unsafe fn(*mut c_void),
+}
+
+// SAFETY: the tracer is only touched with the GIL held (trace callbacks,
+// and the object's deallocation), so moving the owner between threads
+// cannot race.
+unsafe impl Send for OwnedCtx {}
+unsafe impl Sync for OwnedCtx {}
+
+impl Drop for OwnedCtx {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::into_raw` of the type `free` was
+        // instantiated for, and is freed exactly once, here.
+        unsafe { (self.free)(self.ptr) }
+    }
+}
+
+unsafe fn free_box<T>(p: *mut c_void) {
+    // SAFETY: see `OwnedCtx::drop`.
+    drop(unsafe { Box::from_raw(p as *mut T) });
+}
+
+impl NativeTrace {
+    fn new<T: Tracer>(ctx: T) -> NativeTrace {
+        NativeTrace {
+            ctx: OwnedCtx {
+                ptr: Box::into_raw(Box::new(ctx)) as *mut c_void,
+                free: free_box::<T>,
+            },
+            callback: trace_callback::<T>,
         }
+    }
+}
+
+#[pymethods]
+impl NativeTrace {
+    /// Called as a Python trace function: the program re-installed what
+    /// `sys.gettrace()` gave it. Puts the native callback back and lets it
+    /// see the call event it would have received.
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        frame: &Bound<'_, PyAny>,
+        event: &str,
+        arg: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let callback = slf.get().callback;
+        // SAFETY: GIL held; `PyEval_SetTrace` takes its own reference to
+        // the object, which the caller keeps alive during this call.
+        unsafe { PyEval_SetTrace(Some(callback), slf.as_ptr()) };
+        if event != "call" {
+            return Ok(());
+        }
+        // SAFETY: type-checked as a frame, kept alive by `frame`; the
+        // callback is the one this object was made for.
+        let rc = unsafe {
+            if ffi::Py_TYPE(frame.as_ptr()) != &raw mut PyFrame_Type {
+                return Ok(());
+            }
+            callback(
+                slf.as_ptr(),
+                frame.as_ptr() as *mut RawFrame,
+                PYTRACE_CALL,
+                arg.as_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(())
     }
 }
 
 /// Installs the recorder's trace function in the current thread, owning
 /// `ctx` (freed when the function is removed or the thread ends).
 pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
-    let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
-    // SAFETY: GIL held; the capsule owns the box from here on.
-    unsafe {
-        let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx::<T>));
-        if cap.is_null() {
-            drop(Box::from_raw(p as *mut T));
-            return Err(PyErr::fetch(py));
-        }
-        PyEval_SetTrace(Some(trace_callback::<T>), cap);
-        ffi::Py_DecRef(cap);
-    }
+    let obj = Bound::new(py, NativeTrace::new(ctx))?;
+    // SAFETY: GIL held; the thread state takes its own reference.
+    unsafe { PyEval_SetTrace(Some(trace_callback::<T>), obj.as_ptr()) };
     Ok(())
 }
 
@@ -52,10 +124,16 @@ pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
 /// accepts (it returns the context the function will own), then calls
 /// `mark` on each of their running frames. Those threads are blocked (we
 /// hold the GIL); `_PyEval_SetTrace` on another thread's state is what
-/// later versions' `PyEval_SetTraceAllThreads` does. It may run audit hooks,
-/// which could let a thread end, so the list of thread states is walked
-/// afresh after each installation (a hooked thread no longer qualifies).
-/// `make_ctx` must not run Python code. Returns how many threads were hooked.
+/// later versions' `PyEval_SetTraceAllThreads` does.
+///
+/// A thread state is only used while no Python code can run: making the
+/// trace object allocates, and an allocation may start a collection whose
+/// finalizers run Python code (and may release the GIL, letting a thread
+/// end). So each thread is chosen, its object made, and the thread found
+/// again by id before it is hooked. `_PyEval_SetTrace` may run audit hooks,
+/// so the list is walked afresh after each installation (a hooked thread no
+/// longer qualifies). `make_ctx` must not run Python code. Returns how many
+/// threads were hooked.
 pub fn install_in_other_threads<T: Tracer>(
     py: Python<'_>,
     mut make_ctx: impl FnMut(u64) -> Option<T>,
@@ -65,63 +143,82 @@ pub fn install_in_other_threads<T: Tracer>(
     let mut frames: Vec<Py<PyAny>> = Vec::new();
     let mut hooked = 0;
     loop {
-        // SAFETY: GIL held and no Python code runs between reading the list
-        // and using the chosen state; each capsule owns its box.
-        let done = unsafe {
-            let me = PyThreadState_Get();
-            let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        // SAFETY: GIL held; no Python code runs during the walk.
+        let chosen = unsafe {
             let mut chosen = None;
-            while !ts.is_null() {
-                #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
-                let tid = (*ts).thread_id as u64;
-                if ts != me
-                    && (*ts).c_tracefunc.is_null()
-                    && (*ts).c_profilefunc.is_null()
-                    && !declined.contains(&tid)
-                {
-                    match make_ctx(tid) {
-                        Some(ctx) => {
-                            chosen = Some((ts, ctx));
-                            break;
-                        }
-                        None => declined.push(tid),
-                    }
+            let mut found = None;
+            each_untraced_thread(|ts, tid| {
+                if found.is_none() && !declined.contains(&tid) {
+                    found = Some((ts, tid));
                 }
-                ts = PyThreadState_Next(ts);
+            });
+            if let Some((_, tid)) = found {
+                match make_ctx(tid) {
+                    Some(ctx) => chosen = Some((tid, ctx)),
+                    None => declined.push(tid),
+                }
             }
-            match chosen {
-                None => true,
-                Some((ts, ctx)) => {
-                    // Its frames first: the state is valid until Python runs.
-                    let mut cur = PyThreadState_GetFrame(ts);
-                    while !cur.is_null() {
-                        frames.push(Bound::from_owned_ptr(py, cur as *mut PyObject).unbind());
-                        cur = PyFrame_GetBack(cur);
-                    }
-                    let p = Box::into_raw(Box::new(ctx)) as *mut c_void;
-                    let cap = ffi::PyCapsule_New(p, std::ptr::null(), Some(drop_ctx::<T>));
-                    if cap.is_null() {
-                        drop(Box::from_raw(p as *mut T));
-                        return Err(PyErr::fetch(py));
-                    }
-                    let rc = _PyEval_SetTrace(ts, Some(trace_callback::<T>), cap);
-                    ffi::Py_DecRef(cap);
-                    if rc != 0 {
-                        return Err(PyErr::fetch(py));
-                    }
-                    hooked += 1;
-                    false
-                }
+            match (found, chosen) {
+                (None, _) => break,
+                (Some(_), None) => continue,
+                (Some(_), Some(c)) => c,
             }
         };
-        if done {
-            break;
+        let (tid, ctx) = chosen;
+        let obj = Bound::new(py, NativeTrace::new(ctx))?;
+        // SAFETY: GIL held; the thread is looked up again after the
+        // allocation above, and its state used before any Python code runs
+        // (but for audit hooks inside `_PyEval_SetTrace`, see above).
+        unsafe {
+            let mut target = None;
+            each_untraced_thread(|ts, t| {
+                if t == tid && target.is_none() {
+                    target = Some(ts);
+                }
+            });
+            let Some(ts) = target else {
+                // It ended, or got a tracer of its own, meanwhile.
+                declined.push(tid);
+                continue;
+            };
+            if _PyEval_SetTrace(ts, Some(trace_callback::<T>), obj.as_ptr()) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+            hooked += 1;
+            // Its frames (new references: the state is not used again).
+            let mut cur = PyThreadState_GetFrame(ts);
+            while !cur.is_null() {
+                frames.push(Bound::from_owned_ptr(py, cur as *mut PyObject).unbind());
+                cur = PyFrame_GetBack(cur);
+            }
         }
     }
     for frame in &frames {
         with_frame_object(frame.bind(py), &mut mark);
     }
     Ok(hooked)
+}
+
+/// Calls `f` with each thread state of the interpreter other than the
+/// current one that has no trace or profile function, and its thread id.
+///
+/// # Safety
+/// GIL held; `f` must not run Python code (the states are only valid until
+/// then).
+unsafe fn each_untraced_thread(mut f: impl FnMut(*mut RawThreadState, u64)) {
+    // SAFETY: per the function's contract.
+    unsafe {
+        let me = PyThreadState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        while !ts.is_null() {
+            #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms.
+            let tid = (*ts).thread_id as u64;
+            if ts != me && (*ts).c_tracefunc.is_null() && (*ts).c_profilefunc.is_null() {
+                f(ts, tid);
+            }
+            ts = PyThreadState_Next(ts);
+        }
+    }
 }
 
 /// The trace function a thread had before recording (a debugger's, a
@@ -232,17 +329,15 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
     } else if what != PYTRACE_CALL && what != PYTRACE_RETURN {
         return 0;
     }
-    // SAFETY: the capsule we installed; null name matches a null name.
-    let ctx = unsafe {
-        let p = ffi::PyCapsule_GetPointer(obj, std::ptr::null());
-        if p.is_null() {
-            ffi::PyErr_Clear();
-            return 0;
-        }
-        &*(p as *const T)
-    };
     // SAFETY: trace functions are called with the GIL held.
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: this callback is only ever installed with a `NativeTrace`
+    // made for the same `T` (`install`, `install_in_other_threads`,
+    // `NativeTrace::__call__`, or `restore_trace` of a saved pair).
+    let ctx = unsafe {
+        let owner = Borrowed::from_ptr(py, obj).cast_unchecked::<NativeTrace>();
+        &*(owner.get().ctx.ptr as *const T)
+    };
     if !ctx.is_current() {
         // Recording stopped (or a new one started): remove ourselves. `ctx`
         // is freed by this call and must not be used afterwards.

@@ -1,0 +1,68 @@
+"""A recorded program behaves as it does plainly: programs that save and
+restore the trace function (doctest, debuggers), and objects whose lifetime
+the program observes (``__del__``, weakref callbacks, thread-local data).
+Each program runs plainly and under ``racetrace record``; the outputs and
+exit codes must be the same, and the recording must go on where it should.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from record_helpers import PROGRAMS, info, line_of, race_lines, races, record
+
+HERE = PROGRAMS / "transparency"
+
+
+def plain(program: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(program)], capture_output=True, text=True, timeout=120
+    )
+
+
+def same_as_plain(tmp_path: Path, name: str):
+    program = HERE / name
+    expected = plain(program)
+    assert expected.returncode == 0, expected.stderr
+    rec = record(tmp_path, str(program))
+    assert rec.stderr.count("Traceback") == expected.stderr.count("Traceback"), rec.stderr
+    assert (rec.code, rec.stdout) == (expected.returncode, expected.stdout), rec.stderr
+    return rec
+
+
+def test_doctest_passes_recorded_as_plainly(tmp_path: Path) -> None:
+    rec = same_as_plain(tmp_path, "doctests.py")
+    assert "TestResults(failed=0, attempted=7)" in rec.stdout
+    assert "TestResults(failed=0, attempted=36)" in rec.stdout
+    # The worker thread started inside an example was recorded too.
+    assert len(info(rec.trace)["actors"]) >= 2
+
+
+def test_restoring_the_saved_trace_function_resumes_recording(tmp_path: Path) -> None:
+    rec = same_as_plain(tmp_path, "save_restore.py")
+    # A Python tracer installed for a while saw exactly its calls.
+    assert "tracer saw: ['probe', 'probe']" in rec.stdout
+    # Both workers were still recorded after their save/restore: the lost
+    # update on the lines after it is found.
+    src = HERE / "save_restore.py"
+    assert race_lines(races(rec.trace), "Counter.value") == {
+        f"{src}:{line_of(src, 'read')}",
+        f"{src}:{line_of(src, 'write')}",
+    }
+
+
+def test_objects_die_when_the_program_drops_them(tmp_path: Path) -> None:
+    rec = same_as_plain(tmp_path, "lifetimes.py")
+    log = rec.stdout.splitlines()
+    # Finalizers ran right where the last reference went, not at the end.
+    for holder in ("dict", "list", "box"):
+        at = log.index(f"dropping {holder}")
+        assert log[at + 1] == f"del in-{holder}", log
+    assert log.index("weakref callback") < log.index("after pop")
+    # Thread-local data dies with its thread (as CPython's own
+    # test_threading_local checks): only the last thread's may remain.
+    assert "thread-local objects alive: 1" in rec.stdout or "alive: 0" in rec.stdout
+    assert "deep list freed" in rec.stdout
+    assert info(rec.trace)["event_count"] > 200_000
