@@ -31,6 +31,8 @@ pub enum EdgeKind {
     PutGet,
     /// Every arrival at a barrier generation → every departure from it.
     Barrier,
+    /// Every `Queue.task_done` → a `Queue.join` of that queue returning.
+    TaskDoneJoin,
     /// `create_task` → the task's first event.
     TaskCreate,
     /// The task's last event → an `await` of it returning.
@@ -48,6 +50,7 @@ impl EdgeKind {
             EdgeKind::NotifyWake => "notify-wake",
             EdgeKind::PutGet => "put-get",
             EdgeKind::Barrier => "barrier",
+            EdgeKind::TaskDoneJoin => "task-done-join",
             EdgeKind::TaskCreate => "task-create",
             EdgeKind::TaskAwait => "task-await",
         }
@@ -152,6 +155,10 @@ pub fn effect(ev: &Event) -> SyncEffect {
         BarrierAbort => SyncEffect::None,
         QueuePut => SyncEffect::Release(Channel::Item { obj, token: ev.aux }, EdgeKind::PutGet),
         QueueGet => SyncEffect::Acquire(Channel::Item { obj, token: ev.aux }, EdgeKind::PutGet),
+        // `join` returns once the count of unfinished items is zero, so it
+        // follows every `task_done` before it (the channel accumulates).
+        QueueTaskDone => SyncEffect::Release(Channel::Object(obj), EdgeKind::TaskDoneJoin),
+        QueueJoin => SyncEffect::Acquire(Channel::Object(obj), EdgeKind::TaskDoneJoin),
         Spawn => SyncEffect::Release(Channel::Start(actor), EdgeKind::Spawn),
         TaskCreate => SyncEffect::Release(Channel::Start(actor), EdgeKind::TaskCreate),
         ActorStart | ActorExit | TaskSwitch | Yield => SyncEffect::None,

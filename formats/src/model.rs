@@ -345,6 +345,12 @@ event_kinds! {
     /// A scheduling point with no memory effect (`time.sleep`, explicit
     /// yield); target: self actor.
     Yield = 28 => "yield",
+
+    // Queue completion (target: obj, the queue).
+    /// `Queue.task_done`: one item the consumer got is finished.
+    QueueTaskDone = 29 => "task-done",
+    /// `Queue.join` returned: every item put so far was marked done.
+    QueueJoin = 30 => "queue-join",
 }
 
 impl EventKind {

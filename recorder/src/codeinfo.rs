@@ -110,6 +110,10 @@ pub enum Role {
     QueueGet,
     /// `put_nowait`/`get_nowait`: pass the call on to `put`/`get`.
     QueueNowait,
+    /// `Queue.task_done`.
+    QueueTaskDone,
+    /// `Queue.join` returned.
+    QueueJoin,
     /// `concurrent.futures`: a work item is created for a future (in the
     /// submitting thread, before the item is queued).
     FutureSubmit,
@@ -143,6 +147,8 @@ impl Role {
             "queue_put" => Role::QueuePut,
             "queue_get" => Role::QueueGet,
             "queue_nowait" => Role::QueueNowait,
+            "queue_task_done" => Role::QueueTaskDone,
+            "queue_join" => Role::QueueJoin,
             "future_submit" => Role::FutureSubmit,
             "future_run" => Role::FutureRun,
             "future_set" => Role::FutureSet,

@@ -68,7 +68,9 @@ impl Op {
             EventWait | EventWaitTimeout => (Cell::Sync(ev.target), false),
             LockAcquire | LockRelease | SemAcquire | SemRelease | EventSet | EventClear
             | CondWait | CondWake | CondNotify | CondNotifyAll | BarrierArrive | BarrierLeave
-            | BarrierAbort | QueuePut | QueueGet => (Cell::Sync(ev.target), true),
+            | BarrierAbort | QueuePut | QueueGet | QueueTaskDone | QueueJoin => {
+                (Cell::Sync(ev.target), true)
+            }
             Spawn | TaskCreate => (Cell::Actor(ev.target), true),
             Join | TaskAwait => (Cell::Actor(ev.target), false),
             ActorStart | ActorExit | TaskSwitch | Yield => (Cell::Local, false),
@@ -102,6 +104,7 @@ impl Op {
                 | CondWake
                 | BarrierLeave
                 | QueueGet
+                | QueueJoin
                 | Join
                 | TaskAwait
         ) && self.cell != Cell::Local
@@ -155,7 +158,8 @@ pub fn dependent(a: &Op, b: &Op) -> bool {
 /// release→acquire is not reversed; the acquire races with the previous
 /// *acquire* instead (see `Execution::races_of`). A join waits for the end of
 /// the actor it joins, an actor's events need its creation, a condition
-/// wake-up needs a notify, leaving a barrier needs every arrival.
+/// wake-up needs a notify, leaving a barrier needs every arrival, a queue
+/// join needs the `task_done` calls before it.
 #[inline]
 pub(crate) fn reversible(earlier: &Op, avail_before: bool, later: &Op) -> bool {
     use EventKind::*;
@@ -166,6 +170,8 @@ pub(crate) fn reversible(earlier: &Op, avail_before: bool, later: &Op) -> bool {
         Join | TaskAwait | CondWake | BarrierLeave => false,
         LockAcquire | SemAcquire => !earlier.is_release(),
         EventWait | QueueGet => avail_before,
+        // A `task_done` may be what let the join return.
+        QueueJoin => earlier.kind != QueueTaskDone,
         _ => true,
     }
 }

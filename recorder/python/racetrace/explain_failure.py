@@ -18,7 +18,10 @@ _SHOWN = 3
 
 _READS = {"read", "io-read"}
 _WRITES = {"write", "io-write"}
-_SYNC = {"acquire", "release", "event-set", "event-clear", "event-wait", "cond-wait", "notify", "get", "put", "join"}
+_SYNC = {
+    "acquire", "release", "event-set", "event-clear", "event-wait", "cond-wait", "notify", "get", "put", "join",
+    "task-done", "queue-join",
+}
 
 
 def _steps(trace: str) -> list[tuple[int, str, str, str, int, str, str]]:

@@ -47,6 +47,8 @@ def code_roles() -> list[tuple[Any, str]]:
         (q.Queue.get, "queue_get"),
         (q.Queue.put_nowait, "queue_nowait"),
         (q.Queue.get_nowait, "queue_nowait"),
+        (q.Queue.task_done, "queue_task_done"),
+        (q.Queue.join, "queue_join"),
     ]
     from concurrent.futures import _base, thread as futures_thread
 

@@ -366,6 +366,10 @@ fn acquire(
                     EventKind::QueuePut,
                     format!("room in queue {l} (Queue.put)"),
                 ),
+                Role::QueueJoin => (
+                    EventKind::QueueJoin,
+                    format!("every item of queue {l} to be marked done (Queue.join)"),
+                ),
                 Role::ThreadJoin => (
                     EventKind::Join,
                     format!("thread {} to finish (Thread.join)", p.label),
@@ -475,6 +479,7 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             | Role::BarrierWait
             | Role::QueueGet
             | Role::QueuePut
+            | Role::QueueJoin
             | Role::ThreadJoin
     ) {
         return;

@@ -141,6 +141,17 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 ctx.future_calls.borrow_mut().push((f.addr(), id));
             }
         }
+        // Before the call: a consumer's `task_done` may let a `join`
+        // return at once, in another thread.
+        Role::QueueTaskDone => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            if let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            {
+                emit(ctx, EventKind::QueueTaskDone, loc, id.0, 0);
+            }
+        }
         Role::QueuePut => {
             let Some(loc) = user_call_site(py, f) else {
                 return;
@@ -293,6 +304,15 @@ pub(super) fn sync_return(
             };
             if let Some((lock, reentrant)) = cond_lock(py, f, &this) {
                 emit_acquire(ctx, lock, reentrant, loc);
+            }
+        }
+        Role::QueueJoin => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            if let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            {
+                emit(ctx, EventKind::QueueJoin, loc, id.0, 0);
             }
         }
         Role::SemAcquire => {
