@@ -60,3 +60,20 @@ def test_explore_dpor_knows_join_waits_for_every_task_done() -> None:
     assert not ok.failures and ok.exhausted, ok
     bad = racetrace.explore_dpor(Jobs, [done_then_consume, wait_all], lambda j: j.seen == 3)
     assert bad.failures, bad
+
+
+def test_futures_wait_and_as_completed_order_the_jobs_before_the_caller(tmp_path: Path) -> None:
+    rec = record(tmp_path, "futures_wait.py")
+    assert rec.code == 0, rec.stderr
+    assert "a 1" in rec.stdout and "b 1" in rec.stdout
+    assert races(rec.trace)["race_count"] == 0
+
+
+def test_first_completed_orders_only_the_finished_future(tmp_path: Path) -> None:
+    rec = record(tmp_path, "futures_wait.py", "first")
+    assert rec.code == 0, rec.stderr
+    src = PROGRAMS / "futures_wait.py"
+    assert race_lines(races(rec.trace), "State.c") == {
+        f"{src}:{line_of(src, 'slow write')}",
+        f"{src}:{line_of(src, 'early read')}",
+    }

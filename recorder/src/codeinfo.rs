@@ -123,6 +123,10 @@ pub enum Role {
     FutureSet,
     /// `Future.result`/`exception` returned.
     FutureResult,
+    /// `concurrent.futures.wait` returned: its `done` futures are finished.
+    FuturesWait,
+    /// `concurrent.futures.as_completed` yielded a finished future.
+    FuturesAsCompleted,
 }
 
 impl Role {
@@ -153,6 +157,8 @@ impl Role {
             "future_run" => Role::FutureRun,
             "future_set" => Role::FutureSet,
             "future_result" => Role::FutureResult,
+            "futures_wait" => Role::FuturesWait,
+            "futures_as_completed" => Role::FuturesAsCompleted,
             _ => Role::None,
         }
     }

@@ -59,6 +59,8 @@ def code_roles() -> list[tuple[Any, str]]:
         (_base.Future.set_exception, "future_set"),
         (_base.Future.result, "future_result"),
         (_base.Future.exception, "future_result"),
+        (_base.wait, "futures_wait"),
+        (_base.as_completed, "futures_as_completed"),
     ]
     return [(f.__code__, role) for f, role in funcs]
 

@@ -280,6 +280,25 @@ pub(super) fn sync_return(
         _ => {}
     }
     let Some(retval) = retval else { return };
+    // Like `Future.result` returning, for every future known to be done.
+    match role {
+        Role::FuturesWait => {
+            if let Ok(done) = retval.getattr("done").and_then(|d| d.try_iter()) {
+                let loc = future_site(py, f);
+                for future in done.flatten() {
+                    future_done(py, ctx, f, loc, &future);
+                }
+            }
+            return;
+        }
+        Role::FuturesAsCompleted => {
+            // Each yield is a return event carrying the finished future.
+            let loc = future_site(py, f);
+            future_done(py, ctx, f, loc, retval);
+            return;
+        }
+        _ => {}
+    }
     let Some(this) = f.local(py, 0) else { return };
     match role {
         Role::ThreadJoin => thread_join(py, ctx, f, &this),
@@ -345,6 +364,21 @@ pub(super) fn sync_return(
             }
         }
         _ => {}
+    }
+}
+
+/// The caller learned that `future` is finished: it receives what the
+/// future's producer did before setting it.
+fn future_done(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: LocId,
+    future: &Bound<'_, PyAny>,
+) {
+    let sc = scope(py, f);
+    if let Some((id, _)) = object(py, sc.as_ref().map(|c| c as &dyn Scope), future) {
+        emit(ctx, EventKind::EventWait, loc, id.0, 0);
     }
 }
 
