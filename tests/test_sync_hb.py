@@ -77,3 +77,14 @@ def test_first_completed_orders_only_the_finished_future(tmp_path: Path) -> None
         f"{src}:{line_of(src, 'slow write')}",
         f"{src}:{line_of(src, 'early read')}",
     }
+
+
+def test_locks_taken_in_excluded_code_still_order_accesses(tmp_path: Path) -> None:
+    src = PROGRAMS / "excluded_sync" / "app.py"
+    for how in ("with", "explicit"):
+        rec = record(tmp_path, str(src), how, options=("--exclude", "*guard.py"))
+        assert rec.code == 0, rec.stderr
+        assert "value 6" in rec.stdout
+        assert races(rec.trace)["race_count"] == 0, how
+    rec = record(tmp_path, str(src), "unlocked", options=("--exclude", "*guard.py"))
+    assert race_lines(races(rec.trace), "Counter.value") == {f"{src}:{line_of(src, 'bump')}"}

@@ -125,6 +125,28 @@ impl Filter {
         !names().any(|n| self.excluded_by_default(n))
     }
 
+    /// Whether the lock operations of `file`, when it is not traced, are
+    /// still recorded. Include and exclude patterns narrow which accesses
+    /// are recorded, never which synchronization is: a lock taken in an
+    /// excluded module or a third-party library may be what orders the
+    /// program's accesses. The standard library (whose primitives that
+    /// order user code are recognized by role: `threading`, `queue`,
+    /// `concurrent.futures`) and racetrace itself are left out, so that
+    /// their internal locks cost nothing.
+    pub fn watches_sync(&self, file: &str) -> bool {
+        if file.starts_with('<') {
+            return false;
+        }
+        if file.contains("/site-packages/") || file.contains("/dist-packages/") {
+            return true;
+        }
+        !self.default_excluded_dirs.iter().any(|dir| {
+            !dir.is_empty()
+                && file.starts_with(dir.as_str())
+                && file[dir.len()..].starts_with(['/', std::path::MAIN_SEPARATOR])
+        })
+    }
+
     fn excluded_by_default(&self, file: &str) -> bool {
         if file.starts_with("<frozen") {
             return true;
@@ -171,6 +193,22 @@ mod tests {
         assert!(!f.traces("/v/site-packages/mylib/generated/x.py"));
         assert!(!f.traces("<frozen importlib._bootstrap>"));
         assert!(f.traces("<string>"));
+    }
+
+    #[test]
+    fn synchronization_is_watched_beyond_the_traced_files() {
+        let f = Filter {
+            include: vec![],
+            exclude: vec!["*/generated/*".into()],
+            default_excluded_dirs: vec!["/usr/lib/python3.11".into()],
+        };
+        // Excluded by the user, or third-party: its locks still count.
+        assert!(f.watches_sync("/home/u/generated/x.py"));
+        assert!(f.watches_sync("/usr/lib/python3.11/site-packages/lib/x.py"));
+        // The standard library and generated code objects: not watched.
+        assert!(!f.watches_sync("/usr/lib/python3.11/logging/__init__.py"));
+        assert!(!f.watches_sync("<frozen importlib._bootstrap>"));
+        assert!(!f.watches_sync("<string>"));
     }
 
     #[test]

@@ -295,9 +295,16 @@ fn spawn_flusher(generation: u64) {
 }
 
 impl Session {
-    /// Whether a controlled run intercepts the lock operations of `file`.
+    /// Whether the lock operations of `file` are seen although it is not
+    /// traced: in a controlled run everywhere but in racetrace itself (the
+    /// run must model every wait), in a recording where
+    /// `Filter::watches_sync` says so.
     pub fn intercepts(&self, file: &str) -> bool {
-        self.controlled && (self.own_dir.is_empty() || !file.starts_with(&self.own_dir))
+        if self.controlled {
+            self.own_dir.is_empty() || !file.starts_with(&self.own_dir)
+        } else {
+            self.filter.watches_sync(file) && !self.sync_lib_files.contains(file)
+        }
     }
 
     fn flush_if_new(&mut self) {

@@ -61,7 +61,10 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     };
     let info: &CodeInfo = &info_ref;
     let in_control = ctx.in_control();
-    f.set_trace_flags(false, info.traced || (info.intercept && in_control));
+    f.set_trace_flags(
+        false,
+        info.traced || (info.intercept && (in_control || !ctx.controlled)),
+    );
     if info.role != Role::None {
         if in_control {
             control::prim_call(py, ctx, f, info.role);
@@ -104,6 +107,8 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     if !info.traced {
         if info.intercept && ctx.in_control() {
             intercept_only(py, ctx, f, info);
+        } else if info.intercept && !ctx.controlled {
+            sync_only(py, ctx, f, info);
         } else {
             f.set_trace_flags(false, false);
         }
@@ -121,7 +126,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         // Most calls are not recorded: their location is interned only
         // once the callable turns out to matter.
         Action::Call => {
-            on_precall(py, ctx, f, ins.arg as usize, || {
+            on_precall(py, ctx, f, ins.arg as usize, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
@@ -130,7 +135,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             return;
         }
         Action::CallEx => {
-            on_call_ex(py, ctx, f, ins.arg & 1 == 1, || {
+            on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
@@ -219,17 +224,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             }
         }
         Action::BeforeWith => {
-            ctx.pending.set(None);
-            let Some(obj) = peek(0) else { return };
-            if let Some((lock, reentrant)) = lock_of(py, Some(&f), &obj) {
-                // BEFORE_WITH replaces the manager by (exit, result).
-                ctx.pending.set(Some(Pending {
-                    frame: f.addr(),
-                    depth: f.stack_depth() + 1,
-                    what: PendingOp::Acquire { lock, reentrant },
-                    loc,
-                }));
-            }
+            before_with_lock(py, ctx, f, loc);
             if ctx.in_control() {
                 control::before_with(py, ctx, f, info);
             }
@@ -238,17 +233,58 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             if ctx.in_control() {
                 control::with_except(py, ctx, f);
             }
-            // Stack: exit, lasti, previous exception, exception.
-            let Some(exit) = peek(3) else { return };
-            if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
-                if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
-                    if let Some((lock, _)) = lock_of(py, Some(&f), &owner) {
-                        emit_release(ctx, lock, loc);
-                    }
-                }
+            with_except_release(py, ctx, f, loc);
+        }
+    }
+}
+
+/// BEFORE_WITH on a lock: its acquire is recorded once `__enter__`
+/// returned (the instruction after).
+fn before_with_lock(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId) {
+    ctx.pending.set(None);
+    let Some(obj) = f.peek(py, 0) else { return };
+    if let Some((lock, reentrant)) = lock_of(py, Some(&f), &obj) {
+        // BEFORE_WITH replaces the manager by (exit, result).
+        ctx.pending.set(Some(Pending {
+            frame: f.addr(),
+            depth: f.stack_depth() + 1,
+            what: PendingOp::Acquire { lock, reentrant },
+            loc,
+        }));
+    }
+}
+
+/// WITH_EXCEPT_START: a `with lock:` block left by an exception releases
+/// the lock through `__exit__`.
+fn with_except_release(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId) {
+    // Stack: exit, lasti, previous exception, exception.
+    let Some(exit) = f.peek(py, 3) else { return };
+    if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
+        if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
+            if let Some((lock, _)) = lock_of(py, Some(&f), &owner) {
+                emit_release(ctx, lock, loc);
             }
         }
     }
+}
+
+/// A call about to run: the callable, its positional arguments `arg(0)`,
+/// `arg(1)`, ... (for an unbound method descriptor, `arg(0)` is self), the
+/// stack depth once the result replaced the call's operands, and which
+/// recognized calls to act on.
+struct CallOf<'a, 'py> {
+    callable: &'a Bound<'py, PyAny>,
+    arg: &'a dyn Fn(usize) -> Option<Bound<'py, PyAny>>,
+    depth_after: isize,
+    calls: Calls,
+}
+
+/// Which recognized calls to act on: all of them in traced code; only
+/// synchronization (locks, C queues, sleep) in code that is not traced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Calls {
+    All,
+    SyncOnly,
 }
 
 /// `obj.__dict__`: remember which instance the dict belongs to.
@@ -270,6 +306,7 @@ fn on_precall(
     ctx: &ThreadCtx,
     f: Frame<'_>,
     nargs: usize,
+    calls: Calls,
     loc: impl FnOnce() -> LocId,
 ) {
     ctx.pending.set(None);
@@ -290,7 +327,13 @@ fn on_precall(
     // After CALL the callable, self/NULL and the arguments are replaced by
     // the result.
     let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
-    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+    let call = CallOf {
+        callable: &callable,
+        arg: &arg,
+        depth_after,
+        calls,
+    };
+    on_call_of(py, ctx, f, loc, call);
 }
 
 /// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
@@ -301,6 +344,7 @@ fn on_call_ex(
     ctx: &ThreadCtx,
     f: Frame<'_>,
     has_kwargs: bool,
+    calls: Calls,
     loc: impl FnOnce() -> LocId,
 ) {
     ctx.pending.set(None);
@@ -313,21 +357,29 @@ fn on_call_ex(
     };
     let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
     let depth_after = f.stack_depth() - 2 - kw as isize;
-    on_call_of(py, ctx, f, loc, &callable, &arg, depth_after);
+    let call = CallOf {
+        callable: &callable,
+        arg: &arg,
+        depth_after,
+        calls,
+    };
+    on_call_of(py, ctx, f, loc, call);
 }
 
-/// A call of `callable` with positional arguments `arg(0)`, `arg(1)`, ...
-/// (for an unbound method descriptor, `arg(0)` is self); `depth_after` is
-/// the stack depth once the result replaced the call's operands.
+/// A call of a recognized callable: the access or synchronization it is.
 fn on_call_of<'py>(
     py: Python<'py>,
     ctx: &ThreadCtx,
     f: Frame<'_>,
     loc: impl FnOnce() -> LocId,
-    callable: &Bound<'py, PyAny>,
-    arg: &dyn Fn(usize) -> Option<Bound<'py, PyAny>>,
-    depth_after: isize,
+    call: CallOf<'_, 'py>,
 ) {
+    let CallOf {
+        callable,
+        arg,
+        depth_after,
+        calls,
+    } = call;
     let (role, self_obj, rest) = match cpython::builtin_method(callable) {
         Some((def, bound)) => {
             let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
@@ -348,6 +400,17 @@ fn on_call_of<'py>(
         }
         None => return,
     };
+    let sync = matches!(
+        role,
+        CallRole::LockAcquire
+            | CallRole::LockRelease
+            | CallRole::QueuePut
+            | CallRole::QueueGet
+            | CallRole::Sleep
+    );
+    if calls == Calls::SyncOnly && !sync {
+        return;
+    }
     let loc = loc();
     use EventKind::{Read, Write};
     match role {
@@ -432,6 +495,27 @@ fn on_call_of<'py>(
             }
         }
         CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
+    }
+}
+
+/// An instruction of untraced code whose synchronization a recording still
+/// sees (`Session::intercepts`): lock calls and `with` statements, nothing
+/// else.
+fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
+    let idx = f.instr_index();
+    let Some(ins) = info.instrs.get(idx) else {
+        return;
+    };
+    if ins.post_call {
+        resolve_pending(py, ctx, f);
+    }
+    let loc = || instr_loc(info, ins, || f.lineno(), idx);
+    match ins.action {
+        Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::SyncOnly, loc),
+        Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::SyncOnly, loc),
+        Action::BeforeWith => before_with_lock(py, ctx, f, loc()),
+        Action::WithExceptStart => with_except_release(py, ctx, f, loc()),
+        _ => {}
     }
 }
 

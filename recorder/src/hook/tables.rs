@@ -32,6 +32,37 @@ pub(super) fn caller_info(py: Python<'_>, c: Caller<'_>) -> Option<Arc<CodeInfo>
     c.info().filter(|i| i.generation == gen)
 }
 
+/// Method names through which untraced code can reach a lock or a C queue
+/// (`lock.acquire()`, `cond._release_save()`, `q.put(x)`), besides `with`.
+const SYNC_NAMES: &[&str] = &[
+    "acquire",
+    "release",
+    "__enter__",
+    "__exit__",
+    "_acquire_restore",
+    "_release_save",
+    "put",
+    "get",
+    "put_nowait",
+    "get_nowait",
+];
+
+/// Whether code that is not traced could synchronize: it has a `with`
+/// statement or names one of `SYNC_NAMES`. A lock method reached only
+/// through an alias (`acq = lock.acquire` made elsewhere) is missed; the
+/// price of checking every instruction of every library instead is a
+/// recording several times slower (measured on a pytest run).
+fn may_synchronize(code: &Bound<'_, PyAny>, instrs: &[Instr]) -> bool {
+    if instrs.iter().any(|i| i.action == Action::BeforeWith) {
+        return true;
+    }
+    let names: Vec<String> = code
+        .getattr("co_names")
+        .and_then(|t| t.extract())
+        .unwrap_or_default();
+    names.iter().any(|n| SYNC_NAMES.contains(&n.as_str()))
+}
+
 pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     if gen == 0 {
         return;
@@ -44,13 +75,14 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     let file = text("co_filename");
     let qualname = text("co_qualname");
     let addr = code.as_ptr() as usize;
-    let Some((traced, role, sync_lib, intercept)) = session::with(|s| {
+    let Some((traced, role, sync_lib, mut intercept, controlled)) = session::with(|s| {
         let traced = s.filter.traces(&file);
         (
             traced,
             s.code_roles.get(&addr).copied().unwrap_or(Role::None),
             s.sync_lib_files.contains(&file),
             !traced && s.intercepts(&file),
+            s.controlled,
         )
     }) else {
         return;
@@ -60,7 +92,15 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             .getattr("co_code")
             .and_then(|b| b.extract())
             .unwrap_or_default();
-        (crate::cpython::decode_intercept(&bytes), Vec::new())
+        let instrs = crate::cpython::decode_intercept(&bytes);
+        // A recording only needs the code that can take or drop a lock
+        // (a controlled run needs every wait, so it keeps all code).
+        if !controlled && !may_synchronize(code, &instrs) {
+            intercept = false;
+            (Box::new([]) as Box<[Instr]>, Vec::new())
+        } else {
+            (instrs, Vec::new())
+        }
     } else if traced {
         let bytes: Vec<u8> = code
             .getattr("co_code")
@@ -74,8 +114,10 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     } else {
         (Box::new([]), Vec::new())
     };
+    // Events of intercepted code in a recording say where they happened.
+    let located = traced || (intercept && !controlled);
     let Some(info) = session::with(|s| {
-        let (file_id, func_id) = if traced {
+        let (file_id, func_id) = if located {
             (s.string(&file), s.string(&qualname))
         } else {
             (StrId(0), StrId(0))

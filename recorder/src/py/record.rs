@@ -133,7 +133,7 @@ fn begin(
     let mut start_loc = None;
     cpython::for_each_frame(|f| {
         if let Some(info) = hook::ensure_info(py, f) {
-            f.set_trace_flags(false, info.traced);
+            f.set_trace_flags(false, info.traced || info.intercept);
             if info.traced && start_loc.is_none() {
                 let line = f.current_line(py);
                 start_loc = session::with(|s| {
@@ -207,7 +207,7 @@ fn hook_running_threads(
         },
         |f| {
             if let Some(info) = hook::ensure_info(py, f) {
-                f.set_trace_flags(false, info.traced);
+                f.set_trace_flags(false, info.traced || info.intercept);
             }
         },
     )?;
@@ -353,7 +353,7 @@ fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
     cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
     cpython::with_frame_object(&frame, |f| {
         if let Some(info) = hook::ensure_info(py, f) {
-            f.set_trace_flags(false, info.traced);
+            f.set_trace_flags(false, info.traced || info.intercept);
         }
     });
     Ok(())

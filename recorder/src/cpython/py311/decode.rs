@@ -36,13 +36,12 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
     (a, oparg)
 }
 
-/// The table of code that is not traced but whose lock operations a
-/// controlled run must see (the standard library): only calls and `with`
-/// statements are kept.
+/// The table of code that is not traced but whose lock operations must be
+/// seen: only calls and `with` statements are kept, and the instructions
+/// after a call (where a recording learns whether an acquire succeeded).
 pub fn decode_intercept(code: &[u8]) -> Box<[Instr]> {
     let mut t = decode(code);
     for ins in t.iter_mut() {
-        ins.post_call = false;
         if !matches!(
             ins.action,
             Action::Call | Action::CallEx | Action::BeforeWith | Action::WithExceptStart
