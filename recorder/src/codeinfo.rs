@@ -4,6 +4,8 @@
 //! Stored in the code object's extra slot (see `cpython`), built once per
 //! code object per recording.
 
+use std::collections::HashMap;
+
 use racetrace_formats::StrId;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
@@ -84,8 +86,36 @@ impl Instr {
     }
 }
 
-/// Standard-library functions recognized by code-object identity; their
-/// call/return events are recorded as synchronization operations.
+/// The recognized functions of one session: by code object, and by where
+/// the code was defined (file, qualified name, first line) for copies of
+/// a module loaded afresh (`importlib.reload`, CPython's own tests load
+/// `queue` twice with `import_fresh_module`), whose code objects differ.
+#[derive(Default)]
+pub struct CodeRoles {
+    by_code: HashMap<usize, Role>,
+    by_def: HashMap<(String, String, u32), Role>,
+}
+
+impl CodeRoles {
+    pub fn insert(&mut self, code: usize, file: String, qualname: String, line: u32, role: Role) {
+        self.by_code.insert(code, role);
+        self.by_def.insert((file, qualname, line), role);
+    }
+
+    /// The role of a code object (decided once per code object).
+    pub fn get(&self, code: usize, file: &str, qualname: &str, line: u32) -> Role {
+        if let Some(&r) = self.by_code.get(&code) {
+            return r;
+        }
+        self.by_def
+            .get(&(file.to_owned(), qualname.to_owned(), line))
+            .copied()
+            .unwrap_or(Role::None)
+    }
+}
+
+/// Standard-library functions recognized by their code; their call/return
+/// events are recorded as synchronization operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     None,

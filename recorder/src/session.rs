@@ -22,7 +22,7 @@ use racetrace_formats::{
 };
 
 use crate::calls::CallTable;
-use crate::codeinfo::Role;
+use crate::codeinfo::CodeRoles;
 use crate::cpython;
 use crate::fasthash::IntMap;
 use crate::filter::Filter;
@@ -110,7 +110,7 @@ pub struct Session {
     pub filter: Filter,
     pub calls: CallTable,
     /// Code objects of recognized standard-library functions.
-    pub code_roles: HashMap<usize, Role>,
+    pub code_roles: CodeRoles,
     /// Files of the `threading` and `queue` modules.
     pub sync_lib_files: HashSet<String>,
     strings: HashMap<String, StrId>,
@@ -164,7 +164,7 @@ pub struct StartOptions {
     pub header: Header,
     pub filter: Filter,
     pub calls: CallTable,
-    pub code_roles: HashMap<usize, Role>,
+    pub code_roles: CodeRoles,
     pub sync_lib_files: HashSet<String>,
     pub keep_alive: Vec<Py<PyAny>>,
     pub controlled: bool,

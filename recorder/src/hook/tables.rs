@@ -74,12 +74,16 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     };
     let file = text("co_filename");
     let qualname = text("co_qualname");
+    let first_line: u32 = code
+        .getattr("co_firstlineno")
+        .and_then(|v| v.extract())
+        .unwrap_or(0);
     let addr = code.as_ptr() as usize;
     let Some((traced, role, sync_lib, mut intercept, controlled)) = session::with(|s| {
         let traced = s.filter.traces(&file);
         (
             traced,
-            s.code_roles.get(&addr).copied().unwrap_or(Role::None),
+            s.code_roles.get(addr, &file, &qualname, first_line),
             s.sync_lib_files.contains(&file),
             !traced && s.intercepts(&file),
             s.controlled,

@@ -1,16 +1,15 @@
 //! The functions `racetrace._native` exposes to the Python package
 //! (`racetrace.recording` is their only caller).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, Mode, Outcome};
 
-use super::setup::{intern_unknown, make_header};
+use super::setup::{code_role_table, intern_unknown, make_header};
 use crate::calls::{CallRole, CallTable};
-use crate::codeinfo::Role;
 use crate::cpython;
 use crate::cpython::FrameApi as _;
 use crate::filter::Filter;
@@ -72,17 +71,7 @@ fn start(
         };
         keep_alive.push(callable.clone().unbind());
     }
-    let mut roles = HashMap::new();
-    for (code, role) in &code_roles {
-        if cpython::is_code(code) {
-            let r = Role::from_name(role);
-            if r == Role::None {
-                return Err(PyValueError::new_err(format!("unknown code role {role:?}")));
-            }
-            roles.insert(code.as_ptr() as usize, r);
-            keep_alive.push(code.clone().unbind());
-        }
-    }
+    let roles = code_role_table(&code_roles, &mut keep_alive);
     let header = make_header(py, Mode::Record, program)?;
     let generation = session::start(StartOptions {
         path,

@@ -2,14 +2,13 @@
 //! the trace header, the tables of recognized callables and code objects,
 //! and the "unknown" ids every trace begins with.
 
-use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use racetrace_formats::{CodeLoc, Header, Mode, StrId};
 
 use crate::calls::{CallRole, CallTable};
-use crate::codeinfo::Role;
+use crate::codeinfo::{CodeRoles, Role};
 use crate::cpython;
 use crate::session;
 
@@ -18,7 +17,7 @@ use crate::session;
 pub fn call_tables(
     calls: &[(Bound<'_, PyAny>, String)],
     code_roles: &[(Bound<'_, PyAny>, String)],
-) -> (CallTable, HashMap<usize, Role>, Vec<Py<PyAny>>) {
+) -> (CallTable, CodeRoles, Vec<Py<PyAny>>) {
     let mut keep_alive = Vec::new();
     let mut table = CallTable::default();
     for (callable, role) in calls {
@@ -31,14 +30,37 @@ pub fn call_tables(
         };
         keep_alive.push(callable.clone().unbind());
     }
-    let mut roles = HashMap::new();
-    for (code, role) in code_roles {
-        if cpython::is_code(code) {
-            roles.insert(code.as_ptr() as usize, Role::from_name(role));
-            keep_alive.push(code.clone().unbind());
-        }
-    }
+    let roles = code_role_table(code_roles, &mut keep_alive);
     (table, roles, keep_alive)
+}
+
+/// The recognized functions by code object and by definition site; entries
+/// whose role name is unknown are skipped (the Python layer and this crate
+/// are built together, so it would be a bug of ours, not of the user).
+pub fn code_role_table(
+    code_roles: &[(Bound<'_, PyAny>, String)],
+    keep_alive: &mut Vec<Py<PyAny>>,
+) -> CodeRoles {
+    let mut roles = CodeRoles::default();
+    for (code, role) in code_roles {
+        let role = Role::from_name(role);
+        if role == Role::None || !cpython::is_code(code) {
+            continue;
+        }
+        let text = |name: &str| -> String {
+            code.getattr(name)
+                .and_then(|v| v.extract())
+                .unwrap_or_default()
+        };
+        let line: u32 = code
+            .getattr("co_firstlineno")
+            .and_then(|v| v.extract())
+            .unwrap_or(0);
+        let addr = code.as_ptr() as usize;
+        roles.insert(addr, text("co_filename"), text("co_qualname"), line, role);
+        keep_alive.push(code.clone().unbind());
+    }
+    roles
 }
 
 pub fn make_header(py: Python<'_>, mode: Mode, program: String) -> PyResult<Header> {

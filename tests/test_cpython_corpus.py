@@ -1,0 +1,79 @@
+"""CPython's own thread tests as the yardstick of recording fidelity: each
+module runs plainly and under ``racetrace record``; the results must be the
+same test by test, the trace readable, and the races reported only the
+reviewed ones (``REVIEWED``).
+
+The modules come from the running interpreter's installation (``test``
+package); a module that this installation lacks is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from record_helpers import info, races
+
+RUNNER = Path(__file__).resolve().parent / "corpus" / "run_unittest.py"
+
+#: Race reports on these modules that are real, with why. Key: (module,
+#: key name) as `racetrace races` names it.
+REVIEWED = {
+    # BaseSimpleQueueTest.feed pops from a shared list `seq` in several
+    # threads, and consume* append to a shared `results`: each pop/append
+    # is one atomic list operation, so only the order of items differs
+    # between runs (the test compares sorted results). Unordered, truly.
+    ("test.test_queue", "seq (whole)"),
+    ("test.test_queue", "results (whole)"),
+}
+
+
+def available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run(cmd: list[str], cwd: Path) -> tuple[int, dict]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no result from {cmd}:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    return proc.returncode, json.loads(lines[-1])
+
+
+@pytest.mark.parametrize(
+    ("module", "include"),
+    [
+        # The test module itself is traced: its accesses are recorded.
+        ("test.test_queue", True),
+        ("test.test_thread", True),
+        # Recorded with the default filters (the standard library, tests
+        # included, is not traced): recording must still change nothing.
+        ("test.test_threading_local", False),
+        ("test.test_threading", False),
+    ],
+)
+def test_cpython_thread_tests_pass_recorded_as_plainly(
+    tmp_path: Path, module: str, include: bool
+) -> None:
+    if not available(module):
+        pytest.skip(f"this Python installation has no {module}")
+    plain_code, plain = run([sys.executable, str(RUNNER), module], tmp_path)
+    trace = tmp_path / "corpus.rtrace"
+    options = ["--include", f"*/{module.replace('.', '/')}.py"] if include else []
+    cmd = [sys.executable, "-m", "racetrace", "record", "-o", str(trace), *options]
+    rec_code, recorded = run([*cmd, "--", str(RUNNER), module], tmp_path)
+    assert (rec_code, recorded) == (plain_code, plain)
+    assert plain["run"] > 10
+    summary = info(trace)
+    assert summary["truncated"] is None and summary["outcome"]["kind"] == "ok"
+    if include:
+        assert summary["event_count"] > 100
+    reported = {(module, r["key_name"]) for r in races(trace)["races"]}
+    assert reported <= REVIEWED, sorted(reported - REVIEWED)
