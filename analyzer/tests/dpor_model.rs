@@ -503,3 +503,52 @@ fn progress_estimate_grows_to_the_total() {
         "races of the first execution schedule more"
     );
 }
+
+/// lastzero(n), from the optimal-DPOR literature: actor 0 scans
+/// `a[n]..a[0]` for the last zero (a read per step, stopping at the first
+/// zero: control flow that depends on the values read), and actor `i` in
+/// 1..=n does `a[i] = a[i-1] + 1`. The classes an exploration must visit
+/// depend on what each scan step read.
+fn lastzero(n: u32) -> Program {
+    let mut actors = vec![vec![MOp::ScanDown(n), MOp::Write(7)]];
+    for i in 1..=n {
+        actors.push(vec![MOp::Load(i - 1), MOp::StoreInc(i)]);
+    }
+    prog(actors)
+}
+
+#[test]
+fn lastzero_explores_every_class_once() {
+    for n in 2..=5 {
+        let p = lastzero(n);
+        let explored = check(&p);
+        eprintln!("lastzero({n}): {explored} classes");
+    }
+}
+
+/// lastzero(n) as `explore_dpor` runs it: a main actor starts the workers
+/// one by one, then joins them; each worker reads its list through an
+/// attribute first (`s.a[i]`).
+fn lastzero_spawned(n: u32) -> Program {
+    let list = 6; // attribute key of `s.a` (only ever read)
+    let mut workers = vec![vec![MOp::Read(list), MOp::ScanDown(n), MOp::Write(7)]];
+    for i in 1..=n {
+        workers.push(vec![
+            MOp::Read(list),
+            MOp::Load(i - 1),
+            MOp::Read(list),
+            MOp::StoreInc(i),
+        ]);
+    }
+    let mut main: Vec<MOp> = workers.into_iter().map(MOp::Spawn).collect();
+    main.extend((0..=n as usize).map(MOp::Join));
+    prog(vec![main])
+}
+
+#[test]
+fn lastzero_with_spawned_workers_explores_every_class_once() {
+    for n in 2..=4 {
+        let explored = check(&lastzero_spawned(n));
+        eprintln!("lastzero_spawned({n}): {explored} classes");
+    }
+}

@@ -487,9 +487,12 @@ impl Session {
         id
     }
 
-    /// The keys interned from index `from` on, in id order.
-    pub fn keys_from(&self, from: usize) -> &[KeyDesc] {
-        self.key_list.get(from..).unwrap_or(&[])
+    /// The key with this id and the text of its member (attribute name,
+    /// item, variable), by which it is known across runs.
+    pub fn key_text(&self, id: KeyId) -> Option<(KeyDesc, String)> {
+        let desc = *self.key_list.get(id.index())?;
+        let member = self.string_list.get(desc.member.index())?.clone();
+        Some((desc, member))
     }
 
     pub fn set_dict_owner(&mut self, dict: &Bound<'_, PyAny>, owner: ObjId) {

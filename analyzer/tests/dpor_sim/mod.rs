@@ -37,6 +37,14 @@ pub enum MOp {
     Wait(u32),
     Put(u32),
     Get(u32),
+    /// Read key `k` into the actor's register.
+    Load(u32),
+    /// Write the register plus one into key `k`.
+    StoreInc(u32),
+    /// Value-dependent control flow: read key `k` (from `k` = the given
+    /// start, downwards) until one holds 0, one read per step (lastzero's
+    /// scan).
+    ScanDown(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +86,9 @@ struct Actor {
     pc: usize,
     children: Vec<u32>,
     exited: bool,
+    reg: i64,
+    /// The next key of a `ScanDown` in progress.
+    cursor: Option<u32>,
 }
 
 /// The running state of a program.
@@ -88,6 +99,8 @@ pub struct State {
     flags: Vec<u32>,
     queues: Vec<(u32, u64, u64)>,
     next_token: u64,
+    /// Values of keys (0 until written by `StoreInc`).
+    vals: Vec<i64>,
 }
 
 fn ev(actor: u32, kind: EventKind, target: u32, aux: u64) -> Event {
@@ -111,12 +124,15 @@ impl State {
                     pc: 0,
                     children: Vec::new(),
                     exited: false,
+                    reg: 0,
+                    cursor: None,
                 })
                 .collect(),
             holder: Vec::new(),
             flags: Vec::new(),
             queues: Vec::new(),
             next_token: 0,
+            vals: vec![0; 32],
         }
     }
 
@@ -159,6 +175,9 @@ impl State {
                 let next = self.queues.iter().find(|x| x.0 == *q).map_or(0, |x| x.2);
                 (ev(a, EventKind::QueueGet, *q, next), self.queue_len(*q) > 0)
             }
+            MOp::Load(k) => (ev(a, EventKind::Read, *k, 0), true),
+            MOp::StoreInc(k) => (ev(a, EventKind::Write, *k, 0), true),
+            MOp::ScanDown(k) => (ev(a, EventKind::Read, act.cursor.unwrap_or(*k), 0), true),
         })
     }
 
@@ -183,6 +202,17 @@ impl State {
         let op = act.ops.get(act.pc).cloned();
         act.pc += 1;
         match op {
+            Some(MOp::Load(k)) => act.reg = self.vals[k as usize],
+            Some(MOp::StoreInc(k)) => self.vals[k as usize] = act.reg + 1,
+            Some(MOp::ScanDown(k)) => {
+                let cur = act.cursor.unwrap_or(k);
+                if self.vals[cur as usize] != 0 && cur > 0 {
+                    act.cursor = Some(cur - 1);
+                    act.pc -= 1; // the scan goes on
+                } else {
+                    act.cursor = None;
+                }
+            }
             None => act.exited = true,
             Some(MOp::Spawn(ops)) => {
                 let id = self.actors.len() as u32;
@@ -192,6 +222,8 @@ impl State {
                     pc: 0,
                     children: Vec::new(),
                     exited: false,
+                    reg: 0,
+                    cursor: None,
                 });
             }
             Some(MOp::Acquire(l)) => self.holder.push((l, a)),

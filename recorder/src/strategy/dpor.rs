@@ -6,16 +6,24 @@
 //! (`racetrace.explore_dpor`, through `py::dpor`) begins and ends each
 //! execution on the same state.
 //!
-//! Ids: every run interns keys, objects and actors afresh, in the order the
-//! run meets them. Under the same schedule prefix that order is the same,
-//! so ids agree wherever executions agree; an id first given after a branch
-//! point may name another thing in a sibling execution, which the explorer
-//! notices (it counts `diverged`/`infeasible`) rather than trusts.
+//! Ids: the explorer needs the same id for the same thing in every
+//! execution, since its sleep sets and wakeup trees hold operations of
+//! earlier executions. Every run interns keys, objects and actors afresh,
+//! in the order the run meets them, so two executions that differ after a
+//! branch point number keys differently: `a[5]` may be key 3 in one and
+//! key 7 in the other (that made the explorer take two different keys for
+//! one, sleep where it must not, and miss classes of lastzero). Keys are
+//! therefore translated to exploration-wide ids named by what they are:
+//! their object's id, their kind and their member's text (`CanonKeys`).
+//! Objects and actors keep the run's ids, which agree across executions
+//! when they are met in an order the schedule prefix fixes (objects made by
+//! `setup` and reached the same way, actors numbered by creation).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use racetrace_analyzer::dpor::{DporConfig, Explorer};
-use racetrace_formats::{ActorId, Event, Tables};
+use racetrace_formats::{ActorId, Event, KeyDesc, KeyId, StrId, Tables, TargetKind};
 
 use super::{Choice, Decision, Scheduler};
 use crate::session;
@@ -23,9 +31,8 @@ use crate::session;
 /// What one exploration keeps between runs.
 pub struct DporState {
     pub explorer: Explorer,
-    /// The keys of the current run, as the explorer reads them (whole-object
-    /// keys conflict with every member); refilled from the session lazily.
-    tables: Tables,
+    /// Keys as the explorer knows them, for the whole exploration.
+    keys: CanonKeys,
     /// The step chosen and not yet performed, if any.
     chosen: Option<(u64, ActorId)>,
     /// Blocked operations of a deadlocked run.
@@ -38,7 +45,7 @@ impl DporState {
     pub fn new(config: DporConfig) -> DporState {
         DporState {
             explorer: Explorer::new(config),
-            tables: Tables::default(),
+            keys: CanonKeys::default(),
             chosen: None,
             blocked: Vec::new(),
             running: false,
@@ -47,7 +54,7 @@ impl DporState {
 
     /// Starts the next execution; false when everything is explored.
     pub fn begin(&mut self) -> bool {
-        self.tables = Tables::default();
+        self.keys.run.clear();
         self.chosen = None;
         self.blocked.clear();
         self.running = self.explorer.begin_execution();
@@ -107,6 +114,9 @@ impl Scheduler for Dpor {
             let a = super::default_choice(d);
             enabled.extend(d.candidates.iter().filter(|c| c.actor == a).map(|c| c.op));
         }
+        for op in &mut enabled {
+            *op = st.keys.canonical(op);
+        }
         match st.explorer.choose(&enabled) {
             Some(a) => {
                 st.chosen = Some((d.step, a));
@@ -122,17 +132,9 @@ impl Scheduler for Dpor {
             return;
         }
         st.chosen = None;
-        if ev.kind.target_kind() == racetrace_formats::TargetKind::Key
-            && ev.target as usize >= st.tables.keys.len()
-        {
-            let from = st.tables.keys.len();
-            let fresh = session::with(|s| s.keys_from(from).to_vec()).unwrap_or_default();
-            st.tables.keys.extend(fresh);
-        }
-        let DporState {
-            explorer, tables, ..
-        } = &mut *st;
-        explorer.executed(ev, tables);
+        let ev = st.keys.canonical(ev);
+        let DporState { explorer, keys, .. } = &mut *st;
+        explorer.executed(&ev, &keys.tables);
     }
 
     fn end_execution(&mut self, blocked: &[Event]) {
@@ -141,5 +143,53 @@ impl Scheduler for Dpor {
 
     fn name(&self) -> &'static str {
         "dpor"
+    }
+}
+
+/// Exploration-wide key ids: a key is named by its object's id, its kind
+/// and its member's text, whatever id the run gave it.
+#[derive(Default)]
+struct CanonKeys {
+    ids: HashMap<(u32, u8, String), KeyId>,
+    /// What the explorer reads: every canonical key (whole-object keys
+    /// conflict with every member of their object).
+    tables: Tables,
+    /// This run's key id → canonical id (`u32::MAX`: not looked up yet).
+    run: Vec<u32>,
+}
+
+impl CanonKeys {
+    /// `ev` with its key (if it has one) replaced by the canonical key.
+    fn canonical(&mut self, ev: &Event) -> Event {
+        if ev.kind.target_kind() != TargetKind::Key {
+            return *ev;
+        }
+        let local = ev.target as usize;
+        if let Some(&id) = self.run.get(local).filter(|&&id| id != u32::MAX) {
+            return Event { target: id, ..*ev };
+        }
+        let Some((desc, member)) = session::with(|s| s.key_text(KeyId(ev.target))).flatten() else {
+            return *ev; // not interned by this run: left as it is
+        };
+        let next = KeyId(self.tables.keys.len() as u32);
+        let id = *self
+            .ids
+            .entry((desc.obj.0, desc.member_kind as u8, member))
+            .or_insert(next);
+        if id == next {
+            // The member's text is in `ids`; the table needs no strings.
+            self.tables.keys.push(KeyDesc {
+                member: StrId(0),
+                ..desc
+            });
+        }
+        if self.run.len() <= local {
+            self.run.resize(local + 1, u32::MAX);
+        }
+        self.run[local] = id.0;
+        Event {
+            target: id.0,
+            ..*ev
+        }
     }
 }
