@@ -11,14 +11,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
 use racetrace_formats::{
     ActorDesc, ActorId, ActorKind, CodeLoc, Event, EventKind, Header, KeyDesc, KeyId, LocId,
-    MemberKind, ObjId, ObjKind, ObjectDesc, Outcome, StrId, TraceWriter,
+    MemberKind, ObjId, ObjKind, Outcome, StrId, TraceWriter,
 };
 
 use crate::calls::CallTable;
@@ -27,47 +27,16 @@ use crate::cpython;
 use crate::fasthash::IntMap;
 use crate::filter::Filter;
 
+mod objects;
+
+pub use objects::{epoch, object_died};
+
 /// Generation of the recording in progress; 0 when not recording. Every
 /// recording gets a new one, so hooks and tables left over from an earlier
 /// recording recognize that they are stale.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
-
-/// Weak references (by address) whose object died since the session last
-/// looked. Filled by the weakref callback, which may run anywhere (even while
-/// this thread holds the session), so it only touches this list.
-static DEAD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-static DEAD_PENDING: AtomicBool = AtomicBool::new(false);
-/// Bumped whenever a watched object dies: inline caches filled earlier may
-/// name an address that a new object now has.
-static EPOCH: AtomicU64 = AtomicU64::new(1);
-
-#[inline]
-pub fn epoch() -> u64 {
-    EPOCH.load(Ordering::Acquire)
-}
-
-/// Containers (by address) that were freed since the session last looked,
-/// reported by the interpreter backend's deallocation watch
-/// (`cpython::watch_death`). The same rules as `DEAD`.
-static FREED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-/// Called when a watched container is being freed (from its deallocator:
-/// no Python code may run here, and the session may be held).
-fn object_freed(addr: usize) {
-    FREED.lock().unwrap_or_else(|e| e.into_inner()).push(addr);
-    DEAD_PENDING.store(true, Ordering::Release);
-    EPOCH.fetch_add(1, Ordering::AcqRel);
-}
-
-/// Called when a watched object dies (from its weakref callback).
-pub fn object_died(weakref: usize) {
-    DEAD.lock().unwrap_or_else(|e| e.into_inner()).push(weakref);
-    DEAD_PENDING.store(true, Ordering::Release);
-    // Now, not when the session next looks: a cache hit does not look.
-    EPOCH.fetch_add(1, Ordering::AcqRel);
-}
 
 /// How often buffered events are forced to disk, so a killed process loses
 /// at most this much of its run.
@@ -87,17 +56,7 @@ fn lock() -> MutexGuard<'static, Option<Session>> {
 pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
     let mut guard = lock();
     let s = guard.as_mut()?;
-    if DEAD_PENDING.swap(false, Ordering::AcqRel) {
-        let dead = std::mem::take(&mut *DEAD.lock().unwrap_or_else(|e| e.into_inner()));
-        for weakref in dead {
-            s.forget(weakref);
-        }
-        let freed = std::mem::take(&mut *FREED.lock().unwrap_or_else(|e| e.into_inner()));
-        for addr in freed {
-            s.objects.remove(&addr);
-            s.dict_owner.remove(&addr);
-        }
-    }
+    s.forget_the_dead();
     Some(f(s))
 }
 
@@ -200,10 +159,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
     // Deaths reported for an earlier recording's objects do not concern
     // this one (their weak references are gone with it).
-    DEAD.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    FREED.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    DEAD_PENDING.store(false, Ordering::Release);
-    cpython::start_watching_deaths(cpython::gil_held(), object_freed);
+    objects::start_watching();
     *guard = Some(Session {
         generation,
         path: opts.path,
@@ -386,86 +342,6 @@ impl Session {
         id
     }
 
-    /// `Some(Some(id))` for a registered object, `Some(None)` for an object
-    /// known to be ignored, `None` for one not seen yet.
-    #[inline]
-    pub fn lookup(&self, addr: usize) -> Option<Option<ObjId>> {
-        self.objects.get(&addr).copied()
-    }
-
-    pub fn kind_of(&self, id: ObjId) -> ObjKind {
-        self.obj_kinds
-            .get(id.index())
-            .copied()
-            .unwrap_or(ObjKind::Other)
-    }
-
-    /// Registers `obj`: watched through `weakref` when given, else through
-    /// its deallocator when the backend can (the builtin containers), else
-    /// kept alive until the recording ends.
-    pub fn register(
-        &mut self,
-        obj: &Bound<'_, PyAny>,
-        kind: ObjKind,
-        type_name: &str,
-        label: &str,
-        weakref: Option<Bound<'_, PyAny>>,
-    ) -> ObjId {
-        let addr = obj.as_ptr() as usize;
-        if let Some(Some(id)) = self.objects.get(&addr) {
-            return *id;
-        }
-        let type_name = self.string(type_name);
-        let label = self.string(label);
-        let desc = ObjectDesc {
-            kind,
-            type_name,
-            label,
-        };
-        let id = match self.writer.as_mut() {
-            Some(w) => w.add_object(desc),
-            None => ObjId(self.obj_kinds.len() as u32),
-        };
-        self.obj_kinds.push(kind);
-        self.obj_labels.push(label);
-        self.objects.insert(addr, Some(id));
-        match weakref {
-            Some(w) => {
-                self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
-            }
-            None => {
-                if !cpython::watch_death(obj) {
-                    self.alive.push(obj.clone().unbind());
-                }
-            }
-        }
-        id
-    }
-
-    /// A watched object died: its address may now be another object's.
-    fn forget(&mut self, weakref: usize) {
-        if let Some((addr, _weakref)) = self.watched.remove(&weakref) {
-            self.objects.remove(&addr);
-            self.threads.remove(&addr);
-        }
-    }
-
-    /// Remembers that `obj` is never recorded (kept alive for the same
-    /// reason as registered objects).
-    pub fn ignore(&mut self, obj: &Bound<'_, PyAny>) {
-        let addr = obj.as_ptr() as usize;
-        if self.objects.insert(addr, None).is_none() {
-            self.alive.push(obj.clone().unbind());
-        }
-    }
-
-    /// Keeps `obj` alive until the recording ends (once per object).
-    pub fn keep_alive(&mut self, obj: &Bound<'_, PyAny>) {
-        if self.kept.insert(obj.as_ptr() as usize, ()).is_none() {
-            self.alive.push(obj.clone().unbind());
-        }
-    }
-
     pub fn key(&mut self, obj: ObjId, kind: MemberKind, member: StrId) -> KeyId {
         let k = (obj.0, kind as u8, member.0);
         if let Some(&id) = self.keys.get(&k) {
@@ -495,18 +371,6 @@ impl Session {
         Some((desc, member))
     }
 
-    pub fn set_dict_owner(&mut self, dict: &Bound<'_, PyAny>, owner: ObjId) {
-        let addr = dict.as_ptr() as usize;
-        if self.dict_owner.insert(addr, owner).is_none() && !cpython::watch_death(dict) {
-            self.alive.push(dict.clone().unbind());
-        }
-    }
-
-    #[inline]
-    pub fn dict_owner(&self, addr: usize) -> Option<ObjId> {
-        self.dict_owner.get(&addr).copied()
-    }
-
     /// A new actor, with its parent and the index of the parent's `Spawn`
     /// event (which the caller writes right after, at `events_written()`);
     /// both `None` for the recording thread and threads already running.
@@ -529,30 +393,6 @@ impl Session {
         };
         self.next_actor += 1;
         id
-    }
-
-    /// Binds a `threading.Thread` to its actor, watched through `weakref`
-    /// (made by the caller outside the session: see `crate::identity`) so
-    /// that a later thread object at the same address is not taken for it;
-    /// kept alive only when it cannot be weakly referenced.
-    pub fn bind_thread(
-        &mut self,
-        thread: &Bound<'_, PyAny>,
-        actor: ActorId,
-        weakref: Option<Bound<'_, PyAny>>,
-    ) {
-        let addr = thread.as_ptr() as usize;
-        self.threads.insert(addr, actor);
-        match weakref {
-            Some(w) => {
-                self.watched.insert(w.as_ptr() as usize, (addr, w.unbind()));
-            }
-            None => self.alive.push(thread.clone().unbind()),
-        }
-    }
-
-    pub fn thread_actor(&self, thread: &Bound<'_, PyAny>) -> Option<ActorId> {
-        self.threads.get(&(thread.as_ptr() as usize)).copied()
     }
 
     pub fn mark_failed(&mut self, actor: ActorId) {
