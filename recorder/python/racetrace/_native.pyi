@@ -1,0 +1,221 @@
+"""Types of ``racetrace._native``, the recorder's PyO3 extension.
+
+One section per file of ``recorder/src/py/``, which registers everything
+below; a change of a ``#[pyfunction]``'s signature or of what it returns
+belongs here too. The ``TypedDict``s and aliases marked *stub only* name
+the shapes of the tuples and dicts the extension returns or takes: they do
+not exist at run time, so use them in annotations only.
+"""
+
+import threading
+from collections.abc import Callable, Sequence
+from types import CodeType, FrameType
+from typing import Literal, TypeAlias, TypedDict, final
+
+# What the extension exports, in the order ``py/mod.rs`` registers it.
+__all__ = [
+    "run_cli",
+    "RunAborted",
+    "start",
+    "stop",
+    "thread_started",
+    "note_exception",
+    "is_recording",
+    "abandon_after_fork",
+    "recording_path",
+    "clear_thread_locals",
+    "replay_source",
+    "control_start",
+    "control_wait",
+    "control_finish",
+    "control_time",
+    "trace_steps",
+    "DporExplorer",
+    "shrink_schedule",
+]
+
+# --- record.rs: free-running recording (racetrace.recording) ----------------
+
+class RunAborted(BaseException):
+    """Raised inside the actors of a controlled run that racetrace stopped
+    (deadlock, divergence, timeout): they unwind. Never caught by
+    ``except Exception``."""
+
+#: (type name, message, traceback text) of an exception (stub only).
+ExceptionText: TypeAlias = tuple[str, str, str]
+
+def start(
+    path: str,
+    program: str,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    excluded_dirs: Sequence[str],
+    code_roles: Sequence[tuple[CodeType, str]],
+    calls: Sequence[tuple[object, str]],
+    sync_lib_files: Sequence[str],
+    running_threads: Sequence[tuple[int, threading.Thread]],
+) -> None:
+    """Starts recording into ``path`` in the calling thread (actor 0).
+    Raises ``RuntimeError`` when already recording, ``ValueError`` for an
+    unknown role, ``OSError`` when the trace cannot be written."""
+
+def stop(exception: ExceptionText | None = None, aborted: str | None = None) -> tuple[int, str | None]:
+    """Stops recording; returns (events written, trace error or None)."""
+
+def thread_started(frame: FrameType) -> None:
+    """A new thread's first traced call: installs the native trace function."""
+
+def note_exception(thread: threading.Thread | None, type_name: str, message: str, traceback: str) -> None:
+    """An exception escaped ``thread``'s run()."""
+
+def abandon_after_fork() -> None:
+    """For ``os.register_at_fork(after_in_child=...)``."""
+
+def is_recording() -> bool:
+    """Recording or controlling a run."""
+
+def recording_path() -> str | None:
+    """The trace file being written, if recording."""
+
+# --- control.rs: controlled runs (racetrace.control) ------------------------
+
+def clear_thread_locals() -> int:
+    """Forgets the calling thread's ``threading.local`` data; returns how
+    many objects had some."""
+
+def replay_source(source: str) -> tuple[str, int, str | None]:
+    """A schedule text or a trace path read as (schedule text, steps,
+    program of the trace or None); ``ValueError`` on bad input."""
+
+def control_start(
+    path: str,
+    program: str,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    excluded_dirs: Sequence[str],
+    code_roles: Sequence[tuple[CodeType, str]],
+    calls: Sequence[tuple[object, str]],
+    sync_lib_files: Sequence[str],
+    own_dir: str,
+    main_thread: threading.Thread,
+    schedule: str | None = None,
+    trace: str | None = None,
+    seed: int | None = None,
+    dpor: DporExplorer | None = None,
+    pct: tuple[int, int, int] | None = None,
+    deadlock_timeout: float = 5.0,
+    max_steps: int = 1_000_000,
+    start_time: float = 0.0,
+) -> None:
+    """Starts a controlled run whose actor 0 is ``main_thread`` (not started
+    yet). ``pct`` is (seed, depth, estimated steps of a run)."""
+
+def control_wait() -> None:
+    """Waits until the run ends (Ctrl-C stops it)."""
+
+#: How a controlled run ended (stub only).
+RunStatus: TypeAlias = Literal[
+    "ok", "exception", "deadlock", "divergence", "timeout", "step_limit", "interrupted", "abandoned"
+]
+
+class ControlSummary(TypedDict):
+    """What ``control_finish`` returns (stub only)."""
+
+    status: RunStatus
+    message: str
+    schedule: str
+    steps: int
+    preemptions: int
+    #: Per step: it switched away from an actor that could still run.
+    preemptive: list[bool]
+    elapsed: float
+    events: int
+    trace_error: str | None
+    #: (actor id, type name, message) of an exception that escaped an actor
+    #: other than actor 0.
+    worker_exception: tuple[int, str, str] | None
+
+def control_finish(exception: ExceptionText | None = None) -> ControlSummary:
+    """Ends the run and closes its trace; ``exception`` escaped actor 0."""
+
+def control_time() -> float | None:
+    """The run's virtual clock, or None outside a run."""
+
+#: One step of a trace: (actor id, actor name, event kind, file, line,
+#: function, what it touched) (stub only).
+TraceStep: TypeAlias = tuple[int, str, str, str, int, str, str]
+
+def trace_steps(path: str) -> tuple[list[TraceStep], str, tuple[str, str]]:
+    """Every step of a trace, its program and its outcome as (kind, text)."""
+
+# --- dpor.rs: the DPOR explorer (racetrace.explore) -------------------------
+
+class DporStats(TypedDict):
+    """The exploration's counters (stub only; see the analyzer's ``dpor::Stats``)."""
+
+    executions: int
+    deadlocks: int
+    sleep_blocked: int
+    bound_pruned: int
+    infeasible: int
+    diverged: int
+    races: int
+    pending: int
+    estimated_total: int
+    max_steps: int
+
+@final
+class DporExplorer:
+    """One exploration: ``begin()`` before each controlled run (False: the
+    whole space is explored), ``end()`` after it."""
+
+    def __new__(cls, preemption_bound: int | None = None) -> DporExplorer: ...
+    def begin(self) -> bool: ...
+    def end(self) -> None: ...
+    def stats(self) -> DporStats: ...
+
+# --- shrink.rs: schedule shrinking (racetrace.shrinking, shrink_cli) ---------
+
+#: What a shrink runner returns for a candidate: (verdict ``fail``/``pass``/
+#: ``diverged``, failure kind, failure location, executed schedule text,
+#: per-step preemptive flags, diverged step) (stub only).
+RunReport: TypeAlias = tuple[str, str, str, str, Sequence[bool], int]
+
+class ShrinkProgress(TypedDict):
+    """Passed to ``progress`` after every counted candidate (stub only)."""
+
+    phase: Literal["Original", "Preemptions", "SinglePreemptions", "Switches", "Canonicalize"]
+    candidates_run: int
+    max_candidates: int
+    best_preemptions: int
+    best_switches: int
+
+class ShrinkResult(TypedDict):
+    """What ``shrink_schedule`` returns (stub only)."""
+
+    schedule: str
+    executed: str
+    kind: str
+    location: str
+    preemptions: int
+    switches: int
+    original_preemptions: int
+    original_switches: int
+    candidates_run: int
+    speculative_runs: int
+    budget_exhausted: bool
+
+def shrink_schedule(
+    schedule: str,
+    runner: Callable[[str], RunReport],
+    max_candidates: int = 100,
+    jobs: int = 1,
+    progress: Callable[[ShrinkProgress], object] | None = None,
+) -> ShrinkResult:
+    """Shrinks ``schedule`` (``rts1:`` text). ``ValueError`` when it does not
+    fail; re-raises the first exception ``runner`` or ``progress`` raised."""
+
+# --- cli.rs: the analyzer's command line (racetrace.cli) --------------------
+
+def run_cli(argv: Sequence[str], python_commands: Sequence[tuple[str, str]] | None = None) -> int:
+    """Runs ``racetrace ARGV...``; returns its exit code."""
