@@ -41,7 +41,8 @@ def _python_subcommand(name: str) -> Callable[[list[str]], int] | None:
         return None
     module_name, _, func_name = entry[0].partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, func_name or "main")
+    func: Callable[[list[str]], int] = getattr(module, func_name or "main")
+    return func
 
 
 def run(argv: Sequence[str]) -> int:

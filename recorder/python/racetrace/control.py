@@ -32,7 +32,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeAlias
 
 from racetrace import _native, tables
 from racetrace.recording import format_exception, thread_bootstrap
@@ -114,6 +114,7 @@ def _static_tables() -> dict[str, Any]:
     """What the native side recognizes (computed once per process)."""
     if not _tables:
         calls = tables.call_roles()
+        # threading._CRLock is private: typeshed does not declare it.
         for cls, names, role in (
             (threading._CRLock, "_release_save", "lock_release_save"),  # type: ignore[attr-defined]
             (threading._CRLock, "_acquire_restore", "lock_acquire_restore"),  # type: ignore[attr-defined]
@@ -142,7 +143,7 @@ class _Worker:
     def __init__(self) -> None:
         self.go = _thread.allocate_lock()
         self.go.acquire()
-        self.job: tuple[Callable[..., Any], tuple] | None = None
+        self.job: tuple[Callable[..., object], tuple[object, ...]] | None = None
         _thread.start_new_thread(self._loop, ())
 
     def _loop(self) -> None:
@@ -179,10 +180,14 @@ class _Worker:
 
 _idle: list[_Worker] = []
 _idle_lock = _thread.allocate_lock()
-_real_start_new_thread = threading._start_new_thread  # type: ignore[attr-defined]
+# threading._start_new_thread, threading._time and queue.time, kept here and
+# swapped by execute(), are private: typeshed declares none of them.
+_real_start_new_thread: Callable[..., int] = threading._start_new_thread  # type: ignore[attr-defined]
 
 
-def _pooled_start(fn: Callable[..., Any], args: tuple, kwargs: Any = None) -> int:
+def _pooled_start(
+    fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object] | None = None
+) -> int:
     if kwargs or not hasattr(fn, "__self__"):
         return _real_start_new_thread(fn, args, *([kwargs] if kwargs else []))
     with _idle_lock:
@@ -194,8 +199,8 @@ def _pooled_start(fn: Callable[..., Any], args: tuple, kwargs: Any = None) -> in
     return 0
 
 
-_real_threading_time = threading._time  # type: ignore[attr-defined]
-_real_queue_time = queue.time  # type: ignore[attr-defined]
+_real_threading_time: Callable[[], float] = threading._time  # type: ignore[attr-defined]
+_real_queue_time: Callable[[], float] = queue.time  # type: ignore[attr-defined]
 
 
 def _virtual_time() -> float:
@@ -208,14 +213,18 @@ class _Box:
     exception: BaseException | None = None
 
 
-def _quiet_aborted(hook: Any) -> Any:
-    if getattr(hook, "_racetrace_quiet", False):
+_ExceptHook: TypeAlias = Callable[[threading.ExceptHookArgs], object]
+
+
+def _quiet_aborted(hook: _ExceptHook | None) -> _ExceptHook:
+    if hook is not None and getattr(hook, "_racetrace_quiet", False):
         return hook
 
-    def quiet(args: Any) -> None:
+    def quiet(args: threading.ExceptHookArgs) -> None:
         if not isinstance(args.exc_value, RunAborted):
             (hook or threading.__excepthook__)(args)
 
+    # A mark on the function object, which mypy does not model.
     quiet._racetrace_quiet = True  # type: ignore[attr-defined]
     return quiet
 
@@ -228,7 +237,7 @@ def _check_not_nested() -> None:
         )
 
 
-def _resolve_source(schedule: Any) -> tuple[str | None, str | None]:
+def _resolve_source(schedule: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
     """(schedule text, trace path) from what the caller gave."""
     if schedule is None:
         return None, None
@@ -258,7 +267,7 @@ def execute(
     include: Iterable[str],
     exclude: Iterable[str],
     program: str,
-    strategy: Any = None,
+    strategy: _native.DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
 ) -> RunResult:
     _check_not_nested()
@@ -282,10 +291,11 @@ def execute(
 
     main = threading.Thread(target=main_body, name="MainThread", daemon=True)
     before = set(threading.enumerate())
-    prev_hook = threading.excepthook
+    # None is a valid hook for threading (its default), not for typeshed.
+    prev_hook: _ExceptHook | None = threading.excepthook
     prev_trace = threading.gettrace()
 
-    def excepthook(hook_args: Any) -> None:
+    def excepthook(hook_args: threading.ExceptHookArgs) -> None:
         if isinstance(hook_args.exc_value, RunAborted):
             return
         if hook_args.exc_value is not None:
@@ -345,7 +355,7 @@ def execute(
                 type(box.exception), box.exception, box.exception.__traceback__
             )
         info = _native.control_finish(failure)
-        threading.settrace(prev_trace)  # type: ignore[arg-type]
+        threading.settrace(prev_trace)
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
         threading._start_new_thread = _real_start_new_thread  # type: ignore[attr-defined]

@@ -9,9 +9,9 @@ than one actor, and in which order their reads and writes interleave.
 from __future__ import annotations
 
 import linecache
-from typing import Any
 
 from racetrace import _native
+from racetrace.results import ExploreResult
 
 #: Failures explained step by step (the rest are counted).
 _SHOWN = 3
@@ -24,7 +24,7 @@ _SYNC = {
 }
 
 
-def _steps(trace: str) -> list[tuple[int, str, str, str, int, str, str]]:
+def _steps(trace: str) -> list[_native.TraceStep]:
     try:
         steps, _program, _outcome = _native.trace_steps(trace)
     except Exception:  # noqa: BLE001 - an explanation without steps still helps
@@ -32,7 +32,7 @@ def _steps(trace: str) -> list[tuple[int, str, str, str, int, str, str]]:
     return list(steps)
 
 
-def _shared(steps: list[Any]) -> dict[str, set[int]]:
+def _shared(steps: list[_native.TraceStep]) -> dict[str, set[int]]:
     """Key → actors that access it, for keys accessed by several actors
     with at least one write."""
     actors: dict[str, set[int]] = {}
@@ -52,7 +52,7 @@ def _object_of(what: str) -> str:
     return what
 
 
-def classify(kind: str, steps: list[Any], message: str = "") -> str:
+def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> str:
     """Names the pattern of a failing interleaving."""
     if kind == "deadlock":
         # The report has one "waits at ... for lock" line per actor blocked
@@ -93,7 +93,7 @@ def classify(kind: str, steps: list[Any], message: str = "") -> str:
     return "order violation"
 
 
-def _interesting(steps: list[Any], kind: str) -> list[Any]:
+def _interesting(steps: list[_native.TraceStep], kind: str) -> list[_native.TraceStep]:
     if kind == "deadlock":
         shared = _shared(steps)
         # Releases after the deadlock are the aborted actors unwinding.
@@ -102,7 +102,7 @@ def _interesting(steps: list[Any], kind: str) -> list[Any]:
     return [s for s in steps if s[6] in shared and (s[2] in _READS or s[2] in _WRITES)][:20]
 
 
-def _describe_step(s: Any) -> str:
+def _describe_step(s: _native.TraceStep) -> str:
     actor, name, kind, file, line, function, what = s
     src = linecache.getline(file, line).strip() if file and line else ""
     where = f"{file}:{line}" if line else file or "?"
@@ -110,7 +110,7 @@ def _describe_step(s: Any) -> str:
     return f"  {name:<12} {where:<40} {access:<28} {src}"
 
 
-def explain(result: Any) -> str:
+def explain(result: ExploreResult) -> str:
     lines: list[str] = []
     head = (
         f"explored {result.num_explored} interleaving(s)"

@@ -12,8 +12,14 @@ import os
 import runpy
 import sys
 import traceback
+from types import TracebackType
+from typing import TypeAlias
 
 from racetrace.recording import record
+
+
+#: What ``sys.exc_info()`` returns.
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,7 +81,7 @@ def main(argv: list[str]) -> int:
         return 2
 
     code = 0
-    exc_info: tuple = (None, None, None)
+    exc_info: ExcInfo = (None, None, None)
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as e:
@@ -120,7 +126,7 @@ def _record_pytest(ns: argparse.Namespace, args: list[str]) -> int:
         print(f"racetrace record: error: {e}", file=sys.stderr)
         return 2
     code = 1
-    exc_info: tuple = (None, None, None)
+    exc_info: ExcInfo = (None, None, None)
     try:
         code = int(pytest.main(args))
     except BaseException:

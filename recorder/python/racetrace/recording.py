@@ -16,20 +16,28 @@ import sys
 import threading
 import traceback
 import warnings
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from racetrace import _native, tables
 
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
+
 T = TypeVar("T")
 
-def thread_bootstrap(frame: Any, event: str, arg: Any) -> None:
+
+def thread_bootstrap(frame: FrameType, event: str, arg: object) -> None:
     """Installed with ``threading.settrace``: runs as each new thread's first
     traced call and hands the thread over to the native trace function."""
     _native.thread_started(frame)
     return None
 
 
-def format_exception(exc_type: Any, exc: BaseException | None, tb: Any) -> tuple[str, str, str]:
+def format_exception(
+    exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+) -> tuple[str, str, str]:
     text = "".join(traceback.format_exception(exc_type, exc, tb))
     return (getattr(exc_type, "__name__", str(exc_type)), str(exc) if exc is not None else "", text)
 
@@ -66,8 +74,8 @@ class record:
         self.exclude = list(exclude)
         self.program = program if program is not None else " ".join(sys.argv)
         self.events = 0
-        self._prev_trace_hook: Any = None
-        self._prev_excepthook: Any = None
+        self._prev_trace_hook: TraceFunction | None = None
+        self._prev_excepthook: Callable[[threading.ExceptHookArgs], object] | None = None
 
     def __enter__(self) -> "record":
         if _native.is_recording():
@@ -96,7 +104,7 @@ class record:
         threading.excepthook = self._excepthook
         return self
 
-    def _excepthook(self, args: Any) -> None:
+    def _excepthook(self, args: threading.ExceptHookArgs) -> None:
         try:
             if _native.is_recording():
                 _type, message, text = format_exception(
@@ -107,10 +115,14 @@ class record:
             # The user still sees the exception as without racetrace.
             (self._prev_excepthook or threading.__excepthook__)(args)
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        threading.settrace(self._prev_trace_hook)  # type: ignore[arg-type]
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        threading.settrace(self._prev_trace_hook)
         if threading.excepthook == self._excepthook:
-            threading.excepthook = self._prev_excepthook
+            # None (threading then uses its default hook) is put back as it
+            # was, though typeshed does not allow it.
+            threading.excepthook = self._prev_excepthook  # type: ignore[assignment]
         failure = None
         if exc_type is not None and not (
             issubclass(exc_type, SystemExit) and getattr(exc, "code", None) in (None, 0)
@@ -119,7 +131,6 @@ class record:
         self.events, error = _native.stop(failure)
         if error:
             warnings.warn(f"racetrace: the trace {self.path} may be incomplete: {error}", stacklevel=2)
-        return False
 
 
 # A forked child must not write into its parent's trace: recording stops in
@@ -133,7 +144,7 @@ def _stop_at_exit() -> None:
     """A recording still open when the interpreter exits (``__exit__`` never
     ran) is closed with an "aborted" outcome rather than left truncated."""
     if _native.is_recording():
-        threading.settrace(None)  # type: ignore[arg-type]
+        threading.settrace(None)
         _native.stop(None, "the interpreter exited while recording")
 
 

@@ -79,24 +79,29 @@ def main(argv: list[str]) -> int:
         except ValueError as e:
             raise ScheduleError(str(e)) from None
         program = program_of(ns.source, given)
-        # Like `python script.py`: an exception in another thread is printed
-        # (by threading.excepthook) but does not change the exit code.
-        kwargs: dict = dict(
-            deadlock_timeout=ns.deadlock_timeout,
-            max_steps=ns.max_steps,
-            trace=ns.output,
-            raise_worker_exceptions=False,
-        )
+        script: str | None = None
+        pytest_args: list[str] | None = None
         if program[0] == "pytest":
-            kwargs["pytest_args"] = program[1:]
+            pytest_args = program[1:]
         else:
             if not os.path.isfile(program[0]):
                 print(f"racetrace replay: error: no such script: {program[0]}", file=sys.stderr)
                 return 2
-            kwargs["script"] = program[0]
-            kwargs["argv"] = program[1:]
+            script = program[0]
         try:
-            replay(ns.source, **kwargs)
+            # Like `python script.py`: an exception in another thread is
+            # printed (by threading.excepthook) but does not change the exit
+            # code.
+            replay(
+                ns.source,
+                script=script,
+                argv=program[1:],
+                pytest_args=pytest_args,
+                deadlock_timeout=ns.deadlock_timeout,
+                max_steps=ns.max_steps,
+                trace=ns.output,
+                raise_worker_exceptions=False,
+            )
         except SystemExit as e:
             code = e.code
             if code is None:

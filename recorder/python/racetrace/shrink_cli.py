@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from typing import Any
+from collections.abc import Iterator
+from typing import TypedDict
 
 from racetrace import _native
 
@@ -65,9 +66,25 @@ def _signature(e: BaseException) -> tuple[str, str]:
     return (type(e).__name__, _where(e))
 
 
-def run_candidate(candidate: str, program: list[str], trace: str | None, deadlock_timeout: float) -> dict:
+class CandidateReport(TypedDict):
+    """How a candidate run went, as a worker writes it (JSON)."""
+
+    #: ``fail``, ``pass`` or ``diverged``.
+    verdict: str
+    #: For a failing run: what failed (exception type, exit code or
+    #: ``deadlock``) and where.
+    kind: str
+    location: str
+    steps: int
+    #: For a failing run: the schedule executed, and per step whether it
+    #: preempted.
+    executed: str
+    preemptive: list[bool]
+
+
+def run_candidate(candidate: str, program: list[str], trace: str | None, deadlock_timeout: float) -> CandidateReport:
     """One controlled run of the program under ``candidate``: the report
-    the shrinker needs, as a dict."""
+    the shrinker needs."""
     from racetrace import control
 
     if program[0] == "pytest":
@@ -88,22 +105,27 @@ def run_candidate(candidate: str, program: list[str], trace: str | None, deadloc
         exclude=(),
         program=target.__qualname__,
     )
-    out: dict[str, Any] = {"verdict": "pass", "kind": "", "location": "", "steps": res.steps}
+    verdict, kind, location = "pass", "", ""
     if res.status == "divergence":
-        out["verdict"] = "diverged"
+        verdict = "diverged"
     elif res.status == "deadlock":
-        out.update(verdict="fail", kind="deadlock")
+        verdict, kind = "fail", "deadlock"
     elif res.status in ("ok", "exception"):
         exc = res.exception
         if exc is None and res.worker_exceptions:
             exc = res.worker_exceptions[0][1]
         if exc is not None:
             kind, location = _signature(exc)
-            out.update(verdict="fail", kind=kind, location=location)
+            verdict = "fail"
     # Anything else (a timeout, the step limit) did not fail the same way.
-    out["executed"] = res.schedule if out["verdict"] == "fail" else ""
-    out["preemptive"] = list(res.preemptive) if out["verdict"] == "fail" else []
-    return out
+    return CandidateReport(
+        verdict=verdict,
+        kind=kind,
+        location=location,
+        steps=res.steps,
+        executed=res.schedule if verdict == "fail" else "",
+        preemptive=list(res.preemptive) if verdict == "fail" else [],
+    )
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -127,7 +149,7 @@ class Runner:
         self.timeout = timeout
         self.deadlock_timeout = deadlock_timeout
 
-    def run(self, candidate: str, trace: str = "") -> dict | None:
+    def run(self, candidate: str, trace: str = "") -> CandidateReport | None:
         fd, report = tempfile.mkstemp(prefix="racetrace-shrink-", suffix=".json")
         os.close(fd)
         cmd = [
@@ -145,14 +167,15 @@ class Runner:
         try:
             subprocess.run(cmd, capture_output=True, timeout=self.timeout, check=False)
             with open(report) as f:
-                return json.load(f)
+                out: CandidateReport = json.load(f)
+                return out
         except (subprocess.TimeoutExpired, OSError, ValueError):
             # Hung (stopped by the timeout) or died before reporting.
             return None
         finally:
             os.unlink(report)
 
-    def __call__(self, candidate: str) -> tuple:
+    def __call__(self, candidate: str) -> _native.RunReport:
         r = self.run(candidate)
         if r is None:
             return ("pass", "", "", "", [], 0)
@@ -190,7 +213,7 @@ def _text(steps: list[int]) -> str:
     return "rts1:" + ",".join(runs)
 
 
-def _partial_moves(steps: list[int], preemptive: list[bool]):
+def _partial_moves(steps: list[int], preemptive: list[bool]) -> Iterator[list[int]]:
     """Candidates moving the first k steps of a preempted actor's next run
     up to where it was preempted."""
     for i, pre in enumerate(preemptive):
@@ -207,7 +230,7 @@ def _partial_moves(steps: list[int], preemptive: list[bool]):
             yield steps[:i] + [p] * k + steps[i:j] + steps[j + k :]
 
 
-def second_pass(res: dict, runner: "Runner", budget: int) -> tuple[dict | None, int]:
+def second_pass(res: _native.ShrinkResult, runner: Runner, budget: int) -> tuple[CandidateReport | None, int]:
     """A failing schedule with fewer preemptions than ``res``, found by a
     partial move (None if none), and the runs it took."""
     final = runner.run(res["executed"])
@@ -260,7 +283,7 @@ def main(argv: list[str]) -> int:
     runner = Runner(program, ns.timeout, ns.deadlock_timeout)
     tty = sys.stderr.isatty()
 
-    def progress(p: dict) -> None:
+    def progress(p: _native.ShrinkProgress) -> None:
         if tty:
             print(
                 f"\rshrinking: {p['candidates_run']}/{p['max_candidates']} runs,"
@@ -270,7 +293,7 @@ def main(argv: list[str]) -> int:
             )
 
     try:
-        res = dict(_native.shrink_schedule(schedule, runner, ns.max_candidates, ns.jobs, progress))
+        res = _native.shrink_schedule(schedule, runner, ns.max_candidates, ns.jobs, progress)
     except ValueError as e:
         if tty:
             print(file=sys.stderr)
@@ -291,7 +314,7 @@ def main(argv: list[str]) -> int:
             )
         except ValueError:
             break
-        res = dict(again)
+        res = again
         res["candidates_run"] += spent
     res["original_preemptions"], res["original_switches"] = original
     out = ns.output or _default_output(ns.trace)
@@ -306,9 +329,8 @@ def main(argv: list[str]) -> int:
     script_args = [out] + (["-o", ns.script] if ns.script else [])
     if script_cli.main(script_args) != 0:
         return EXIT_BAD_INPUT
-    res["trace"] = out
     if ns.json:
-        print(json.dumps(res))
+        print(json.dumps({**res, "trace": out}))
     else:
         print(
             f"shrunk: {res['original_preemptions']} -> {res['preemptions']} preemption(s),"

@@ -79,7 +79,7 @@ def shrink_failure(
     common: RunOptions,
     *,
     max_candidates: int = 100,
-    on_progress: Callable[[dict[str, Any]], object] | None = None,
+    on_progress: Callable[[_native.ShrinkProgress], object] | None = None,
 ) -> dict[str, Any] | None:
     """Replaces ``f.schedule`` by a shrunk one that fails the same way;
     returns the shrinker's figures (None when ``f`` is not shrinkable)."""

@@ -15,20 +15,21 @@ import queue
 import sysconfig
 import threading
 import time
-from typing import Any
+from types import CodeType
 
 #: The directory of the racetrace package (never traced).
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def code_roles() -> list[tuple[Any, str]]:
+def code_roles() -> list[tuple[CodeType, str]]:
     """Standard-library functions whose calls are synchronization operations,
     by code object (what the native side compares against)."""
     t, q = threading, queue
     funcs = [
         (t.Thread.start, "thread_start"),
         (t.Thread.join, "thread_join"),
-        (t.Thread._bootstrap_inner, "thread_bootstrap_inner"),
+        # A private method, which typeshed does not declare.
+        (t.Thread._bootstrap_inner, "thread_bootstrap_inner"),  # type: ignore[attr-defined]
         (t.Event.set, "event_set"),
         (t.Event.clear, "event_clear"),
         (t.Event.wait, "event_wait"),
@@ -99,10 +100,10 @@ _METHODS: list[tuple[type, str, str]] = [
 ]
 
 
-def call_roles() -> list[tuple[Any, str]]:
+def call_roles() -> list[tuple[object, str]]:
     import builtins
 
-    table: list[tuple[Any, str]] = []
+    table: list[tuple[object, str]] = []
     for cls, names, role in _METHODS:
         for name in names.split():
             attr = cls.__dict__.get(name)
