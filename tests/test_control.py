@@ -25,7 +25,7 @@ SEEDS = range(30)
 
 def record_until_failure(tmp_path: Path, attempts: int = 80) -> Path:
     """Records the flaky counter freely until a run fails (bounded)."""
-    for i in range(attempts):
+    for _ in range(attempts):
         rec = record(tmp_path, str(FLAKY))
         if rec.code != 0:
             assert "AssertionError: lost updates" in rec.stderr, rec.stderr

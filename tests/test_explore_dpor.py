@@ -9,7 +9,6 @@ must run exactly that many executions and say it covered everything.
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import time
@@ -350,7 +349,7 @@ def test_finds_lock_order_deadlock():
     t0 = time.monotonic()
     r = racetrace.explore_dpor(setup, [ab, ba], _always)
     assert time.monotonic() - t0 < 5.0
-    f = _fails(r, "deadlock")
+    _fails(r, "deadlock")
     assert "deadlock cycle" in r.explanation
 
 

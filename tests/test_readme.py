@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import DATA, ROOT, console_script
 
 README = (ROOT / "README.md").read_text()
@@ -103,9 +104,10 @@ def test_readme_session(index, tmp_path):
     )
     outputs = proc.stdout.split(marker + "\n")
     assert len(outputs) == len(steps) + 1, proc.stdout
-    for (command, expected), actual in zip(steps, outputs):
+    # One output per step, and what follows the last marker (no step's).
+    for (command, expected), actual in zip(steps, outputs, strict=False):
         actual_lines = actual.splitlines()
         ok = len(expected) == len(actual_lines) and all(
-            line_matches(e, a) for e, a in zip(expected, actual_lines)
+            line_matches(e, a) for e, a in zip(expected, actual_lines, strict=True)
         )
         assert ok, f"$ {command}\n--- README says:\n" + "\n".join(expected) + "\n--- got:\n" + actual

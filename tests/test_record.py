@@ -18,8 +18,8 @@ from record_helpers import (
     info,
     line_of,
     race_lines,
-    record,
     races,
+    record,
 )
 
 

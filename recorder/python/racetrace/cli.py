@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 # Subcommand name -> ("module:function", one line for `racetrace --help`).
 # The function is called with the arguments that follow the subcommand name

@@ -30,9 +30,9 @@ import sys
 import sys as _thread_sys
 import threading
 import time
-import traceback
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence, TypeAlias
+from typing import Any, TypeAlias
 
 from racetrace import _native, tables
 from racetrace.recording import format_exception, thread_bootstrap
@@ -51,7 +51,7 @@ class ScheduleError(ValueError):
 class RunError(Exception):
     """A controlled run did not complete; ``result`` says how far it got."""
 
-    def __init__(self, message: str, result: "RunResult") -> None:
+    def __init__(self, message: str, result: RunResult) -> None:
         super().__init__(message)
         self.result = result
 

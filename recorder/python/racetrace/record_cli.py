@@ -17,7 +17,6 @@ from typing import TypeAlias
 
 from racetrace.recording import record
 
-
 #: What ``sys.exc_info()`` returns.
 ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 

@@ -77,7 +77,7 @@ class record:
         self._prev_trace_hook: TraceFunction | None = None
         self._prev_excepthook: Callable[[threading.ExceptHookArgs], object] | None = None
 
-    def __enter__(self) -> "record":
+    def __enter__(self) -> record:
         if _native.is_recording():
             raise RuntimeError(
                 f"racetrace is already recording (into {_native.recording_path()}); "

@@ -77,7 +77,7 @@ def render(trace: str) -> tuple[str, str]:
     stem = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
 
     rows = []
-    for i, (actor, actor_name, kind, file, line, function, what) in enumerate(steps[:MAX_COMMENTED_STEPS]):
+    for i, (_actor, actor_name, kind, file, line, _function, what) in enumerate(steps[:MAX_COMMENTED_STEPS]):
         where = f"{os.path.basename(file)}:{line}" if line else ""
         access = f"{kind} {what}".strip()
         src = _source_line(file, line)
