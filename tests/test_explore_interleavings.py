@@ -3,6 +3,8 @@ under real control, and shrinking what they find."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import racetrace
@@ -101,3 +103,42 @@ def test_bad_arguments_are_refused() -> None:
         racetrace.explore_interleavings(_fresh, [_safe_a], lambda s: True, depth=0)
     with pytest.raises(TypeError, match="threads"):
         racetrace.explore_interleavings(_fresh, _safe_a, lambda s: True)
+
+
+# --- Errors name the explorer that found the failure ------------------------
+
+EXPLORERS = {"explore_dpor": racetrace.explore_dpor, "explore_interleavings": racetrace.explore_interleavings}
+
+
+def _setup_once() -> Callable[[], State]:
+    """A setup for the first execution only: later ones (replays, shrink
+    candidates) raise."""
+    calls = []
+
+    def setup() -> State:
+        calls.append(None)
+        if len(calls) > 1:
+            raise KeyError("setup again")
+        return _fresh()
+
+    return setup
+
+
+@pytest.mark.parametrize("api", EXPLORERS)
+def test_a_bad_invariant_is_named_by_its_explorer(api: str) -> None:
+    with pytest.raises(TypeError, match=f"^{api}: invariant must return a bool, it returned int"):
+        EXPLORERS[api](_fresh, [_safe_b], lambda s: s.v)
+
+
+@pytest.mark.parametrize("api", EXPLORERS)
+def test_the_replays_of_a_failure_run_as_the_explorer_that_found_it(api: str) -> None:
+    r = EXPLORERS[api](_setup_once(), [_safe_b], lambda s: False, shrink=False, reproduce_on_failure=1)
+    [f] = r.failures
+    assert f.trace is None and f.replays == 1 and f.reproduced == 0
+    assert f.replay_mismatches == [f"the traced replay raised SetupError: {api}: setup raised KeyError: 'setup again'"]
+
+
+@pytest.mark.parametrize("api", EXPLORERS)
+def test_a_failure_is_shrunk_as_the_explorer_that_found_it(api: str) -> None:
+    with pytest.raises(racetrace.explore.SetupError, match=f"^{api}: setup raised KeyError"):
+        EXPLORERS[api](_setup_once(), [_safe_a, _safe_b], lambda s: False, shrink=True)

@@ -121,9 +121,9 @@ def explore_dpor(
         if shrink:
             # Fewest preemptions first: the schedule explained and replayed
             # is the smallest that fails the same way (stats: the first's).
-            figures = shrink_failure(f, setup, fns, invariant, common)
+            figures = shrink_failure(f, setup, fns, invariant, common, api="explore_dpor")
             stats.setdefault("shrink", figures)
-        reproduce(f, setup, fns, invariant, reproduce_on_failure, common)
+        reproduce(f, setup, fns, invariant, reproduce_on_failure, common, api="explore_dpor")
     result = ExploreResult(
         property_holds=not failures,
         num_explored=explored,

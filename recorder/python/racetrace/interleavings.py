@@ -140,8 +140,10 @@ def explore_interleavings(
     }
     for f in failures:
         if shrink:
-            stats["shrink"] = shrink_failure(f, setup, fns, invariant, common, max_candidates=max_shrink_candidates)
-        reproduce(f, setup, fns, invariant, reproduce_on_failure, common)
+            stats["shrink"] = shrink_failure(
+                f, setup, fns, invariant, common, api="explore_interleavings", max_candidates=max_shrink_candidates
+            )
+        reproduce(f, setup, fns, invariant, reproduce_on_failure, common, api="explore_interleavings")
     result = ExploreResult(
         property_holds=not failures,
         num_explored=attempts,

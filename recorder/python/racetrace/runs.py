@@ -145,13 +145,14 @@ def run_threads(
         pct=pct,
     )
     res.worker_exceptions[:0] = errors
-    return res, failure_of(res, state, invariant)
+    return res, failure_of(res, state, invariant, api=api)
 
 
-def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool]) -> Failure | None:
+def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool], *, api: str) -> Failure | None:
     """How an execution failed (None: it did not, or it was abandoned):
     its run status, an exception that escaped an actor, or the invariant
-    (called on ``state``) being false or raising."""
+    (called on ``state``) being false or raising. ``api`` names the
+    explorer in errors."""
     if res.status == "deadlock":
         return Failure(DEADLOCK, res.message, res.schedule)
     if res.status in ("timeout", "step_limit", "divergence", "interrupted"):
@@ -172,7 +173,7 @@ def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool]) -> Fail
         return Failure(INVARIANT, f"invariant raised {type(e).__name__}: {e}\n{text}", res.schedule)
     if not isinstance(ok, bool):
         raise TypeError(
-            f"explore_dpor: invariant must return a bool, it returned {type(ok).__name__} ({ok!r})"
+            f"{api}: invariant must return a bool, it returned {type(ok).__name__} ({ok!r})"
         )
     if not ok:
         return Failure(INVARIANT, "the invariant returned False", res.schedule)
@@ -196,16 +197,19 @@ def reproduce(
     invariant: Callable[[S], bool],
     runs: int,
     common: RunOptions,
+    *,
+    api: str,
 ) -> None:
     """Replays a failing schedule: `runs` times to count how often it fails
-    the same way, and once with a trace written."""
+    the same way, and once with a trace written. ``api`` is the explorer
+    that found it."""
     fd, path = tempfile.mkstemp(prefix="racetrace-failure-", suffix=".rtt")
     os.close(fd)
     res: RunResult | None
     again: Failure | None
     try:
         res, again = run_threads(
-            setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=path, **common
+            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=path, **common
         )
         f.trace = path
     except Exception as e:  # noqa: BLE001 - the trace is a convenience
@@ -216,7 +220,7 @@ def reproduce(
     same = count_same(f, res, again)
     for _ in range(max(0, runs - 1)):
         res, again = run_threads(
-            setup, threads, invariant, api="explore_dpor", schedule=f.schedule, strategy=None, trace=None, **common
+            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=None, **common
         )
         same += count_same(f, res, again)
     f.replays = max(runs, 1)

@@ -78,17 +78,19 @@ def shrink_failure(
     invariant: Callable[[S], bool],
     common: RunOptions,
     *,
+    api: str,
     max_candidates: int = 100,
     on_progress: Callable[[_native.ShrinkProgress], object] | None = None,
 ) -> dict[str, Any] | None:
     """Replaces ``f.schedule`` by a shrunk one that fails the same way;
-    returns the shrinker's figures (None when ``f`` is not shrinkable)."""
+    returns the shrinker's figures (None when ``f`` is not shrinkable).
+    ``api`` is the explorer that found ``f``."""
     if f.kind not in SHRINKABLE:
         return None
 
     def run(candidate: str) -> RunReport:
         res, failure = run_threads(
-            setup, threads, invariant, api="explore_interleavings", schedule=candidate, trace=None, **common
+            setup, threads, invariant, api=api, schedule=candidate, trace=None, **common
         )
         return report(res, failure)
 
@@ -101,7 +103,7 @@ def shrink_failure(
     # same way, else the full schedule the shrunk candidate executed.
     for schedule in (out["schedule"], out["executed"]):
         _res, failure = run_threads(
-            setup, threads, invariant, api="explore_interleavings", schedule=schedule, trace=None, **common
+            setup, threads, invariant, api=api, schedule=schedule, trace=None, **common
         )
         if failure is not None and failure.kind == f.kind:
             f.schedule = schedule
