@@ -142,3 +142,9 @@ def test_the_replays_of_a_failure_run_as_the_explorer_that_found_it(api: str) ->
 def test_a_failure_is_shrunk_as_the_explorer_that_found_it(api: str) -> None:
     with pytest.raises(racetrace.explore.SetupError, match=f"^{api}: setup raised KeyError"):
         EXPLORERS[api](_setup_once(), [_safe_a, _safe_b], lambda s: False, shrink=True)
+
+
+@pytest.mark.parametrize("api", EXPLORERS)
+def test_on_progress_must_be_callable(api: str) -> None:
+    with pytest.raises(TypeError, match=f"^{api}: on_progress must be callable, not int$"):
+        EXPLORERS[api](_fresh, [_safe_b], lambda s: True, on_progress=42)

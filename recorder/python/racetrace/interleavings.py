@@ -23,7 +23,7 @@ from typing import Any
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.explain_failure import explain
 from racetrace.results import ExploreResult, Failure
-from racetrace.runs import S, check_test, reproduce, run_options, run_threads
+from racetrace.runs import S, check_callable, check_test, reproduce, run_options, run_threads
 from racetrace.shrinking import shrink_failure
 
 STRATEGIES = ("pct", "random")
@@ -84,6 +84,8 @@ def explore_interleavings(
     """
     fns: Sequence[Callable[[S], object]] = check_test("explore_interleavings", setup, threads, invariant)
     _check(strategy, depth, max_attempts)
+    if on_progress is not None:
+        check_callable("explore_interleavings", "on_progress", on_progress)
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
     common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude)
