@@ -13,10 +13,9 @@ trace function. Prints doctest's results; the same plainly and recorded.
 [6]
 """
 
+import _threading_local
 import doctest
 import sys
-
-import _threading_local
 
 
 def total(xs):
