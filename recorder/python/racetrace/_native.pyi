@@ -30,6 +30,7 @@ __all__ = [
     "control_finish",
     "control_time",
     "trace_steps",
+    "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
     "shrink_schedule",
 ]
@@ -103,12 +104,16 @@ def control_start(
     seed: int | None = None,
     dpor: DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
-    deadlock_timeout: float = 5.0,
+    deadlock_timeout: float = ...,
     max_steps: int = 1_000_000,
     start_time: float = 0.0,
 ) -> None:
     """Starts a controlled run whose actor 0 is ``main_thread`` (not started
     yet). ``pct`` is (seed, depth, estimated steps of a run)."""
+
+#: Seconds a turn may go without reaching a scheduling point before the run
+#: ends as blocked where the model cannot see.
+DEFAULT_DEADLOCK_TIMEOUT: float
 
 def control_wait() -> None:
     """Waits until the run ends (Ctrl-C stops it)."""

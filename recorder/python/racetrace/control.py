@@ -39,7 +39,9 @@ from racetrace.recording import format_exception, thread_bootstrap
 
 RunAborted = _native.RunAborted
 
-DEFAULT_DEADLOCK_TIMEOUT = 5.0
+#: Seconds a turn may go without reaching a scheduling point (defined once,
+#: by the native side).
+DEFAULT_DEADLOCK_TIMEOUT: float = _native.DEFAULT_DEADLOCK_TIMEOUT
 DEFAULT_MAX_STEPS = 1_000_000
 
 

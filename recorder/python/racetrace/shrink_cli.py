@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import TypedDict
 
 from racetrace import _native
+from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 
 EXIT_NOT_FAILING = 1
 EXIT_BAD_INPUT = 2
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=float, default=60.0, help="seconds one candidate may take (default: %(default)s)"
     )
-    p.add_argument("--deadlock-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--deadlock-timeout", type=float, default=DEFAULT_DEADLOCK_TIMEOUT, metavar="SECONDS")
     p.add_argument("-o", "--output", help="the minimized trace (default: TRACE with .shrunk before its suffix)")
     p.add_argument("--script", help="the replay script (default: repro_<program>.py)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

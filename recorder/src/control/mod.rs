@@ -57,6 +57,11 @@ static DRIVER: Condvar = Condvar::new();
 /// How often sleeping threads look at the watchdog.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How long a turn may go without reaching its next scheduling point before
+/// the run ends as blocked where the model cannot see (seconds). The one
+/// definition: the Python layer and the command line read it from here.
+pub const DEFAULT_DEADLOCK_TIMEOUT: f64 = 5.0;
+
 #[inline]
 pub fn active() -> bool {
     ACTIVE.load(Ordering::Acquire)

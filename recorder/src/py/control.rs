@@ -110,7 +110,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
 /// events) or `schedule`, then the default policy; or, with `seed`, random
 /// choices after the schedule.
 #[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, dpor=None, pct=None, deadlock_timeout=5.0, max_steps=1_000_000, start_time=0.0))]
+#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, dpor=None, pct=None, deadlock_timeout=control::DEFAULT_DEADLOCK_TIMEOUT, max_steps=1_000_000, start_time=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn control_start(
     py: Python<'_>,
@@ -397,5 +397,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(control_finish, m)?)?;
     m.add_function(wrap_pyfunction!(control_time, m)?)?;
     m.add_function(wrap_pyfunction!(trace_steps, m)?)?;
+    m.add(
+        "DEFAULT_DEADLOCK_TIMEOUT",
+        control::DEFAULT_DEADLOCK_TIMEOUT,
+    )?;
     Ok(())
 }
