@@ -1,5 +1,9 @@
 //! Hand-built traces for tests: tables plus events, no file round-trip.
+//! Helpers for one group of test files are submodules: `cli` for the tests
+//! of the `racetrace` binary.
 #![allow(dead_code)]
+
+pub mod cli;
 
 use racetrace_formats::{
     ActorDesc, ActorId, ActorKind, CodeLoc, Event, EventKind, KeyDesc, KeyId, LocId, MemberKind,
