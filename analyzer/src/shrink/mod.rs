@@ -27,6 +27,12 @@
 //! runner's own timeout and reported as [`Verdict::Pass`] (it did not fail
 //! the same way); the shrinker then simply does not use it.
 //!
+//! [`shrink_with_partial_moves`] takes the same arguments: [`shrink`], then
+//! a second pass of edits the search does not make ([`partial_moves`]: move
+//! only the first steps of a preempted actor's next run up, for when the
+//! whole run blocks partway), shrinking again from any that removes a
+//! preemption. `racetrace shrink` uses it.
+//!
 //! # Algorithm
 //!
 //! 1. Run the original; it must fail ([`ShrinkError::NotFailing`]).
@@ -70,12 +76,14 @@
 
 mod canon;
 mod eval;
+mod partial;
 mod runs;
 mod search;
 
 use racetrace_formats::Schedule;
 use std::fmt;
 
+pub use partial::{partial_moves, shrink_with_partial_moves};
 pub use search::shrink;
 
 /// How a failing run failed, e.g. kind `"AssertionError"` and location
