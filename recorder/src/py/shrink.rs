@@ -9,7 +9,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_analyzer::shrink::{
-    shrink, FailureSignature, RunReport, ShrinkError, ShrinkOptions, ShrinkProgress, Verdict,
+    shrink, shrink_with_partial_moves, FailureSignature, RunReport, ShrinkError, ShrinkOptions,
+    ShrinkProgress, Verdict,
 };
 use racetrace_formats::Schedule;
 
@@ -40,11 +41,12 @@ fn to_report(r: PyReport) -> Result<RunReport, String> {
 
 /// Shrinks `schedule` (an `rts1:` text) with `runner(candidate_text) ->
 /// report tuple`. `progress(dict)` is called after every counted candidate.
-/// Returns the result as a dict (schedules as text). Raises `ValueError`
-/// when the original does not fail, and re-raises the first exception the
-/// runner or `progress` raised.
+/// With `partial_moves`, the search is followed by the second pass of
+/// `shrink_with_partial_moves`. Returns the result as a dict (schedules as
+/// text). Raises `ValueError` when the original does not fail, and
+/// re-raises the first exception the runner or `progress` raised.
 #[pyfunction]
-#[pyo3(signature = (schedule, runner, max_candidates=100, jobs=1, progress=None))]
+#[pyo3(signature = (schedule, runner, max_candidates=100, jobs=1, progress=None, partial_moves=false))]
 fn shrink_schedule<'py>(
     py: Python<'py>,
     schedule: &str,
@@ -52,6 +54,7 @@ fn shrink_schedule<'py>(
     max_candidates: usize,
     jobs: usize,
     progress: Option<Py<PyAny>>,
+    partial_moves: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let original = Schedule::parse(schedule).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let opts = ShrinkOptions {
@@ -106,7 +109,13 @@ fn shrink_schedule<'py>(
             }
         })
     };
-    let out = py.detach(|| shrink(&original, run, &opts, report));
+    let out = py.detach(|| {
+        if partial_moves {
+            shrink_with_partial_moves(&original, run, &opts, report)
+        } else {
+            shrink(&original, run, &opts, report)
+        }
+    });
     if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
