@@ -216,9 +216,12 @@ def shrink_schedule(
     max_candidates: int = 100,
     jobs: int = 1,
     progress: Callable[[ShrinkProgress], object] | None = None,
+    partial_moves: bool = False,
 ) -> ShrinkResult:
     """Shrinks ``schedule`` (``rts1:`` text). ``ValueError`` when it does not
-    fail; re-raises the first exception ``runner`` or ``progress`` raised."""
+    fail; re-raises the first exception ``runner`` or ``progress`` raised.
+    ``partial_moves`` adds the second pass (moving part of a preempted
+    actor's next run, for one that blocks partway)."""
 
 # --- cli.rs: the analyzer's command line (racetrace.cli) --------------------
 

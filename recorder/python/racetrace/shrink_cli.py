@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
 from typing import TypedDict
 
 from racetrace import _native
@@ -183,76 +182,6 @@ class Runner:
         return (r["verdict"], r["kind"], r["location"], r["executed"], r["preemptive"], r["steps"])
 
 
-# --- A second pass the shrinker's edits cannot make --------------------------
-#
-# The shrinker removes a preemption by moving the preempted actor's whole
-# next run up to it. When that run blocks partway (the main thread starting
-# one more thread, then reaching join), the candidate diverges and the
-# preemption stays. Moving only the first k steps of that run up is the
-# edit that works; when it fails the same way with fewer preemptions, the
-# shrinker starts again from there.
-
-
-def _expand(text: str) -> list[int]:
-    steps: list[int] = []
-    for run in text.split(":", 1)[1].split(","):
-        if run:
-            actor, _, n = run.partition("*")
-            steps += [int(actor)] * int(n or 1)
-    return steps
-
-
-def _text(steps: list[int]) -> str:
-    runs: list[str] = []
-    i = 0
-    while i < len(steps):
-        j = i
-        while j < len(steps) and steps[j] == steps[i]:
-            j += 1
-        runs.append(f"{steps[i]}*{j - i}" if j - i > 1 else str(steps[i]))
-        i = j
-    return "rts1:" + ",".join(runs)
-
-
-def _partial_moves(steps: list[int], preemptive: list[bool]) -> Iterator[list[int]]:
-    """Candidates moving the first k steps of a preempted actor's next run
-    up to where it was preempted."""
-    for i, pre in enumerate(preemptive):
-        if not pre or i == 0:
-            continue
-        p = steps[i - 1]
-        j = next((x for x in range(i, len(steps)) if steps[x] == p), None)
-        if j is None:
-            continue
-        end = j
-        while end < len(steps) and steps[end] == p:
-            end += 1
-        for k in range(1, end - j):
-            yield steps[:i] + [p] * k + steps[i:j] + steps[j + k :]
-
-
-def second_pass(res: _native.ShrinkResult, runner: Runner, budget: int) -> tuple[CandidateReport | None, int]:
-    """A failing schedule with fewer preemptions than ``res``, found by a
-    partial move (None if none), and the runs it took."""
-    final = runner.run(res["executed"])
-    if final is None or final["verdict"] != "fail":
-        return None, 1
-    used = 1
-    for cand in _partial_moves(_expand(res["executed"]), final["preemptive"]):
-        if used >= budget:
-            break
-        r = runner.run(_text(cand))
-        used += 1
-        if (
-            r is not None
-            and r["verdict"] == "fail"
-            and (r["kind"], r["location"]) == (res["kind"], res["location"])
-            and sum(r["preemptive"]) < res["preemptions"]
-        ):
-            return r, used
-    return None, used
-
-
 def _default_output(trace: str) -> str:
     stem, ext = os.path.splitext(trace)
     return f"{stem}.shrunk{ext or '.rtrace'}"
@@ -293,8 +222,13 @@ def main(argv: list[str]) -> int:
                 file=sys.stderr,
             )
 
+    # The search, then its second pass (partial moves, for a preempted run
+    # that blocks partway), both in the analyzer: this process only runs
+    # the candidates.
     try:
-        res = _native.shrink_schedule(schedule, runner, ns.max_candidates, ns.jobs, progress)
+        res = _native.shrink_schedule(
+            schedule, runner, ns.max_candidates, ns.jobs, progress, partial_moves=True
+        )
     except ValueError as e:
         if tty:
             print(file=sys.stderr)
@@ -302,22 +236,6 @@ def main(argv: list[str]) -> int:
         return EXIT_NOT_FAILING
     if tty:
         print(file=sys.stderr)
-    original = (res["original_preemptions"], res["original_switches"])
-    while res["preemptions"] > 1 and res["candidates_run"] < ns.max_candidates:
-        better, used = second_pass(res, runner, ns.max_candidates - res["candidates_run"])
-        res["candidates_run"] += used
-        if better is None:
-            break
-        spent = res["candidates_run"]
-        try:
-            again = _native.shrink_schedule(
-                better["executed"], runner, max(1, ns.max_candidates - spent), ns.jobs, progress
-            )
-        except ValueError:
-            break
-        res = again
-        res["candidates_run"] += spent
-    res["original_preemptions"], res["original_switches"] = original
     out = ns.output or _default_output(ns.trace)
     # The full executed schedule, replayed strictly: the trace (and the
     # script made from it) force exactly the interleaving that failed.
