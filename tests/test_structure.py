@@ -5,7 +5,9 @@ package nor among the modules of each Rust crate.
 Python: the edges are the ``import``/``from ... import`` statements of each
 module (anywhere in it, function bodies and ``TYPE_CHECKING`` blocks
 included), parsed with ``ast``. Importing a submodule does not count as an
-import of its parent package.
+import of its parent package. The compiled extension (``module-name`` in
+``pyproject.toml``) imports nothing of the package: an import of it is no
+edge.
 
 Rust: each ``src/**/*.rs`` file is a module (``src/a/b.rs`` and
 ``src/a/b/mod.rs`` are ``crate::a::b``; ``lib.rs`` and ``main.rs`` are the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -159,13 +162,27 @@ def _component_of(graph: Graph, start: Path) -> list[Path]:
 # --- Python imports -------------------------------------------------------------
 
 
-def _python_module_file(source: Path, dotted: str) -> Path | None:
+#: What an import of a compiled extension module resolves to: no file.
+COMPILED = Path("<compiled extension>")
+
+
+def extension_modules(root: Path = ROOT) -> frozenset[str]:
+    """The compiled modules the project builds (maturin's ``module-name``)."""
+    with open(root / "pyproject.toml", "rb") as f:
+        config = tomllib.load(f)
+    name = config.get("tool", {}).get("maturin", {}).get("module-name")
+    return frozenset([name] if name else [])
+
+
+def _python_module_file(source: Path, dotted: str, extensions: frozenset[str]) -> Path | None:
+    """The file of module ``dotted`` under ``source``, ``COMPILED`` for an
+    extension module, None if there is no such module."""
+    if dotted in extensions:
+        return COMPILED
     base = source.joinpath(*dotted.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py"), base.with_suffix(".pyi")):
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
         if candidate.is_file():
             return candidate
-    if base.parent.is_dir() and any(base.parent.glob(base.name + ".*.so")):
-        return base.parent / (base.name + ".so")  # an extension module: imports nothing
     return None
 
 
@@ -176,9 +193,9 @@ def _module_name(source: Path, path: Path) -> str:
     return ".".join(parts)
 
 
-def python_import_graph(source: Path, package: str = PACKAGE) -> Graph:
+def python_import_graph(source: Path, package: str = PACKAGE, extensions: frozenset[str] = frozenset()) -> Graph:
     """The imports between the modules of ``package`` (found under
-    ``source``)."""
+    ``source``); ``extensions`` are the dotted names of compiled modules."""
     graph: Graph = {}
     for path in sorted((source / package).rglob("*.py")):
         name = _module_name(source, path)
@@ -186,35 +203,36 @@ def python_import_graph(source: Path, package: str = PACKAGE) -> Graph:
         edges = graph.setdefault(path, {})
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
-        def add(dotted: str, node: ast.stmt) -> None:
-            if dotted != package and not dotted.startswith(package + "."):
-                return
-            target = _python_module_file(source, dotted)
-            if target is not None and target != path:
+        def module_file(dotted: str) -> Path | None:
+            return _python_module_file(source, dotted, extensions)
+
+        def add(target: Path | None, node: ast.stmt) -> None:
+            if target is not None and target not in (COMPILED, path):
                 edges.setdefault(target, f"line {node.lineno}: {ast.unparse(node)}")
 
-        for node in ast.walk(tree):
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        for node in sorted(imports, key=lambda n: (n.lineno, n.col_offset)):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     # `import a.b.c` imports the deepest module named.
                     parts = alias.name.split(".")
-                    while parts and _python_module_file(source, ".".join(parts)) is None:
+                    while parts and module_file(".".join(parts)) is None:
                         parts.pop()
-                    if parts:
-                        add(".".join(parts), node)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    here = name.split(".") if is_package else name.split(".")[:-1]
-                    here = here[: len(here) - (node.level - 1)]
-                    module = ".".join([*here, *([node.module] if node.module else [])])
-                else:
-                    module = node.module or ""
-                for alias in node.names:
-                    sub = f"{module}.{alias.name}"
-                    if alias.name != "*" and _python_module_file(source, sub) is not None:
-                        add(sub, node)  # a submodule
-                    else:
-                        add(module, node)  # a name defined in `module`
+                    if parts and parts[0] == package:
+                        add(module_file(".".join(parts)), node)
+                continue
+            if node.level:
+                here = name.split(".") if is_package else name.split(".")[:-1]
+                here = here[: len(here) - (node.level - 1)]
+                module = ".".join([*here, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module != package and not module.startswith(package + "."):
+                continue
+            for alias in node.names:
+                sub = module_file(f"{module}.{alias.name}") if alias.name != "*" else None
+                # A submodule, else a name defined in `module`.
+                add(sub if sub is not None else module_file(module), node)
     return graph
 
 
@@ -376,8 +394,8 @@ def test_rust_source_files_are_small(crate: str) -> None:
 
 
 def test_python_modules_import_no_circle() -> None:
-    graph = python_import_graph(PYTHON_SOURCE)
-    assert len(graph) > 5
+    graph = python_import_graph(PYTHON_SOURCE, PACKAGE, extension_modules())
+    assert len(graph) > 5 and any(graph.values())
     loops = cycles(graph)
     if loops:
         pytest.fail(describe(graph, loops, ROOT), pytrace=False)
@@ -427,12 +445,15 @@ def test_python_checker_passes_a_tree_without_circle(tmp_path: Path) -> None:
     _write(
         tmp_path,
         {
-            "pkg/__init__.py": "from pkg.a import f\nfrom pkg.b import g\n",
+            "pkg/__init__.py": "from pkg import _ext\nfrom pkg.a import f\nfrom pkg.b import g\n",
             "pkg/a.py": "from pkg.b import g\n",
-            "pkg/b.py": "import json\n",
+            # The extension is no name of the package's `__init__`.
+            "pkg/b.py": "import json\nfrom pkg import _ext\nimport pkg._ext\n",
         },
     )
-    assert cycles(python_import_graph(tmp_path, "pkg")) == []
+    graph = python_import_graph(tmp_path, "pkg", frozenset({"pkg._ext"}))
+    assert graph[tmp_path / "pkg" / "b.py"] == {}
+    assert cycles(graph) == []
 
 
 def test_rust_checker_finds_a_circle(tmp_path: Path) -> None:
