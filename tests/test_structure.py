@@ -10,18 +10,25 @@ import of its parent package. The compiled extension (``module-name`` in
 edge.
 
 Rust: each ``src/**/*.rs`` file is a module (``src/a/b.rs`` and
-``src/a/b/mod.rs`` are ``crate::a::b``; ``lib.rs`` and ``main.rs`` are the
-crate root). The edges are the ``crate::...`` paths of ``use`` statements
-and of code (comments and string literals left out), each resolved to the
-longest module path that is a file: ``crate::a::b::Item`` is an edge to
-``a/b.rs`` if it exists, else to ``a.rs``. A parent declaring ``mod child;``
-is not an edge.
+``src/a/b/mod.rs`` are ``crate::a::b``; ``lib.rs`` is the crate root, and so
+is ``main.rs`` without a ``lib.rs``). The edges are the paths starting with
+``crate::``, ``self::`` or ``super::`` in ``use`` statements and in code
+(comments and string literals left out; ``self`` and ``super`` relative to
+the inline module they are written in, such as ``mod tests { ... }``), each
+resolved to the longest module path that is a file: ``crate::a::b::Item`` is
+an edge to ``a/b.rs`` if it exists, else to ``a.rs`` (so an item that
+``a.rs`` re-exports is ``a``'s). A module's references into its own
+submodules are no edge (declaring them, re-exporting from them, calling
+into them): a module with submodules is their common face, and they build
+on what it defines, so circles are between siblings or more distant
+modules. A path starting with a submodule's name (``child::f``) is such a
+reference; any other path starts with a name in scope (another crate, or
+what a ``use`` brought in, which is that ``use``'s edge).
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -38,15 +45,20 @@ PACKAGE = "racetrace"
 #: A graph between files: file -> {imported file: where (line and text)}.
 Graph = dict[Path, dict[Path, str]]
 
+#: A circle: the files of a strongly connected component, and one loop
+#: through them (first file repeated at the end).
+Circle = tuple[list[Path], list[Path]]
+
 
 # --- Size ---------------------------------------------------------------------
 
 
-def source_files(root: Path = ROOT) -> list[Path]:
-    """The non-test source files the size rule applies to."""
-    files = [p for crate in RUST_CRATES for p in sorted((root / crate / "src").rglob("*.rs"))]
-    files += sorted((root / "recorder" / "python").rglob("*.py"))
-    return files
+def rust_sources(crate: str, root: Path = ROOT) -> list[Path]:
+    return sorted((root / crate / "src").rglob("*.rs"))
+
+
+def python_sources(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "recorder" / "python").rglob("*.py"))
 
 
 def oversize(files: Iterable[Path], root: Path = ROOT, limit: int = MAX_LINES) -> list[str]:
@@ -60,14 +72,12 @@ def oversize(files: Iterable[Path], root: Path = ROOT, limit: int = MAX_LINES) -
     return out
 
 
-# --- Cycles -------------------------------------------------------------------
+# --- Circles ------------------------------------------------------------------
 
 
-def cycles(graph: Graph) -> list[list[Path]]:
-    """One loop per strongly connected component of more than one file (or a
-    file importing itself), as the list of files along it, the first file
-    repeated at the end. Components come sorted, each loop starts at its
-    smallest file."""
+def circles(graph: Graph) -> list[Circle]:
+    """Each strongly connected component of more than one file, sorted, with
+    the shortest loop through its first file."""
     index: dict[Path, int] = {}
     low: dict[Path, int] = {}
     stack: list[Path] = []
@@ -92,18 +102,18 @@ def cycles(graph: Graph) -> list[list[Path]]:
                 comp.append(w)
                 if w == v:
                     break
-            if len(comp) > 1 or v in graph.get(v, {}):
+            if len(comp) > 1:
                 components.append(sorted(comp))
 
     for v in sorted(graph):
         if v not in index:
             visit(v)
-    return [_loop_in(graph, comp) for comp in sorted(components)]
+    return [(comp, _loop_in(graph, comp)) for comp in sorted(components)]
 
 
 def _loop_in(graph: Graph, comp: list[Path]) -> list[Path]:
-    """The shortest loop through the first file of a component (breadth-first
-    inside the component)."""
+    """The shortest loop from the first file of a component back to it
+    (breadth-first inside the component)."""
     start, members = comp[0], set(comp)
     parent: dict[Path, Path] = {}
     frontier = [start]
@@ -111,56 +121,31 @@ def _loop_in(graph: Graph, comp: list[Path]) -> list[Path]:
         nxt = []
         for v in frontier:
             for w in sorted(graph.get(v, {})):
-                if w not in members:
-                    continue
                 if w == start:
                     path = [v]
                     while path[-1] != start:
                         path.append(parent[path[-1]])
-                    return [start, *reversed(path[:-1]), start] if v != start else [start, start]
-                if w not in parent:
+                    return [*reversed(path), start]
+                if w in members and w not in parent:
                     parent[w] = v
                     nxt.append(w)
         frontier = nxt
     raise AssertionError(f"no loop in the component {comp}")  # pragma: no cover
 
 
-def describe(graph: Graph, loops: list[list[Path]], root: Path) -> str:
-    """The loops in words: the files of each circle, one loop through them,
-    then each edge of that loop with where it is made."""
+def describe(graph: Graph, found: list[Circle], root: Path) -> str:
+    """The circles in words: their files, one loop through them, then each
+    edge of that loop with where it is made."""
     lines = []
-    for loop in loops:
-        members = _component_of(graph, loop[0])
-        names = [str(p.relative_to(root)) for p in loop]
+    for members, loop in found:
         lines.append(f"import circle between {', '.join(str(p.relative_to(root)) for p in members)}")
-        lines.append(f"  loop: {' -> '.join(names)}")
+        lines.append(f"  loop: {' -> '.join(str(p.relative_to(root)) for p in loop)}")
         for a, b in zip(loop, loop[1:]):
             lines.append(f"    {a.relative_to(root)} uses {b.relative_to(root)} ({graph[a][b]})")
     return "\n".join(lines)
 
 
-def _component_of(graph: Graph, start: Path) -> list[Path]:
-    """The files that reach ``start`` and that ``start`` reaches."""
-
-    def reach(edges: dict[Path, set[Path]]) -> set[Path]:
-        seen, todo = {start}, [start]
-        while todo:
-            for w in edges.get(todo.pop(), set()):
-                if w not in seen:
-                    seen.add(w)
-                    todo.append(w)
-        return seen
-
-    forward = {v: set(ws) for v, ws in graph.items()}
-    backward: dict[Path, set[Path]] = {}
-    for v, ws in graph.items():
-        for w in ws:
-            backward.setdefault(w, set()).add(v)
-    return sorted(reach(forward) & reach(backward))
-
-
-# --- Python imports -------------------------------------------------------------
-
+# --- Python imports -----------------------------------------------------------
 
 #: What an import of a compiled extension module resolves to: no file.
 COMPILED = Path("<compiled extension>")
@@ -236,148 +221,163 @@ def python_import_graph(source: Path, package: str = PACKAGE, extensions: frozen
     return graph
 
 
-# --- Rust modules ----------------------------------------------------------------
+# --- Rust modules -------------------------------------------------------------
 
-_RAW_STRING = re.compile(r'b?r(#*)"')
+#: Where a comment, a string or a character literal starts (a block comment,
+#: which may nest, and a raw string, whose end depends on its `#`s, are
+#: then followed by hand).
+_RUST_SKIP = re.compile(
+    r"""
+      //[^\n]*
+    | /\*
+    | (?<![\w])b?r(?P<hashes>\#*)"
+    | b?"(?:[^"\\]|\\.)*"
+    | b?'(?:[^'\\\n]|\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.))'
+    """,
+    re.X | re.S,
+)
+_RUST_TOKEN = re.compile(r"::|[A-Za-z_]\w*|\S")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_PATH_START = ("crate", "self", "super")
 
 
 def strip_rust(text: str) -> str:
     """The code with comments, string and character literals blanked out
-    (newlines kept, so line numbers stay)."""
+    (newlines kept, so line numbers stay). A lifetime (``'a``) is code."""
     out: list[str] = []
-    i, n = 0, len(text)
-
-    def blank(s: str) -> str:
-        return "".join(c if c == "\n" else " " for c in s)
-
-    while i < n:
-        c = text[i]
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(blank(text[i:j]))
-            i = j
-        elif text.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
+    i = 0
+    while m := _RUST_SKIP.search(text, i):
+        out.append(text[i : m.start()])
+        end = m.end()
+        if m.group() == "/*":
+            depth = 1
+            while depth and end < len(text):
+                if text.startswith("/*", end):
+                    depth, end = depth + 1, end + 2
+                elif text.startswith("*/", end):
+                    depth, end = depth - 1, end + 2
                 else:
-                    j += 1
-            out.append(blank(text[i:j]))
-            i = j
-        elif (m := _RAW_STRING.match(text, i)) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            end = text.find('"' + m.group(1), m.end())
-            j = n if end < 0 else end + 1 + len(m.group(1))
-            out.append(blank(text[i:j]))
-            i = j
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(blank(text[i : j + 1]))
-            i = j + 1
-        elif c == "'":
-            # A character literal ('x', '\n', '\u{1F600}') or a lifetime ('a).
-            m = re.match(r"'(\\(u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'])'", text[i : i + 12], re.S)
-            if m:
-                out.append(blank(m.group(0)))
-                i += len(m.group(0))
-            else:
-                out.append(c)
-                i += 1
-        else:
-            out.append(c)
-            i += 1
+                    end += 1
+        elif m.group("hashes") is not None:
+            close = text.find('"' + m.group("hashes"), end)
+            end = len(text) if close < 0 else close + 1 + len(m.group("hashes"))
+        out.append(re.sub(r"[^\n]", " ", text[m.start() : end]))
+        i = end
+    out.append(text[i:])
     return "".join(out)
 
 
-_TOKEN = re.compile(r"\s*(::|[{},*;]|[A-Za-z_][A-Za-z0-9_]*|.)", re.S)
-
-
-def _crate_paths(code: str) -> list[tuple[int, list[str]]]:
-    """Every ``crate::...`` path in the (stripped) code, as (line, segments);
-    use trees (``crate::a::{b, c::D}``) give one path per leaf."""
-    found: list[tuple[int, list[str]]] = []
-    for m in re.finditer(r"(?<![\w$])crate\s*::", code):
-        line = code.count("\n", 0, m.start()) + 1
-        # Enough tokens for any use tree; a path ends at its first non-path token.
-        toks = [t.group(1) for t in itertools.islice(_TOKEN.finditer(code, m.end()), 2000)]
-        pos = 0
-
-        def tree(prefix: list[str]) -> None:
-            # path := ident (:: ident)* [:: ({ tree, ... } | *)]
-            nonlocal pos
-            path = list(prefix)
-            while pos < len(toks):
-                tok = toks[pos]
-                if tok == "{":
-                    pos += 1
-                    while pos < len(toks) and toks[pos] != "}":
-                        if toks[pos] == ",":
-                            pos += 1
-                            continue
-                        tree(path)
-                    pos += 1
-                    return
-                if tok == "*" or not re.match(r"[A-Za-z_]", tok):
-                    break
-                if tok == "self":
-                    pos += 1
-                    break
-                path.append(tok)
-                pos += 1
-                if pos < len(toks) and toks[pos] == "::":
-                    pos += 1
+def _use_tree(words: list[str], i: int, prefix: list[str]) -> tuple[list[list[str]], int]:
+    """The leaf paths of the path or use tree at ``words[i]`` (which follows
+    ``prefix::``) and the index after it: ``a::{b, c::D as E, f::*}`` gives
+    ``a::b``, ``a::c::D`` and ``a::f``; a path in code ends at its first
+    token that is not a name or ``::`` (``a::B::<T>``, ``a::f(``)."""
+    path = list(prefix)
+    while i < len(words):
+        word = words[i]
+        if word == "{":
+            leaves: list[list[str]] = []
+            i += 1
+            while i < len(words) and words[i] != "}":
+                if words[i] == ",":
+                    i += 1
                     continue
-                break
-            if pos < len(toks) and toks[pos] == "as":  # `a::b as c`
-                pos += 2
-            found.append((line, path))
+                sub, after = _use_tree(words, i, path)
+                leaves += sub
+                i = max(after, i + 1)
+            return leaves or [path], i + 1
+        if word == "*":
+            return [path], i + 1
+        if not _IDENT.fullmatch(word):
+            break
+        if word != "self":  # `a::{self, B}`: `a` itself
+            path.append(word)
+        i += 1
+        if words[i : i + 1] == ["as"]:
+            return [path], i + 2
+        if words[i : i + 1] != ["::"]:
+            break
+        i += 1
+    return [path], i
 
-        tree([])
+
+def rust_paths(code: str) -> list[tuple[int, tuple[str, ...], list[str], list[str]]]:
+    """Every path starting with ``crate``, ``self`` or ``super`` in the
+    (stripped) code, as (line, the inline modules it is in, its start such
+    as ``["super", "super"]``, the rest); a use tree gives one path per
+    leaf."""
+    tokens = list(_RUST_TOKEN.finditer(code))
+    words = [t.group() for t in tokens]
+    found = []
+    inline: list[tuple[str, int]] = []  # (name, brace depth of its body)
+    depth = 0
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "{":
+            depth += 1
+            if i >= 2 and words[i - 2] == "mod":
+                inline.append((words[i - 1], depth))
+        elif word == "}":
+            if inline and inline[-1][1] == depth:
+                inline.pop()
+            depth -= 1
+        # Not `a::crate`, `$crate` (a macro's) or `pub(in crate::a)`.
+        elif word in _PATH_START and words[i + 1 : i + 2] == ["::"] and words[i - 1 : i] not in (["::"], ["$"], ["in"]):
+            line = code.count("\n", 0, tokens[i].start()) + 1
+            start: list[str] = []
+            while i + 1 < len(words) and words[i] in _PATH_START and words[i + 1] == "::":
+                start.append(words[i])
+                i += 2
+            leaves, i = _use_tree(words, i, [])
+            found += [(line, tuple(name for name, _ in inline), start, leaf) for leaf in leaves]
+            continue
+        i += 1
     return found
 
 
 def rust_module_files(src: Path) -> dict[tuple[str, ...], Path]:
-    """Module path -> file, for the files of a crate's ``src``."""
+    """Module path -> file, for the files of a crate's ``src``. Beside a
+    ``lib.rs``, ``main.rs`` is a binary of its own (using the library by
+    name), as are the files under ``src/bin``: not modules of the library."""
     modules: dict[tuple[str, ...], Path] = {}
     for path in sorted(src.rglob("*.rs")):
         parts = path.relative_to(src).with_suffix("").parts
+        if parts[0] == "bin" and len(parts) > 1:
+            continue
         if parts in (("lib",), ("main",)):
             parts = ()
         elif parts[-1] == "mod":
             parts = parts[:-1]
-        elif parts[0] == "bin":
-            continue  # separate binaries: crate roots of their own
-        modules.setdefault(parts, path)  # lib.rs before main.rs
+        modules.setdefault(parts, path)  # lib.rs sorts before main.rs
     return modules
 
 
 def rust_module_graph(src: Path) -> Graph:
-    """The ``crate::`` references between the module files of one crate."""
+    """The references between the module files of one crate, but for those
+    from a module into its own submodules."""
     modules = rust_module_files(src)
     graph: Graph = {}
-    for path in modules.values():
+    for here, path in modules.items():
         edges = graph.setdefault(path, {})
-        code = strip_rust(path.read_text(encoding="utf-8"))
-        for line, segments in _crate_paths(code):
-            parts = tuple(segments)
-            while parts and parts not in modules:
-                parts = parts[:-1]
-            target = modules.get(parts)
-            if target is not None and target != path:
-                edges.setdefault(target, f"line {line}: crate::{'::'.join(segments)}")
+        for line, inline, start, rest in rust_paths(strip_rust(path.read_text(encoding="utf-8"))):
+            scope = here + inline
+            for word in start:
+                scope = () if word == "crate" else scope[:-1] if word == "super" else scope
+            target = scope + tuple(rest)
+            while target and target not in modules:
+                target = target[:-1]
+            if target not in modules or target[: len(here)] == here:
+                continue  # this module or one of its submodules
+            edges.setdefault(modules[target], f"line {line}: {'::'.join(start + rest)}")
     return graph
 
 
-# --- The rules, on this tree -----------------------------------------------------
+# --- The rules, on this tree --------------------------------------------------
 
 
 def test_python_source_files_are_small() -> None:
-    files = [p for p in source_files() if p.suffix == ".py"]
+    files = python_sources()
     assert files
     too_long = oversize(files)
     if too_long:
@@ -386,7 +386,7 @@ def test_python_source_files_are_small() -> None:
 
 @pytest.mark.parametrize("crate", RUST_CRATES)
 def test_rust_source_files_are_small(crate: str) -> None:
-    files = sorted((ROOT / crate / "src").rglob("*.rs"))
+    files = rust_sources(crate)
     assert files
     too_long = oversize(files)
     if too_long:
@@ -396,21 +396,21 @@ def test_rust_source_files_are_small(crate: str) -> None:
 def test_python_modules_import_no_circle() -> None:
     graph = python_import_graph(PYTHON_SOURCE, PACKAGE, extension_modules())
     assert len(graph) > 5 and any(graph.values())
-    loops = cycles(graph)
-    if loops:
-        pytest.fail(describe(graph, loops, ROOT), pytrace=False)
+    found = circles(graph)
+    if found:
+        pytest.fail(describe(graph, found, ROOT), pytrace=False)
 
 
 @pytest.mark.parametrize("crate", RUST_CRATES)
 def test_rust_modules_use_no_circle(crate: str) -> None:
     graph = rust_module_graph(ROOT / crate / "src")
-    assert len(graph) > 1
-    loops = cycles(graph)
-    if loops:
-        pytest.fail(describe(graph, loops, ROOT), pytrace=False)
+    assert len(graph) > 1 and any(graph.values())
+    found = circles(graph)
+    if found:
+        pytest.fail(describe(graph, found, ROOT), pytrace=False)
 
 
-# --- The checkers, on small generated trees --------------------------------------
+# --- The checkers, on small generated trees -----------------------------------
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -434,10 +434,11 @@ def test_python_checker_finds_a_circle(tmp_path: Path) -> None:
     graph = python_import_graph(tmp_path, "pkg")
     p = tmp_path / "pkg"
     assert set(graph[p / "d.py"]) == {p / "a.py", p / "__init__.py"}
-    loops = cycles(graph)
-    assert loops == [[p / "a.py", p / "b.py", p / "c.py", p / "a.py"]]
-    text = describe(graph, loops, tmp_path)
-    assert "import circle between pkg/a.py, pkg/b.py, pkg/c.py\n  loop: pkg/a.py -> pkg/b.py -> pkg/c.py -> pkg/a.py" in text
+    found = circles(graph)
+    assert found == [([p / "a.py", p / "b.py", p / "c.py"], [p / "a.py", p / "b.py", p / "c.py", p / "a.py"])]
+    text = describe(graph, found, tmp_path)
+    assert "import circle between pkg/a.py, pkg/b.py, pkg/c.py\n" in text
+    assert "  loop: pkg/a.py -> pkg/b.py -> pkg/c.py -> pkg/a.py" in text
     assert "pkg/b.py uses pkg/c.py (line 2: from . import c)" in text
 
 
@@ -453,7 +454,7 @@ def test_python_checker_passes_a_tree_without_circle(tmp_path: Path) -> None:
     )
     graph = python_import_graph(tmp_path, "pkg", frozenset({"pkg._ext"}))
     assert graph[tmp_path / "pkg" / "b.py"] == {}
-    assert cycles(graph) == []
+    assert circles(graph) == []
 
 
 def test_rust_checker_finds_a_circle(tmp_path: Path) -> None:
@@ -465,10 +466,12 @@ def test_rust_checker_finds_a_circle(tmp_path: Path) -> None:
             "src/b.rs": (
                 "// crate::c is only mentioned here\n"
                 'const S: &str = "crate::c::X";\n'
-                "pub fn f<'a>(x: &'a str) -> char { let _ = x; 'c' }\n"
+                "/* crate::c /* nested */ crate::c */\n"
+                'const R: &str = r#"crate::c "quoted""#;\n'
+                "pub fn f<'a>(x: &'a str) -> char { let _ = x; '\"' }\n"
                 "pub struct B(crate::c::C);\n"
             ),
-            "src/c/mod.rs": "pub mod d;\npub struct C;\n",
+            "src/c/mod.rs": "pub mod d;\npub struct C;\nfn c() -> crate::c::d::D { d::D }\n",
             "src/c/d.rs": "pub struct D;\nfn g() -> crate::A { crate::a::A }\n",
             "src/main.rs": "fn main() {}\n",
         },
@@ -477,14 +480,47 @@ def test_rust_checker_finds_a_circle(tmp_path: Path) -> None:
     s = tmp_path / "src"
     assert set(graph[s / "a.rs"]) == {s / "b.rs", s / "c" / "d.rs"}
     assert set(graph[s / "b.rs"]) == {s / "c" / "mod.rs"}
-    # `mod d;` in c/mod.rs is no edge; `crate::A` is the crate root's.
+    # Into its own submodule: no edge; `crate::A` is the crate root's.
     assert set(graph[s / "c" / "mod.rs"]) == set()
     assert set(graph[s / "c" / "d.rs"]) == {s / "lib.rs", s / "a.rs"}
-    loops = cycles(graph)
-    assert loops == [[s / "a.rs", s / "c" / "d.rs", s / "a.rs"]]
-    text = describe(graph, loops, tmp_path)
+    assert set(graph[s / "lib.rs"]) == set()
+    found = circles(graph)
+    assert found == [([s / "a.rs", s / "c" / "d.rs"], [s / "a.rs", s / "c" / "d.rs", s / "a.rs"])]
+    text = describe(graph, found, tmp_path)
     assert "import circle between src/a.rs, src/c/d.rs\n  loop: src/a.rs -> src/c/d.rs -> src/a.rs" in text
     assert "src/c/d.rs uses src/a.rs (line 2: crate::a::A)" in text
+
+
+def test_rust_checker_follows_relative_paths(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "src/lib.rs": "pub mod p;\npub mod q;\n",
+            "src/p/mod.rs": "mod x;\nmod y;\npub use x::X;\npub struct P;\nfn f() -> self::y::Y { y::Y }\n",
+            "src/p/x.rs": (
+                "use super::y::Y;\n"
+                "pub struct X(Y);\n"
+                "#[cfg(test)]\n"
+                "mod tests {\n"
+                "    use super::*;\n"
+                "    use super::super::P;\n"
+                "}\n"
+            ),
+            "src/p/y.rs": "pub struct Y;\nfn g() -> crate::q::Q { crate::q::Q }\n",
+            "src/q.rs": "use crate::{p::{x::*, y}, q};\npub struct Q;\n",
+        },
+    )
+    s = tmp_path / "src"
+    graph = rust_module_graph(s)
+    assert graph[s / "p" / "mod.rs"] == {}
+    # `super::*` in the tests of x is x; `super::super::P` is p's.
+    assert graph[s / "p" / "x.rs"] == {
+        s / "p" / "y.rs": "line 1: super::y::Y",
+        s / "p" / "mod.rs": "line 6: super::super::P",
+    }
+    assert set(graph[s / "q.rs"]) == {s / "p" / "x.rs", s / "p" / "y.rs"}
+    found = circles(graph)
+    assert [loop for _, loop in found] == [[s / "p" / "x.rs", s / "p" / "y.rs", s / "q.rs", s / "p" / "x.rs"]]
 
 
 def test_rust_checker_passes_a_tree_without_circle(tmp_path: Path) -> None:
@@ -497,7 +533,9 @@ def test_rust_checker_passes_a_tree_without_circle(tmp_path: Path) -> None:
             "src/b.rs": "pub struct Y;\n/// [`crate::a::X`] wraps it\npub fn y() {}\n",
         },
     )
-    assert cycles(rust_module_graph(tmp_path / "src")) == []
+    graph = rust_module_graph(tmp_path / "src")
+    assert set(graph[tmp_path / "src" / "a" / "inner.rs"]) == {tmp_path / "src" / "b.rs"}
+    assert circles(graph) == []
 
 
 def test_size_checker_names_long_files(tmp_path: Path) -> None:
