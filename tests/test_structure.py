@@ -140,7 +140,7 @@ def describe(graph: Graph, found: list[Circle], root: Path) -> str:
     for members, loop in found:
         lines.append(f"import circle between {', '.join(str(p.relative_to(root)) for p in members)}")
         lines.append(f"  loop: {' -> '.join(str(p.relative_to(root)) for p in loop)}")
-        for a, b in zip(loop, loop[1:]):
+        for a, b in zip(loop, loop[1:], strict=False):
             lines.append(f"    {a.relative_to(root)} uses {b.relative_to(root)} ({graph[a][b]})")
     return "\n".join(lines)
 
@@ -191,7 +191,9 @@ def python_import_graph(source: Path, package: str = PACKAGE, extensions: frozen
         def module_file(dotted: str) -> Path | None:
             return _python_module_file(source, dotted, extensions)
 
-        def add(target: Path | None, node: ast.stmt) -> None:
+        def add(
+            target: Path | None, node: ast.stmt, path: Path = path, edges: dict[Path, str] = edges
+        ) -> None:
             if target is not None and target not in (COMPILED, path):
                 edges.setdefault(target, f"line {node.lineno}: {ast.unparse(node)}")
 
