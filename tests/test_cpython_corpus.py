@@ -72,7 +72,11 @@ def test_cpython_thread_tests_pass_recorded_as_plainly(
     assert (rec_code, recorded) == (plain_code, plain)
     assert plain["run"] > 10
     summary = info(trace)
-    assert summary["truncated"] is None and summary["outcome"]["kind"] == "ok"
+    # Complete, with an outcome. Several of these tests let an exception
+    # escape a thread on purpose (excepthook tests): then the outcome says
+    # which one.
+    assert summary["truncated"] is None
+    assert summary["outcome"]["kind"] in ("ok", "exception")
     if include:
         assert summary["event_count"] > 100
     reported = {(module, r["key_name"]) for r in races(trace)["races"]}
