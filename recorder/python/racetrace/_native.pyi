@@ -9,8 +9,10 @@ not exist at run time, so use them in annotations only.
 
 import threading
 from collections.abc import Callable, Sequence
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Literal, TypeAlias, TypedDict, final
+
+from racetrace.config import RecordConfig, RunConfig
 
 # What the extension exports, in the order ``py/mod.rs`` registers it.
 __all__ = [
@@ -45,20 +47,10 @@ class RunAborted(BaseException):
 #: (type name, message, traceback text) of an exception (stub only).
 ExceptionText: TypeAlias = tuple[str, str, str]
 
-def start(
-    path: str,
-    program: str,
-    include: Sequence[str],
-    exclude: Sequence[str],
-    excluded_dirs: Sequence[str],
-    code_roles: Sequence[tuple[CodeType, str]],
-    calls: Sequence[tuple[object, str]],
-    sync_lib_files: Sequence[str],
-    running_threads: Sequence[tuple[int, threading.Thread]],
-) -> None:
-    """Starts recording into ``path`` in the calling thread (actor 0).
-    Raises ``RuntimeError`` when already recording, ``ValueError`` for an
-    unknown role, ``OSError`` when the trace cannot be written."""
+def start(config: RecordConfig) -> None:
+    """Starts recording into ``config.path`` in the calling thread (actor
+    0). Raises ``RuntimeError`` when already recording, ``TypeError`` for a
+    field of the wrong type, ``OSError`` when the trace cannot be written."""
 
 def stop(exception: ExceptionText | None = None, aborted: str | None = None) -> tuple[int, str | None]:
     """Stops recording; returns (events written, trace error or None)."""
@@ -88,28 +80,9 @@ def replay_source(source: str) -> tuple[str, int, str | None]:
     """A schedule text or a trace path read as (schedule text, steps,
     program of the trace or None); ``ValueError`` on bad input."""
 
-def control_start(
-    path: str,
-    program: str,
-    include: Sequence[str],
-    exclude: Sequence[str],
-    excluded_dirs: Sequence[str],
-    code_roles: Sequence[tuple[CodeType, str]],
-    calls: Sequence[tuple[object, str]],
-    sync_lib_files: Sequence[str],
-    own_dir: str,
-    main_thread: threading.Thread,
-    schedule: str | None = None,
-    trace: str | None = None,
-    seed: int | None = None,
-    dpor: DporExplorer | None = None,
-    pct: tuple[int, int, int] | None = None,
-    deadlock_timeout: float = ...,
-    max_steps: int = 1_000_000,
-    start_time: float = 0.0,
-) -> None:
-    """Starts a controlled run whose actor 0 is ``main_thread`` (not started
-    yet). ``pct`` is (seed, depth, estimated steps of a run)."""
+def control_start(config: RunConfig) -> None:
+    """Starts a controlled run whose actor 0 is ``config.main_thread`` (not
+    started yet); see ``RunConfig`` for the fields."""
 
 #: Seconds a turn may go without reaching a scheduling point before the run
 #: ends as blocked where the model cannot see.

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from racetrace import _native, tables
+from racetrace.config import Recognized, RunConfig
 from racetrace.recording import format_exception, thread_bootstrap
 
 RunAborted = _native.RunAborted
@@ -109,12 +110,13 @@ class RunResult:
         return self.status != "ok"
 
 
-_tables: dict[str, Any] = {}
+_tables: Recognized | None = None
 
 
-def _static_tables() -> dict[str, Any]:
+def _static_tables() -> Recognized:
     """What the native side recognizes (computed once per process)."""
-    if not _tables:
+    global _tables
+    if _tables is None:
         calls = tables.call_roles()
         # threading._CRLock is private: typeshed does not declare it.
         for cls, names, role in (
@@ -126,11 +128,12 @@ def _static_tables() -> dict[str, Any]:
                     attr = cls.__dict__.get(n)
                     if attr is not None:
                         calls.append((attr, role))
-        _tables.update(
+        _tables = Recognized(
+            excluded_dirs=tables.default_excluded_dirs(),
             code_roles=tables.code_roles(),
             calls=calls,
-            sync=tables.sync_lib_files(),
-            excluded=tables.default_excluded_dirs(),
+            sync_lib_files=tables.sync_lib_files(),
+            own_dir=tables.PACKAGE_DIR,
         )
     return _tables
 
@@ -312,24 +315,22 @@ def execute(
 
     start_time = _real_threading_time()
     _native.control_start(
-        path,
-        program,
-        list(include),
-        list(exclude),
-        static["excluded"],
-        static["code_roles"],
-        static["calls"],
-        static["sync"],
-        tables.PACKAGE_DIR,
-        main,
-        schedule=schedule,
-        trace=trace_source,
-        seed=seed,
-        dpor=strategy,
-        pct=pct,
-        deadlock_timeout=float(deadlock_timeout),
-        max_steps=int(max_steps),
-        start_time=start_time,
+        RunConfig(
+            path=path,
+            program=program,
+            include=list(include),
+            exclude=list(exclude),
+            recognized=static,
+            main_thread=main,
+            schedule=schedule,
+            trace=trace_source,
+            seed=seed,
+            dpor=strategy,
+            pct=pct,
+            deadlock_timeout=float(deadlock_timeout),
+            max_steps=int(max_steps),
+            start_time=start_time,
+        )
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]

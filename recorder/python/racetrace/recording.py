@@ -21,6 +21,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from racetrace import _native, tables
+from racetrace.config import Recognized, RecordConfig
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -84,19 +85,24 @@ class record:
                 "recordings cannot be nested"
             )
         _native.start(
-            self.path,
-            self.program,
-            self.include,
-            self.exclude,
-            tables.default_excluded_dirs(),
-            tables.code_roles(),
-            tables.call_roles(),
-            tables.sync_lib_files(),
-            [
-                (t.ident, t)
-                for t in threading.enumerate()
-                if t is not threading.current_thread() and t.ident is not None
-            ],
+            RecordConfig(
+                path=self.path,
+                program=self.program,
+                include=list(self.include),
+                exclude=list(self.exclude),
+                recognized=Recognized(
+                    excluded_dirs=tables.default_excluded_dirs(),
+                    code_roles=tables.code_roles(),
+                    calls=tables.call_roles(),
+                    sync_lib_files=tables.sync_lib_files(),
+                    own_dir=tables.PACKAGE_DIR,
+                ),
+                running_threads=[
+                    (t.ident, t)
+                    for t in threading.enumerate()
+                    if t is not threading.current_thread() and t.ident is not None
+                ],
+            )
         )
         self._prev_trace_hook = threading.gettrace()
         threading.settrace(thread_bootstrap)

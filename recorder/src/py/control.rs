@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_formats::{ActorId, Event, Mode, Outcome, Schedule, Tables, TargetKind, TraceFile};
 
-use super::setup::{call_tables, intern_unknown, make_header};
+use super::setup::{call_tables, intern_unknown, make_header, Recognized};
 use crate::control::{self, Config, Expected, Status};
 use crate::filter::Filter;
 use crate::naming;
@@ -104,35 +104,55 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
     Ok((s.to_text(), s.len(), Some(trace.header().program.clone())))
 }
 
-/// Starts a controlled run. The calling thread is the driver (not an
-/// actor); `main_thread` (a `threading.Thread` not started yet) becomes
-/// actor 0. The strategy: replay `trace` (checking every step against its
-/// events) or `schedule`, then the default policy; or, with `seed`, random
-/// choices after the schedule.
-#[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, own_dir, main_thread, schedule=None, trace=None, seed=None, dpor=None, pct=None, deadlock_timeout=control::DEFAULT_DEADLOCK_TIMEOUT, max_steps=1_000_000, start_time=0.0))]
-#[allow(clippy::too_many_arguments)]
-fn control_start(
-    py: Python<'_>,
+/// `racetrace.config.RunConfig`, field by field.
+#[derive(FromPyObject)]
+struct RunConfig<'py> {
     path: String,
     program: String,
     include: Vec<String>,
     exclude: Vec<String>,
-    excluded_dirs: Vec<String>,
-    code_roles: Vec<(Bound<'_, PyAny>, String)>,
-    calls: Vec<(Bound<'_, PyAny>, String)>,
-    sync_lib_files: Vec<String>,
-    own_dir: String,
-    main_thread: Bound<'_, PyAny>,
+    recognized: Recognized<'py>,
+    main_thread: Bound<'py, PyAny>,
     schedule: Option<String>,
     trace: Option<String>,
     seed: Option<u64>,
-    dpor: Option<PyRef<'_, super::dpor::DporExplorer>>,
+    dpor: Option<PyRef<'py, super::dpor::DporExplorer>>,
     pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
     max_steps: u64,
     start_time: f64,
-) -> PyResult<()> {
+}
+
+/// Starts a controlled run. The calling thread is the driver (not an
+/// actor); `main_thread` (a `threading.Thread` not started yet) becomes
+/// actor 0. The strategy: replay `trace` (checking every step against its
+/// events) or `schedule`, then DPOR, PCT, random choices with `seed`, or
+/// the default policy.
+#[pyfunction]
+fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
+    let RunConfig {
+        path,
+        program,
+        include,
+        exclude,
+        recognized,
+        main_thread,
+        schedule,
+        trace,
+        seed,
+        dpor,
+        pct,
+        deadlock_timeout,
+        max_steps,
+        start_time,
+    } = config;
+    let Recognized {
+        excluded_dirs,
+        code_roles,
+        calls,
+        sync_lib_files,
+        own_dir,
+    } = recognized;
     if session::generation() != 0 {
         return Err(PyRuntimeError::new_err(
             "racetrace is already recording or controlling a run; runs cannot be nested",

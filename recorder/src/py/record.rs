@@ -4,12 +4,11 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, Mode, Outcome};
 
-use super::setup::{code_role_table, intern_unknown, make_header};
-use crate::calls::{CallRole, CallTable};
+use super::setup::{call_tables, intern_unknown, make_header, Recognized};
 use crate::cpython;
 use crate::cpython::FrameApi as _;
 use crate::filter::Filter;
@@ -35,22 +34,28 @@ fn thread_name(thread: &Bound<'_, PyAny>) -> String {
         .unwrap_or_default()
 }
 
-/// Starts recording into `path` in the calling thread (which becomes actor 0).
-#[pyfunction]
-#[pyo3(signature = (path, program, include, exclude, excluded_dirs, code_roles, calls, sync_lib_files, running_threads))]
-#[allow(clippy::too_many_arguments)]
-fn start(
-    py: Python<'_>,
+/// `racetrace.config.RecordConfig`, field by field.
+#[derive(FromPyObject)]
+struct RecordConfig<'py> {
     path: String,
     program: String,
     include: Vec<String>,
     exclude: Vec<String>,
-    excluded_dirs: Vec<String>,
-    code_roles: Vec<(Bound<'_, PyAny>, String)>,
-    calls: Vec<(Bound<'_, PyAny>, String)>,
-    sync_lib_files: Vec<String>,
-    running_threads: Vec<(u64, Bound<'_, PyAny>)>,
-) -> PyResult<()> {
+    recognized: Recognized<'py>,
+    running_threads: Vec<(u64, Bound<'py, PyAny>)>,
+}
+
+/// Starts recording into `path` in the calling thread (which becomes actor 0).
+#[pyfunction]
+fn start(py: Python<'_>, config: RecordConfig<'_>) -> PyResult<()> {
+    let RecordConfig {
+        path,
+        program,
+        include,
+        exclude,
+        recognized,
+        running_threads,
+    } = config;
     if session::generation() != 0 {
         let path = session::with(|s| s.path.clone()).unwrap_or_default();
         return Err(PyRuntimeError::new_err(format!(
@@ -59,19 +64,7 @@ fn start(
     }
     naming::init(py)?;
     crate::identity::init(py)?;
-    let mut keep_alive = Vec::new();
-    let mut table = CallTable::default();
-    for (callable, role) in &calls {
-        let Some(role) = CallRole::from_name(role) else {
-            return Err(PyValueError::new_err(format!("unknown call role {role:?}")));
-        };
-        match cpython::builtin_method(callable) {
-            Some((def, _)) => table.by_method_def.insert(def, role),
-            None => table.by_identity.insert(callable.as_ptr() as usize, role),
-        };
-        keep_alive.push(callable.clone().unbind());
-    }
-    let roles = code_role_table(&code_roles, &mut keep_alive);
+    let (table, roles, keep_alive) = call_tables(&recognized.calls, &recognized.code_roles);
     let header = make_header(py, Mode::Record, program)?;
     let generation = session::start(StartOptions {
         path,
@@ -79,11 +72,14 @@ fn start(
         filter: Filter {
             include,
             exclude,
-            default_excluded_dirs: excluded_dirs,
+            default_excluded_dirs: recognized.excluded_dirs,
         },
         calls: table,
         code_roles: roles,
-        sync_lib_files: sync_lib_files.into_iter().collect::<HashSet<_>>(),
+        sync_lib_files: recognized
+            .sync_lib_files
+            .into_iter()
+            .collect::<HashSet<_>>(),
         keep_alive,
         controlled: false,
         own_dir: String::new(),

@@ -12,6 +12,17 @@ use crate::codeinfo::{CodeRoles, Role};
 use crate::cpython;
 use crate::session;
 
+/// `racetrace.config.Recognized`: what the native side recognizes, the same
+/// for every run of a process.
+#[derive(FromPyObject)]
+pub struct Recognized<'py> {
+    pub excluded_dirs: Vec<String>,
+    pub code_roles: Vec<(Bound<'py, PyAny>, String)>,
+    pub calls: Vec<(Bound<'py, PyAny>, String)>,
+    pub sync_lib_files: Vec<String>,
+    pub own_dir: String,
+}
+
 /// The recognized callables and code objects, keyed as the hook looks
 /// them up (kept alive for the session).
 pub fn call_tables(
