@@ -60,5 +60,7 @@ class RunConfig:
     dpor: _native.DporExplorer | None = None
     pct: tuple[int, int, int] | None = None
     deadlock_timeout: float = _native.DEFAULT_DEADLOCK_TIMEOUT
+    #: Wall-clock limit of the whole run (seconds), None for none.
+    run_timeout: float | None = None
     max_steps: int = 1_000_000
     start_time: float = 0.0

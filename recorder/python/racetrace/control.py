@@ -272,6 +272,7 @@ def execute(
     include: Iterable[str],
     exclude: Iterable[str],
     program: str,
+    run_timeout: float | None = None,
     strategy: _native.DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
 ) -> RunResult:
@@ -328,6 +329,7 @@ def execute(
             dpor=strategy,
             pct=pct,
             deadlock_timeout=float(deadlock_timeout),
+            run_timeout=None if run_timeout is None else float(run_timeout),
             max_steps=int(max_steps),
             start_time=start_time,
         )

@@ -32,6 +32,7 @@ class RunOptions(TypedDict):
     """What every execution of an exploration runs with."""
 
     deadlock_timeout: float
+    run_timeout: float | None
     max_steps: int
     include: list[str]
     exclude: list[str]
@@ -44,10 +45,12 @@ def run_options(
     include: Iterable[str],
     exclude: Iterable[str],
 ) -> RunOptions:
-    """The options of an exploration's executions: a turn may not wait
-    longer than a whole execution may take."""
+    """The options of an exploration's executions: ``timeout_per_run`` is the
+    wall-clock limit of one execution (enforced by the native control loop,
+    whatever the actors do); a turn may not wait longer than it either."""
     return RunOptions(
         deadlock_timeout=min(deadlock_timeout, timeout_per_run or deadlock_timeout),
+        run_timeout=timeout_per_run,
         max_steps=max_steps,
         include=list(include),
         exclude=list(exclude),
@@ -89,6 +92,7 @@ def run_threads(
     max_steps: int,
     include: Sequence[str],
     exclude: Sequence[str],
+    run_timeout: float | None = None,
     strategy: _native.DporExplorer | None = None,
     seed: int | None = None,
     pct: tuple[int, int, int] | None = None,
@@ -137,6 +141,7 @@ def run_threads(
         seed=seed,
         trace=trace,
         deadlock_timeout=deadlock_timeout,
+        run_timeout=run_timeout,
         max_steps=max_steps,
         include=include,
         exclude=exclude,

@@ -109,7 +109,8 @@ pub enum Status {
     Deadlock(String),
     /// The program did not follow the replayed schedule.
     Divergence(String),
-    /// A turn did not reach a scheduling point within `deadlock_timeout`.
+    /// A turn did not reach a scheduling point within `deadlock_timeout`,
+    /// or the run took longer than `run_timeout`.
     Timeout(String),
     /// More steps than `max_steps`.
     StepLimit(String),
@@ -233,6 +234,8 @@ struct Run {
     expected: Vec<Expected>,
     status: Status,
     deadlock_timeout: Duration,
+    /// Wall-clock limit of the whole run (`timeout_per_run`), if any.
+    run_timeout: Option<Duration>,
     max_steps: u64,
     started: Instant,
     /// Thread ident → actor, to give locks held by actors seen late an owner.
@@ -249,6 +252,9 @@ pub struct Config {
     pub strategy: Box<dyn Scheduler>,
     pub expected: Vec<Expected>,
     pub deadlock_timeout: Duration,
+    /// Ends the run as a timeout once it has taken this much wall time,
+    /// however many steps it made (a busy program that never blocks).
+    pub run_timeout: Option<Duration>,
     pub max_steps: u64,
     pub start_time: f64,
 }
@@ -276,6 +282,7 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         expected: cfg.expected,
         status: Status::Running,
         deadlock_timeout: cfg.deadlock_timeout,
+        run_timeout: cfg.run_timeout,
         max_steps: cfg.max_steps,
         started: Instant::now(),
         idents: HashMap::new(),

@@ -8,6 +8,25 @@ use super::*;
 use crate::session;
 
 impl Run {
+    /// Where each actor still alive was last: `T1 (w) at f.py:3, ...`.
+    pub(super) fn whereabouts(&self) -> String {
+        let alive: Vec<String> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !matches!(s.state, State::Finished))
+            .map(|(a, s)| match s.state {
+                State::Starting { .. } => format!("{} not started", self.actor_name(a as u32)),
+                _ => format!("{} at {}", self.actor_name(a as u32), loc_text(s.last_loc)),
+            })
+            .collect();
+        if alive.is_empty() {
+            "every actor had finished".to_string()
+        } else {
+            alive.join(", ")
+        }
+    }
+
     pub(super) fn actor_name(&self, a: u32) -> String {
         match self.slots.get(a as usize) {
             Some(s) if !s.name.is_empty() => format!("T{a} ({})", s.name),

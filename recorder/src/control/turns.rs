@@ -440,6 +440,18 @@ impl Run {
         if self.status != Status::Running {
             return;
         }
+        if let Some(limit) = self.run_timeout {
+            if self.started.elapsed() > limit {
+                let msg = format!(
+                    "timeout: the run took more than {:.3} s (timeout_per_run) and was stopped at step {}; {}",
+                    limit.as_secs_f64(),
+                    self.step,
+                    self.whereabouts(),
+                );
+                self.stop(Status::Timeout(msg));
+                return;
+            }
+        }
         let Some(a) = self.turn else { return };
         let waited = self.turn_since.elapsed();
         if waited <= self.deadlock_timeout {

@@ -119,6 +119,7 @@ struct RunConfig<'py> {
     dpor: Option<PyRef<'py, super::dpor::DporExplorer>>,
     pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
+    run_timeout: Option<f64>,
     max_steps: u64,
     start_time: f64,
 }
@@ -143,6 +144,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         dpor,
         pct,
         deadlock_timeout,
+        run_timeout,
         max_steps,
         start_time,
     } = config;
@@ -157,6 +159,11 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         return Err(PyRuntimeError::new_err(
             "racetrace is already recording or controlling a run; runs cannot be nested",
         ));
+    }
+    if let Some(t) = run_timeout.filter(|t| !(*t > 0.0 && t.is_finite())) {
+        return Err(PyValueError::new_err(format!(
+            "timeout_per_run must be a positive number of seconds or None, not {t}"
+        )));
     }
     if !(deadlock_timeout > 0.0 && deadlock_timeout.is_finite()) {
         return Err(PyValueError::new_err(format!(
@@ -225,6 +232,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         strategy,
         expected,
         deadlock_timeout: Duration::from_secs_f64(deadlock_timeout),
+        run_timeout: run_timeout.map(Duration::from_secs_f64),
         max_steps,
         start_time,
     };
