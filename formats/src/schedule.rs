@@ -47,6 +47,9 @@ pub enum ScheduleError {
     Text { column: usize, problem: String },
     #[error("invalid binary schedule at byte {offset}: {problem}")]
     Binary { offset: usize, problem: String },
+    /// A schedule no program can follow (see [`Schedule::check_feasible`]).
+    #[error("invalid schedule: step {step} names actor {actor}, but at most {step} actors can exist by then (actor 0 first, at most one new actor per step)")]
+    ActorTooEarly { step: usize, actor: u32 },
 }
 
 impl Schedule {
@@ -56,6 +59,22 @@ impl Schedule {
 
     pub fn len(&self) -> usize {
         self.steps.len()
+    }
+
+    /// Checks what can be checked of a schedule before anything runs: only
+    /// actor 0 exists at first, and every step creates at most one actor,
+    /// so actor k cannot appear before step k.
+    pub fn check_feasible(&self) -> Result<(), ScheduleError> {
+        let mut seen_max: i64 = -1;
+        for (step, a) in self.steps.iter().enumerate() {
+            if i64::from(a.0) > seen_max {
+                if a.0 as usize > step {
+                    return Err(ScheduleError::ActorTooEarly { step, actor: a.0 });
+                }
+                seen_max = i64::from(a.0);
+            }
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -341,6 +360,16 @@ mod tests {
 
     fn sched(v: &[u32]) -> Schedule {
         Schedule::new(v.iter().map(|&a| ActorId(a)).collect())
+    }
+
+    #[test]
+    fn actors_cannot_appear_before_they_can_exist() {
+        assert!(sched(&[0, 1, 2, 1, 0]).check_feasible().is_ok());
+        assert!(sched(&[]).check_feasible().is_ok());
+        let e = sched(&[0, 2]).check_feasible().unwrap_err();
+        assert_eq!(e, ScheduleError::ActorTooEarly { step: 1, actor: 2 });
+        assert!(e.to_string().contains("step 1 names actor 2"));
+        assert!(sched(&[1]).check_feasible().is_err());
     }
 
     #[test]

@@ -88,16 +88,8 @@ pub fn run_aborted() -> PyErr {
     RunAborted::new_err("racetrace stopped this controlled run")
 }
 
-/// A step the replay expected.
-#[derive(Clone, Debug)]
-pub struct Expected {
-    pub kind: EventKind,
-    pub file: String,
-    pub line: u32,
-    pub function: String,
-    /// What the event touched, as the recorded trace names it.
-    pub what: String,
-}
+/// A step the replay expected (read from the trace by the formats crate).
+pub use racetrace_formats::ExpectedStep as Expected;
 
 /// Why a run ended.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,29 +9,13 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use racetrace_formats::{ActorId, Event, Mode, Outcome, Schedule, Tables, TargetKind, TraceFile};
+use racetrace_formats::{ActorId, Mode, Outcome, ReplaySource, Schedule, TraceFile};
 
 use super::setup::{call_tables, intern_unknown, make_header, Recognized};
-use crate::control::{self, Config, Expected, Status};
+use crate::control::{self, Config, Status};
 use crate::filter::Filter;
 use crate::naming;
 use crate::session::{self, StartOptions};
-
-/// What a recorded event touched, as the trace names it.
-fn target_text(tables: &Tables, ev: &Event) -> String {
-    match ev.kind.target_kind() {
-        TargetKind::Key => tables.key_display(racetrace_formats::KeyId(ev.target)),
-        TargetKind::Obj => tables.object_display(racetrace_formats::ObjId(ev.target)),
-        TargetKind::Actor => tables.actor_display(ActorId(ev.target)),
-    }
-}
-
-/// A trace read as something to replay: its schedule (the actor of each
-/// event) and the events expected at each step.
-struct Source {
-    steps: Vec<ActorId>,
-    expected: Vec<Expected>,
-}
 
 /// A trace error, named by its file once.
 fn trace_error(path: &str, e: impl std::fmt::Display) -> PyErr {
@@ -43,49 +27,16 @@ fn trace_error(path: &str, e: impl std::fmt::Display) -> PyErr {
     }
 }
 
-fn read_trace(path: &str) -> PyResult<(TraceFile, Source)> {
-    let trace = TraceFile::open(Path::new(path)).map_err(|e| trace_error(path, e))?;
-    let tables = trace.tables().clone();
-    let mut steps = Vec::new();
-    let mut expected = Vec::new();
-    for ev in trace.events() {
-        let ev = ev.map_err(|e| trace_error(path, e))?;
-        steps.push(ev.actor);
-        let (file, line, function) = match tables.locs.get(ev.loc.index()) {
-            Some(l) => (
-                tables.str(l.file).to_string(),
-                l.line,
-                tables.str(l.function).to_string(),
-            ),
-            None => ("<unknown>".into(), 0, String::new()),
-        };
-        expected.push(Expected {
-            kind: ev.kind,
-            file,
-            line,
-            function,
-            what: target_text(&tables, &ev),
-        });
-    }
-    Ok((trace, Source { steps, expected }))
+/// A trace read as something to replay (`ReplaySource`), its errors as
+/// `ValueError`s.
+fn read_trace(path: &str) -> PyResult<(TraceFile, ReplaySource)> {
+    ReplaySource::open(Path::new(path)).map_err(|e| trace_error(path, e))
 }
 
-/// Checks what can be checked of a schedule before anything runs: only
-/// actor 0 exists at first, and every step creates at most one actor, so
-/// actor k cannot appear before step k.
-fn check_schedule(s: &Schedule) -> Result<(), String> {
-    let mut seen_max: i64 = -1;
-    for (i, a) in s.steps.iter().enumerate() {
-        if i64::from(a.0) > seen_max {
-            if a.0 as usize > i {
-                return Err(format!(
-                    "invalid schedule: step {i} names actor {a}, but at most {i} actors can exist by then (actor 0 first, at most one new actor per step)"
-                ));
-            }
-            seen_max = i64::from(a.0);
-        }
-    }
-    Ok(())
+/// A schedule no program can follow, as a `ValueError`.
+fn check_schedule(s: &Schedule) -> PyResult<()> {
+    s.check_feasible()
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Parses a schedule text (or reads a trace) into what `control_start`
@@ -96,7 +47,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
     let text = source.trim();
     if text.starts_with(racetrace_formats::schedule::TEXT_PREFIX) {
         let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        check_schedule(&s).map_err(PyValueError::new_err)?;
+        check_schedule(&s)?;
         return Ok((s.to_text(), s.len(), None));
     }
     let (trace, src) = read_trace(source)?;
@@ -177,7 +128,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         }
         (None, Some(text)) => {
             let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
-            check_schedule(&s).map_err(PyValueError::new_err)?;
+            check_schedule(&s)?;
             (s.steps, Vec::new())
         }
         (None, None) => (Vec::new(), Vec::new()),
