@@ -18,7 +18,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from racetrace import _native, tables
 from racetrace.config import Recognized, RecordConfig
@@ -106,6 +106,7 @@ class record:
         )
         self._prev_trace_hook = threading.gettrace()
         threading.settrace(thread_bootstrap)
+        os._exit = _exit_closing_the_trace
         self._prev_excepthook = threading.excepthook
         threading.excepthook = self._excepthook
         return self
@@ -125,6 +126,8 @@ class record:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         threading.settrace(self._prev_trace_hook)
+        if os._exit is _exit_closing_the_trace:
+            os._exit = _real_exit
         if threading.excepthook == self._excepthook:
             # None (threading then uses its default hook) is put back as it
             # was, though typeshed does not allow it.
@@ -137,6 +140,22 @@ class record:
         self.events, error = _native.stop(failure)
         if error:
             warnings.warn(f"racetrace: the trace {self.path} may be incomplete: {error}", stacklevel=2)
+
+
+_real_exit = os._exit
+
+
+def _exit_closing_the_trace(status: int) -> NoReturn:
+    """``os._exit`` while recording: ``atexit`` handlers do not run, so the
+    trace is closed here first, its outcome saying how the run ended; then
+    the process exits with ``status`` as it would have."""
+    if _native.is_recording():
+        try:
+            threading.settrace(None)
+            _native.stop(None, f"the program called os._exit({status})")
+        except BaseException:  # noqa: BLE001 - the exit must happen regardless
+            pass
+    _real_exit(status)
 
 
 # A forked child must not write into its parent's trace: recording stops in

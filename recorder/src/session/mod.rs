@@ -154,7 +154,12 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         })?;
         Box::new(BufWriter::new(file))
     };
-    let writer = TraceWriter::new(out, &opts.header)
+    let mut writer = TraceWriter::new(out, &opts.header)
+        .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
+    // The header is on disk from the start: a process that dies before the
+    // first flush still leaves a trace that says what ran.
+    writer
+        .flush()
         .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
     // Deaths reported for an earlier recording's objects do not concern
