@@ -52,6 +52,57 @@ def _object_of(what: str) -> str:
     return what
 
 
+def _stale_reads(steps: list[_native.TraceStep], shared: dict[str, set[int]]) -> tuple[str, bool]:
+    """Looks for a read by A of a shared key, then a write of that key by B,
+    then A's next write: of the same key (lost update) or of another member
+    of the same object (check-then-act: the decision was taken on a stale
+    read). Returns the pattern of the earliest such read ("" if none) and
+    whether any read was overwritten by another actor before its reader
+    acted (or never acted).
+
+    One pass over the steps: each read waits in its actor's pending set
+    until that actor's next write resolves it, so a long failing execution
+    is explained in linear time.
+    """
+    # actor -> key -> [index of its first unresolved read, another actor wrote since]
+    pending: dict[int, dict[str, list[int]]] = {}
+    readers: dict[str, set[int]] = {}  # key -> actors with an unresolved read of it
+    best: tuple[int, str] | None = None
+    stale = False
+    index = 0
+    for actor, _n, kind, _f, _l, _fn, what in steps:
+        if kind in _READS:
+            if what in shared:
+                mine = pending.setdefault(actor, {})
+                if what not in mine:
+                    mine[what] = [index, 0]
+                    readers.setdefault(what, set()).add(actor)
+            index += 1
+        elif kind in _WRITES:
+            for other in readers.get(what, ()):
+                if other != actor:
+                    pending[other][what][1] = 1
+            mine = pending.pop(actor, None)
+            if mine:
+                for key, (at, overwritten) in mine.items():
+                    readers[key].discard(actor)
+                    if not overwritten:
+                        continue  # the actor acted on what it read, undisturbed
+                    stale = True
+                    if key == what:
+                        found = "lost update"
+                    elif _object_of(key) == _object_of(what):
+                        found = "check-then-act"
+                    else:
+                        continue
+                    if best is None or at < best[0]:
+                        best = (at, found)
+            index += 1
+    for mine in pending.values():
+        stale = stale or any(overwritten for _at, overwritten in mine.values())
+    return (best[1] if best else ""), stale
+
+
 def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> str:
     """Names the pattern of a failing interleaving."""
     if kind == "deadlock":
@@ -62,33 +113,13 @@ def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> st
             return "deadlock cycle"
         return "order violation (missed signal: a wait nobody will satisfy)"
     shared = _shared(steps)
-    acc = [(s[0], s[2], s[6]) for s in steps if s[2] in _READS or s[2] in _WRITES]
-    # A read by A, then a write of the same key by B, then a write by A of
-    # that key (lost update) or of another member of the same object
-    # (check-then-act: the decision was taken on a stale read).
-    stale = False
-    for i, (a, k, what) in enumerate(acc):
-        if k not in _READS or what not in shared:
-            continue
-        other_wrote = False
-        for b, k2, w2 in acc[i + 1 :]:
-            if b != a and k2 in _WRITES and w2 == what:
-                other_wrote = True
-            elif b == a and k2 in _WRITES:
-                if not other_wrote:
-                    break  # A acted on what it read, undisturbed
-                if w2 == what:
-                    return "lost update"
-                if _object_of(w2) == _object_of(what):
-                    return "check-then-act"
-                break
-        stale = stale or other_wrote
+    pattern, stale = _stale_reads(steps, shared)
+    if pattern:
+        return pattern
     if stale:
         return "check-then-act (stale read)"
-    writers_only = all(
-        not any(s[2] in _READS and s[6] == k for s in steps) for k in shared
-    )
-    if shared and writers_only:
+    read_keys = {s[6] for s in steps if s[2] in _READS}
+    if shared and not (shared.keys() & read_keys):
         return "write-write"
     return "order violation"
 
