@@ -40,11 +40,11 @@ def available(module: str) -> bool:
         return False
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[int, dict]:
+def run(cmd: list[str], cwd: Path) -> tuple[int, dict, str]:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no result from {cmd}:\n{proc.stdout}\n{proc.stderr[-3000:]}"
-    return proc.returncode, json.loads(lines[-1])
+    return proc.returncode, json.loads(lines[-1]), proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -64,12 +64,15 @@ def test_cpython_thread_tests_pass_recorded_as_plainly(
 ) -> None:
     if not available(module):
         pytest.skip(f"this Python installation has no {module}")
-    plain_code, plain = run([sys.executable, str(RUNNER), module], tmp_path)
+    plain_code, plain, plain_err = run([sys.executable, str(RUNNER), module], tmp_path)
     trace = tmp_path / "corpus.rtrace"
     options = ["--include", f"*/{module.replace('.', '/')}.py"] if include else []
     cmd = [sys.executable, "-m", "racetrace", "record", "-o", str(trace), *options]
-    rec_code, recorded = run([*cmd, "--", str(RUNNER), module], tmp_path)
-    assert (rec_code, recorded) == (plain_code, plain)
+    rec_code, recorded, rec_err = run([*cmd, "--", str(RUNNER), module], tmp_path)
+    # On a difference, unittest's own report of the failing tests says why.
+    assert (rec_code, recorded) == (plain_code, plain), (
+        f"plainly:\n{plain_err[-6000:]}\nrecorded:\n{rec_err[-6000:]}"
+    )
     assert plain["run"] > 10
     summary = info(trace)
     # Complete, with an outcome. Several of these tests let an exception

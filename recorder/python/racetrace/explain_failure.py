@@ -82,7 +82,7 @@ def _stale_reads(steps: list[_native.TraceStep], shared: dict[str, set[int]]) ->
             for other in readers.get(what, ()):
                 if other != actor:
                     pending[other][what][1] = 1
-            mine = pending.pop(actor, None)
+            mine = pending.pop(actor, {})
             if mine:
                 for key, (at, overwritten) in mine.items():
                     readers[key].discard(actor)

@@ -77,6 +77,7 @@ class record:
         self.events = 0
         self._prev_trace_hook: TraceFunction | None = None
         self._prev_excepthook: Callable[[threading.ExceptHookArgs], object] | None = None
+        self._pid = os.getpid()
 
     def __enter__(self) -> record:
         if _native.is_recording():
@@ -104,6 +105,9 @@ class record:
                 ],
             )
         )
+        global _active
+        _active = self
+        self._pid = os.getpid()
         self._prev_trace_hook = threading.gettrace()
         threading.settrace(thread_bootstrap)
         os._exit = _exit_closing_the_trace
@@ -122,9 +126,9 @@ class record:
             # The user still sees the exception as without racetrace.
             (self._prev_excepthook or threading.__excepthook__)(args)
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def _restore_hooks(self) -> None:
+        global _active
+        _active = None
         threading.settrace(self._prev_trace_hook)
         if os._exit is _exit_closing_the_trace:
             os._exit = _real_exit
@@ -132,6 +136,13 @@ class record:
             # None (threading then uses its default hook) is put back as it
             # was, though typeshed does not allow it.
             threading.excepthook = self._prev_excepthook  # type: ignore[assignment]
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._restore_hooks()
+        if self._pid != os.getpid():
+            return  # a forked child leaving the block: the recording is its parent's
         failure = None
         if exc_type is not None and not (
             issubclass(exc_type, SystemExit) and getattr(exc, "code", None) in (None, 0)
@@ -158,10 +169,22 @@ def _exit_closing_the_trace(status: int) -> NoReturn:
     _real_exit(status)
 
 
-# A forked child must not write into its parent's trace: recording stops in
-# the child (without closing the parent's file).
+#: The recording in progress in this process, if any.
+_active: record | None = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked child does not record, and never writes into its parent's
+    trace: recording stops in the child (the parent's file untouched) and
+    the hooks are put back as they were before recording."""
+    _native.abandon_after_fork()
+    if _active is not None:
+        _active._restore_hooks()
+        sys.settrace(None)
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_native.abandon_after_fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

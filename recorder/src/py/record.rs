@@ -366,8 +366,8 @@ fn note_exception(thread: Bound<'_, PyAny>, type_name: String, message: String, 
 
 /// Registered with `os.register_at_fork(after_in_child=...)`.
 #[pyfunction]
-fn abandon_after_fork() {
-    session::abandon_after_fork();
+fn abandon_after_fork(py: Python<'_>) {
+    session::abandon_after_fork(py);
 }
 
 #[pyfunction]

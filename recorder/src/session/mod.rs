@@ -27,6 +27,7 @@ use crate::cpython;
 use crate::fasthash::IntMap;
 use crate::filter::Filter;
 
+mod fork;
 mod objects;
 
 pub use objects::{epoch, object_died};
@@ -54,6 +55,11 @@ fn lock() -> MutexGuard<'static, Option<Session>> {
 /// Runs `f` on the current session, if recording. Objects that died since
 /// the last call are forgotten first, before their address can be seen again.
 pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+    // Not recording, or in a forked child whose mutex may be held by a
+    // thread that did not survive the fork (see `fork`).
+    if generation() == 0 {
+        return None;
+    }
     let mut guard = lock();
     let s = guard.as_mut()?;
     s.forget_the_dead();
@@ -200,6 +206,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         controlled: opts.controlled,
         own_dir: opts.own_dir,
     });
+    fork::install();
     GENERATION.store(generation, Ordering::Release);
     drop(guard);
     if !in_memory {
@@ -208,13 +215,15 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     Ok(generation)
 }
 
-/// In a child process made by `fork` while recording: stop recording
-/// without touching the session. Its file belongs to the parent (the child
-/// must not write or flush into it) and its mutex may have been held by a
-/// thread that does not exist in the child; every user checks the
-/// generation first, so the session is simply never used again here.
-pub fn abandon_after_fork() {
+/// In a child process made by `fork` while recording, from the Python-level
+/// after-fork hook (GIL held): recording has already stopped (the native
+/// fork handler cleared the generation); this releases the objects of the
+/// parent's session and stops watching deaths. The parent's file is never
+/// written or flushed here.
+pub fn abandon_after_fork(py: Python<'_>) {
     GENERATION.store(0, Ordering::Release);
+    cpython::stop_watching_deaths(py);
+    drop(fork::release_parked());
 }
 
 /// Writes the outcome and closes the trace. Returns the session's objects
