@@ -62,7 +62,7 @@ pub enum Command {
     Info(TraceArgs),
     /// Report data races: conflicting accesses that no happens-before edge orders
     #[command(after_help = AFTER_HELP)]
-    Races(TraceArgs),
+    Races(RacesArgs),
     /// Report potential deadlocks: cycles in the order locks are taken
     #[command(after_help = AFTER_HELP)]
     Deadlocks(TraceArgs),
@@ -85,6 +85,16 @@ pub struct TraceArgs {
     /// Print machine-readable JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RacesArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Also list order-only races (two atomic writes, such as two
+    /// `list.append` calls, whose order alone varies); always in the JSON
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -246,8 +256,8 @@ pub fn execute(cli: &Cli) -> Result<Output, CliError> {
             info::info(&trace, args.json)
         }
         Command::Races(args) => {
-            let trace = open_trace(&args.trace)?;
-            analysis::races(&trace, args.json)
+            let trace = open_trace(&args.trace.trace)?;
+            analysis::races(&trace, args.trace.json, args.all)
         }
         Command::Deadlocks(args) => {
             let trace = open_trace(&args.trace)?;

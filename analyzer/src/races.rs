@@ -279,18 +279,28 @@ impl RaceDetector {
                     object: obj,
                     object_name: obj.map(|o| tables.object_display(o)),
                     occurrences: 0,
+                    class: RaceClass::OrderOnly,
                     pairs: Vec::new(),
                 });
                 groups.len() - 1
             });
             let g = &mut groups[gi];
             g.occurrences += r.count;
+            let first = AccessInfo::new(tables, r.first.0, r.first.1);
+            let second = AccessInfo::new(tables, r.second.0, r.second.1);
+            let class = RaceClass::of(&first, &second);
+            if class == RaceClass::AtomicityViolation {
+                g.class = class;
+            }
             g.pairs.push(RacePair {
-                first: AccessInfo::new(tables, r.first.0, r.first.1),
-                second: AccessInfo::new(tables, r.second.0, r.second.1),
+                first,
+                second,
+                class,
                 occurrences: r.count,
             });
         }
+        // What a person can act on first; the order within a class stays.
+        groups.sort_by_key(|g| g.class);
         groups
     }
 }
@@ -386,12 +396,50 @@ impl AccessInfo {
     }
 }
 
+/// What an unordered pair of accesses can do to a program.
+///
+/// Under the GIL each recorded access is one atomic operation: a load or
+/// store, or one builtin container operation (`append`, `pop`, `popleft`,
+/// `d[k] = v`). Two *writes* racing only make the order of two atomic
+/// effects vary (which item is popped first, which store wins): an
+/// order-only race, worth knowing but rarely the bug. A race with a *read*
+/// on one side is where an actor can act on a value another actor changes
+/// before the act: the read half of a split read-modify-write (lost update)
+/// or a check whose act comes later (check-then-act). Such a pair makes the
+/// whole key an atomicity violation, so a lost update (a read-write and a
+/// write-write pair on one key) is never filed as order-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RaceClass {
+    AtomicityViolation,
+    OrderOnly,
+}
+
+impl RaceClass {
+    pub fn of(first: &AccessInfo, second: &AccessInfo) -> RaceClass {
+        if first.is_write() && second.is_write() {
+            RaceClass::OrderOnly
+        } else {
+            RaceClass::AtomicityViolation
+        }
+    }
+
+    /// `atomicity violation`, `order-only`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RaceClass::AtomicityViolation => "atomicity violation",
+            RaceClass::OrderOnly => "order-only",
+        }
+    }
+}
+
 /// Two conflicting accesses from different actors that no happens-before
 /// edge orders. `first` came first in the trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RacePair {
     pub first: AccessInfo,
     pub second: AccessInfo,
+    pub class: RaceClass,
     /// How many times this location pair was detected racing.
     pub occurrences: u64,
 }
@@ -408,5 +456,7 @@ pub struct RaceGroup {
     pub object_name: Option<String>,
     /// Detections over all pairs.
     pub occurrences: u64,
+    /// An atomicity violation if any pair is one, else order-only.
+    pub class: RaceClass,
     pub pairs: Vec<RacePair>,
 }

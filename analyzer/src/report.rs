@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::hb::HbTracker;
 use crate::lockorder::{LockOrder, PotentialDeadlock};
-use crate::races::{RaceDetector, RaceGroup};
+use crate::races::{RaceClass, RaceDetector, RaceGroup};
 
 /// Everything the analyzer found in one trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -131,23 +131,44 @@ pub fn analyze_file(file: &TraceFile) -> Result<Analysis, FormatError> {
 /// Each numbered pair is two accesses no happens-before edge orders; the
 /// first one came first in the trace. For a container's whole key, member
 /// accesses show their own key in parentheses.
-pub fn render_races(analysis: &Analysis, _tables: &Tables) -> String {
+///
+/// Atomicity violations come first; order-only races (two atomic writes,
+/// see `RaceClass`) are counted, and listed only with `all`.
+pub fn render_races(analysis: &Analysis, _tables: &Tables, all: bool) -> String {
     let mut out = String::new();
     if analysis.races.is_empty() {
         out.push_str("No data races found.\n");
         return out;
     }
+    let order_only = analysis
+        .races
+        .iter()
+        .filter(|g| g.class == RaceClass::OrderOnly)
+        .count();
+    let atomicity = analysis.races.len() - order_only;
     let _ = writeln!(
         out,
-        "{} data race{} found:",
+        "{} data race{} found: {} atomicity violation{}, {} order-only{}",
         analysis.races.len(),
-        plural(analysis.races.len())
+        plural(analysis.races.len()),
+        atomicity,
+        plural(atomicity),
+        order_only,
+        if order_only > 0 && !all {
+            " (two atomic writes whose order alone varies; --all lists them)"
+        } else {
+            ""
+        }
     );
     for g in &analysis.races {
+        if g.class == RaceClass::OrderOnly && !all {
+            continue;
+        }
         let _ = writeln!(
             out,
-            "\nData race on {} ({} location pair{}, {} detection{})",
+            "\nData race on {}, {} ({} location pair{}, {} detection{})",
             g.key_name,
+            g.class.name(),
             g.pairs.len(),
             plural(g.pairs.len()),
             g.occurrences,

@@ -38,7 +38,7 @@ fn lost_update_from_a_file() {
     assert_eq!(an.events, 12);
     assert_eq!(an.actors, 3);
     assert_eq!(an.races.len(), 1);
-    let text = render_races(&an, file.tables());
+    let text = render_races(&an, file.tables(), true);
     assert!(text.contains("Data race on Counter.value"), "{text}");
     assert!(
         text.contains("T1 (worker-1)") && text.contains("T2 (worker-2)"),

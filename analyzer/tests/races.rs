@@ -3,8 +3,9 @@
 mod common;
 
 use common::{Trace, MAIN};
+use racetrace_analyzer::races::RaceClass;
 use racetrace_analyzer::report::render_races;
-use racetrace_formats::{ActorId, EventKind, MemberKind, ObjKind};
+use racetrace_formats::{ActorId, EventKind, KeyId, MemberKind, ObjKind};
 
 /// Two workers each do `v = c.value; c.value = v + 1`.
 fn lost_update(locked: bool) -> Trace {
@@ -54,7 +55,7 @@ fn lost_update_is_one_race_group_naming_both_locations() {
         assert!(p.first.is_write() || p.second.is_write());
         assert!(p.first.event < p.second.event);
     }
-    let text = render_races(&an, &t.tables);
+    let text = render_races(&an, &t.tables, true);
     assert!(text.contains("Counter.value"), "{text}");
     assert!(
         text.contains("app.py:10") && text.contains("app.py:11"),
@@ -265,4 +266,62 @@ fn same_location_pair_is_reported_once() {
     assert_eq!(an.races.len(), 1);
     assert_eq!(an.races[0].pairs.len(), 1);
     assert_eq!(an.races[0].pairs[0].occurrences, 99);
+}
+
+#[test]
+fn a_lost_update_is_an_atomicity_violation() {
+    let an = lost_update(false).analyze();
+    let g = &an.races[0];
+    assert_eq!(g.class, RaceClass::AtomicityViolation);
+    // Its read-write pair is what makes it one.
+    assert!(g
+        .pairs
+        .iter()
+        .any(|p| p.class == RaceClass::AtomicityViolation
+            && !(p.first.is_write() && p.second.is_write())));
+}
+
+/// Two actors append to one list, and one of them also checks its length
+/// before appending to another list.
+fn appends() -> (Trace, KeyId, KeyId) {
+    let mut t = Trace::new();
+    let items = t.object(ObjKind::List, "items");
+    let whole = t.key(items, MemberKind::Whole, "");
+    let log = t.object(ObjKind::List, "log");
+    let log_whole = t.key(log, MemberKind::Whole, "");
+    let l = t.line(20);
+    let a = t.spawn(MAIN, "a", l);
+    let b = t.spawn(MAIN, "b", l);
+    let lines: Vec<_> = (21..25).map(|n| t.line(n)).collect();
+    t.write(a, whole, lines[0]);
+    t.write(b, whole, lines[1]);
+    t.read(a, log_whole, lines[2]);
+    t.write(b, log_whole, lines[3]);
+    (t, whole, log_whole)
+}
+
+#[test]
+fn two_appends_are_order_only_and_a_check_against_an_append_is_not() {
+    let (t, whole, log_whole) = appends();
+    let an = t.analyze();
+    assert_eq!(an.races.len(), 2, "{:#?}", an.races);
+    // Atomicity violations come first, whatever the order of detection.
+    assert_eq!(an.races[0].key, log_whole);
+    assert_eq!(an.races[0].class, RaceClass::AtomicityViolation);
+    assert_eq!(an.races[1].key, whole);
+    assert_eq!(an.races[1].class, RaceClass::OrderOnly);
+    let shown = render_races(&an, &t.tables, false);
+    assert!(
+        shown.contains("2 data races found: 1 atomicity violation, 1 order-only"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("log (whole)") && !shown.contains("items (whole)"),
+        "{shown}"
+    );
+    let all = render_races(&an, &t.tables, true);
+    assert!(
+        all.contains("Data race on items (whole), order-only"),
+        "{all}"
+    );
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::progress::Progress;
 use super::{json_text, CliError, Output, EXIT_FINDINGS, EXIT_OK};
+use crate::races::RaceClass;
 use crate::report::{self, Analysis, Analyzer};
 
 /// Analyzes every event of the complete chunks of `trace`.
@@ -29,21 +30,30 @@ fn code(found: bool) -> i32 {
     }
 }
 
-pub fn races(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
+/// Exit status: findings when an atomicity violation was found (or, with
+/// `all`, any race): what the text report shows.
+pub fn races(trace: &TraceFile, as_json: bool, all: bool) -> Result<Output, CliError> {
     let analysis = analyze(trace)?;
-    let found = !analysis.races.is_empty();
+    let order_only = analysis
+        .races
+        .iter()
+        .filter(|g| g.class == RaceClass::OrderOnly)
+        .count();
+    let found = analysis.races.len() > order_only || (all && order_only > 0);
     let text = if as_json {
         findings_json(
             trace,
             &analysis,
             json!({
                 "race_count": analysis.races.len(),
+                "atomicity_violation_count": analysis.races.len() - order_only,
+                "order_only_count": order_only,
                 "race_detections": analysis.race_detections,
                 "races": analysis.races,
             }),
         )
     } else {
-        report::render_races(&analysis, trace.tables())
+        report::render_races(&analysis, trace.tables(), all)
     };
     Ok(Output {
         text,
