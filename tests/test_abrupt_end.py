@@ -5,9 +5,13 @@ whose header says what ran."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from record_helpers import PROGRAMS, cli, info, record
+import pytest
+
+from record_helpers import PROGRAMS, cli, info, line_of, race_lines, races, record
 
 
 def test_os_exit_keeps_the_exit_status_and_closes_the_trace(tmp_path: Path) -> None:
@@ -45,3 +49,96 @@ def test_forked_children_stop_recording_and_leave_the_parents_trace_alone(tmp_pa
     assert child["truncated"] is None
     assert child["outcome"] == {"kind": "ok"}
     assert len(child["actors"]) == 2
+
+
+FATAL = PROGRAMS / "abrupt" / "fatal.py"
+
+
+@pytest.mark.parametrize(
+    ("how", "sig", "reason"),
+    [
+        ("segv", signal.SIGSEGV, "the program crashed (segmentation fault): signal SIGSEGV"),
+        ("abort", signal.SIGABRT, "the program aborted: signal SIGABRT"),
+        ("term", signal.SIGTERM, "the program was terminated: signal SIGTERM"),
+    ],
+)
+def test_a_fatal_signal_closes_the_trace_then_ends_the_process_as_plainly(
+    tmp_path: Path, how: str, sig: signal.Signals, reason: str
+) -> None:
+    plain = subprocess.run(
+        [sys.executable, "-X", "faulthandler", str(FATAL), how], capture_output=True, text=True, timeout=60
+    )
+    assert plain.returncode == -sig, plain.stderr
+    rec = record(tmp_path, str(FATAL), how)
+    # The same end: killed by the same signal, after the same output.
+    assert rec.code == -sig, rec.stderr
+    assert rec.stdout == plain.stdout == f"ending by {how}\n"
+    summary = info(rec.trace)
+    assert summary["truncated"] is None
+    assert summary["outcome"] == {"kind": "aborted", "reason": reason}
+    # What ran before the signal is there: the workers' unlocked updates.
+    assert race_lines(races(rec.trace), "State.v") == {
+        f"{FATAL}:{line_of(FATAL, 'read')}",
+        f"{FATAL}:{line_of(FATAL, 'write')}",
+    }
+
+
+def test_a_signal_the_program_handles_is_left_to_it(tmp_path: Path) -> None:
+    plain = subprocess.run([sys.executable, str(FATAL), "handled"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 7, plain.stderr
+    rec = record(tmp_path, str(FATAL), "handled")
+    assert (rec.code, rec.stdout) == (7, plain.stdout), rec.stderr
+    assert "handled SIGTERM" in rec.stdout
+    summary = info(rec.trace)
+    assert summary["truncated"] is None
+    # The program's own exit: sys.exit(7) from its handler.
+    assert summary["outcome"]["kind"] in ("ok", "exception"), summary["outcome"]
+    assert race_lines(races(rec.trace), "State.v")
+
+
+def test_an_external_sigterm_closes_the_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "waits.rtrace"
+    program = tmp_path / "waits.py"
+    program.write_text(
+        "import threading, time\n"
+        "items = []\n"
+        "def work():\n"
+        "    items.append(1)\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start(); t.join()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racetrace", "record", "-o", str(trace), "--", str(program)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    summary = info(trace)
+    assert summary["truncated"] is None
+    assert summary["outcome"] == {"kind": "aborted", "reason": "the program was terminated: signal SIGTERM"}
+    assert len(summary["actors"]) == 2
+
+
+def test_a_crash_still_reaches_faulthandler(tmp_path: Path) -> None:
+    """The signal goes on to the handler that was there before racetrace's
+    (here Python's faulthandler, as under pytest): its report is printed."""
+    trace = tmp_path / "segv.rtrace"
+    proc = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-m", "racetrace", "record", "-o", str(trace), "--", str(FATAL), "segv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == -signal.SIGSEGV
+    assert "Fatal Python error: Segmentation fault" in proc.stderr
+    assert f'File "{FATAL}", line' in proc.stderr
+    assert info(trace)["outcome"]["reason"] == "the program crashed (segmentation fault): signal SIGSEGV"

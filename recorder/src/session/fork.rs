@@ -70,6 +70,7 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     GENERATION.store(0, std::sync::atomic::Ordering::Release);
+    super::signals::forget_in_child();
     HELD.with(|h| {
         if let Some(mut guard) = h.borrow_mut().take() {
             if let Some(mut s) = guard.take() {

@@ -29,6 +29,7 @@ use crate::filter::Filter;
 
 mod fork;
 mod objects;
+mod signals;
 
 pub use objects::{epoch, object_died};
 
@@ -210,6 +211,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     GENERATION.store(generation, Ordering::Release);
     drop(guard);
     if !in_memory {
+        signals::install();
         spawn_flusher(generation);
     }
     Ok(generation)
@@ -235,6 +237,7 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
     };
     GENERATION.store(0, Ordering::Release);
     drop(guard);
+    signals::uninstall();
     // Before the objects below are released: their deaths no longer matter.
     cpython::stop_watching_deaths(cpython::gil_held());
     let mut error = s.write_error.take();
@@ -250,18 +253,54 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
 
 /// Forces buffered events to disk every `FLUSH_INTERVAL` while the
 /// recording `generation` is in progress. The recording threads never make a
-/// system call per event; this thread bounds what a crash can lose.
+/// system call per event; this thread bounds what a crash can lose. It also
+/// closes the trace when a fatal signal arrives (see `signals`).
 fn spawn_flusher(generation: u64) {
     let _ = std::thread::Builder::new()
         .name("racetrace-flush".into())
-        .spawn(move || loop {
-            std::thread::sleep(FLUSH_INTERVAL);
-            let mut guard = lock();
-            match guard.as_mut() {
-                Some(s) if s.generation == generation => s.flush_if_new(),
-                _ => return,
+        .spawn(move || {
+            signals::flusher_started();
+            loop {
+                let signal = match signals::pipes() {
+                    Some(p) => signals::wait_for_signal(p, FLUSH_INTERVAL.as_millis() as i32),
+                    None => {
+                        std::thread::sleep(FLUSH_INTERVAL);
+                        None
+                    }
+                };
+                if let Some(sig) = signal {
+                    close_on_signal(sig);
+                    if let Some(p) = signals::pipes() {
+                        signals::acknowledge(p);
+                    }
+                    return;
+                }
+                let mut guard = lock();
+                match guard.as_mut() {
+                    Some(s) if s.generation == generation => s.flush_if_new(),
+                    _ => return,
+                }
             }
         });
+}
+
+/// Writes the last chunk and an outcome naming the signal `sig`, which is
+/// about to end the process.
+fn close_on_signal(sig: i32) {
+    let mut guard = lock();
+    let Some(mut s) = guard.take() else {
+        return;
+    };
+    GENERATION.store(0, Ordering::Release);
+    drop(guard);
+    if let Some(w) = s.writer.take() {
+        let _ = w.finish(&Outcome::Aborted {
+            reason: signals::describe(sig),
+        });
+    }
+    // The session's Python objects cannot be released without the GIL,
+    // and the process ends as soon as the signal goes on.
+    std::mem::forget(s);
 }
 
 impl Session {
