@@ -66,3 +66,33 @@ def test_objects_die_when_the_program_drops_them(tmp_path: Path) -> None:
     assert "thread-local objects alive: 1" in rec.stdout or "alive: 0" in rec.stdout
     assert "deep list freed" in rec.stdout
     assert info(rec.trace)["event_count"] > 200_000
+
+
+def test_the_programs_own_tracers_work_while_it_is_recorded(tmp_path: Path) -> None:
+    rec = same_as_plain(tmp_path, "program_tracers.py")
+    # bdb stepped through `compute` and changed `total` at its return line.
+    assert "debugged: 100" in rec.stdout
+    assert "('line', 4), ('return', 100)" in rec.stdout
+    assert "thread hook saw: [('new thread', 'run', 'call')" in rec.stdout
+    assert "tracer error reached the program: the tracer failed | tracer now: None" in rec.stdout
+    # The thread started under the program's hook was recorded as well.
+    assert "hooked" in {a["name"] for a in info(rec.trace)["actors"]}
+    # sys.settrace(None) in the workers turned off the program's tracing,
+    # not the recorder: their unsynchronized update is found.
+    src = HERE / "program_tracers.py"
+    assert race_lines(races(rec.trace), "Counter.value") == {
+        f"{src}:{line_of(src, 'read')}",
+        f"{src}:{line_of(src, 'write')}",
+    }
+
+
+def test_a_tracer_installed_before_recording_keeps_running(tmp_path: Path) -> None:
+    program = HERE / "traced_before.py"
+    expected = plain(program)
+    assert expected.stdout == "['probe_before', 'probe_during', 'probe_after'] True\n", expected.stderr
+    trace = tmp_path / "before.rtrace"
+    proc = subprocess.run(
+        [sys.executable, str(program), str(trace)], capture_output=True, text=True, timeout=120
+    )
+    assert (proc.returncode, proc.stdout) == (0, expected.stdout), proc.stderr
+    assert race_lines(races(trace), "Box.value") == {f"{program}:{line_of(program, 'bump')}"}

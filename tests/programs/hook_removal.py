@@ -5,6 +5,7 @@ import sys
 import threading
 
 import racetrace
+import racetrace.tracehooks
 
 go = threading.Event()
 seen = {}
@@ -19,7 +20,10 @@ if __name__ == "__main__":
     t = threading.Thread(target=worker)
     with racetrace.record(sys.argv[1]):
         t.start()
-        seen["main while recording"] = sys.gettrace() is not None
+        # The recorder occupies the thread's trace slot (the interpreter's
+        # own gettrace sees it); the program sees what it installed: none.
+        seen["main while recording"] = racetrace.tracehooks.real_gettrace() is not None
+        seen["program sees while recording"] = sys.gettrace()
     seen["main after stop"] = sys.gettrace()
     go.set()
     t.join()

@@ -10,7 +10,7 @@ not exist at run time, so use them in annotations only.
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Literal, TypeAlias, TypedDict, final
+from typing import Any, Literal, TypeAlias, TypedDict, final
 
 from racetrace.config import RecordConfig, RunConfig
 
@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
     "shrink_schedule",
+    "settrace",
+    "gettrace",
 ]
 
 # --- record.rs: free-running recording (racetrace.recording) ----------------
@@ -200,3 +202,11 @@ def shrink_schedule(
 
 def run_cli(argv: Sequence[str], python_commands: Sequence[tuple[str, str]] | None = None) -> int:
     """Runs ``racetrace ARGV...``; returns its exit code."""
+
+# --- tracehooks.rs: sys.settrace/gettrace while traced (racetrace.tracehooks) --
+
+def settrace(func: Callable[[FrameType, str, Any], Any] | None) -> None:
+    """``sys.settrace``: kept beside racetrace's tracer in a traced thread."""
+
+def gettrace() -> Callable[[FrameType, str, Any], Any] | None:
+    """``sys.gettrace``: what the program installed, in a traced thread."""

@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from racetrace import _native, tables
+from racetrace import _native, tables, tracehooks
 from racetrace.config import Recognized, RunConfig
-from racetrace.recording import format_exception, thread_bootstrap
+from racetrace.recording import format_exception
 
 RunAborted = _native.RunAborted
 
@@ -176,7 +176,7 @@ class _Worker:
                         pass
             # Idle: no trace or profile function, no thread-local data of
             # the finished actor (what its thread's end would have dropped).
-            _thread_sys.settrace(None)
+            tracehooks.real_settrace(None)
             _thread_sys.setprofile(None)
             _native.clear_thread_locals()
             with _idle_lock:
@@ -299,10 +299,13 @@ def execute(
     before = set(threading.enumerate())
     # None is a valid hook for threading (its default), not for typeshed.
     prev_hook: _ExceptHook | None = threading.excepthook
-    prev_trace = threading.gettrace()
 
     def excepthook(hook_args: threading.ExceptHookArgs) -> None:
         if isinstance(hook_args.exc_value, RunAborted):
+            return
+        if isinstance(hook_args.exc_value, SystemExit):
+            # threading ends the thread silently: no failure, as plainly.
+            (prev_hook or threading.__excepthook__)(hook_args)
             return
         if hook_args.exc_value is not None:
             workers.append((getattr(hook_args.thread, "name", "?"), hook_args.exc_value))
@@ -337,7 +340,7 @@ def execute(
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]
     threading._start_new_thread = _pooled_start  # type: ignore[attr-defined]
-    threading.settrace(thread_bootstrap)
+    tracehooks.install()
     threading.excepthook = excepthook
     interrupted: BaseException | None = None
     # No cyclic garbage collection while actors run: a collection starts
@@ -360,7 +363,7 @@ def execute(
                 type(box.exception), box.exception, box.exception.__traceback__
             )
         info = _native.control_finish(failure)
-        threading.settrace(prev_trace)
+        tracehooks.uninstall()
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
         threading._start_new_thread = _real_start_new_thread  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 The work is done by the native trace function in ``racetrace._native``; this
 module hands it what it needs to recognize (``racetrace.tables``: the
 standard library's thread and synchronization functions, builtin container
-methods), installs it in new threads through ``threading.settrace`` and
+methods), installs it in new threads (``racetrace.tracehooks``) and
 wraps ``threading.excepthook`` so that a worker's exception is part of the
 trace.
 """
@@ -17,23 +17,13 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from types import TracebackType
+from typing import Any, NoReturn, TypeVar
 
-from racetrace import _native, tables
+from racetrace import _native, tables, tracehooks
 from racetrace.config import Recognized, RecordConfig
 
-if TYPE_CHECKING:
-    from _typeshed import TraceFunction
-
 T = TypeVar("T")
-
-
-def thread_bootstrap(frame: FrameType, event: str, arg: object) -> None:
-    """Installed with ``threading.settrace``: runs as each new thread's first
-    traced call and hands the thread over to the native trace function."""
-    _native.thread_started(frame)
-    return None
 
 
 def format_exception(
@@ -75,7 +65,6 @@ class record:
         self.exclude = list(exclude)
         self.program = program if program is not None else " ".join(sys.argv)
         self.events = 0
-        self._prev_trace_hook: TraceFunction | None = None
         self._prev_excepthook: Callable[[threading.ExceptHookArgs], object] | None = None
         self._pid = os.getpid()
 
@@ -108,8 +97,7 @@ class record:
         global _active
         _active = self
         self._pid = os.getpid()
-        self._prev_trace_hook = threading.gettrace()
-        threading.settrace(thread_bootstrap)
+        tracehooks.install()
         os._exit = _exit_closing_the_trace
         self._prev_excepthook = threading.excepthook
         threading.excepthook = self._excepthook
@@ -117,7 +105,9 @@ class record:
 
     def _excepthook(self, args: threading.ExceptHookArgs) -> None:
         try:
-            if _native.is_recording():
+            # threading ignores SystemExit in a thread (the thread just
+            # ends, silently): it is not a failure of the run either.
+            if _native.is_recording() and not issubclass(args.exc_type, SystemExit):
                 _type, message, text = format_exception(
                     args.exc_type, args.exc_value, args.exc_traceback
                 )
@@ -129,7 +119,7 @@ class record:
     def _restore_hooks(self) -> None:
         global _active
         _active = None
-        threading.settrace(self._prev_trace_hook)
+        tracehooks.uninstall()
         if os._exit is _exit_closing_the_trace:
             os._exit = _real_exit
         if threading.excepthook == self._excepthook:
@@ -162,7 +152,7 @@ def _exit_closing_the_trace(status: int) -> NoReturn:
     the process exits with ``status`` as it would have."""
     if _native.is_recording():
         try:
-            threading.settrace(None)
+            tracehooks.uninstall()
             _native.stop(None, f"the program called os._exit({status})")
         except BaseException:  # noqa: BLE001 - the exit must happen regardless
             pass
@@ -180,7 +170,7 @@ def _after_fork_in_child() -> None:
     _native.abandon_after_fork()
     if _active is not None:
         _active._restore_hooks()
-        sys.settrace(None)
+        tracehooks.real_settrace(None)
 
 
 if hasattr(os, "register_at_fork"):
@@ -192,7 +182,7 @@ def _stop_at_exit() -> None:
     """A recording still open when the interpreter exits (``__exit__`` never
     ran) is closed with an "aborted" outcome rather than left truncated."""
     if _native.is_recording():
-        threading.settrace(None)
+        tracehooks.uninstall()
         _native.stop(None, "the interpreter exited while recording")
 
 

@@ -9,6 +9,7 @@
 //! - `dpor`: the DPOR explorer handle (`racetrace.explore`)
 //! - `shrink`: schedule shrinking (`racetrace.shrinking`, `shrink_cli`)
 //! - `cli`: the bridge to the analyzer's command line (`racetrace.cli`)
+//! - `tracehooks`: `sys.settrace`/`gettrace` while racetrace traces threads
 //! - `setup`: what starting a recording and a controlled run share
 
 use pyo3::prelude::*;
@@ -19,6 +20,7 @@ mod dpor;
 mod record;
 mod setup;
 mod shrink;
+mod tracehooks;
 
 /// Adds every function and class of the surface to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,5 +29,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     control::register(m)?;
     dpor::register(m)?;
     shrink::register(m)?;
+    tracehooks::register(m)?;
     Ok(())
 }

@@ -143,8 +143,11 @@ fn begin(
         .import("threading")?
         .call_method0("get_ident")?
         .extract()?;
-    *saved_trace() = Some((ident, saved));
     cpython::install(py, ThreadCtx::new(actor, generation, start_loc))?;
+    // A Python-level tracer (pdb, coverage's Python tracer) keeps running
+    // beside the recorder.
+    cpython::adopt_python_tracer(py, &saved)?;
+    *saved_trace() = Some((ident, saved));
     hook_running_threads(py, generation, running_threads)?;
     Ok(())
 }
@@ -247,7 +250,8 @@ fn stop(
 }
 
 /// Removes the recorder's trace function from this thread, putting back the
-/// one it replaced if this is the thread that started recording.
+/// program's: the one it installed while recorded, else the one recording
+/// replaced if this is the thread that started recording.
 fn unhook_current_thread(py: Python<'_>) {
     let ident: Option<u64> = py
         .import("threading")
@@ -264,10 +268,7 @@ fn unhook_current_thread(py: Python<'_>) {
             }
         }
     };
-    match saved {
-        Some(saved) => cpython::restore_trace(py, saved),
-        None => cpython::uninstall(),
-    }
+    cpython::hand_back(py, saved);
 }
 
 /// Called from the `threading.settrace` bootstrap as a new thread's first

@@ -45,10 +45,12 @@
 //! are valid for the duration of the callback that received the frame;
 //! [`Frame`] carries that lifetime.
 
+mod chain;
 mod deaths;
 mod decode;
 mod frame;
 mod layout;
+mod native;
 mod objects;
 mod opcodes;
 mod trace;
@@ -58,6 +60,9 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 
+pub use chain::{
+    learn_trampoline, program_gettrace, program_settrace, real_gettrace, real_settrace,
+};
 pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
 pub use frame::{Caller, Frame};

@@ -8,8 +8,10 @@ use pyo3::ffi::{self, PyObject};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::chain;
 use super::frame::Frame;
 use super::layout::*;
+use super::native::{NativeTrace, ProgramTracer};
 use super::objects::raw_code_info;
 use crate::codeinfo::Action;
 use crate::cpython::{FrameApi, Tracer};
@@ -17,103 +19,10 @@ use crate::cpython::{FrameApi, Tracer};
 // ---------------------------------------------------------------------------
 // Installing the trace function.
 
-/// The object `sys.gettrace()` returns while a thread is recorded. It owns
-/// the thread's tracer (freed with it: when the thread ends or the trace
-/// function is replaced and nobody kept it). It is callable because
-/// programs save the trace function and put it back later (`old =
-/// sys.gettrace(); ...; sys.settrace(old)`: doctest, pdb, coverage, IDE
-/// debuggers). `sys.settrace(old)` installs it as a Python-level trace
-/// function, which the interpreter calls at the next call event; that call
-/// puts the native callback back with this same object and hands it the
-/// call event, so recording goes on. What ran between the two (at most the
-/// rest of the frame that restored it) is not seen.
-#[pyclass(frozen, name = "NativeTrace", module = "racetrace._native")]
-pub struct NativeTrace {
-    ctx: OwnedCtx,
-    callback: TraceFn,
-}
-
-/// The boxed tracer of one thread, type-erased so that `NativeTrace` is one
-/// Python type whatever the tracer.
-struct OwnedCtx {
-    ptr: *mut c_void,
-    free: unsafe fn(*mut c_void),
-}
-
-// SAFETY: the tracer is only touched with the GIL held (trace callbacks,
-// and the object's deallocation), so moving the owner between threads
-// cannot race.
-unsafe impl Send for OwnedCtx {}
-unsafe impl Sync for OwnedCtx {}
-
-impl Drop for OwnedCtx {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` came from `Box::into_raw` of the type `free` was
-        // instantiated for, and is freed exactly once, here.
-        unsafe { (self.free)(self.ptr) }
-    }
-}
-
-unsafe fn free_box<T>(p: *mut c_void) {
-    // SAFETY: see `OwnedCtx::drop`.
-    drop(unsafe { Box::from_raw(p as *mut T) });
-}
-
-impl NativeTrace {
-    fn new<T: Tracer>(ctx: T) -> NativeTrace {
-        NativeTrace {
-            ctx: OwnedCtx {
-                ptr: Box::into_raw(Box::new(ctx)) as *mut c_void,
-                free: free_box::<T>,
-            },
-            callback: trace_callback::<T>,
-        }
-    }
-}
-
-#[pymethods]
-impl NativeTrace {
-    /// Called as a Python trace function: the program re-installed what
-    /// `sys.gettrace()` gave it. Puts the native callback back and lets it
-    /// see the call event it would have received.
-    fn __call__(
-        slf: &Bound<'_, Self>,
-        frame: &Bound<'_, PyAny>,
-        event: &str,
-        arg: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let py = slf.py();
-        let callback = slf.get().callback;
-        // SAFETY: GIL held; `PyEval_SetTrace` takes its own reference to
-        // the object, which the caller keeps alive during this call.
-        unsafe { PyEval_SetTrace(Some(callback), slf.as_ptr()) };
-        if event != "call" {
-            return Ok(());
-        }
-        // SAFETY: type-checked as a frame, kept alive by `frame`; the
-        // callback is the one this object was made for.
-        let rc = unsafe {
-            if ffi::Py_TYPE(frame.as_ptr()) != &raw mut PyFrame_Type {
-                return Ok(());
-            }
-            callback(
-                slf.as_ptr(),
-                frame.as_ptr() as *mut RawFrame,
-                PYTRACE_CALL,
-                arg.as_ptr(),
-            )
-        };
-        if rc != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        Ok(())
-    }
-}
-
 /// Installs the recorder's trace function in the current thread, owning
 /// `ctx` (freed when the function is removed or the thread ends).
 pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
-    let obj = Bound::new(py, NativeTrace::new(ctx))?;
+    let obj = Bound::new(py, NativeTrace::new(ctx, trace_callback::<T>))?;
     // SAFETY: GIL held; the thread state takes its own reference.
     unsafe { PyEval_SetTrace(Some(trace_callback::<T>), obj.as_ptr()) };
     Ok(())
@@ -165,7 +74,7 @@ pub fn install_in_other_threads<T: Tracer>(
             }
         };
         let (tid, ctx) = chosen;
-        let obj = Bound::new(py, NativeTrace::new(ctx))?;
+        let obj = Bound::new(py, NativeTrace::new(ctx, trace_callback::<T>))?;
         // SAFETY: GIL held; the thread is looked up again after the
         // allocation above, and its state used before any Python code runs
         // (but for audit hooks inside `_PyEval_SetTrace`, see above).
@@ -224,8 +133,8 @@ unsafe fn each_untraced_thread(mut f: impl FnMut(*mut RawThreadState, u64)) {
 /// The trace function a thread had before recording (a debugger's, a
 /// coverage tool's), to be put back when recording stops.
 pub struct SavedTrace {
-    func: Option<TraceFn>,
-    obj: Option<Py<PyAny>>,
+    pub(super) func: Option<TraceFn>,
+    pub(super) obj: Option<Py<PyAny>>,
 }
 
 /// The current thread's trace function and its object.
@@ -255,6 +164,39 @@ pub fn restore_trace(py: Python<'_>, saved: SavedTrace) {
     // SAFETY: GIL held; the object is kept alive by `saved` during the call
     // and PyEval_SetTrace takes its own reference.
     unsafe { PyEval_SetTrace(saved.func, obj) };
+}
+
+/// At the start of a recording in a thread that ran a Python trace function
+/// (`saved`, what the thread had): the function goes on receiving its
+/// events beside the recorder.
+pub fn adopt_python_tracer(py: Python<'_>, saved: &SavedTrace) -> PyResult<()> {
+    let python_level = saved.func.is_some_and(|f| chain::is_trampoline(f as usize));
+    match (&saved.obj, python_level) {
+        (Some(func), true) => chain::program_settrace(py, func.bind(py)).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the recorder from the current thread when its recording ends.
+/// The thread then runs the trace function the program installed last: the
+/// one kept beside the recorder if any, else `saved` (what it had before
+/// the recording) unless that was a Python function the program removed
+/// meanwhile.
+pub fn hand_back(py: Python<'_>, saved: Option<SavedTrace>) {
+    let program = chain::current_native(py).and_then(|n| n.get().program.take());
+    uninstall();
+    if let Some(program) = program {
+        if chain::real_settrace(py, program.bind(py)).is_err() {
+            // SAFETY: GIL held.
+            unsafe { ffi::PyErr_Clear() };
+        }
+        return;
+    }
+    if let Some(saved) = saved {
+        if !saved.func.is_some_and(|f| chain::is_trampoline(f as usize)) {
+            restore_trace(py, saved);
+        }
+    }
 }
 
 /// Removes whatever trace function the current thread has.
@@ -313,7 +255,10 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
     if what == PYTRACE_OPCODE {
         // The hot path: one pointer read for the table, one for the entry.
         let Some(info) = raw_code_info(f.raw_code()) else {
-            return 0;
+            // A frame racetrace does not trace reports opcodes only when
+            // the program's own tracer asked for them.
+            // SAFETY: GIL held; the callback's own arguments.
+            return unsafe { chain::forward(Python::assume_attached(), obj, frame, what, arg) };
         };
         let idx = f.instr_index();
         match info.instrs.get(idx) {
@@ -327,22 +272,39 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
             _ => return 0,
         }
     } else if what != PYTRACE_CALL && what != PYTRACE_RETURN {
-        return 0;
+        // Line and exception events only matter to the program's tracer.
+        // SAFETY: GIL held; the callback's own arguments.
+        return unsafe { chain::forward(Python::assume_attached(), obj, frame, what, arg) };
     }
     // SAFETY: trace functions are called with the GIL held.
     let py = unsafe { Python::assume_attached() };
     // SAFETY: this callback is only ever installed with a `NativeTrace`
     // made for the same `T` (`install`, `install_in_other_threads`,
     // `NativeTrace::__call__`, or `restore_trace` of a saved pair).
-    let ctx = unsafe {
-        let owner = Borrowed::from_ptr(py, obj).cast_unchecked::<NativeTrace>();
-        &*(owner.get().ctx.ptr as *const T)
-    };
+    let owner = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<NativeTrace>() };
+    // SAFETY: see above.
+    let ctx = unsafe { owner.get().ctx::<T>() };
     if !ctx.is_current() {
         // Recording stopped (or a new one started): remove ourselves. `ctx`
         // is freed by this call and must not be used afterwards.
+        let program = owner.get().program.take();
         f.set_trace_flags(true, false);
         uninstall();
+        // The program's own tracer takes the thread's slot, and gets this
+        // event, which its trampoline was not there to see.
+        if let Some(program) = program {
+            let program = program.bind(py);
+            if chain::real_settrace(py, program).is_err() {
+                // SAFETY: GIL held.
+                unsafe { ffi::PyErr_Clear() };
+                return 0;
+            }
+            if what == PYTRACE_OPCODE {
+                return 0;
+            }
+            // SAFETY: GIL held; the callback's own arguments.
+            return unsafe { chain::call(py, &ProgramTracer::empty(), program, frame, what, arg) };
+        }
         return 0;
     }
     let retval = if what == PYTRACE_RETURN {
@@ -372,7 +334,13 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
         err.restore(py);
         return -1;
     }
-    0
+    if what == PYTRACE_OPCODE {
+        // Asked for by racetrace in this frame, not (knowingly) by the
+        // program: see `chain`.
+        return 0;
+    }
+    // SAFETY: GIL held; the callback's own arguments.
+    unsafe { chain::forward(py, obj, frame, what, arg) }
 }
 
 /// The current thread state's dict (`PyThreadState_GetDict`), where

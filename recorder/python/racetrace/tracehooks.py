@@ -1,0 +1,100 @@
+"""The program's trace functions while racetrace traces its threads.
+
+racetrace's recorder occupies each traced thread's trace slot. So that
+debuggers, coverage.py's Python tracer, doctest and anything else built on
+``sys.settrace`` or ``threading.settrace`` behave as they do without
+racetrace, :func:`install` replaces, for the duration of a recording or a
+controlled run:
+
+- ``sys.settrace`` and ``sys.gettrace`` by the native ``_native.settrace``
+  and ``_native.gettrace``: in a traced thread, a function the program
+  installs is kept beside the recorder and called for its events as
+  CPython would call it, and ``gettrace`` returns it (or ``None``); in other
+  threads they are the interpreter's own;
+- ``threading.settrace`` and ``threading.gettrace``: the program's hook for
+  new threads is kept here; each new thread first hands itself to the
+  recorder (:func:`thread_bootstrap`), then gets that hook as it would
+  have.
+
+:func:`uninstall` puts everything back, the program's latest hook included.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from racetrace import _native
+
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
+
+#: The interpreter's own functions.
+real_settrace = sys.settrace
+real_gettrace = sys.gettrace
+_real_thread_settrace = threading.settrace
+_real_thread_gettrace = threading.gettrace
+
+#: What the program gave ``threading.settrace`` (before or while installed).
+_program_thread_hook: TraceFunction | None = None
+_installed = False
+
+
+def thread_bootstrap(frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+    """Installed with ``threading.settrace``: runs as each new thread's first
+    traced call and hands the thread over to the native trace function, then
+    to the program's own hook for new threads, if it has one."""
+    _native.thread_started(frame)
+    hook = _program_thread_hook
+    if hook is None:
+        return None
+    # What threading would have done: sys.settrace(hook), which then sees
+    # this first call. Its answer becomes the frame's local trace function.
+    _native.settrace(hook)
+    return hook(frame, event, arg)
+
+
+# The replacements look like what they replace (name, module, docstring):
+# code that inspects them, such as CPython's own check that every public
+# name of a module is in its __all__, sees no difference.
+@functools.wraps(_real_thread_settrace)
+def _thread_settrace(func: TraceFunction | None) -> None:
+    global _program_thread_hook
+    _program_thread_hook = func
+
+
+@functools.wraps(_real_thread_gettrace)
+def _thread_gettrace() -> TraceFunction | None:
+    return _program_thread_hook
+
+
+for _native_fn, _real_fn in ((_native.settrace, real_settrace), (_native.gettrace, real_gettrace)):
+    _native_fn.__module__ = _real_fn.__module__
+
+
+def install() -> None:
+    global _program_thread_hook, _installed
+    if _installed:
+        return
+    _installed = True
+    _program_thread_hook = _real_thread_gettrace()
+    _real_thread_settrace(thread_bootstrap)
+    sys.settrace = _native.settrace
+    sys.gettrace = _native.gettrace
+    threading.settrace = _thread_settrace
+    threading.gettrace = _thread_gettrace
+
+
+def uninstall() -> None:
+    global _installed
+    if not _installed:
+        return
+    _installed = False
+    sys.settrace = real_settrace
+    sys.gettrace = real_gettrace
+    threading.settrace = _real_thread_settrace
+    threading.gettrace = _real_thread_gettrace
+    _real_thread_settrace(_program_thread_hook)
