@@ -142,3 +142,21 @@ def test_a_crash_still_reaches_faulthandler(tmp_path: Path) -> None:
     assert "Fatal Python error: Segmentation fault" in proc.stderr
     assert f'File "{FATAL}", line' in proc.stderr
     assert info(trace)["outcome"]["reason"] == "the program crashed (segmentation fault): signal SIGSEGV"
+
+
+def test_threads_left_running_and_sys_exit_in_a_thread_end_as_plainly(tmp_path: Path) -> None:
+    program = PROGRAMS / "abrupt" / "lingering.py"
+    plain = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
+    rec = record(tmp_path, str(program))
+    assert (rec.code, rec.stdout, rec.stderr.count("Traceback")) == (
+        plain.returncode,
+        plain.stdout,
+        plain.stderr.count("Traceback"),
+    ) == (0, "main ends\n", 0), rec.stderr
+    summary = info(rec.trace)
+    # sys.exit in a thread is no failure (threading ends it silently).
+    assert summary["outcome"] == {"kind": "ok"}
+    running = {a["name"]: a["running_at_end"] for a in summary["actors"]}
+    assert running == {"MainThread": False, "daemon": True, "leaves": False}
+    text = cli("info", rec.trace).stdout
+    assert "(daemon)" in text and "still running when recording stopped" in text

@@ -47,6 +47,7 @@ pub fn lost_update() -> Vec<u8> {
     b.join(MAIN, w0, join);
     b.join(MAIN, w1, join);
     b.read(MAIN, value, result);
+    b.exit(MAIN, result);
     b.finish(&Outcome::Ok)
 }
 
@@ -95,6 +96,7 @@ pub fn lock_order() -> Vec<u8> {
 
     b.join(MAIN, transfer, join);
     b.join(MAIN, audit, join);
+    b.exit(MAIN, join);
     b.finish(&Outcome::Ok)
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use racetrace_formats::{ActorId, ActorKind, Mode, Outcome, TraceFile};
+use racetrace_formats::{ActorId, ActorKind, EventKind, Mode, Outcome, TraceFile};
 use serde_json::{json, Value};
 
 use super::{json_text, CliError, Output, EXIT_OK};
@@ -110,12 +110,23 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
     // Decode every event: counts per actor, and a malformed events section
     // is reported here rather than passed over.
     let mut per_actor = vec![0u64; tables.actors.len()];
+    let mut exited = vec![false; tables.actors.len()];
     for ev in trace.events() {
         let ev = ev?;
         if let Some(n) = per_actor.get_mut(ev.actor.index()) {
             *n += 1;
         }
+        if ev.kind == EventKind::ActorExit {
+            if let Some(e) = exited.get_mut(ev.actor.index()) {
+                *e = true;
+            }
+        }
     }
+    // An actor with no exit event in a complete trace was still running
+    // when recording stopped (a daemon thread, a thread the program left
+    // behind): what it did afterwards is not in the trace.
+    let complete = trace.truncation().is_none();
+    let running_at_end = |i: usize| complete && !exited[i];
 
     let text = if as_json {
         let actors: Vec<Value> = tables
@@ -130,6 +141,7 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
                     "parent": a.parent.map(|p| p.0),
                     "created_by_event": a.created_by_event,
                     "events": per_actor[i],
+                    "running_at_end": running_at_end(i),
                 })
             })
             .collect();
@@ -189,12 +201,17 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
             };
             let _ = writeln!(
                 s,
-                "  {:<24} {:<6} {:<24} {} event{}",
+                "  {:<24} {:<6} {:<24} {} event{}{}",
                 tables.actor_display(id),
                 actor_kind_name(a.kind),
                 parent,
                 per_actor[i],
-                if per_actor[i] == 1 { "" } else { "s" }
+                if per_actor[i] == 1 { "" } else { "s" },
+                if running_at_end(i) {
+                    ", still running when recording stopped"
+                } else {
+                    ""
+                }
             );
         }
         s
