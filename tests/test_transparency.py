@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from record_helpers import PROGRAMS, info, line_of, race_lines, races, record
+from record_helpers import PROGRAMS, cli, info, line_of, race_lines, races, record
 
 HERE = PROGRAMS / "transparency"
 
@@ -96,3 +96,15 @@ def test_a_tracer_installed_before_recording_keeps_running(tmp_path: Path) -> No
     )
     assert (proc.returncode, proc.stdout) == (0, expected.stdout), proc.stderr
     assert race_lines(races(trace), "Box.value") == {f"{program}:{line_of(program, 'bump')}"}
+
+
+def test_a_thread_whose_tracer_is_replaced_from_c_is_marked_in_the_trace(tmp_path: Path) -> None:
+    rec = same_as_plain(tmp_path, "replaced_from_c.py")
+    assert rec.stdout == "done 3\n"
+    src = HERE / "replaced_from_c.py"
+    actors = {a["name"]: a for a in info(rec.trace)["actors"]}
+    assert actors["unhooked"]["detached_at"] == f"{src}:{line_of(src, 'replaced')}"
+    assert actors["MainThread"]["detached_at"] is None
+    assert not actors["unhooked"]["running_at_end"]
+    text = cli("info", rec.trace).stdout
+    assert f"not recorded after {src}:{line_of(src, 'replaced')}: its trace function was replaced from C" in text

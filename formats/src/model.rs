@@ -325,8 +325,9 @@ event_kinds! {
     Spawn = 19 => "spawn",
     /// First event of an actor (target: the actor itself).
     ActorStart = 20 => "start",
-    /// Last event of an actor (target: the actor itself); aux = 1 if it ended
-    /// with an exception.
+    /// Last event of an actor (target: the actor itself); aux says how it
+    /// ended: [`EXIT_OK`], [`EXIT_FAILED`] (an exception) or
+    /// [`EXIT_DETACHED`] (it went on running unrecorded).
     ActorExit = 21 => "exit",
     /// A join that returned with the target finished.
     Join = 22 => "join",
@@ -472,6 +473,15 @@ impl Header {
         }
     }
 }
+
+/// `ActorExit`'s aux: the actor ended normally.
+pub const EXIT_OK: u64 = 0;
+/// `ActorExit`'s aux: an exception escaped the actor.
+pub const EXIT_FAILED: u64 = 1;
+/// `ActorExit`'s aux: the actor was still running, but from this point on
+/// it was no longer recorded (its trace function was replaced from C, as a
+/// coverage tool's C tracer does). Nothing it did afterwards is in the trace.
+pub const EXIT_DETACHED: u64 = 2;
 
 /// How the run ended.
 #[derive(

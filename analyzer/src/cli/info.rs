@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use racetrace_formats::{ActorId, ActorKind, EventKind, Mode, Outcome, TraceFile};
+use racetrace_formats::{
+    ActorId, ActorKind, EventKind, LocId, Mode, Outcome, TraceFile, EXIT_DETACHED,
+};
 use serde_json::{json, Value};
 
 use super::{json_text, CliError, Output, EXIT_OK};
@@ -111,6 +113,8 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
     // is reported here rather than passed over.
     let mut per_actor = vec![0u64; tables.actors.len()];
     let mut exited = vec![false; tables.actors.len()];
+    // Where an actor stopped being recorded while it ran (EXIT_DETACHED).
+    let mut detached: Vec<Option<LocId>> = vec![None; tables.actors.len()];
     for ev in trace.events() {
         let ev = ev?;
         if let Some(n) = per_actor.get_mut(ev.actor.index()) {
@@ -120,8 +124,14 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
             if let Some(e) = exited.get_mut(ev.actor.index()) {
                 *e = true;
             }
+            if ev.aux == EXIT_DETACHED {
+                if let Some(d) = detached.get_mut(ev.actor.index()) {
+                    *d = Some(ev.loc);
+                }
+            }
         }
     }
+    let detached_at = |i: usize| detached[i].map(|l| tables.loc_display(l));
     // An actor with no exit event in a complete trace was still running
     // when recording stopped (a daemon thread, a thread the program left
     // behind): what it did afterwards is not in the trace.
@@ -142,6 +152,7 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
                     "created_by_event": a.created_by_event,
                     "events": per_actor[i],
                     "running_at_end": running_at_end(i),
+                    "detached_at": detached_at(i),
                 })
             })
             .collect();
@@ -213,6 +224,12 @@ pub fn info(trace: &TraceFile, as_json: bool) -> Result<Output, CliError> {
                     ""
                 }
             );
+            if let Some(at) = detached_at(i) {
+                let _ = writeln!(
+                    s,
+                    "    not recorded after {at}: its trace function was replaced from C"
+                );
+            }
         }
         s
     };

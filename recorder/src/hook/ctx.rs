@@ -73,6 +73,33 @@ pub(super) struct CondWaitState {
     pub(super) lock: Option<(ObjId, u32)>,
 }
 
+/// The tracer is freed when its thread's trace function is removed. While
+/// the actor still runs in a recording, that means something replaced the
+/// recorder from C (`PyEval_SetTrace`, as coverage.py's C tracer does;
+/// Python-level `sys.settrace` is kept beside the recorder, see
+/// `racetrace.tracehooks`): the trace says that the actor goes on
+/// unrecorded from here, rather than just falling silent.
+impl Drop for ThreadCtx {
+    fn drop(&mut self) {
+        if self.controlled || self.generation != session::generation() {
+            return;
+        }
+        let loc = super::tables::innermost_traced_loc();
+        session::with(|s| {
+            if !s.has_exited(self.actor) {
+                let loc = loc.unwrap_or(self.start_loc.get());
+                s.emit(
+                    self.actor,
+                    EventKind::ActorExit,
+                    loc,
+                    self.actor.0,
+                    racetrace_formats::EXIT_DETACHED,
+                );
+            }
+        });
+    }
+}
+
 impl ThreadCtx {
     pub fn new(actor: ActorId, generation: u64, start_loc: LocId) -> ThreadCtx {
         ThreadCtx {

@@ -146,6 +146,31 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     cpython::set_code_info(code, info);
 }
 
+/// Where the current thread is, in its innermost traced frame that already
+/// has a table (none is built here: this runs where decoding cannot, such
+/// as in a tracer being freed).
+pub(super) fn innermost_traced_loc() -> Option<LocId> {
+    let py = crate::cpython::gil_held();
+    let gen = session::generation();
+    let mut found = None;
+    cpython::for_each_frame(|f| {
+        if found.is_some() {
+            return;
+        }
+        let Some(info) = f.info().filter(|i| i.generation == gen && i.traced) else {
+            return;
+        };
+        let loc = CodeLoc {
+            file: info.file,
+            line: f.current_line(py),
+            function: info.function,
+            offset: (f.instr_index() * 2) as u32,
+        };
+        found = session::with(|s| s.loc(loc));
+    });
+    found
+}
+
 /// Location of a traced instruction, interned on first use.
 pub(super) fn instr_loc(
     info: &CodeInfo,

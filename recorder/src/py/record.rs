@@ -221,8 +221,6 @@ fn stop(
     if session::generation() == 0 {
         return Err(PyRuntimeError::new_err("racetrace is not recording"));
     }
-    unhook_current_thread(py);
-    cpython::for_each_frame(|f| f.set_trace_flags(true, false));
     let thread = current_thread(py)?;
     let outcome = session::with(|s| {
         let actor = s.thread_actor(&thread).unwrap_or(ActorId(0));
@@ -243,6 +241,10 @@ fn stop(
         }
     })
     .unwrap_or(Outcome::Ok);
+    // After the exit event: a tracer freed before it would mean the actor
+    // went on unrecorded (see `ThreadCtx`'s `Drop`).
+    unhook_current_thread(py);
+    cpython::for_each_frame(|f| f.set_trace_flags(true, false));
     let events = session::with(|s| s.events_written()).unwrap_or(0);
     let (alive, error) = session::finish(outcome).map_err(PyRuntimeError::new_err)?;
     drop(alive);

@@ -107,6 +107,8 @@ pub struct Session {
     threads: IntMap<usize, ActorId>,
     next_actor: u32,
     failed_actors: HashSet<u32>,
+    /// Actors whose `ActorExit` was written.
+    exited_actors: HashSet<u32>,
     lock_depth: IntMap<u32, u32>,
     barrier_arrivals: IntMap<u32, u64>,
     queue_tokens: IntMap<(u32, usize), VecDeque<u64>>,
@@ -196,6 +198,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         threads: IntMap::default(),
         next_actor: 0,
         failed_actors: HashSet::new(),
+        exited_actors: HashSet::new(),
         lock_depth: IntMap::default(),
         barrier_arrivals: IntMap::default(),
         queue_tokens: IntMap::default(),
@@ -329,6 +332,9 @@ impl Session {
     }
 
     pub fn emit(&mut self, actor: ActorId, kind: EventKind, loc: LocId, target: u32, aux: u64) {
+        if kind == EventKind::ActorExit {
+            self.exited_actors.insert(actor.0);
+        }
         let Some(w) = self.writer.as_mut() else {
             return;
         };
@@ -450,6 +456,10 @@ impl Session {
 
     pub fn mark_failed(&mut self, actor: ActorId) {
         self.failed_actors.insert(actor.0);
+    }
+
+    pub fn has_exited(&self, actor: ActorId) -> bool {
+        self.exited_actors.contains(&actor.0)
     }
 
     pub fn has_failed(&self, actor: ActorId) -> bool {
