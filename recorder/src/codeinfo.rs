@@ -41,9 +41,31 @@ pub enum Action {
     WithExceptStart,
     GetIter,
     /// BINARY_OP with an in-place operator (`+=`, `|=`, ...): mutates a
-    /// mutable container in place.
+    /// mutable container in place (the left operand, one below TOS) and
+    /// reads the right one (TOS).
     InplaceOp,
+    /// An instruction that runs a container protocol in C on operands
+    /// already on the value stack: each operand selected by the mask in
+    /// `Instr::arg` (bit `n`: the value `n` places below TOS) is read as a
+    /// whole when it is a container (or a dict view: its dict). Truth
+    /// tests (`if q:`, `not q`, `a and b`: `__bool__`/`__len__`),
+    /// comparisons (`==`, `<`: `__eq__`/`__lt__`), non-in-place binary
+    /// operators (`a + b`, `a | b`), unpacking (`x, y = q`), the
+    /// `[*a]`/`{**d}`/`{*s}` displays, f-string formatting (`__format__`,
+    /// `__repr__`) and the length and keys checks of `match`.
+    ReadOperands,
+    /// One step of the iterator at TOS (FOR_ITER): `__next__` of a
+    /// container's iterator reads the container (an insert between two
+    /// steps is what makes "changed size during iteration" reachable), and
+    /// so does a step of a C iterator wrapping one (`enumerate`, `zip`,
+    /// `map`, `itertools`, ...).
+    IterStep,
 }
+
+/// `Instr::arg` bit of [`Action::ReadOperands`]: the selected operands are
+/// read even when they are instances (MATCH_CLASS reads the subject's
+/// attributes in C).
+pub const READ_INSTANCES: u32 = 1 << 7;
 
 /// One code unit of the table. Only the first unit of an instruction (its
 /// first EXTENDED_ARG prefix, if any: that is where 3.11 reports the opcode

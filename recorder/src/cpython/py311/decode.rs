@@ -3,10 +3,41 @@
 //! means with one array read. Built once per code object per recording.
 
 use super::opcodes as op;
-use crate::codeinfo::{Action, Instr};
+use crate::codeinfo::{Action, Instr, READ_INSTANCES};
+
+/// Operand masks of [`Action::ReadOperands`] (bit `n`: `n` below TOS).
+const TOS: u32 = 1;
+const TOS1: u32 = 2;
+const TOS2: u32 = 4;
 
 fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
+    let reads = |mask: u32| (Action::ReadOperands, mask);
     let a = match opcode {
+        // Truth tests call `__bool__`/`__len__` on the value they pop.
+        op::POP_JUMP_FORWARD_IF_FALSE
+        | op::POP_JUMP_FORWARD_IF_TRUE
+        | op::POP_JUMP_BACKWARD_IF_FALSE
+        | op::POP_JUMP_BACKWARD_IF_TRUE
+        | op::JUMP_IF_FALSE_OR_POP
+        | op::JUMP_IF_TRUE_OR_POP
+        | op::UNARY_NOT
+        | op::GET_LEN
+        | op::UNPACK_SEQUENCE
+        | op::UNPACK_EX
+        | op::LIST_EXTEND
+        | op::SET_UPDATE
+        | op::DICT_MERGE
+        | op::DICT_UPDATE => return reads(TOS),
+        op::COMPARE_OP => return reads(TOS | TOS1),
+        op::FORMAT_VALUE if oparg & op::FVS_HAVE_SPEC != 0 => return reads(TOS1),
+        op::FORMAT_VALUE => return reads(TOS),
+        // TOS: the keys; TOS1: the subject.
+        op::MATCH_KEYS => return reads(TOS1),
+        // TOS: keyword names; TOS1: the class; TOS2: the subject, whose
+        // attributes are read in C.
+        op::MATCH_CLASS => return reads(TOS2 | READ_INSTANCES),
+        op::FOR_ITER => Action::IterStep,
+        op::GET_YIELD_FROM_ITER => Action::GetIter,
         op::LOAD_ATTR => Action::LoadAttr,
         op::STORE_ATTR => Action::StoreAttr,
         op::DELETE_ATTR => Action::DeleteAttr,
@@ -31,6 +62,7 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::BINARY_OP if (op::NB_INPLACE_FIRST..=op::NB_INPLACE_LAST).contains(&oparg) => {
             Action::InplaceOp
         }
+        op::BINARY_OP => return reads(TOS | TOS1),
         _ => Action::Invisible,
     };
     (a, oparg)

@@ -45,6 +45,7 @@
 //! are valid for the duration of the callback that received the frame;
 //! [`Frame`] carries that lifetime.
 
+mod containers;
 mod deaths;
 mod decode;
 mod frame;
@@ -58,6 +59,7 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 
+pub use containers::{iteration_sources, may_be_container};
 pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
 pub use frame::{Caller, Frame};
@@ -113,6 +115,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             "racetrace: this CPython 3.11 build has an unexpected thread state layout",
         ));
     }
+    containers::init(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };
