@@ -179,6 +179,12 @@ pub enum Role {
     FuturesWait,
     /// `concurrent.futures.as_completed` yielded a finished future.
     FuturesAsCompleted,
+    /// Library code that hands work to threads through a C queue (a
+    /// thread pool's `submit`, `shutdown` and workers): its queue puts and
+    /// gets are events, in recordings and controlled runs alike, so that
+    /// which worker takes which item is part of the schedule. Its other
+    /// synchronization stays an implementation detail.
+    QueueUser,
 }
 
 impl Role {
@@ -211,6 +217,7 @@ impl Role {
             "future_result" => Role::FutureResult,
             "futures_wait" => Role::FuturesWait,
             "futures_as_completed" => Role::FuturesAsCompleted,
+            "queue_user" => Role::QueueUser,
             _ => Role::None,
         }
     }

@@ -63,7 +63,24 @@ def code_roles() -> list[tuple[CodeType, str]]:
         (_base.wait, "futures_wait"),
         (_base.as_completed, "futures_as_completed"),
     ]
-    return [(f.__code__, role) for f, role in funcs]
+    # The thread pool's own C-queue operations (its work queue): which
+    # worker takes which item is part of the schedule.
+    pool = futures_thread.ThreadPoolExecutor
+    funcs += [
+        (futures_thread._worker, "queue_user"),  # type: ignore[attr-defined]
+        (pool.submit, "queue_user"),
+        (pool.shutdown, "queue_user"),
+        (futures_thread._python_exit, "queue_user"),  # type: ignore[attr-defined]
+    ]
+    codes = [(f.__code__, role) for f, role in funcs]
+    # The weakref callback of `_adjust_thread_count` wakes a worker with
+    # `q.put(None)` when its executor is collected.
+    codes += [
+        (c, "queue_user")
+        for c in pool._adjust_thread_count.__code__.co_consts  # type: ignore[attr-defined]
+        if isinstance(c, CodeType)
+    ]
+    return codes
 
 
 # What each method of the builtin containers does to its container (self):

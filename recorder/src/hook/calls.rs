@@ -28,6 +28,8 @@ pub(super) struct CallOf<'a, 'py> {
 pub(super) enum Calls {
     All,
     SyncOnly,
+    /// Only C queue puts and gets (library code in a controlled run).
+    QueuesOnly,
 }
 
 /// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
@@ -284,7 +286,8 @@ fn on_call_of<'py>(
             | CallRole::QueueGet
             | CallRole::Sleep
     );
-    if calls == Calls::SyncOnly && !sync {
+    let queue = matches!(role, CallRole::QueuePut | CallRole::QueueGet);
+    if (calls == Calls::SyncOnly && !sync) || (calls == Calls::QueuesOnly && !queue) {
         return;
     }
     let loc = loc();

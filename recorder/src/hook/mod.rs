@@ -320,6 +320,15 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
         resolve_pending(py, ctx, f);
     }
     let loc = || instr_loc(info, ins, || f.lineno(), idx);
+    if info.role == Role::QueueUser {
+        // Only its C queue operations are the program's.
+        match ins.action {
+            Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc),
+            Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc),
+            _ => {}
+        }
+        return;
+    }
     match ins.action {
         Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::SyncOnly, loc),
         Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::SyncOnly, loc),
@@ -329,16 +338,39 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     }
 }
 
-/// An instruction of intercepted (untraced) code in a controlled run: only
-/// lock operations matter.
+/// An instruction of intercepted (untraced) code in a controlled run: lock
+/// operations go through the model; puts and gets of C queues are events
+/// as well, as in a recording (outside `threading`/`queue`/the futures
+/// module, whose recognized `QueueUser` functions only: a thread pool's
+/// workers take their work items from one, and which worker gets which
+/// item is a choice the exploration makes).
 fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     let idx = f.instr_index();
     let Some(ins) = info.instrs.get(idx) else {
         return;
     };
+    let queues = !info.sync_lib || info.role == Role::QueueUser;
+    if queues && ins.post_call {
+        resolve_pending(py, ctx, f);
+    }
+    let loc = || instr_loc(info, ins, || f.lineno(), idx);
     match ins.action {
-        Action::Call => control::precall(py, ctx, f, info, ins, ins.arg as usize),
-        Action::CallEx => control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize),
+        Action::Call => {
+            if queues {
+                on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc);
+            }
+            if !aborting() {
+                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+            }
+        }
+        Action::CallEx => {
+            if queues {
+                on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc);
+            }
+            if !aborting() {
+                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+            }
+        }
         Action::BeforeWith => control::before_with(py, ctx, f, info),
         Action::WithExceptStart => control::with_except(py, ctx, f),
         _ => {}
