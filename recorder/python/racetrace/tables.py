@@ -67,17 +67,17 @@ def code_roles() -> list[tuple[CodeType, str]]:
     # worker takes which item is part of the schedule.
     pool = futures_thread.ThreadPoolExecutor
     funcs += [
-        (futures_thread._worker, "queue_user"),  # type: ignore[attr-defined]
+        (futures_thread._worker, "queue_user"),
         (pool.submit, "queue_user"),
         (pool.shutdown, "queue_user"),
-        (futures_thread._python_exit, "queue_user"),  # type: ignore[attr-defined]
+        (futures_thread._python_exit, "queue_user"),
     ]
     codes = [(f.__code__, role) for f, role in funcs]
     # The weakref callback of `_adjust_thread_count` wakes a worker with
     # `q.put(None)` when its executor is collected.
     codes += [
         (c, "queue_user")
-        for c in pool._adjust_thread_count.__code__.co_consts  # type: ignore[attr-defined]
+        for c in pool._adjust_thread_count.__code__.co_consts
         if isinstance(c, CodeType)
     ]
     return codes
