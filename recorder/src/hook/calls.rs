@@ -217,6 +217,11 @@ fn resolve<'py>(
         };
     }
     if let Some(pf) = cpython::python_function(callable) {
+        // Traced code first: the common call, and never in the table.
+        let info = code_info(py, &pf.code);
+        if info.as_ref().is_some_and(|i| i.traced) {
+            return Callee::Visible;
+        }
         if let Some(role) = table_identity(pf.function) {
             return Callee::Known {
                 role,
@@ -224,8 +229,8 @@ fn resolve<'py>(
                 rest: 0,
             };
         }
-        return match code_info(py, &pf.code) {
-            Some(info) if info.traced || info.role != Role::None => Callee::Visible,
+        return match info {
+            Some(info) if info.role != Role::None => Callee::Visible,
             // Library code reaches instances through their methods and
             // attributes like any other code; only the containers it
             // receives are treated as written (`random.shuffle(items)`).
@@ -263,6 +268,11 @@ fn on_call_of<'py>(
         calls,
         stack_args,
     } = call;
+    // Synchronization is only ever a C method (lock, C queue, sleep):
+    // untraced code's other calls are not resolved.
+    if calls != Calls::All && cpython::builtin_method(callable).is_none() {
+        return;
+    }
     let (role, self_obj, rest) = match resolve(py, callable, arg) {
         Callee::Known { role, this, rest } => (role, this, rest),
         Callee::Opaque { this, instances } => {
