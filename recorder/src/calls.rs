@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 /// What a recognized call does. "self" is the bound object or, for an
-/// unbound descriptor, the first argument.
+/// unbound descriptor or slot wrapper, the first argument. Besides what
+/// the role says of self, the containers among the other arguments are
+/// read (`a.extend(b)` reads `b`), except for `Pure` callables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallRole {
     /// Reads self as a whole (`list.count`, `dict.items`, `len(x)` via `ArgRead`).
@@ -20,8 +22,16 @@ pub enum CallRole {
     ItemRead,
     /// Writes the item named by the first argument (`dict.pop(k)`, `dict.setdefault(k)`).
     ItemWrite,
-    /// A builtin function reading its first argument as a whole (`len`, `sorted`, `sum`).
+    /// Reads the containers among its arguments as a whole (`len`,
+    /// `sorted`, `sum`, `str.join`, `list(x)`), and drains the iterators
+    /// among them (reading what they iterate).
     ArgRead,
+    /// Touches no shared state of its own or of its arguments
+    /// (`isinstance`, `id`, `type`, `iter`, `enumerate`: a later step of
+    /// the iterator reads the container).
+    Pure,
+    /// `next(it)`: one step of the iterator (as FOR_ITER).
+    IterNext,
     /// `getattr(o, name)`, `hasattr(o, name)`, `object.__getattribute__(o, name)`.
     GetAttr,
     /// `setattr(o, name, v)`, `object.__setattr__(o, name, v)`.
@@ -53,6 +63,8 @@ impl CallRole {
             "item_read" => CallRole::ItemRead,
             "item_write" => CallRole::ItemWrite,
             "arg_read" => CallRole::ArgRead,
+            "pure" => CallRole::Pure,
+            "iter_next" => CallRole::IterNext,
             "getattr" => CallRole::GetAttr,
             "setattr" => CallRole::SetAttr,
             "delattr" => CallRole::DelAttr,

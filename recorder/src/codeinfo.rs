@@ -41,9 +41,31 @@ pub enum Action {
     WithExceptStart,
     GetIter,
     /// BINARY_OP with an in-place operator (`+=`, `|=`, ...): mutates a
-    /// mutable container in place.
+    /// mutable container in place (the left operand, one below TOS) and
+    /// reads the right one (TOS).
     InplaceOp,
+    /// An instruction that runs a container protocol in C on operands
+    /// already on the value stack: each operand selected by the mask in
+    /// `Instr::arg` (bit `n`: the value `n` places below TOS) is read as a
+    /// whole when it is a container (or a dict view: its dict). Truth
+    /// tests (`if q:`, `not q`, `a and b`: `__bool__`/`__len__`),
+    /// comparisons (`==`, `<`: `__eq__`/`__lt__`), non-in-place binary
+    /// operators (`a + b`, `a | b`), unpacking (`x, y = q`), the
+    /// `[*a]`/`{**d}`/`{*s}` displays, f-string formatting (`__format__`,
+    /// `__repr__`) and the length and keys checks of `match`.
+    ReadOperands,
+    /// One step of the iterator at TOS (FOR_ITER): `__next__` of a
+    /// container's iterator reads the container (an insert between two
+    /// steps is what makes "changed size during iteration" reachable), and
+    /// so does a step of a C iterator wrapping one (`enumerate`, `zip`,
+    /// `map`, `itertools`, ...).
+    IterStep,
 }
+
+/// `Instr::arg` bit of [`Action::ReadOperands`]: the selected operands are
+/// read even when they are instances (MATCH_CLASS reads the subject's
+/// attributes in C).
+pub const READ_INSTANCES: u32 = 1 << 7;
 
 /// One code unit of the table. Only the first unit of an instruction (its
 /// first EXTENDED_ARG prefix, if any: that is where 3.11 reports the opcode
@@ -157,6 +179,12 @@ pub enum Role {
     FuturesWait,
     /// `concurrent.futures.as_completed` yielded a finished future.
     FuturesAsCompleted,
+    /// Library code that hands work to threads through a C queue (a
+    /// thread pool's `submit`, `shutdown` and workers): its queue puts and
+    /// gets are events, in recordings and controlled runs alike, so that
+    /// which worker takes which item is part of the schedule. Its other
+    /// synchronization stays an implementation detail.
+    QueueUser,
 }
 
 impl Role {
@@ -189,6 +217,7 @@ impl Role {
             "future_result" => Role::FutureResult,
             "futures_wait" => Role::FuturesWait,
             "futures_as_completed" => Role::FuturesAsCompleted,
+            "queue_user" => Role::QueueUser,
             _ => Role::None,
         }
     }

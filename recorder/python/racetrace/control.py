@@ -23,6 +23,7 @@ from __future__ import annotations
 import _thread
 import contextvars
 import gc
+import logging
 import os
 import queue
 import runpy
@@ -234,6 +235,22 @@ def _quiet_aborted(hook: _ExceptHook | None) -> _ExceptHook:
     return quiet
 
 
+class _DropAborted(logging.Filter):
+    """Drops the log records of an actor unwinding from a stopped run:
+    library code that catches every exception and logs it (a thread pool's
+    worker logs "Exception in worker") would report each abandoned
+    execution of an exploration."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], RunAborted))
+
+
+def _quiet_aborted_in_logs() -> None:
+    log = logging.getLogger("concurrent.futures")
+    if not any(isinstance(f, _DropAborted) for f in log.filters):
+        log.addFilter(_DropAborted())
+
+
 def _check_not_nested() -> None:
     if _native.is_recording():
         raise RuntimeError(
@@ -342,6 +359,7 @@ def execute(
     threading._start_new_thread = _pooled_start  # type: ignore[attr-defined]
     tracehooks.install()
     threading.excepthook = excepthook
+    _quiet_aborted_in_logs()
     interrupted: BaseException | None = None
     # No cyclic garbage collection while actors run: a collection starts
     # when allocation counters cross a threshold, which depends on what the

@@ -32,9 +32,36 @@ def _steps(trace: str) -> list[_native.TraceStep]:
     return list(steps)
 
 
+_WHOLE = " (whole)"
+
+
+def _container(what: str) -> str | None:
+    """The container a key belongs to: `items` for `items (whole)` and
+    `items[3]`; None for other keys."""
+    if what.endswith(_WHOLE):
+        return what[: -len(_WHOLE)]
+    if "[" in what:
+        return what.split("[", 1)[0]
+    return None
+
+
+def _grouped(steps: list[_native.TraceStep]) -> list[_native.TraceStep]:
+    """The steps with every key of a container that is also accessed as a
+    whole (iterated, its length taken, appended to) named as that whole
+    key: a whole access conflicts with each of its items."""
+    wholes = {s[6][: -len(_WHOLE)] for s in steps if s[6].endswith(_WHOLE)}
+    if not wholes:
+        return steps
+    out = []
+    for s in steps:
+        c = _container(s[6])
+        out.append(s if c is None or c not in wholes else (*s[:6], c + _WHOLE))
+    return out
+
+
 def _shared(steps: list[_native.TraceStep]) -> dict[str, set[int]]:
     """Key → actors that access it, for keys accessed by several actors
-    with at least one write."""
+    with at least one write (`steps` grouped by `_grouped`)."""
     actors: dict[str, set[int]] = {}
     written: set[str] = set()
     for actor, _n, kind, _f, _l, _fn, what in steps:
@@ -112,6 +139,7 @@ def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> st
         if lock_waits >= 2:
             return "deadlock cycle"
         return "order violation (missed signal: a wait nobody will satisfy)"
+    steps = _grouped(steps)
     shared = _shared(steps)
     pattern, stale = _stale_reads(steps, shared)
     if pattern:
@@ -125,12 +153,15 @@ def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> st
 
 
 def _interesting(steps: list[_native.TraceStep], kind: str) -> list[_native.TraceStep]:
+    grouped = _grouped(steps)
+    shared = _shared(grouped)
+    pairs = list(zip(steps, grouped, strict=True))
     if kind == "deadlock":
-        shared = _shared(steps)
         # Releases after the deadlock are the aborted actors unwinding.
-        return [s for s in steps if (s[2] in _SYNC and s[2] != "release") or s[6] in shared][-16:]
-    shared = _shared(steps)
-    return [s for s in steps if s[6] in shared and (s[2] in _READS or s[2] in _WRITES)][:20]
+        return [s for s, g in pairs if (s[2] in _SYNC and s[2] != "release") or g[6] in shared][-16:]
+    return [
+        s for s, g in pairs if g[6] in shared and (s[2] in _READS or s[2] in _WRITES)
+    ][:20]
 
 
 def _describe_step(s: _native.TraceStep) -> str:

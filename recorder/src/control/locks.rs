@@ -165,7 +165,11 @@ pub fn queue_put(q: &Bound<'_, PyAny>, size_now: u64) {
     }
 }
 
-/// `SimpleQueue.get`: waits (in the model) while the queue is empty.
+/// `SimpleQueue.get`: waits (in the model) while the queue is empty. With
+/// `turn_first` (the get is recorded as an event, `op`) a blocking get takes
+/// its turn before it takes the item, as a contended one does: the item
+/// is the one the schedule gives it, not whatever was first at the real
+/// call.
 #[allow(clippy::too_many_arguments)]
 pub fn queue_get(
     py: Python<'_>,
@@ -177,6 +181,7 @@ pub fn queue_get(
     op: Event,
     site: LocId,
     what: String,
+    turn_first: bool,
 ) -> Result<Resume, Abort> {
     let addr = q.as_ptr() as usize;
     {
@@ -191,11 +196,12 @@ pub fn queue_get(
             .queues
             .entry(addr)
             .or_insert_with(|| (size_now, Some(q.clone().unbind())));
-        if e.0 > 0 {
+        let at_once = !blocking || timeout == Some(0.0);
+        if e.0 > 0 && (at_once || !turn_first) {
             e.0 -= 1;
             return Ok(Resume::Proceed);
         }
-        if !blocking || timeout == Some(0.0) {
+        if at_once {
             return Ok(Resume::Proceed);
         }
     }

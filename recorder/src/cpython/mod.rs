@@ -16,7 +16,9 @@
 //!   [`CONTRACT`]: layout checks at import, installing and removing the
 //!   trace function (this thread, other threads), saving and restoring a
 //!   previous tracer, decoding bytecode into the [`crate::codeinfo`] table,
-//!   the identity of builtin callables and types, the thread-state dict.
+//!   the identity of builtin callables and types, the thread-state dict,
+//!   which values may be containers and which containers one step of an
+//!   iterator reads.
 //!
 //! Adding a version means adding a module beside `py311` that provides the
 //! same names (the compiler checks the list in [`CONTRACT`]) and a `cfg`
@@ -153,7 +155,48 @@ pub const CONTRACT: () = {
     let _: fn(Python<'_>) = stop_watching_deaths;
     let _: fn(&Bound<'_, PyAny>) -> bool = watch_death;
     let _: for<'py> fn(Python<'py>) -> Option<Bound<'py, PyDict>> = thread_state_dict;
+    let _: fn(&Bound<'_, PyAny>) -> bool = may_be_container;
+    let _: for<'py> fn(&Bound<'py, PyAny>) -> Option<(usize, Bound<'py, PyAny>)> = method_wrapper;
+    let _: for<'py> fn(&Bound<'py, PyAny>) -> Option<PythonFunction<'py>> = python_function;
+    let _: fn(&Bound<'_, PyAny>) -> isize = refcount;
+    let _: fn(&Bound<'_, PyAny>) -> Option<Arc<CodeInfo>> = code_info;
+    let _: fn(&Bound<'_, PyAny>) -> bool = is_heap_instance;
+    let _: for<'py> fn(&Bound<'py, PyAny>) -> IterSources<'py> = iteration_sources;
 };
+
+/// A callable defined in Python, as `python_function` finds it.
+pub struct PythonFunction<'py> {
+    /// The function object's address (its identity in the call table).
+    pub function: usize,
+    pub code: Bound<'py, PyAny>,
+    /// The object a method is bound to.
+    pub this: Option<Bound<'py, PyAny>>,
+}
+
+/// The containers one step of an iterator reads (at most
+/// [`IterSources::MAX`]), as found by the backend's `iteration_sources`.
+#[derive(Default)]
+pub struct IterSources<'py> {
+    items: [Option<Bound<'py, PyAny>>; IterSources::MAX],
+}
+
+impl<'py> IterSources<'py> {
+    pub const MAX: usize = 4;
+
+    pub fn iter(&self) -> impl Iterator<Item = &Bound<'py, PyAny>> {
+        self.items.iter().flatten()
+    }
+
+    /// Adds `c` unless it is there already or the list is full.
+    pub fn push(&mut self, c: Bound<'py, PyAny>) {
+        if self.iter().any(|b| b.is(&c)) {
+            return;
+        }
+        if let Some(slot) = self.items.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(c);
+        }
+    }
+}
 
 /// The GIL token for code that runs inside a trace callback or a function
 /// called from Python, reached through calls that do not carry `py` (the

@@ -127,7 +127,12 @@ pub(super) fn precall(
                 .filter(|t| !t.is_none())
                 .and_then(|t| t.extract::<f64>().ok());
             let site = user_site(py, ctx, f, info);
-            let (id, label) = traced_object(py, f, info, &obj);
+            let (mut id, label) = traced_object(py, f, info, &obj);
+            if id == u32::MAX {
+                // A get in library code (a thread pool's worker) is an
+                // event too (`hook::intercept_only`): the same queue id.
+                id = object(py, Some(&f), &obj).map_or(u32::MAX, |(o, _)| o.0);
+            }
             let op = racetrace_formats::Event {
                 actor: ctx.actor,
                 kind: EventKind::QueueGet,
@@ -137,7 +142,10 @@ pub(super) fn precall(
             };
             let what = format!("an item in queue {} (SimpleQueue.get)", quoted(&label));
             let size = queue_size(&obj);
-            match ctl::queue_get(py, ctx.actor, &obj, size, blocking, timeout, op, site, what) {
+            let turn_first = id != u32::MAX;
+            match ctl::queue_get(
+                py, ctx.actor, &obj, size, blocking, timeout, op, site, what, turn_first,
+            ) {
                 Ok(r) => {
                     if r == Resume::TimedOut {
                         if let Some(d) = timeout_at {

@@ -12,7 +12,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use racetrace_formats::{CodeLoc, EventKind, KeyId, LocId, MemberKind, ObjId, ObjKind, StrId};
 
 use crate::calls::CallRole;
-use crate::codeinfo::{Action, Instr};
+use crate::codeinfo::{Action, Instr, READ_INSTANCES};
 use crate::codeinfo::{CodeInfo, Role};
 use crate::cpython::{self, Caller, Frame, Scope};
 use crate::cpython::{CallerApi as _, FrameApi as _};
@@ -44,13 +44,17 @@ fn emit_key(
 }
 
 mod access;
+mod calls;
 mod control;
 mod locks;
+mod protocols;
 mod stdlib;
 mod tables;
 
 use access::*;
+use calls::*;
 use locks::*;
+use protocols::*;
 use stdlib::*;
 use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
@@ -211,10 +215,33 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 iter_access(py, ctx, f, loc, &obj);
             }
         }
+        Action::ReadOperands => {
+            let instances = ins.arg & READ_INSTANCES != 0;
+            for n in 0..3 {
+                if ins.arg & (1 << n) != 0 {
+                    if let Some(v) = peek(n) {
+                        if cpython::may_be_container(&v) || instances {
+                            operand_read(py, ctx, f, loc, &v, instances);
+                        }
+                    }
+                }
+            }
+        }
+        Action::IterStep => {
+            if let Some(it) = peek(0) {
+                iter_step(py, ctx, f, Some(ins), loc, &it);
+            }
+        }
         Action::Call | Action::CallEx => {}
         Action::InplaceOp => {
             // Stack: left operand, right operand. `items += more` mutates
-            // a list in place (the name is rebound to the same object).
+            // a list in place (the name is rebound to the same object) and
+            // reads `more`.
+            if let Some(rhs) = peek(0) {
+                if cpython::may_be_container(&rhs) {
+                    operand_read(py, ctx, f, loc, &rhs, false);
+                }
+            }
             if let Some(lhs) = peek(1) {
                 if let Some((id, k)) = object(py, Some(&f), &lhs) {
                     if is_container(k) {
@@ -268,25 +295,6 @@ fn with_except_release(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId
     }
 }
 
-/// A call about to run: the callable, its positional arguments `arg(0)`,
-/// `arg(1)`, ... (for an unbound method descriptor, `arg(0)` is self), the
-/// stack depth once the result replaced the call's operands, and which
-/// recognized calls to act on.
-struct CallOf<'a, 'py> {
-    callable: &'a Bound<'py, PyAny>,
-    arg: &'a dyn Fn(usize) -> Option<Bound<'py, PyAny>>,
-    depth_after: isize,
-    calls: Calls,
-}
-
-/// Which recognized calls to act on: all of them in traced code; only
-/// synchronization (locks, C queues, sleep) in code that is not traced.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Calls {
-    All,
-    SyncOnly,
-}
-
 /// `obj.__dict__`: remember which instance the dict belongs to.
 fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
     let Some((owner, k)) = object(py, Some(&f), obj) else {
@@ -297,204 +305,6 @@ fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
     }
     if let Ok(d) = obj.getattr("__dict__") {
         session::with(|s| s.set_dict_owner(&d, owner));
-    }
-}
-
-/// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
-fn on_precall(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    nargs: usize,
-    calls: Calls,
-    loc: impl FnOnce() -> LocId,
-) {
-    ctx.pending.set(None);
-    let x = f.peek(py, nargs + 1);
-    let y = f.peek(py, nargs);
-    let (callable, method_form) = match (x, y) {
-        (Some(x), _) => (x, true),
-        (None, Some(y)) => (y, false),
-        (None, None) => return,
-    };
-    let total = if method_form { nargs + 1 } else { nargs };
-    let arg = |k: usize| -> Option<Bound<'_, PyAny>> {
-        if k >= total {
-            return None;
-        }
-        f.peek(py, total - 1 - k)
-    };
-    // After CALL the callable, self/NULL and the arguments are replaced by
-    // the result.
-    let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
-    let call = CallOf {
-        callable: &callable,
-        arg: &arg,
-        depth_after,
-        calls,
-    };
-    on_call_of(py, ctx, f, loc, call);
-}
-
-/// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
-/// `[NULL, callable, args, kwargs?]`; positional arguments are known when
-/// `args` is already a tuple.
-fn on_call_ex(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    has_kwargs: bool,
-    calls: Calls,
-    loc: impl FnOnce() -> LocId,
-) {
-    ctx.pending.set(None);
-    let kw = has_kwargs as usize;
-    let (Some(callable), Some(args)) = (f.peek(py, 1 + kw), f.peek(py, kw)) else {
-        return;
-    };
-    let Ok(args) = args.cast_into::<PyTuple>() else {
-        return;
-    };
-    let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
-    let depth_after = f.stack_depth() - 2 - kw as isize;
-    let call = CallOf {
-        callable: &callable,
-        arg: &arg,
-        depth_after,
-        calls,
-    };
-    on_call_of(py, ctx, f, loc, call);
-}
-
-/// A call of a recognized callable: the access or synchronization it is.
-fn on_call_of<'py>(
-    py: Python<'py>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    loc: impl FnOnce() -> LocId,
-    call: CallOf<'_, 'py>,
-) {
-    let CallOf {
-        callable,
-        arg,
-        depth_after,
-        calls,
-    } = call;
-    let (role, self_obj, rest) = match cpython::builtin_method(callable) {
-        Some((def, bound)) => {
-            let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
-                return;
-            };
-            match bound {
-                Some(b) if !b.is_instance_of::<pyo3::types::PyModule>() => (role, Some(b), 0),
-                Some(_) => (role, None, 0),
-                None => (role, arg(0), 1),
-            }
-        }
-        None if cpython::is_slot_wrapper(callable) || cpython::is_type(callable) => {
-            let addr = callable.as_ptr() as usize;
-            let Some(role) = session::with(|s| s.calls.identity(addr)).flatten() else {
-                return;
-            };
-            (role, None, 0)
-        }
-        None => return,
-    };
-    let sync = matches!(
-        role,
-        CallRole::LockAcquire
-            | CallRole::LockRelease
-            | CallRole::QueuePut
-            | CallRole::QueueGet
-            | CallRole::Sleep
-    );
-    if calls == Calls::SyncOnly && !sync {
-        return;
-    }
-    let loc = loc();
-    use EventKind::{Read, Write};
-    match role {
-        CallRole::Read | CallRole::Write => {
-            if let Some(s) = self_obj {
-                let kind = if role == CallRole::Read { Read } else { Write };
-                whole_access(py, ctx, f, loc, kind, &s);
-            }
-        }
-        CallRole::ItemRead | CallRole::ItemWrite => {
-            if let (Some(s), Some(k)) = (self_obj, arg(rest)) {
-                let kind = if role == CallRole::ItemRead {
-                    Read
-                } else {
-                    Write
-                };
-                item_access(py, ctx, f, loc, kind, &s, &k);
-            }
-        }
-        CallRole::ArgRead => {
-            if let Some(a) = arg(rest) {
-                iter_access(py, ctx, f, loc, &a);
-            }
-        }
-        CallRole::GetAttr | CallRole::SetAttr | CallRole::DelAttr => {
-            if let (Some(o), Some(n)) = (arg(rest), arg(rest + 1)) {
-                if let Some(name) = intern_name(&n) {
-                    let kind = if role == CallRole::GetAttr {
-                        Read
-                    } else {
-                        Write
-                    };
-                    attr_access(py, ctx, f, loc, kind, &o, name);
-                }
-            }
-        }
-        CallRole::LockAcquire => {
-            if let Some((lock, reentrant)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
-                ctx.pending.set(Some(Pending {
-                    frame: f.addr(),
-                    depth: depth_after,
-                    what: PendingOp::Acquire { lock, reentrant },
-                    loc,
-                }));
-            }
-        }
-        CallRole::QueuePut => {
-            let (Some(q), Some(item)) = (self_obj, arg(rest)) else {
-                return;
-            };
-            let Some((queue, _)) = object(py, Some(&f), &q) else {
-                return;
-            };
-            let addr = item.as_ptr() as usize;
-            if gate(ctx, EventKind::QueuePut, loc, queue.0, 0) {
-                session::with(|s| {
-                    let token = s.queue_put(queue, addr);
-                    s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
-                });
-            }
-        }
-        CallRole::QueueGet => {
-            let Some(q) = self_obj else { return };
-            let Some((queue, _)) = object(py, Some(&f), &q) else {
-                return;
-            };
-            ctx.pending.set(Some(Pending {
-                frame: f.addr(),
-                depth: depth_after,
-                what: PendingOp::QueueGet { queue },
-                loc,
-            }));
-        }
-        CallRole::LockRelease => {
-            if let Some((lock, _)) = self_obj.and_then(|s| lock_of(py, Some(&f), &s)) {
-                emit_release(ctx, lock, loc);
-            }
-        }
-        CallRole::Sleep => {
-            if let Some(secs) = arg(rest) {
-                control::sleep(py, ctx, f, loc, &secs);
-            }
-        }
-        CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
     }
 }
 
@@ -510,6 +320,15 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
         resolve_pending(py, ctx, f);
     }
     let loc = || instr_loc(info, ins, || f.lineno(), idx);
+    if info.role == Role::QueueUser {
+        // Only its C queue operations are the program's.
+        match ins.action {
+            Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc),
+            Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc),
+            _ => {}
+        }
+        return;
+    }
     match ins.action {
         Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::SyncOnly, loc),
         Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::SyncOnly, loc),
@@ -519,16 +338,39 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     }
 }
 
-/// An instruction of intercepted (untraced) code in a controlled run: only
-/// lock operations matter.
+/// An instruction of intercepted (untraced) code in a controlled run: lock
+/// operations go through the model; puts and gets of C queues are events
+/// as well, as in a recording (outside `threading`/`queue`/the futures
+/// module, whose recognized `QueueUser` functions only: a thread pool's
+/// workers take their work items from one, and which worker gets which
+/// item is a choice the exploration makes).
 fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     let idx = f.instr_index();
     let Some(ins) = info.instrs.get(idx) else {
         return;
     };
+    let queues = !info.sync_lib || info.role == Role::QueueUser;
+    if queues && ins.post_call {
+        resolve_pending(py, ctx, f);
+    }
+    let loc = || instr_loc(info, ins, || f.lineno(), idx);
     match ins.action {
-        Action::Call => control::precall(py, ctx, f, info, ins, ins.arg as usize),
-        Action::CallEx => control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize),
+        Action::Call => {
+            if queues {
+                on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc);
+            }
+            if !aborting() {
+                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+            }
+        }
+        Action::CallEx => {
+            if queues {
+                on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc);
+            }
+            if !aborting() {
+                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+            }
+        }
         Action::BeforeWith => control::before_with(py, ctx, f, info),
         Action::WithExceptStart => control::with_except(py, ctx, f),
         _ => {}

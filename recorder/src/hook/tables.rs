@@ -81,11 +81,12 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     let addr = code.as_ptr() as usize;
     let Some((traced, role, sync_lib, mut intercept, controlled)) = session::with(|s| {
         let traced = s.filter.traces(&file);
+        let role = s.code_roles.get(addr, &file, &qualname, first_line);
         (
             traced,
-            s.code_roles.get(addr, &file, &qualname, first_line),
+            role,
             s.sync_lib_files.contains(&file),
-            !traced && s.intercepts(&file),
+            !traced && (s.intercepts(&file) || role == Role::QueueUser),
             s.controlled,
         )
     }) else {
@@ -118,8 +119,9 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     } else {
         (Box::new([]), Vec::new())
     };
-    // Events of intercepted code in a recording say where they happened.
-    let located = traced || (intercept && !controlled);
+    // Events of intercepted code (a recording's locks, the C queue
+    // operations of either) say where they happened.
+    let located = traced || intercept;
     let Some(info) = session::with(|s| {
         let (file_id, func_id) = if located {
             (s.string(&file), s.string(&qualname))

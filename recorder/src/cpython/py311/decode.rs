@@ -3,10 +3,41 @@
 //! means with one array read. Built once per code object per recording.
 
 use super::opcodes as op;
-use crate::codeinfo::{Action, Instr};
+use crate::codeinfo::{Action, Instr, READ_INSTANCES};
+
+/// Operand masks of [`Action::ReadOperands`] (bit `n`: `n` below TOS).
+const TOS: u32 = 1;
+const TOS1: u32 = 2;
+const TOS2: u32 = 4;
 
 fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
+    let reads = |mask: u32| (Action::ReadOperands, mask);
     let a = match opcode {
+        // Truth tests call `__bool__`/`__len__` on the value they pop.
+        op::POP_JUMP_FORWARD_IF_FALSE
+        | op::POP_JUMP_FORWARD_IF_TRUE
+        | op::POP_JUMP_BACKWARD_IF_FALSE
+        | op::POP_JUMP_BACKWARD_IF_TRUE
+        | op::JUMP_IF_FALSE_OR_POP
+        | op::JUMP_IF_TRUE_OR_POP
+        | op::UNARY_NOT
+        | op::GET_LEN
+        | op::UNPACK_SEQUENCE
+        | op::UNPACK_EX
+        | op::LIST_EXTEND
+        | op::SET_UPDATE
+        | op::DICT_MERGE
+        | op::DICT_UPDATE => return reads(TOS),
+        op::COMPARE_OP => return reads(TOS | TOS1),
+        op::FORMAT_VALUE if oparg & op::FVS_HAVE_SPEC != 0 => return reads(TOS1),
+        op::FORMAT_VALUE => return reads(TOS),
+        // TOS: the keys; TOS1: the subject.
+        op::MATCH_KEYS => return reads(TOS1),
+        // TOS: keyword names; TOS1: the class; TOS2: the subject, whose
+        // attributes are read in C.
+        op::MATCH_CLASS => return reads(TOS2 | READ_INSTANCES),
+        op::FOR_ITER => Action::IterStep,
+        op::GET_YIELD_FROM_ITER => Action::GetIter,
         op::LOAD_ATTR => Action::LoadAttr,
         op::STORE_ATTR => Action::StoreAttr,
         op::DELETE_ATTR => Action::DeleteAttr,
@@ -31,6 +62,7 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         op::BINARY_OP if (op::NB_INPLACE_FIRST..=op::NB_INPLACE_LAST).contains(&oparg) => {
             Action::InplaceOp
         }
+        op::BINARY_OP => return reads(TOS | TOS1),
         _ => Action::Invisible,
     };
     (a, oparg)
@@ -101,6 +133,57 @@ pub fn decode(code: &[u8]) -> Box<[Instr]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn one(opcode: u8, arg: u8) -> Instr {
+        let mut code = vec![opcode, arg];
+        code.extend(std::iter::repeat_n(0u8, 2 * op::cache_entries(opcode)));
+        decode(&code).into_vec().remove(0)
+    }
+
+    #[test]
+    fn container_protocols_read_the_operands_they_run_on() {
+        for opcode in [
+            op::POP_JUMP_FORWARD_IF_FALSE,
+            op::POP_JUMP_FORWARD_IF_TRUE,
+            op::POP_JUMP_BACKWARD_IF_FALSE,
+            op::POP_JUMP_BACKWARD_IF_TRUE,
+            op::JUMP_IF_FALSE_OR_POP,
+            op::JUMP_IF_TRUE_OR_POP,
+            op::UNARY_NOT,
+            op::GET_LEN,
+            op::UNPACK_SEQUENCE,
+            op::UNPACK_EX,
+            op::LIST_EXTEND,
+            op::SET_UPDATE,
+            op::DICT_MERGE,
+            op::DICT_UPDATE,
+            op::FORMAT_VALUE,
+        ] {
+            let i = one(opcode, 1);
+            assert_eq!((i.action, i.arg), (Action::ReadOperands, TOS), "{opcode}");
+        }
+        let cmp = one(op::COMPARE_OP, 2);
+        assert_eq!((cmp.action, cmp.arg), (Action::ReadOperands, TOS | TOS1));
+        // `a + b` reads both; `a += b` is the in-place action.
+        assert_eq!(one(op::BINARY_OP, 0).arg, TOS | TOS1);
+        assert_eq!(one(op::BINARY_OP, 13).action, Action::InplaceOp);
+        // With a format spec on top, the value is one below it.
+        assert_eq!(one(op::FORMAT_VALUE, 4).arg, TOS1);
+        assert_eq!(one(op::MATCH_KEYS, 0).arg, TOS1);
+        assert_eq!(one(op::MATCH_CLASS, 1).arg, TOS2 | READ_INSTANCES);
+        assert_eq!(one(op::FOR_ITER, 3).action, Action::IterStep);
+        assert_eq!(one(op::GET_YIELD_FROM_ITER, 0).action, Action::GetIter);
+    }
+
+    #[test]
+    fn compare_op_skips_its_two_cache_entries() {
+        // COMPARE_OP 2 (+2 caches); FOR_ITER
+        let code = vec![op::COMPARE_OP, 2, 0, 0, 0, 0, op::FOR_ITER, 1];
+        let t = decode(&code);
+        assert_eq!(t[0].action, Action::ReadOperands);
+        assert!(t[1].is_quiet() && t[2].is_quiet());
+        assert_eq!(t[3].action, Action::IterStep);
+    }
 
     #[test]
     fn load_attr_skips_its_cache_entries() {

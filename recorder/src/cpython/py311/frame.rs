@@ -34,6 +34,21 @@ impl<'f> Frame<'f> {
         unsafe { (*self.iframe()).f_code }
     }
 
+    /// The raw value `n` places below TOS during an opcode event, if any.
+    #[inline(always)]
+    pub(super) fn peek_ptr(self, n: usize) -> Option<*mut PyObject> {
+        let depth = self.stack_depth();
+        if depth <= n as isize {
+            return None;
+        }
+        // SAFETY: index within [nlocalsplus, stacktop), as in `peek`.
+        let p = unsafe {
+            let base = (*self.iframe()).localsplus.as_ptr();
+            *base.offset(self.nlocalsplus() + depth - 1 - n as isize)
+        };
+        (!p.is_null()).then_some(p)
+    }
+
     fn nlocalsplus(self) -> isize {
         // SAFETY: plain field read.
         unsafe { (*self.raw_code()).co_nlocalsplus as isize }

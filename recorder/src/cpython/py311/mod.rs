@@ -46,6 +46,7 @@
 //! [`Frame`] carries that lifetime.
 
 mod chain;
+mod containers;
 mod deaths;
 mod decode;
 mod frame;
@@ -63,6 +64,7 @@ use pyo3::prelude::*;
 pub use chain::{
     learn_trampoline, program_gettrace, program_settrace, real_gettrace, real_settrace,
 };
+pub use containers::{iteration_sources, may_be_container};
 pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
 pub use frame::{Caller, Frame};
@@ -118,6 +120,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             "racetrace: this CPython 3.11 build has an unexpected thread state layout",
         ));
     }
+    containers::init(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };

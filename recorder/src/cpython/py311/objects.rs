@@ -12,6 +12,7 @@ use pyo3::types::PyTuple;
 
 use super::layout::*;
 use crate::codeinfo::CodeInfo;
+use crate::cpython::PythonFunction;
 
 /// Our slot in every code object's extra data; -1 until requested.
 pub(super) static EXTRA_INDEX: AtomicIsize = AtomicIsize::new(-1);
@@ -54,6 +55,14 @@ pub(super) fn shared_code_info(code: *const RawCode) -> Option<Arc<CodeInfo>> {
         Arc::increment_strong_count(p);
         Some(Arc::from_raw(p))
     }
+}
+
+/// The table of a code object (not of a running frame), if it has one.
+pub fn code_info(code: &Bound<'_, PyAny>) -> Option<Arc<CodeInfo>> {
+    if !is_code(code) {
+        return None;
+    }
+    shared_code_info(code.as_ptr() as *const RawCode)
 }
 
 /// Stores `info` as the table of `code`; CPython releases the slot's count
@@ -186,4 +195,60 @@ pub fn is_heap_type(t: &Bound<'_, PyAny>) -> bool {
         ffi::PyType_Check(t.as_ptr()) != 0
             && ffi::PyType_GetFlags(t.as_ptr() as *mut PyTypeObject) & ffi::Py_TPFLAGS_HEAPTYPE != 0
     }
+}
+
+/// A slot wrapper bound to an object (`[].__len__`, a "method-wrapper"):
+/// the address of its slot wrapper descriptor (`list.__len__`, the
+/// identity the call table knows) and the object.
+pub fn method_wrapper<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Bound<'py, PyAny>)> {
+    let p = callable.as_ptr();
+    // SAFETY: type check first, then the fields of `wrapperobject`, which
+    // holds strong references to both.
+    unsafe {
+        if ffi::Py_TYPE(p) != &raw mut _PyMethodWrapper_Type {
+            return None;
+        }
+        let w = p as *const RawMethodWrapper;
+        let this = Bound::from_borrowed_ptr_or_opt(callable.py(), (*w).self_)?;
+        Some(((*w).descr as usize, this))
+    }
+}
+
+/// A function defined in Python, or a method bound to one: the function
+/// (its identity for the call table), its code and the bound object.
+pub fn python_function<'py>(callable: &Bound<'py, PyAny>) -> Option<PythonFunction<'py>> {
+    let py = callable.py();
+    let p = callable.as_ptr();
+    // SAFETY: type checks before the accessors of each type; the function
+    // and method hold strong references to what they return (borrowed).
+    unsafe {
+        let (func, this) = if ffi::Py_TYPE(p) == &raw mut PyMethod_Type {
+            (PyMethod_Function(p), PyMethod_Self(p))
+        } else {
+            (p, std::ptr::null_mut())
+        };
+        if func.is_null() || ffi::Py_TYPE(func) != &raw mut ffi::PyFunction_Type {
+            return None;
+        }
+        let code = ffi::PyFunction_GetCode(func);
+        Some(PythonFunction {
+            function: func as usize,
+            code: Bound::from_borrowed_ptr_or_opt(py, code)?,
+            this: Bound::from_borrowed_ptr_or_opt(py, this),
+        })
+    }
+}
+
+/// The references to `obj` (its reference count).
+pub fn refcount(obj: &Bound<'_, PyAny>) -> isize {
+    // SAFETY: a live object.
+    unsafe { ffi::Py_REFCNT(obj.as_ptr()) }
+}
+
+/// Whether calling `obj` runs Python code of its own class (an instance of
+/// a class defined in Python, whose `__call__` is traced or not by its own
+/// code), as opposed to a callable implemented in C.
+pub fn is_heap_instance(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: the type of a live object.
+    unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
 }

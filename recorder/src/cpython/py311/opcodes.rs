@@ -5,7 +5,30 @@
 //! Decoding reads `code.co_code`, the de-specialized bytes, which is also what
 //! the interpreter executes while a trace function is installed.
 
+pub const UNARY_NOT: u8 = 12;
 pub const BINARY_SUBSCR: u8 = 25;
+pub const GET_LEN: u8 = 30;
+pub const MATCH_KEYS: u8 = 33;
+pub const GET_YIELD_FROM_ITER: u8 = 69;
+pub const UNPACK_SEQUENCE: u8 = 92;
+pub const FOR_ITER: u8 = 93;
+pub const UNPACK_EX: u8 = 94;
+pub const COMPARE_OP: u8 = 107;
+pub const JUMP_IF_FALSE_OR_POP: u8 = 111;
+pub const JUMP_IF_TRUE_OR_POP: u8 = 112;
+pub const POP_JUMP_FORWARD_IF_FALSE: u8 = 114;
+pub const POP_JUMP_FORWARD_IF_TRUE: u8 = 115;
+pub const MATCH_CLASS: u8 = 152;
+pub const FORMAT_VALUE: u8 = 155;
+pub const LIST_EXTEND: u8 = 162;
+pub const SET_UPDATE: u8 = 163;
+pub const DICT_MERGE: u8 = 164;
+pub const DICT_UPDATE: u8 = 165;
+pub const POP_JUMP_BACKWARD_IF_FALSE: u8 = 175;
+pub const POP_JUMP_BACKWARD_IF_TRUE: u8 = 176;
+/// FORMAT_VALUE's argument bit saying a format spec is on the stack above
+/// the value.
+pub const FVS_HAVE_SPEC: u32 = 0x04;
 pub const GET_ITER: u8 = 68;
 pub const WITH_EXCEPT_START: u8 = 49;
 pub const BEFORE_WITH: u8 = 53;

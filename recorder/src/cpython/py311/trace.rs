@@ -9,11 +9,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::chain;
+use super::containers::{may_be_container_ptr, step_may_read_ptr};
 use super::frame::Frame;
 use super::layout::*;
 use super::native::{NativeTrace, ProgramTracer};
 use super::objects::raw_code_info;
-use crate::codeinfo::Action;
+use crate::codeinfo::{Action, READ_INSTANCES};
 use crate::cpython::{FrameApi, Tracer};
 
 // ---------------------------------------------------------------------------
@@ -242,6 +243,18 @@ pub fn with_frame_object<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(Frame<'_>) ->
     }
 }
 
+/// Whether any operand selected by a [`Action::ReadOperands`] mask may be
+/// a container (or, with `READ_INSTANCES`, an instance).
+#[inline(always)]
+fn operands_may_be_containers(f: Frame<'_>, mask: u32) -> bool {
+    let instances = mask & READ_INSTANCES != 0;
+    (0..3).any(|n| {
+        mask & (1 << n) != 0
+            // SAFETY: a live stack value, GIL held.
+            && f.peek_ptr(n).is_some_and(|p| unsafe { may_be_container_ptr(p, instances) })
+    })
+}
+
 unsafe extern "C" fn trace_callback<T: Tracer>(
     obj: *mut PyObject,
     frame: *mut RawFrame,
@@ -265,6 +278,23 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
             // `x += 1` on a number: the in-place operator cannot mutate it.
             Some(ins)
                 if ins.action == Action::InplaceOp && !ins.post_call && f.peek_is_number(1) =>
+            {
+                return 0
+            }
+            // Container protocols on operands that are not containers
+            // (most truth tests are on bools, most loops are over ranges).
+            Some(ins)
+                if ins.action == Action::ReadOperands
+                    && !ins.post_call
+                    && !operands_may_be_containers(f, ins.arg) =>
+            {
+                return 0
+            }
+            Some(ins)
+                if ins.action == Action::IterStep
+                    && !ins.post_call
+                    // SAFETY: a live stack value, GIL held.
+                    && !f.peek_ptr(0).is_some_and(|p| unsafe { step_may_read_ptr(p) }) =>
             {
                 return 0
             }
