@@ -31,7 +31,7 @@ from differential.compare import check, load, sample
 from differential.generator import FEATURES, Program, generate, program_of
 
 #: The feature groups checked on every run (see the module docstring).
-ENABLED: list[str] = ["attrs", "containers"]
+ENABLED: list[str] = ["attrs", "containers", "spawn"]
 
 PROGRAMS = int(os.environ.get("RACETRACE_DIFF_PROGRAMS", "200"))
 SCHEDULES = int(os.environ.get("RACETRACE_DIFF_SCHEDULES", "40"))

@@ -154,6 +154,7 @@ class Baton:
             points = range(1, policy.horizon + 1)
             self.pct_points = set(self.rng.sample(points, min(policy.pct - 1, len(points))))
         self.lowest = 0.0
+        self.strays = 0
 
     # -- actors ----------------------------------------------------------------
 
@@ -223,7 +224,12 @@ class Baton:
     def step(self, frame: FrameType) -> None:
         """Before an instruction of the program: maybe switch."""
         me = self.current
-        if self.aborting is not None or me is None or me.ident != _thread.get_ident():
+        if self.aborting is not None:
+            return
+        if me is None or me.ident != _thread.get_ident():
+            # Program code run by a thread without the baton: the oracle
+            # lost control (checked at the end of the run).
+            self.strays += 1
             return
         self.steps += 1
         if self.steps > self.max_steps:
@@ -464,4 +470,6 @@ def run_once(module: ModuleType, policy: Policy, max_steps: int = 20_000) -> Run
                     if a.thread.is_alive():
                         raise OracleError(f"thread {a.name} did not end ({b.aborting})")
         text = module.outcome(state)
+    if b.strays:
+        raise OracleError(f"{b.strays} instructions ran without the baton")
     return Run(text, status, b.steps, b.switches, policy)

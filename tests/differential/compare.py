@@ -53,7 +53,7 @@ class Explored:
     seconds: float
 
 
-def explore(module: ModuleType, max_executions: int = 3000, total_timeout: float = 60.0) -> Explored:
+def explore(module: ModuleType, max_executions: int = 1000, total_timeout: float = 30.0) -> Explored:
     states: list[Any] = []
     outcomes: set[str] = set()
 
@@ -149,7 +149,7 @@ class Verdict:
         return "\n".join(lines)
 
 
-def check(program: Program, directory: Path, schedules: int, max_executions: int = 3000) -> Verdict:
+def check(program: Program, directory: Path, schedules: int, max_executions: int = 1000) -> Verdict:
     module = load(program, directory)
     explored = explore(module, max_executions=max_executions)
     sampled = sample(module, schedules, seed=program.seed)
