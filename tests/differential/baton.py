@@ -135,8 +135,10 @@ class Run:
 class Baton:
     """The scheduler of one run."""
 
-    def __init__(self, policy: Policy, program_file: str, max_steps: int) -> None:
+    def __init__(self, policy: Policy, program_file: str, max_steps: int, snapshot: Callable[[], str]) -> None:
         self.policy = policy
+        self.snapshot = snapshot
+        self.outcome: str | None = None
         self.rng = random.Random(policy.seed)
         self.file = program_file
         self.max_steps = max_steps
@@ -287,9 +289,14 @@ class Baton:
             raise OracleAbort(self.aborting)
 
     def abort(self, why: str) -> None:
-        """Ends the run: every waiting actor wakes and unwinds."""
+        """Ends the run: every waiting actor wakes and unwinds. A run ended
+        early has the outcome of this moment, when every actor is parked:
+        unwinding may release locks, and run actions (an executor's worker
+        takes its next job) that the run never reached."""
         if self.aborting is None:
             self.aborting = why
+            if why != "done":
+                self.outcome = self.snapshot()
             for a in self.actors:
                 if a.state != EXITED and a is not self.current and a.gate.locked():
                     a.gate.release()
@@ -342,10 +349,15 @@ class OracleLock:
         if not blocking or timeout == 0:
             return False
         b = _BATON
+        if b is not None and b.aborting is not None:
+            # An unwinding run: the holder may never release it.
+            if self._lock.acquire(True, 0.1):
+                return True
+            raise OracleAbort(b.aborting)
         me = b.me() if b is not None else None
         if b is None or me is None or not b.controls(me):
-            # Not under the baton (a thread starting or ending, an
-            # unwinding run): the lock is held by someone who goes on.
+            # Not under the baton (a thread starting or ending): the lock
+            # is held by someone who goes on.
             return bool(self._lock.acquire(True, timeout))
         while True:
             if b.block(me, timed=timeout > 0) == TIMEOUT:
@@ -441,7 +453,8 @@ def run_once(module: ModuleType, policy: Policy, max_steps: int = 20_000) -> Run
     """One run of the program in ``module`` (``setup``, ``THREADS``,
     ``outcome``) under ``policy``, as explore_dpor runs a test: the main
     thread starts the threads, then joins them."""
-    b = Baton(policy, module.__file__ or "", max_steps)
+    state: Any = None
+    b = Baton(policy, module.__file__ or "", max_steps, lambda: str(module.outcome(state)))
     main = b.new_actor("main", None)
     main.ident = _thread.get_ident()
     b.by_ident[main.ident] = main
@@ -469,7 +482,7 @@ def run_once(module: ModuleType, policy: Policy, max_steps: int = 20_000) -> Run
                     _real_join(a.thread, 10.0)
                     if a.thread.is_alive():
                         raise OracleError(f"thread {a.name} did not end ({b.aborting})")
-        text = module.outcome(state)
+        text = b.outcome if b.outcome is not None else module.outcome(state)
     if b.strays:
         raise OracleError(f"{b.strays} instructions ran without the baton")
     return Run(text, status, b.steps, b.switches, policy)
