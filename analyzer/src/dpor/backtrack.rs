@@ -34,7 +34,8 @@ pub fn backtrack_points(tables: &Tables, events: &[Event]) -> Vec<Backtrack> {
     let mut exec = Execution::default();
     exec.reset();
     for ev in events {
-        exec.push(ev, tables);
+        // A trace does not say which waits were timed: as if none were.
+        exec.push(ev, tables, false);
     }
     let mut out = Vec::new();
     let (mut pre, mut acc, mut races, mut notdep) =
