@@ -161,3 +161,33 @@ proptest! {
         check(&p);
     }
 }
+
+#[test]
+fn three_actors_in_a_semaphore_of_two() {
+    let s2 = sem(2, 0);
+    let section = vec![SemAcquire(s2), Read(X), Write(X), SemRelease(s2)];
+    let p = prog(vec![section.clone(), section.clone(), section]);
+    assert_eq!(check(&p), 318);
+}
+
+#[test]
+fn spawned_actors_in_a_semaphore_of_two() {
+    let s2 = sem(2, 0);
+    let section = vec![
+        Read(Y),
+        SemAcquire(s2),
+        Read(X),
+        Write(X),
+        Read(Y),
+        SemRelease(s2),
+    ];
+    let p = prog(vec![vec![
+        Spawn(section.clone()),
+        Spawn(section.clone()),
+        Spawn(section),
+        Join(0),
+        Join(1),
+        Join(2),
+    ]]);
+    assert_eq!(check(&p), 318);
+}

@@ -37,6 +37,7 @@ from typing import Any, TypeAlias
 from racetrace import _native, tables
 from racetrace.config import Recognized, RunConfig
 from racetrace.recording import format_exception, thread_bootstrap
+from racetrace.stuck import where_stuck
 
 RunAborted = _native.RunAborted
 
@@ -104,6 +105,14 @@ class RunResult:
     worker_exceptions: list[tuple[str, BaseException]] = field(default_factory=list)
     #: Per step: it switched away from an actor that could still run.
     preemptive: list[bool] = field(default_factory=list)
+    #: What the scheduler could not see in this run (a wait on a lock held
+    #: outside the run, ...), in words.
+    limits: list[str] = field(default_factory=list)
+    #: For a ``timeout`` stopped by ``deadlock_timeout``: where the stuck
+    #: actor is (``file:line in function: source``).
+    stuck_at: str | None = None
+    #: Steps at which a timed wait was among the candidates.
+    timeouts_offered: int = 0
 
     @property
     def failed(self) -> bool:
@@ -275,6 +284,7 @@ def execute(
     run_timeout: float | None = None,
     strategy: _native.DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
+    explore_timeouts: bool = False,
 ) -> RunResult:
     _check_not_nested()
     static = _static_tables()
@@ -332,6 +342,7 @@ def execute(
             run_timeout=None if run_timeout is None else float(run_timeout),
             max_steps=int(max_steps),
             start_time=start_time,
+            explore_timeouts=explore_timeouts,
         )
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
@@ -360,6 +371,8 @@ def execute(
                 type(box.exception), box.exception, box.exception.__traceback__
             )
         info = _native.control_finish(failure)
+        # Read before the actors unwind: a stuck one is still where it is.
+        stuck_at = where_stuck(info["stuck_thread"])
         threading.settrace(prev_trace)
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
@@ -386,9 +399,12 @@ def execute(
         import warnings
 
         warnings.warn(f"racetrace: the trace {path} may be incomplete: {info['trace_error']}", stacklevel=3)
+    message = info["message"]
+    if stuck_at is not None:
+        message += f"\n  it is stuck at {stuck_at}"
     return RunResult(
         status=info["status"],
-        message=info["message"],
+        message=message,
         schedule=info["schedule"],
         steps=info["steps"],
         preemptions=info["preemptions"],
@@ -398,6 +414,9 @@ def execute(
         exception=box.exception,
         worker_exceptions=workers,
         preemptive=list(info["preemptive"]),
+        limits=list(info["limits"]),
+        stuck_at=stuck_at,
+        timeouts_offered=info["timeouts_offered"],
     )
 
 

@@ -258,7 +258,7 @@ fn is_lock(obj: &Bound<'_, PyAny>) -> bool {
     matches!(naming::type_name(obj).as_str(), "lock" | "RLock")
 }
 
-fn quoted(label: &str) -> String {
+pub(super) fn quoted(label: &str) -> String {
     if label.is_empty() {
         "?".into()
     } else {
@@ -286,7 +286,7 @@ fn traced_object(
 /// The user's location of what the actor is doing: the instruction in
 /// traced code, else the call site of the primitive being called, else the
 /// nearest traced caller.
-fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) -> LocId {
+pub(super) fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) -> LocId {
     if info.traced {
         let idx = f.instr_index();
         if let Some(ins) = info.instrs.get(idx) {
@@ -319,6 +319,11 @@ fn acquire(
     timeout: Option<f64>,
     count: u32,
 ) -> Resume {
+    if blocking && timeout.is_some() && ctx.prims.borrow().iter().any(|p| p.expire) {
+        // The strategy decided the primitive around this wait gives up.
+        ctl::expire_wait(timeout);
+        return Resume::TimedOut;
+    }
     let reentrant = is_rlock(obj);
     let first_sight = if ctl::is_tracked(obj) {
         None
@@ -400,7 +405,8 @@ fn acquire(
         kind,
         loc: site,
         target,
-        aux: 0,
+        // A wake-up predicted is a notified one (1); a timed-out one is 0.
+        aux: u64::from(kind == EventKind::CondWake),
     };
     let req = Acquire {
         obj,
@@ -417,7 +423,15 @@ fn acquire(
         turn_first,
     };
     match ctl::acquire(py, ctx.actor, req) {
-        Ok(r) => r,
+        Ok(r) => {
+            if r == Resume::TimedOut {
+                // The primitive the user called ends by giving up.
+                if let Some(p) = ctx.prims.borrow_mut().iter_mut().find(|p| p.site.is_some()) {
+                    p.gave_up = true;
+                }
+            }
+            r
+        }
         Err(_) => {
             set_abort();
             Resume::Proceed
@@ -476,6 +490,7 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             | Role::CondWaitFor
             | Role::CondEnter
             | Role::SemAcquire
+            | Role::SemRelease
             | Role::BarrierWait
             | Role::QueueGet
             | Role::QueuePut
@@ -511,6 +526,20 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
     } else {
         None
     };
+    // Called with a timeout, or as a try: it could end by giving up.
+    let given = |i: usize| f.local(py, i).is_some_and(|v| !v.is_none());
+    let off = |i: usize| {
+        f.local(py, i)
+            .is_some_and(|b| !b.is_truthy().unwrap_or(true))
+    };
+    let timed = match role {
+        Role::EventWait | Role::CondWait | Role::ThreadJoin => given(1),
+        Role::CondWaitFor => given(2),
+        Role::QueueGet | Role::SemAcquire => off(1) || given(2),
+        Role::QueuePut => off(2) || given(3),
+        Role::BarrierWait => given(1) || this.getattr("_timeout").is_ok_and(|t| !t.is_none()),
+        _ => false,
+    };
     ctx.prims.borrow_mut().push(Prim {
         frame: f.addr(),
         role,
@@ -518,7 +547,29 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
         site,
         cond_lock,
         label,
+        gave_up: false,
+        expire: false,
+        timed,
     });
+    if aborting() {
+        return;
+    }
+    match role {
+        Role::SemAcquire => super::sems::acquire_call(py, ctx, f, &this),
+        Role::SemRelease => super::sems::release_turn(py, ctx, &this),
+        Role::QueueGet => super::giveup::queue_get_call(py, ctx, f, &this),
+        _ => {}
+    }
+}
+
+/// Whether the primitive call of frame `f` gave up (see `Prim::gave_up`).
+pub(super) fn prim_gave_up(ctx: &ThreadCtx, f: Frame<'_>) -> bool {
+    ctx.prims
+        .borrow()
+        .iter()
+        .rev()
+        .find(|p| p.frame == f.addr())
+        .is_some_and(|p| p.gave_up)
 }
 
 pub(super) fn prim_return(ctx: &ThreadCtx, f: Frame<'_>) {

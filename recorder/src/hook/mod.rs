@@ -45,7 +45,9 @@ fn emit_key(
 
 mod access;
 mod control;
+mod giveup;
 mod locks;
+mod sems;
 mod stdlib;
 mod tables;
 
@@ -70,6 +72,11 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             control::prim_call(py, ctx, f, info.role);
         }
         sync_call(py, ctx, f, info.role);
+        if info.role == Role::SemRelease && ctx.in_control() && !aborting() {
+            if let Some(this) = f.local(py, 0) {
+                sems::release_call(py, f, &this);
+            }
+        }
         if info.role == Role::ThreadStart && ctx.controlled {
             // The handshake inside `start` runs unmodelled (the child is not
             // an actor until it reaches its first instruction).
@@ -92,10 +99,14 @@ pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&
                 control::thread_started_return(py, ctx, f, retval.is_none());
             }
         }
+        // The call's events are recorded while its primitive is still on
+        // the stack (the gate reads whether it was a timed wait).
+        let gave_up = ctx.in_control() && control::prim_gave_up(ctx, f);
+        sync_return(py, ctx, f, info.role, retval);
+        giveup::on_return(py, ctx, f, info.role, retval, gave_up);
         if ctx.in_control() {
             control::prim_return(ctx, f);
         }
-        sync_return(py, ctx, f, info.role, retval);
     }
 }
 

@@ -86,7 +86,13 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             else {
                 return;
             };
-            emit(ctx, EventKind::SemRelease, loc, id.0, 0);
+            emit(
+                ctx,
+                EventKind::SemRelease,
+                loc,
+                id.0,
+                super::sems::aux(&this, false),
+            );
         }
         Role::BarrierWait => {
             let Some(loc) = user_call_site(py, f) else {
@@ -345,7 +351,13 @@ pub(super) fn sync_return(
             else {
                 return;
             };
-            emit(ctx, EventKind::SemAcquire, loc, id.0, 0);
+            emit(
+                ctx,
+                EventKind::SemAcquire,
+                loc,
+                id.0,
+                super::sems::aux(&this, true),
+            );
         }
         Role::QueueGet => {
             let Some(loc) = user_call_site(py, f) else {
