@@ -134,6 +134,14 @@ pub fn sem_release(obj: &Bound<'_, PyAny>, value_now: u64, n: u64, bound: Option
         .0 = value;
 }
 
+/// Notes something the model cannot explore in this run (said once in the
+/// run's `limits`).
+pub fn note_limit(msg: String) {
+    if let Some(run) = lock().as_mut() {
+        run.note_limit(msg);
+    }
+}
+
 /// The strategy made a timed semaphore acquire give up: the wait inside
 /// the call (on the semaphore's condition) expires at once, and the
 /// virtual clock moves past its `timeout`, so that the call's own

@@ -253,10 +253,12 @@ impl Run {
                         continue;
                     }
                     // What it would do by giving up: fail (a try, at once)
-                    // or time out (a timed wait, at its deadline).
+                    // or time out (a timed wait, at its deadline; whether or
+                    // not the lock it re-acquires next, a condition's, is
+                    // free: that is a step of its own).
                     let readiness = match (rest_ok, b.try_only, b.deadline) {
                         (true, true, _) => Readiness::Ready,
-                        (true, false, Some(d)) => Readiness::Timeout(d),
+                        (_, false, Some(d)) => Readiness::Timeout(d),
                         _ => continue,
                     };
                     out.push(Candidate {

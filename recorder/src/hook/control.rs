@@ -393,6 +393,21 @@ fn acquire(
             site,
         ),
     };
+    // Re-acquiring the lock after a wake-up already recorded (a timeout):
+    // what comes next is the acquire of the condition's lock.
+    let (kind, target) = match prims.iter().rev().find(|p| p.role == Role::CondWait) {
+        Some(p) if kind == EventKind::CondWake && ctx.woken_waits.borrow().contains(&p.frame) => {
+            let lock = ctx
+                .cond_waits
+                .borrow()
+                .iter()
+                .find(|w| w.frame == p.frame)
+                .and_then(|w| w.lock)
+                .map_or(u32::MAX, |(l, _)| l.0);
+            (EventKind::LockAcquire, lock)
+        }
+        _ => (kind, target),
+    };
     // Entering a condition (`with cond:`) records the acquire of its lock
     // just as a plain acquire does.
     let turn_first = match outer {
@@ -429,6 +444,7 @@ fn acquire(
                 if let Some(p) = ctx.prims.borrow_mut().iter_mut().find(|p| p.site.is_some()) {
                     p.gave_up = true;
                 }
+                timed_out_wake(ctx);
             }
             r
         }
@@ -436,6 +452,48 @@ fn acquire(
             set_abort();
             Resume::Proceed
         }
+    }
+}
+
+/// A user's `Condition.wait(timeout)` timed out: its wake-up is recorded
+/// now, as the step the strategy chose, since re-acquiring the condition's
+/// lock may wait (another actor may hold it: a timeout does not need it).
+fn timed_out_wake(ctx: &ThreadCtx) {
+    let found = ctx
+        .prims
+        .borrow()
+        .iter()
+        .rev()
+        .find(|p| p.role == Role::CondWait)
+        .and_then(|p| Some((p.frame, p.site?, p.id)));
+    let Some((frame, site, cond)) = found else {
+        return;
+    };
+    if cond == u32::MAX {
+        return;
+    }
+    let recorded = ctx
+        .cond_waits
+        .borrow()
+        .iter()
+        .any(|w| w.frame == frame && w.lock.is_some());
+    if !recorded || !gate(ctx, EventKind::CondWake, site, cond, 0) {
+        return;
+    }
+    session::with(|s| s.emit(ctx.actor, EventKind::CondWake, site, cond, 0));
+    ctx.woken_waits.borrow_mut().push(frame);
+}
+
+/// Whether the `Condition.wait` of `frame` recorded its wake-up already
+/// (forgotten once asked).
+pub(super) fn take_woken(ctx: &ThreadCtx, frame: usize) -> bool {
+    let mut w = ctx.woken_waits.borrow_mut();
+    match w.iter().position(|&f| f == frame) {
+        Some(i) => {
+            w.swap_remove(i);
+            true
+        }
+        None => false,
     }
 }
 
@@ -558,6 +616,7 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
         Role::SemAcquire => super::sems::acquire_call(py, ctx, f, &this),
         Role::SemRelease => super::sems::release_turn(py, ctx, &this),
         Role::QueueGet => super::giveup::queue_get_call(py, ctx, f, &this),
+        Role::QueuePut if timed => super::giveup::queue_put_call(ctx, &this),
         _ => {}
     }
 }

@@ -18,6 +18,9 @@ pub struct ThreadCtx {
     /// A lock acquire waiting to learn whether it succeeded.
     pub(super) pending: Cell<Option<Pending>>,
     pub(super) cond_waits: RefCell<Vec<CondWaitState>>,
+    /// `Condition.wait` calls (by frame) that timed out and recorded their
+    /// wake-up then, before re-acquiring the lock (held by another actor).
+    pub(super) woken_waits: RefCell<Vec<usize>>,
     pub(super) barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
     /// Futures whose `result()`/`exception()` call is in progress (by frame).
     pub(super) future_calls: RefCell<Vec<(usize, ObjId)>>,
@@ -106,6 +109,7 @@ impl ThreadCtx {
             generation,
             pending: Cell::new(None),
             cond_waits: RefCell::new(Vec::new()),
+            woken_waits: RefCell::new(Vec::new()),
             barrier_waits: RefCell::new(Vec::new()),
             future_calls: RefCell::new(Vec::new()),
             start_loc: Cell::new(start_loc),

@@ -33,6 +33,29 @@ pub(super) fn queue_get_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, q: &
     }
 }
 
+/// On the call of `Queue.put` with a timeout (or `block=False`): a put on a
+/// full queue is recorded when called, before it waits, so whether it
+/// would time out is not a choice the explorers can make; the run says so.
+pub(super) fn queue_put_call(ctx: &ThreadCtx, q: &Bound<'_, PyAny>) {
+    let size = |name: &str| q.getattr(name).and_then(|n| n.extract::<u64>()).ok();
+    let full = match (
+        size("maxsize"),
+        q.call_method0("qsize")
+            .and_then(|n| n.extract::<u64>())
+            .ok(),
+    ) {
+        (Some(max), Some(n)) => max > 0 && n >= max,
+        _ => false,
+    };
+    let site = ctx.prims.borrow().last().and_then(|p| p.site);
+    if full {
+        crate::control::note_limit(format!(
+            "a timed Queue.put on a full queue at {}: whether it times out is not explored (the put is recorded when called)",
+            crate::control::loc_text(site.unwrap_or_default())
+        ));
+    }
+}
+
 /// On the return of a recognized primitive (after `sync_return`):
 /// `gave_up` says whether a wait inside it gave up (controlled runs).
 pub(super) fn on_return(

@@ -228,18 +228,22 @@ pub(super) fn sync_return(
             else {
                 return;
             };
-            if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
-                return;
+            // A timed-out wake-up may have been recorded when it timed out
+            // (see `control::timed_out_wake`).
+            if !super::control::take_woken(ctx, f.addr()) {
+                if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
+                    return;
+                }
+                session::with(|s| {
+                    s.emit(
+                        ctx.actor,
+                        EventKind::CondWake,
+                        loc,
+                        cond.0,
+                        returned_true as u64,
+                    )
+                });
             }
-            session::with(|s| {
-                s.emit(
-                    ctx.actor,
-                    EventKind::CondWake,
-                    loc,
-                    cond.0,
-                    returned_true as u64,
-                )
-            });
             if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 1) {
                 return;
             }
