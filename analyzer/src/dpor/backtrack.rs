@@ -4,8 +4,7 @@
 
 use racetrace_formats::{ActorId, Event, EventKind, LocId, Schedule, Tables};
 
-use super::execution::Execution;
-use super::explorer::build_reversal;
+use super::execution::{build_reversal, Execution};
 use super::wakeup::Seq;
 
 /// One reversible race of a trace and the schedule that reverses it.

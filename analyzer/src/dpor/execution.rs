@@ -16,6 +16,7 @@
 use racetrace_formats::{Event, Tables};
 
 use super::op::{dependent, reversible, sem_available, Cell, Op, NONE};
+use super::wakeup::Seq;
 
 /// Per-event record.
 #[derive(Clone, Copy, Debug)]
@@ -413,4 +414,25 @@ impl Execution {
             }
         }
     }
+}
+
+/// Builds the sequence that reverses the race (`i`, later) into `seq`:
+/// notdep(i) in execution order, then `later`. `notdep` receives the event
+/// indices (without `later`). Shared by the explorer and by
+/// `backtrack_points`.
+pub(crate) fn build_reversal(
+    exec: &Execution,
+    i: usize,
+    later: Op,
+    notdep: &mut Vec<u32>,
+    seq: &mut Seq,
+) {
+    exec.notdep_into(i, notdep);
+    seq.begin(notdep.len() + 1);
+    for (x, &ex) in notdep.iter().enumerate() {
+        let op = exec.recs[ex as usize].op;
+        seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
+        debug_assert_eq!(seq.len(), x + 1);
+    }
+    seq.push_last(later);
 }

@@ -10,7 +10,7 @@
 
 use racetrace_formats::{ActorId, Event, Schedule, Tables};
 
-use super::execution::Execution;
+use super::execution::{build_reversal, Execution};
 use super::op::{dependent, Op, NONE};
 use super::wakeup::{Forest, Seq};
 
@@ -591,24 +591,3 @@ static EMPTY_TABLES: Tables = Tables {
     keys: Vec::new(),
     actors: Vec::new(),
 };
-
-/// Builds the sequence that reverses the race (`i`, later) into `seq`:
-/// notdep(i) in execution order, then `later`. `notdep` receives the event
-/// indices (without `later`). Shared by the explorer and by
-/// `backtrack_points`.
-pub(crate) fn build_reversal(
-    exec: &Execution,
-    i: usize,
-    later: Op,
-    notdep: &mut Vec<u32>,
-    seq: &mut Seq,
-) {
-    exec.notdep_into(i, notdep);
-    seq.begin(notdep.len() + 1);
-    for (x, &ex) in notdep.iter().enumerate() {
-        let op = exec.recs[ex as usize].op;
-        seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
-        debug_assert_eq!(seq.len(), x + 1);
-    }
-    seq.push_last(later);
-}

@@ -29,6 +29,15 @@ fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
     }
 }
 
+/// A primitive's label in backquotes, for reports (`?` when unknown).
+pub(super) fn quoted(label: &str) -> String {
+    if label.is_empty() {
+        "?".into()
+    } else {
+        format!("`{label}`")
+    }
+}
+
 fn emit_key(
     ctx: &ThreadCtx,
     kind: EventKind,
@@ -47,6 +56,7 @@ mod access;
 mod control;
 mod giveup;
 mod locks;
+mod prims;
 mod sems;
 mod stdlib;
 mod tables;
@@ -69,7 +79,7 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     );
     if info.role != Role::None {
         if in_control {
-            control::prim_call(py, ctx, f, info.role);
+            prims::prim_call(py, ctx, f, info.role);
         }
         sync_call(py, ctx, f, info.role);
         if info.role == Role::SemRelease && ctx.in_control() && !aborting() {
@@ -101,11 +111,11 @@ pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&
         }
         // The call's events are recorded while its primitive is still on
         // the stack (the gate reads whether it was a timed wait).
-        let gave_up = ctx.in_control() && control::prim_gave_up(ctx, f);
+        let gave_up = ctx.in_control() && prims::prim_gave_up(ctx, f);
         sync_return(py, ctx, f, info.role, retval);
         giveup::on_return(py, ctx, f, info.role, retval, gave_up);
         if ctx.in_control() {
-            control::prim_return(ctx, f);
+            prims::prim_return(ctx, f);
         }
     }
 }

@@ -2,7 +2,6 @@
 //! before it runs, as the model of the semaphore's value decides (see
 //! `control::sems`); `release` updates that value once its step is taken.
 
-use super::control::quoted;
 use super::*;
 use crate::control::{self as ctl, Resume};
 

@@ -230,7 +230,7 @@ pub(super) fn sync_return(
             };
             // A timed-out wake-up may have been recorded when it timed out
             // (see `control::timed_out_wake`).
-            if !super::control::take_woken(ctx, f.addr()) {
+            if !super::prims::take_woken(ctx, f.addr()) {
                 if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
                     return;
                 }
