@@ -124,7 +124,10 @@ pub fn effect(ev: &Event) -> SyncEffect {
         EventSet => SyncEffect::Release(Channel::Object(obj), EdgeKind::SetWait),
         EventClear => SyncEffect::Reset(Channel::Object(obj)),
         EventWait => SyncEffect::Acquire(Channel::Object(obj), EdgeKind::SetWait),
-        EventWaitTimeout => SyncEffect::None,
+        // Operations that gave up (a failed try, a timed-out wait) received
+        // nothing from anyone.
+        EventWaitTimeout | LockAcquireFail | SemAcquireFail | QueueGetFail | QueuePutFail
+        | JoinTimeout => SyncEffect::None,
         // The condition's lock is released and re-taken around the wait;
         // those are recorded as lock events of their own.
         CondWait => SyncEffect::None,

@@ -39,7 +39,7 @@ fn info_json_fields() {
     let v = json(&run);
     assert_eq!(v["program"], "app.py");
     assert_eq!(v["mode"], "synthetic");
-    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["format_version"], racetrace_formats::FORMAT_VERSION);
     assert_eq!(v["event_count"], 12);
     assert_eq!(v["chunk_count"], 1);
     assert_eq!(v["outcome"]["kind"], "ok");

@@ -4,7 +4,7 @@
 
 mod dpor_sim;
 
-use dpor_sim::{brute_force, explore, preemptions, MOp, Program, ITEM0, WHOLE};
+use dpor_sim::{brute_force, check, explore, preemptions, MOp, Program, ITEM0, WHOLE};
 use proptest::prelude::*;
 use racetrace_analyzer::dpor::DporConfig;
 
@@ -19,34 +19,6 @@ const Q: u32 = 300;
 
 fn prog(actors: Vec<Vec<MOp>>) -> Program {
     Program { actors }
-}
-
-/// Explores `p` without a bound, checks it against brute force, returns the
-/// number of classes.
-fn check(p: &Program) -> usize {
-    let expected = brute_force(p, true);
-    let got = explore(p, DporConfig::default());
-    let s = got.stats;
-    assert_eq!(s.sleep_blocked, 0, "sleep-set-blocked executions: {s:?}");
-    assert_eq!(s.infeasible, 0, "infeasible wakeup sequences: {s:?}");
-    assert_eq!(s.diverged, 0, "replay diverged: {s:?}");
-    assert_eq!(s.bound_pruned, 0);
-    assert_eq!(
-        got.runs.len(),
-        got.classes.len(),
-        "a class was explored twice ({s:?})"
-    );
-    assert_eq!(
-        got.classes.len(),
-        expected.len(),
-        "explored {} classes, brute force finds {} ({s:?})",
-        got.classes.len(),
-        expected.len()
-    );
-    assert_eq!(got.classes, expected);
-    assert_eq!(s.executions as usize, got.runs.len());
-    assert_eq!(s.pending, 0);
-    expected.len()
 }
 
 #[test]

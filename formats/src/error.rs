@@ -52,12 +52,14 @@ pub enum FormatError {
     /// A format version this build cannot read. Checked before anything
     /// else is decoded, so a newer file is never misread.
     #[error(
-        "{file}: offset {offset}: unsupported format version {version} (supported: {supported})"
+        "{file}: offset {offset}: unsupported format version {version} (supported: {oldest} to {supported})"
     )]
     UnsupportedVersion {
         file: String,
         offset: u64,
         version: u32,
+        /// The oldest and the newest version this build reads.
+        oldest: u32,
         supported: u32,
     },
 

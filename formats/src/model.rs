@@ -284,13 +284,14 @@ event_kinds! {
     Read = 0 => "read",
     Write = 1 => "write",
 
-    // Locks (target: obj). Only successful acquires are recorded.
+    // Locks (target: obj). A failed acquire is `LockAcquireFail`.
     /// Lock/RLock acquired; aux = recursion depth after the acquire (1 for a
     /// plain lock).
     LockAcquire = 2 => "acquire",
     /// aux = recursion depth before the release.
     LockRelease = 3 => "release",
-    /// Semaphore / BoundedSemaphore.
+    /// Semaphore / BoundedSemaphore; aux = 1 + the semaphore's value just
+    /// before the operation (0: not known, as in format version 1).
     SemAcquire = 4 => "sem-acquire",
     SemRelease = 5 => "sem-release",
 
@@ -352,6 +353,21 @@ event_kinds! {
     QueueTaskDone = 29 => "task-done",
     /// `Queue.join` returned: every item put so far was marked done.
     QueueJoin = 30 => "queue-join",
+
+    // Operations that gave up (format version 2): a try (`blocking=False`)
+    // that found the resource taken, or a timed wait that timed out. They
+    // read the state of what they waited for and change nothing.
+    /// `Lock/RLock.acquire` returned False (target: obj, the lock).
+    LockAcquireFail = 31 => "acquire-failed",
+    /// `Semaphore.acquire` returned False (target: obj); aux as `SemAcquire`.
+    SemAcquireFail = 32 => "sem-acquire-failed",
+    /// `Queue.get` raised `Empty` (target: obj, the queue).
+    QueueGetFail = 33 => "get-failed",
+    /// `Queue.put` raised `Full` (target: obj, the queue).
+    QueuePutFail = 34 => "put-failed",
+    /// `Thread.join(timeout)` returned with the thread still running
+    /// (target: actor, the thread).
+    JoinTimeout = 35 => "join-timeout",
 }
 
 impl EventKind {
@@ -367,9 +383,8 @@ impl EventKind {
         use EventKind::*;
         match self {
             Read | Write | IoRead | IoWrite => TargetKind::Key,
-            Spawn | ActorStart | ActorExit | Join | TaskCreate | TaskAwait | TaskSwitch | Yield => {
-                TargetKind::Actor
-            }
+            Spawn | ActorStart | ActorExit | Join | JoinTimeout | TaskCreate | TaskAwait
+            | TaskSwitch | Yield => TargetKind::Actor,
             _ => TargetKind::Obj,
         }
     }
@@ -429,11 +444,16 @@ pub enum Mode {
     Synthetic = 3,
 }
 
-/// File header. `format_version` is the version of the file format, checked
-/// The format version this build writes and the only one it reads (the
-/// header's `format_version`; the byte codec of events is versioned with it).
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (the header's `format_version`;
+/// the byte codec of events is versioned with it). Version 2 added the
+/// event kinds of operations that gave up (`LockAcquireFail`, ...) and the
+/// semaphore's value in `aux`; a version 1 trace is a valid version 2 trace.
+pub const FORMAT_VERSION: u32 = 2;
 
+/// The oldest format version this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// File header. `format_version` is the version of the file format, checked
 /// before anything else is decoded.
 #[derive(
     Clone,

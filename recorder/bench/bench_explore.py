@@ -12,7 +12,11 @@ programs.
    (setup, start and join the threads, invariant) without racetrace.
 2. **Explored / optimal** on the count programs of the tests, the optimal
    number being computed by brute force over every interleaving of each
-   program's visible operations (see `tests/test_explore_dpor.py`).
+   program's visible operations (see `tests/test_explore_dpor.py`; for
+   semaphores, tries and timed acquires, `tests/test_explore_sync.py`).
+
+`--rate-only` measures executions per second only (to measure another
+build of racetrace, without the newer count programs, in the same run).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import racetrace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from test_explore_dpor import mazurkiewicz_count  # noqa: E402
+from test_explore_sync import mazurkiewicz_count as sync_count  # noqa: E402
 
 
 class State:
@@ -107,9 +112,62 @@ COUNTS = [
 ]
 
 
+def sync_fresh() -> State:
+    s = State()
+    s.sem = threading.Semaphore(2)
+    s.lock = threading.Lock()
+    s.count = 0
+    s.skipped = 0
+    return s
+
+
+def sem_incr(s: State) -> None:
+    with s.sem:
+        v = s.count
+        s.count = v + 1
+
+
+def holder(s: State) -> None:
+    with s.lock:
+        s.count += 1
+
+
+def trier(s: State) -> None:
+    if s.lock.acquire(blocking=False):
+        try:
+            s.count += 1
+        finally:
+            s.lock.release()
+    else:
+        s.skipped += 1
+
+
+def timed(s: State) -> None:
+    if s.lock.acquire(timeout=1.0):
+        try:
+            s.count += 1
+        finally:
+            s.lock.release()
+    else:
+        s.skipped += 1
+
+
+_SECTION = [("sacq", "S"), ("r", "c"), ("w", "c"), ("srel", "S")]
+_HOLDER = [("acq", "L"), ("r", "c"), ("w", "c"), ("rel", "L")]
+_TRY = [("try", "L", [("r", "c"), ("w", "c"), ("rel", "L")], [("r", "k"), ("w", "k")])]
+SYNC_COUNTS = [
+    ("2 threads in a Semaphore(2)", [sem_incr] * 2, ([_SECTION] * 2, {"S": 2})),
+    ("3 threads in a Semaphore(2)", [sem_incr] * 3, ([_SECTION] * 3, {"S": 2})),
+    ("holder + try-acquire", [holder, trier], ([_HOLDER, _TRY], {})),
+    ("holder + timed acquire", [holder, timed], ([_HOLDER, _TRY], {})),
+    ("2 try-acquires", [trier, trier], ([_TRY, _TRY], {})),
+]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rate-only", action="store_true")
     args = ap.parse_args()
 
     threads = [rw] * 4
@@ -125,6 +183,8 @@ def main() -> None:
     print(f"  explore_dpor: median {statistics.median(rates):,.0f}/s  (runs: {', '.join(f'{x:,.0f}' for x in rates)})")
     print(f"  plain:        median {statistics.median(plain_rates):,.0f}/s")
     print(f"  ms per explored execution: {1000 / statistics.median(rates):.3f}")
+    if args.rate_only:
+        return
     print()
     print("explored / optimal:")
     for name, fns, model in COUNTS:
@@ -133,6 +193,10 @@ def main() -> None:
         print(f"  {name:<38} {c.num_explored:>4} / {opt:<4} = {c.num_explored / opt:.2f}  exhausted={c.exhausted}")
     # The executions-per-second program, from its last run above.
     print(f"  {'4 threads read-then-write':<38} {r.num_explored:>4} / {optimal:<4} = {r.num_explored / optimal:.2f}  exhausted={r.exhausted}")
+    for name, fns, (model, sems) in SYNC_COUNTS:
+        opt = sync_count(model, sems)
+        c = racetrace.explore_dpor(sync_fresh, fns, always)
+        print(f"  {name:<38} {c.num_explored:>4} / {opt:<4} = {c.num_explored / opt:.2f}  exhausted={c.exhausted}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,7 @@
 
 use racetrace_formats::{ActorId, Event, EventKind, LocId, Schedule, Tables};
 
-use super::execution::Execution;
-use super::explorer::build_reversal;
+use super::execution::{build_reversal, Execution};
 use super::wakeup::Seq;
 
 /// One reversible race of a trace and the schedule that reverses it.
@@ -34,7 +33,8 @@ pub fn backtrack_points(tables: &Tables, events: &[Event]) -> Vec<Backtrack> {
     let mut exec = Execution::default();
     exec.reset();
     for ev in events {
-        exec.push(ev, tables);
+        // A trace does not say which waits were timed: as if none were.
+        exec.push(ev, tables, false);
     }
     let mut out = Vec::new();
     let (mut pre, mut acc, mut races, mut notdep) =

@@ -15,7 +15,8 @@
 
 use racetrace_formats::{Event, Tables};
 
-use super::op::{dependent, reversible, Cell, Op, NONE};
+use super::op::{dependent, reversible, sem_available, Cell, Op, NONE};
+use super::wakeup::Seq;
 
 /// Per-event record.
 #[derive(Clone, Copy, Debug)]
@@ -27,8 +28,8 @@ pub(crate) struct Rec {
     /// Event whose clock is this actor's knowledge just before this event:
     /// its previous event, or for a first event its creation; `NONE` if none.
     pub pre: u32,
-    /// Event flag set / queue non-empty just before this event (for events
-    /// on an `Event` or a queue).
+    /// The object available just before this event: lock free, semaphore
+    /// above 0, event flag set, queue non-empty (synchronization events).
     pub avail_before: bool,
 }
 
@@ -199,9 +200,10 @@ impl Execution {
         }
     }
 
-    /// Appends the next event of the execution.
-    pub fn push(&mut self, ev: &Event, tables: &Tables) -> Op {
-        let op = Op::of(ev, tables);
+    /// Appends the next event of the execution; `timed`: it was a try or a
+    /// timed wait (see `Op::timed`).
+    pub fn push(&mut self, ev: &Event, tables: &Tables, timed: bool) -> Op {
+        let op = Op::of(ev, tables).with_timed(timed);
         self.push_op(ev, op);
         op
     }
@@ -268,10 +270,15 @@ impl Execution {
                     join_into(&mut c, &o.sync.reads);
                 }
                 use racetrace_formats::EventKind::*;
-                avail_before = o.level > 0;
+                avail_before = match op.kind {
+                    // `level` of a lock: 1 while held.
+                    LockAcquire | LockRelease | LockAcquireFail => o.level == 0,
+                    SemAcquire | SemRelease | SemAcquireFail => sem_available(op.kind, ev.aux),
+                    _ => o.level > 0,
+                };
                 match op.kind {
-                    EventSet => o.level = 1,
-                    EventClear => o.level = 0,
+                    EventSet | LockAcquire => o.level = 1,
+                    EventClear | LockRelease => o.level = 0,
                     QueuePut => o.level += 1,
                     QueueGet => o.level -= 1,
                     _ => {}
@@ -407,4 +414,25 @@ impl Execution {
             }
         }
     }
+}
+
+/// Builds the sequence that reverses the race (`i`, later) into `seq`:
+/// notdep(i) in execution order, then `later`. `notdep` receives the event
+/// indices (without `later`). Shared by the explorer and by
+/// `backtrack_points`.
+pub(crate) fn build_reversal(
+    exec: &Execution,
+    i: usize,
+    later: Op,
+    notdep: &mut Vec<u32>,
+    seq: &mut Seq,
+) {
+    exec.notdep_into(i, notdep);
+    seq.begin(notdep.len() + 1);
+    for (x, &ex) in notdep.iter().enumerate() {
+        let op = exec.recs[ex as usize].op;
+        seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
+        debug_assert_eq!(seq.len(), x + 1);
+    }
+    seq.push_last(later);
 }

@@ -10,7 +10,7 @@
 
 use racetrace_formats::{ActorId, Event, Schedule, Tables};
 
-use super::execution::Execution;
+use super::execution::{build_reversal, Execution};
 use super::op::{dependent, Op, NONE};
 use super::wakeup::{Forest, Seq};
 
@@ -266,19 +266,30 @@ impl Explorer {
         }
 
         // Free choice: an enabled actor not asleep, preferably the previous
-        // one (no preemption).
+        // one (no preemption); one that would give up (time out) only when
+        // no other can go, so that a poll loop does not spin while the
+        // actor it waits for could run. Giving up earlier is explored as
+        // the reversal of the race with what let the wait succeed.
         let asleep = |a: u32, sleep: &[Op]| sleep.iter().any(|o| o.actor == a);
-        let sleep = &self.points[k].sleep;
-        let pick = if prev_enabled && !asleep(prev, sleep) {
-            Some(prev)
-        } else if over_bound(prev_enabled) {
-            None
-        } else {
+        let gives_up = |a: u32| {
             enabled
                 .iter()
-                .map(|p| p.actor.0)
-                .filter(|&a| !asleep(a, sleep))
+                .any(|p| p.actor.0 == a && Op::of(p, &EMPTY_TABLES).gave_up)
+        };
+        let sleep = &self.points[k].sleep;
+        let awake = |a: &u32| !asleep(*a, sleep);
+        let prev_ok = prev_enabled && !asleep(prev, sleep);
+        let pick = if prev_ok && !gives_up(prev) {
+            Some(prev)
+        } else if over_bound(prev_enabled) {
+            prev_ok.then_some(prev)
+        } else {
+            let ids = || enabled.iter().map(|p| p.actor.0).filter(awake);
+            ids()
+                .filter(|&a| !gives_up(a))
                 .min()
+                .or_else(|| prev_ok.then_some(prev))
+                .or_else(|| ids().min())
         };
         match pick {
             Some(a) => {
@@ -316,13 +327,22 @@ impl Explorer {
     /// every member): ids of keys, objects and actors must mean the same
     /// thing in every execution of one exploration.
     pub fn executed(&mut self, ev: &Event, tables: &Tables) {
+        self.executed_timed(ev, tables, false)
+    }
+
+    /// As [`Explorer::executed`], for an event that was a try or a timed
+    /// wait when `timed` (a lock acquire with `blocking=False` or a timeout,
+    /// a wait with a timeout): had it run before what let it succeed, it
+    /// would have given up rather than blocked, so its races with its
+    /// enablers are reversed too (giving up is a class of its own).
+    pub fn executed_timed(&mut self, ev: &Event, tables: &Tables, timed: bool) {
         assert_eq!(self.phase, Phase::Running, "executed outside an execution");
         let k = self.step;
         debug_assert_eq!(
             ev.actor.0, self.points[k].actor,
             "executed by another actor"
         );
-        let op = self.exec.push(ev, tables);
+        let op = self.exec.push(ev, tables, timed);
         self.step += 1;
         if k < self.branch {
             // A replayed step must do what it did before (its footprint is
@@ -571,24 +591,3 @@ static EMPTY_TABLES: Tables = Tables {
     keys: Vec::new(),
     actors: Vec::new(),
 };
-
-/// Builds the sequence that reverses the race (`i`, later) into `seq`:
-/// notdep(i) in execution order, then `later`. `notdep` receives the event
-/// indices (without `later`). Shared by the explorer and by
-/// `backtrack_points`.
-pub(crate) fn build_reversal(
-    exec: &Execution,
-    i: usize,
-    later: Op,
-    notdep: &mut Vec<u32>,
-    seq: &mut Seq,
-) {
-    exec.notdep_into(i, notdep);
-    seq.begin(notdep.len() + 1);
-    for (x, &ex) in notdep.iter().enumerate() {
-        let op = exec.recs[ex as usize].op;
-        seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
-        debug_assert_eq!(seq.len(), x + 1);
-    }
-    seq.push_last(later);
-}

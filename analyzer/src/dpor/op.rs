@@ -40,6 +40,13 @@ pub struct Op {
     pub(crate) kind: EventKind,
     pub(crate) cell: Cell,
     pub(crate) write: bool,
+    /// The operation gave up: a try that found the resource taken, a timed
+    /// wait that timed out. It reads what it waited for and changes nothing.
+    pub(crate) gave_up: bool,
+    /// The operation needs no other event to go: it gave up, or it is a
+    /// try or a timed wait, which, run before what let it succeed, would
+    /// have given up instead of blocking.
+    pub(crate) timed: bool,
 }
 
 impl Op {
@@ -64,23 +71,44 @@ impl Op {
             // Re-entering an RLock (or leaving an inner level) never blocks
             // and nobody else can touch the lock meanwhile: purely local.
             LockAcquire | LockRelease if ev.aux > 1 => (Cell::Local, false),
-            // Waits that do not change the flag commute with each other.
-            EventWait | EventWaitTimeout => (Cell::Sync(ev.target), false),
+            // Waits that do not change the flag commute with each other;
+            // so do operations that gave up (they only read the state).
+            EventWait | EventWaitTimeout | LockAcquireFail | SemAcquireFail | QueueGetFail
+            | QueuePutFail => (Cell::Sync(ev.target), false),
             LockAcquire | LockRelease | SemAcquire | SemRelease | EventSet | EventClear
             | CondWait | CondWake | CondNotify | CondNotifyAll | BarrierArrive | BarrierLeave
             | BarrierAbort | QueuePut | QueueGet | QueueTaskDone | QueueJoin => {
                 (Cell::Sync(ev.target), true)
             }
             Spawn | TaskCreate => (Cell::Actor(ev.target), true),
-            Join | TaskAwait => (Cell::Actor(ev.target), false),
+            Join | JoinTimeout | TaskAwait => (Cell::Actor(ev.target), false),
             ActorStart | ActorExit | TaskSwitch | Yield => (Cell::Local, false),
         };
+        let gave_up = matches!(
+            ev.kind,
+            EventWaitTimeout
+                | LockAcquireFail
+                | SemAcquireFail
+                | QueueGetFail
+                | QueuePutFail
+                | JoinTimeout
+                | BarrierAbort
+        ) || (ev.kind == CondWake && ev.aux == 0);
         Op {
             actor,
             kind: ev.kind,
             cell,
             write,
+            gave_up,
+            timed: gave_up,
         }
+    }
+
+    /// The same operation, marked as a try or a timed wait (see `timed`).
+    #[inline]
+    pub(crate) fn with_timed(mut self, timed: bool) -> Op {
+        self.timed |= timed;
+        self
     }
 
     /// Creates a new actor. Creations are mutually dependent because actor
@@ -108,12 +136,6 @@ impl Op {
                 | Join
                 | TaskAwait
         ) && self.cell != Cell::Local
-    }
-
-    #[inline]
-    pub(crate) fn is_release(self) -> bool {
-        matches!(self.kind, EventKind::LockRelease | EventKind::SemRelease)
-            && self.cell != Cell::Local
     }
 }
 
@@ -151,27 +173,46 @@ pub fn dependent(a: &Op, b: &Op) -> bool {
 
 /// Whether the race "`earlier` then `later`" can be reversed: is `later`
 /// still enabled when run before `earlier`? `avail_before` is the state of
-/// `earlier`'s object just before it (event flag set / queue non-empty).
+/// `earlier`'s object just before it: the lock free, the semaphore's value
+/// above 0, the event flag set, the queue non-empty.
 ///
 /// The rule every case follows: an operation is never moved before the
 /// operation that enabled it. A release enables the acquire after it, so
-/// release→acquire is not reversed; the acquire races with the previous
-/// *acquire* instead (see `Execution::races_of`). A join waits for the end of
-/// the actor it joins, an actor's events need its creation, a condition
-/// wake-up needs a notify, leaving a barrier needs every arrival, a queue
-/// join needs the `task_done` calls before it.
+/// release→acquire is not reversed (unless the semaphore had a unit left
+/// before the release); the acquire races with the previous *acquire*
+/// instead (see `Execution::races_of`), which found the lock free. An acquire
+/// that failed, or a wait that timed out, found the resource taken: a
+/// blocking operation cannot go in its place either. A join waits for the
+/// end of the actor it joins, an actor's events need its creation, a
+/// condition wake-up needs a notify, leaving a barrier needs every arrival,
+/// a queue join needs the `task_done` calls before it. A try or a timed
+/// wait needs nothing: moved before its enabler, it gives up instead.
 #[inline]
 pub(crate) fn reversible(earlier: &Op, avail_before: bool, later: &Op) -> bool {
     use EventKind::*;
     if earlier.cell == Cell::Actor(later.actor) {
         return false;
     }
+    if later.timed {
+        return true;
+    }
     match later.kind {
         Join | TaskAwait | CondWake | BarrierLeave => false,
-        LockAcquire | SemAcquire => !earlier.is_release(),
-        EventWait | QueueGet => avail_before,
+        LockAcquire | SemAcquire | EventWait | QueueGet => avail_before,
         // A `task_done` may be what let the join return.
         QueueJoin => earlier.kind != QueueTaskDone,
         _ => true,
+    }
+}
+
+/// Whether a semaphore had a unit left just before an operation on it
+/// (`aux` = 1 + its value then; 0 when unknown: as a lock, an acquire found
+/// it available and a release did not).
+#[inline]
+pub(crate) fn sem_available(kind: EventKind, aux: u64) -> bool {
+    if aux == 0 {
+        kind == EventKind::SemAcquire
+    } else {
+        aux > 1
     }
 }

@@ -6,8 +6,9 @@
 //! Object layout of every simulated program (the key table the engine gets):
 //! object 0 is an instance with attribute keys 0..8; object 1 is a list whose
 //! key 8 is the list as a whole (`len`, iteration) and keys 9..16 its items.
-//! Locks, events and queues are objects named by any number (they need no
-//! table entry).
+//! Locks, events, queues and semaphores are objects named by any number
+//! (they need no table entry); a semaphore starts with its number modulo
+//! 10 as its value ([`sem`]).
 
 #![allow(dead_code)]
 
@@ -21,6 +22,12 @@ use racetrace_formats::{
 /// Key of the whole list (conflicts with its items 9..16).
 pub const WHOLE: u32 = 8;
 pub const ITEM0: u32 = 9;
+
+/// A semaphore starting at `value` (< 10); `copy` tells apart semaphores
+/// with the same initial value.
+pub fn sem(value: u32, copy: u32) -> u32 {
+    400 + 10 * copy + value % 10
+}
 
 #[derive(Clone, Debug)]
 pub enum MOp {
@@ -45,6 +52,20 @@ pub enum MOp {
     /// start, downwards) until one holds 0, one read per step (lastzero's
     /// scan).
     ScanDown(u32),
+    /// Counting semaphore (see [`sem`]): blocks at 0.
+    SemAcquire(u32),
+    SemRelease(u32),
+    /// `lock.acquire(blocking=False)`, or a timed acquire: never blocks;
+    /// takes the lock if it is free (and releases it as its next step),
+    /// else fails.
+    TryAcquire(u32),
+    /// `sem.acquire(timeout=...)`: the same for a semaphore.
+    TrySemAcquire(u32),
+    /// `event.wait(timeout)`: returns at once if set, else times out.
+    TimedWait(u32),
+    /// `queue.get(timeout=...)`: takes an item if there is one, else
+    /// raises `Empty`.
+    TimedGet(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +122,8 @@ pub struct State {
     next_token: u64,
     /// Values of keys (0 until written by `StoreInc`).
     vals: Vec<i64>,
+    /// Semaphore values (absent: its initial value).
+    sems: Vec<(u32, u64)>,
 }
 
 fn ev(actor: u32, kind: EventKind, target: u32, aux: u64) -> Event {
@@ -133,7 +156,31 @@ impl State {
             queues: Vec::new(),
             next_token: 0,
             vals: vec![0; 32],
+            sems: Vec::new(),
         }
+    }
+
+    fn sem_value(&self, s: u32) -> u64 {
+        self.sems
+            .iter()
+            .find(|x| x.0 == s)
+            .map_or(u64::from(s % 10), |x| x.1)
+    }
+
+    fn set_sem(&mut self, s: u32, v: u64) {
+        match self.sems.iter_mut().find(|x| x.0 == s) {
+            Some(x) => x.1 = v,
+            None => self.sems.push((s, v)),
+        }
+    }
+
+    /// Whether the next operation of `a` is a try or a timed wait.
+    pub fn timed(&self, a: u32) -> bool {
+        let act = &self.actors[a as usize];
+        matches!(
+            act.ops.get(act.pc),
+            Some(MOp::TryAcquire(_) | MOp::TrySemAcquire(_) | MOp::TimedWait(_) | MOp::TimedGet(_))
+        )
     }
 
     fn held(&self, l: u32) -> bool {
@@ -178,6 +225,45 @@ impl State {
             MOp::Load(k) => (ev(a, EventKind::Read, *k, 0), true),
             MOp::StoreInc(k) => (ev(a, EventKind::Write, *k, 0), true),
             MOp::ScanDown(k) => (ev(a, EventKind::Read, act.cursor.unwrap_or(*k), 0), true),
+            MOp::SemAcquire(s) => {
+                let v = self.sem_value(*s);
+                (ev(a, EventKind::SemAcquire, *s, v + 1), v > 0)
+            }
+            MOp::SemRelease(s) => (
+                ev(a, EventKind::SemRelease, *s, self.sem_value(*s) + 1),
+                true,
+            ),
+            MOp::TrySemAcquire(s) => {
+                let v = self.sem_value(*s);
+                let kind = if v > 0 {
+                    EventKind::SemAcquire
+                } else {
+                    EventKind::SemAcquireFail
+                };
+                (ev(a, kind, *s, v + 1), true)
+            }
+            MOp::TryAcquire(l) => {
+                if self.held(*l) {
+                    (ev(a, EventKind::LockAcquireFail, *l, 0), true)
+                } else {
+                    (ev(a, EventKind::LockAcquire, *l, 1), true)
+                }
+            }
+            MOp::TimedWait(e) => {
+                if self.flags.contains(e) {
+                    (ev(a, EventKind::EventWait, *e, 0), true)
+                } else {
+                    (ev(a, EventKind::EventWaitTimeout, *e, 0), true)
+                }
+            }
+            MOp::TimedGet(q) => {
+                if self.queue_len(*q) > 0 {
+                    let next = self.queues.iter().find(|x| x.0 == *q).map_or(0, |x| x.2);
+                    (ev(a, EventKind::QueueGet, *q, next), true)
+                } else {
+                    (ev(a, EventKind::QueueGetFail, *q, 0), true)
+                }
+            }
         })
     }
 
@@ -240,6 +326,29 @@ impl State {
             Some(MOp::Get(q)) => {
                 self.queues.iter_mut().find(|x| x.0 == q).expect("queue").2 += 1;
             }
+            Some(MOp::SemAcquire(s)) => {
+                let v = self.sem_value(s);
+                self.set_sem(s, v - 1);
+            }
+            Some(MOp::SemRelease(s)) => {
+                let v = self.sem_value(s);
+                self.set_sem(s, v + 1);
+            }
+            // A successful try holds what it took for one step.
+            Some(MOp::TryAcquire(l)) if e.kind == EventKind::LockAcquire => {
+                self.holder.push((l, a));
+                let act = &mut self.actors[a as usize];
+                act.ops.insert(act.pc, MOp::Release(l));
+            }
+            Some(MOp::TrySemAcquire(s)) if e.kind == EventKind::SemAcquire => {
+                let v = self.sem_value(s);
+                self.set_sem(s, v - 1);
+                let act = &mut self.actors[a as usize];
+                act.ops.insert(act.pc, MOp::SemRelease(s));
+            }
+            Some(MOp::TimedGet(q)) if e.kind == EventKind::QueueGet => {
+                self.queues.iter_mut().find(|x| x.0 == q).expect("queue").2 += 1;
+            }
             _ => {}
         }
         e
@@ -269,14 +378,23 @@ pub fn model_dependent(a: &Event, b: &Event) -> bool {
         return writes && overlap;
     }
     let group = |e: &Event| match e.kind {
-        LockAcquire | LockRelease => Some(0),
-        EventSet | EventClear | EventWait => Some(1),
-        QueuePut | QueueGet => Some(2),
+        LockAcquire | LockRelease | LockAcquireFail => Some(0),
+        EventSet | EventClear | EventWait | EventWaitTimeout => Some(1),
+        QueuePut | QueueGet | QueueGetFail => Some(2),
+        // Every operation of a semaphore conflicts with every other (but
+        // two that gave up): conservative, as the engine is.
+        SemAcquire | SemRelease | SemAcquireFail => Some(3),
         _ => None,
     };
+    // Waits, and operations that gave up, only look at the state.
+    let looks = |e: &Event| {
+        matches!(
+            e.kind,
+            EventWait | EventWaitTimeout | LockAcquireFail | QueueGetFail | SemAcquireFail
+        )
+    };
     match (group(a), group(b)) {
-        (Some(1), Some(1)) => a.target == b.target && !(a.kind == EventWait && b.kind == EventWait),
-        (Some(x), Some(y)) => x == y && a.target == b.target,
+        (Some(x), Some(y)) => x == y && a.target == b.target && !(looks(a) && looks(b)),
         _ => false,
     }
 }
@@ -405,8 +523,9 @@ pub fn explore(p: &Program, config: DporConfig) -> Explored {
             }
             match x.choose(&enabled) {
                 Some(a) => {
+                    let timed = st.timed(a.0);
                     let e = st.step(a.0);
-                    x.executed(&e, &tables);
+                    x.executed_timed(&e, &tables, timed);
                     events.push(e);
                 }
                 None => {
@@ -428,6 +547,34 @@ pub fn explore(p: &Program, config: DporConfig) -> Explored {
     out
 }
 
+/// Explores `p` without a bound, checks it against brute force, returns the
+/// number of classes.
+pub fn check(p: &Program) -> usize {
+    let expected = brute_force(p, true);
+    let got = explore(p, DporConfig::default());
+    let s = got.stats;
+    assert_eq!(s.sleep_blocked, 0, "sleep-set-blocked executions: {s:?}");
+    assert_eq!(s.infeasible, 0, "infeasible wakeup sequences: {s:?}");
+    assert_eq!(s.diverged, 0, "replay diverged: {s:?}");
+    assert_eq!(s.bound_pruned, 0);
+    assert_eq!(
+        got.runs.len(),
+        got.classes.len(),
+        "a class was explored twice ({s:?})"
+    );
+    assert_eq!(
+        got.classes.len(),
+        expected.len(),
+        "explored {} classes, brute force finds {} ({s:?})",
+        got.classes.len(),
+        expected.len()
+    );
+    assert_eq!(got.classes, expected);
+    assert_eq!(s.executions as usize, got.runs.len());
+    assert_eq!(s.pending, 0);
+    expected.len()
+}
+
 /// Runs the program under the engine and counts executions only (for the
 /// benchmark: no class bookkeeping).
 pub fn explore_count(p: &Program, config: DporConfig) -> u64 {
@@ -443,8 +590,9 @@ pub fn explore_count(p: &Program, config: DporConfig) -> u64 {
                 break;
             }
             let a = x.choose(&enabled).expect("optimal DPOR never abandons");
+            let timed = st.timed(a.0);
             let e = st.step(a.0);
-            x.executed(&e, &tables);
+            x.executed_timed(&e, &tables, timed);
         }
         x.end_execution(&blocked);
         n += 1;

@@ -38,11 +38,14 @@ impl Scanner<'_> {
             )));
         }
         let version = le_u32(&data[magic_len..]);
-        if version != crate::model::FORMAT_VERSION {
+        if !(crate::model::OLDEST_READABLE_VERSION..=crate::model::FORMAT_VERSION)
+            .contains(&version)
+        {
             return Err(FormatError::UnsupportedVersion {
                 file: self.file.to_string(),
                 offset: magic_len as u64,
                 version,
+                oldest: crate::model::OLDEST_READABLE_VERSION,
                 supported: crate::model::FORMAT_VERSION,
             });
         }

@@ -14,21 +14,19 @@ if sys.implementation.name != "cpython" or sys.version_info[:2] not in SUPPORTED
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 from racetrace import _native  # noqa: E402,F401  (fails early if the extension is missing)
-from racetrace.control import (  # noqa: E402
+from racetrace.control import RunAborted, replay, run  # noqa: E402
+from racetrace.explore import ExploreResult, Failure, explore_dpor  # noqa: E402
+from racetrace.interleavings import explore_interleavings  # noqa: E402
+from racetrace.recording import record, record_call  # noqa: E402
+from racetrace.run_result import (  # noqa: E402
     ControlTimeout,
     DeadlockError,
     DivergenceError,
-    RunAborted,
     RunError,
     RunResult,
     ScheduleError,
     StepLimitError,
-    replay,
-    run,
 )
-from racetrace.explore import ExploreResult, Failure, explore_dpor  # noqa: E402
-from racetrace.interleavings import explore_interleavings  # noqa: E402
-from racetrace.recording import record, record_call  # noqa: E402
 
 try:
     __version__ = version("racetrace")

@@ -114,6 +114,12 @@ class ControlSummary(TypedDict):
     #: (actor id, type name, message) of an exception that escaped an actor
     #: other than actor 0.
     worker_exception: tuple[int, str, str] | None
+    #: What the model could not see in the run, in words.
+    limits: list[str]
+    #: Ident of the thread a ``timeout`` found stuck, or None.
+    stuck_thread: int | None
+    #: Steps at which a timed wait was among the candidates.
+    timeouts_offered: int
 
 def control_finish(exception: ExceptionText | None = None) -> ControlSummary:
     """Ends the run and closes its trace; ``exception`` escaped actor 0."""
@@ -149,7 +155,7 @@ class DporExplorer:
     """One exploration: ``begin()`` before each controlled run (False: the
     whole space is explored), ``end()`` after it."""
 
-    def __new__(cls, preemption_bound: int | None = None) -> DporExplorer: ...
+    def __new__(cls, preemption_bound: int | None = None, explore_timeouts: bool = True) -> DporExplorer: ...
     def begin(self) -> bool: ...
     def end(self) -> None: ...
     def stats(self) -> DporStats: ...

@@ -64,3 +64,7 @@ class RunConfig:
     run_timeout: float | None = None
     max_steps: int = 1_000_000
     start_time: float = 0.0
+    #: Randomized strategies (``seed``, ``pct``): a blocked timed wait may
+    #: time out at any step, now and then (else only when no actor can go
+    #: on). DPOR's own setting is on ``dpor``.
+    explore_timeouts: bool = False

@@ -32,12 +32,17 @@ import sys as _thread_sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from racetrace import _native, tables, tracehooks
 from racetrace.config import Recognized, RunConfig
 from racetrace.recording import format_exception
+from racetrace.run_result import (
+    RunResult,
+    ScheduleError,
+    raise_for,
+)
+from racetrace.stuck import where_stuck
 
 RunAborted = _native.RunAborted
 
@@ -45,70 +50,6 @@ RunAborted = _native.RunAborted
 #: by the native side).
 DEFAULT_DEADLOCK_TIMEOUT: float = _native.DEFAULT_DEADLOCK_TIMEOUT
 DEFAULT_MAX_STEPS = 1_000_000
-
-
-class ScheduleError(ValueError):
-    """A schedule or trace to replay is malformed, of an unsupported format
-    version, or cannot fit any run (raised before anything runs)."""
-
-
-class RunError(Exception):
-    """A controlled run did not complete; ``result`` says how far it got."""
-
-    def __init__(self, message: str, result: RunResult) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class DeadlockError(RunError):
-    """Every live actor was blocked: the message says who waits for what,
-    where, and who holds what."""
-
-
-class DivergenceError(RunError):
-    """The program did not follow the replayed schedule (it was edited, or
-    depends on something the scheduler does not control): the message gives
-    the step, the actor, the expected and the actual event."""
-
-
-class ControlTimeout(RunError):
-    """A turn did not reach its next scheduling point within
-    ``deadlock_timeout`` seconds: the actor is blocked (or busy) where the
-    scheduler cannot see."""
-
-
-class StepLimitError(RunError):
-    """The run took more than ``max_steps`` steps."""
-
-
-@dataclass
-class RunResult:
-    """How a controlled run went."""
-
-    #: ``ok``, ``exception`` (an actor raised), ``deadlock``, ``divergence``,
-    #: ``timeout``, ``step_limit`` or ``interrupted``.
-    status: str
-    #: The report for anything but ``ok``/``exception``.
-    message: str
-    #: The schedule executed (one actor per step), replayable as it is.
-    schedule: str
-    steps: int
-    preemptions: int
-    elapsed: float
-    #: The trace written (None unless asked for).
-    trace: str | None
-    #: What the main actor's target returned.
-    value: Any = None
-    #: The exception that escaped the main actor, if any.
-    exception: BaseException | None = None
-    #: Exceptions that escaped other actors: (thread name, exception).
-    worker_exceptions: list[tuple[str, BaseException]] = field(default_factory=list)
-    #: Per step: it switched away from an actor that could still run.
-    preemptive: list[bool] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.status != "ok"
 
 
 _tables: Recognized | None = None
@@ -292,6 +233,7 @@ def execute(
     run_timeout: float | None = None,
     strategy: _native.DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
+    explore_timeouts: bool = False,
 ) -> RunResult:
     _check_not_nested()
     static = _static_tables()
@@ -352,6 +294,7 @@ def execute(
             run_timeout=None if run_timeout is None else float(run_timeout),
             max_steps=int(max_steps),
             start_time=start_time,
+            explore_timeouts=explore_timeouts,
         )
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
@@ -381,6 +324,8 @@ def execute(
                 type(box.exception), box.exception, box.exception.__traceback__
             )
         info = _native.control_finish(failure)
+        # Read before the actors unwind: a stuck one is still where it is.
+        stuck_at = where_stuck(info["stuck_thread"])
         tracehooks.uninstall()
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
@@ -407,9 +352,12 @@ def execute(
         import warnings
 
         warnings.warn(f"racetrace: the trace {path} may be incomplete: {info['trace_error']}", stacklevel=3)
+    message = info["message"]
+    if stuck_at is not None:
+        message += f"\n  it is stuck at {stuck_at}"
     return RunResult(
         status=info["status"],
-        message=info["message"],
+        message=message,
         schedule=info["schedule"],
         steps=info["steps"],
         preemptions=info["preemptions"],
@@ -419,22 +367,10 @@ def execute(
         exception=box.exception,
         worker_exceptions=workers,
         preemptive=list(info["preemptive"]),
+        limits=list(info["limits"]),
+        stuck_at=stuck_at,
+        timeouts_offered=info["timeouts_offered"],
     )
-
-
-_ERRORS = {
-    "deadlock": DeadlockError,
-    "divergence": DivergenceError,
-    "timeout": ControlTimeout,
-    "step_limit": StepLimitError,
-    "interrupted": RunError,
-}
-
-
-def _raise_for(result: RunResult) -> None:
-    err = _ERRORS.get(result.status)
-    if err is not None:
-        raise err(result.message, result)
 
 
 def run(
@@ -477,7 +413,7 @@ def run(
         program=getattr(target, "__qualname__", repr(target)),
     )
     if check:
-        _raise_for(result)
+        raise_for(result)
         if result.exception is not None:
             raise result.exception
     return result
@@ -573,7 +509,7 @@ def replay(
         exclude=exclude,
         program=getattr(target, "__qualname__", repr(target)),
     )
-    _raise_for(result)
+    raise_for(result)
     if result.exception is not None:
         raise result.exception
     if result.worker_exceptions and raise_worker_exceptions:

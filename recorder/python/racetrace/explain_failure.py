@@ -22,6 +22,13 @@ _SYNC = {
     "acquire", "release", "event-set", "event-clear", "event-wait", "cond-wait", "notify", "get", "put", "join",
     "task-done", "queue-join",
 }
+#: Operations that gave up (a failed try, a timed-out wait), and counting
+#: semaphores: shown among the steps that matter, since which way they went
+#: is part of the interleaving.
+_CHOICES = {
+    "acquire-failed", "sem-acquire-failed", "event-wait-timeout", "get-failed", "put-failed", "join-timeout",
+    "barrier-abort", "sem-acquire", "sem-release",
+}
 
 
 def _steps(trace: str) -> list[_native.TraceStep]:
@@ -160,8 +167,30 @@ def _interesting(steps: list[_native.TraceStep], kind: str) -> list[_native.Trac
         # Releases after the deadlock are the aborted actors unwinding.
         return [s for s, g in pairs if (s[2] in _SYNC and s[2] != "release") or g[6] in shared][-16:]
     return [
-        s for s, g in pairs if g[6] in shared and (s[2] in _READS or s[2] in _WRITES)
-    ][:20]
+        s for s, g in pairs if (g[6] in shared and (s[2] in _READS or s[2] in _WRITES)) or s[2] in _CHOICES
+    ][:24]
+
+
+#: What an operation that gave up did, in words.
+_GAVE_UP = {
+    "acquire-failed": "found the lock {what} taken and gave up (a try that failed, or a wait that timed out)",
+    "sem-acquire-failed": "found the semaphore {what} at 0 and gave up (a try that failed, or a wait that timed out)",
+    "event-wait-timeout": "timed out waiting for the event {what} to be set",
+    "get-failed": "found the queue {what} empty and gave up (a try, or a wait that timed out)",
+    "put-failed": "found the queue {what} full and gave up (a try, or a wait that timed out)",
+    "join-timeout": "timed out waiting for {what} to finish",
+}
+
+
+def _gave_up(steps: list[_native.TraceStep]) -> list[str]:
+    """One sentence per step that gave up: which way a try or a timed wait
+    went is part of the interleaving."""
+    out = []
+    for _actor, name, kind, file, line, _function, what in steps:
+        text = _GAVE_UP.get(kind)
+        if text is not None:
+            out.append(f"  {name} at {file}:{line} {text.format(what=what)}")
+    return out[:8]
 
 
 def _describe_step(s: _native.TraceStep) -> str:
@@ -174,14 +203,20 @@ def _describe_step(s: _native.TraceStep) -> str:
 
 def explain(result: ExploreResult) -> str:
     lines: list[str] = []
-    head = (
-        f"explored {result.num_explored} interleaving(s)"
-        + (" (all of them)" if result.exhausted else f" (partial: {result.stopped_because})")
-    )
+    if result.exhausted:
+        how = "all of them"
+    elif result.stopped_because:
+        how = f"partial: {result.stopped_because}"
+    else:
+        how = "not all of them: see the limits below"
+    head = f"explored {result.num_explored} interleaving(s) ({how})"
+    limits = [f"  limit: {text}" for text in result.limits]
     if not result.failures:
         lines.append(f"no failure: {head}")
+        lines.extend(limits)
         return "\n".join(lines)
     lines.append(f"FAILED: {head}; {len(result.failures)} failing class(es)")
+    lines.extend(limits)
     shown = result.failures[:_SHOWN]
     for n, f in enumerate(shown, 1):
         steps = _steps(f.trace) if f.trace else []
@@ -200,6 +235,10 @@ def explain(result: ExploreResult) -> str:
         if picked:
             lines.append("  the steps that matter:")
             lines.extend(_describe_step(s) for s in picked)
+        gave_up = _gave_up(steps)
+        if gave_up:
+            lines.append("  operations that gave up:")
+            lines.extend(gave_up)
     rest = len(result.failures) - len(shown)
     if rest > 0:
         lines.append("")

@@ -23,7 +23,16 @@ from racetrace import _native
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.explain_failure import explain
 from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, ExploreResult, Failure
-from racetrace.runs import S, SetupError, check_callable, check_test, reproduce, run_options, run_threads
+from racetrace.runs import (
+    Limits,
+    S,
+    SetupError,
+    check_callable,
+    check_test,
+    reproduce,
+    run_options,
+    run_threads,
+)
 from racetrace.shrinking import shrink_failure
 
 __all__ = ["explore_dpor", "ExploreResult", "Failure", "SetupError", "DEADLOCK", "EXCEPTION", "INVARIANT"]
@@ -49,6 +58,7 @@ def explore_dpor(
     reproduce_on_failure: int = 10,
     max_steps: int = 100_000,
     shrink: bool = True,
+    explore_timeouts: bool = True,
 ) -> ExploreResult:
     """Runs ``threads`` (each called with ``setup()``'s fresh state) under
     every meaningfully different interleaving and checks ``invariant(state)``
@@ -63,6 +73,18 @@ def explore_dpor(
     execution (a run that takes longer is reported as a failure of kind
     ``timeout``). ``shrink``: a failing schedule is first shrunk to the
     fewest preemptions that still fail the same way.
+
+    Synchronization has its real semantics: a semaphore counts, a try
+    (``lock.acquire(blocking=False)``) succeeds or fails by the order
+    explored, and a timed wait (``acquire(timeout=...)``, ``Event.wait``,
+    ``Condition.wait``, ``Queue.get``/``put``, ``Thread.join``,
+    ``Barrier.wait`` with a timeout) may time out whenever it is blocked,
+    an alternative explored like any other order (never by real time);
+    ``explore_timeouts=False`` lets timeouts expire only when no actor can
+    go on (fewer executions; the result then says timeouts were not
+    explored if one could have). ``max_steps`` ends an execution that runs
+    longer (a poll loop): the result is then not exhausted and says so, as
+    it does for a wait the scheduler could not see (``deadlock_timeout``).
     """
     fns: Sequence[Callable[[S], object]] = check_test("explore_dpor", setup, threads, invariant)
     if preemption_bound is not None and preemption_bound < 0:
@@ -71,11 +93,12 @@ def explore_dpor(
         check_callable("explore_dpor", "on_progress", on_progress)
 
     started = time.monotonic()
-    dpor = _native.DporExplorer(preemption_bound)
+    dpor = _native.DporExplorer(preemption_bound, explore_timeouts)
     failures: list[Failure] = []
     explored = 0
     stopped: str | None = None
     common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude)
+    limits = Limits(max_steps, explore_timeouts)
     while True:
         if max_executions is not None and explored >= max_executions:
             stopped = f"max_executions ({max_executions}) reached"
@@ -98,6 +121,7 @@ def explore_dpor(
         if res.status == "abandoned":
             continue
         explored += 1
+        limits.add(res, explored)
         if failure is not None:
             failure.execution = explored
             # Each execution DPOR runs is a class of its own: every failing
@@ -127,11 +151,12 @@ def explore_dpor(
     result = ExploreResult(
         property_holds=not failures,
         num_explored=explored,
-        exhausted=stopped is None,
+        exhausted=stopped is None and not limits.lines(),
         failures=failures,
         stopped_because=stopped,
         elapsed=time.monotonic() - started,
         stats=stats,
+        limits=limits.lines(),
     )
     result.explanation = explain(result)
     return result

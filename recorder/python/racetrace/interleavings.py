@@ -23,7 +23,7 @@ from typing import Any
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.explain_failure import explain
 from racetrace.results import ExploreResult, Failure
-from racetrace.runs import S, check_callable, check_test, reproduce, run_options, run_threads
+from racetrace.runs import Limits, S, check_callable, check_test, reproduce, run_options, run_threads
 from racetrace.shrinking import shrink_failure
 
 STRATEGIES = ("pct", "random")
@@ -69,6 +69,7 @@ def explore_interleavings(
     max_shrink_candidates: int = 100,
     reproduce_on_failure: int = 10,
     max_steps: int = 100_000,
+    explore_timeouts: bool = True,
 ) -> ExploreResult:
     """Runs ``threads`` (each called with ``setup()``'s fresh state) under up
     to ``max_attempts`` sampled interleavings, checking ``invariant(state)``
@@ -81,6 +82,12 @@ def explore_interleavings(
     shrunk to the fewest preemptions before it is explained (``shrink``).
     ``on_progress(attempts, max_attempts)`` is called after each attempt; if
     it raises, exploration stops with a partial result.
+
+    ``explore_timeouts``: now and then (one choice in 8 where one could) a
+    blocked timed wait times out although another actor could go on, as
+    under load; else timeouts expire only when no actor can go on.
+    ``max_steps`` ends an execution that runs longer (a poll loop),
+    reported in ``limits``.
     """
     fns: Sequence[Callable[[S], object]] = check_test("explore_interleavings", setup, threads, invariant)
     _check(strategy, depth, max_attempts)
@@ -88,7 +95,8 @@ def explore_interleavings(
         check_callable("explore_interleavings", "on_progress", on_progress)
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
-    common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude)
+    common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude, explore_timeouts)
+    limits = Limits(max_steps, explore_timeouts)
     started = time.monotonic()
     failures: list[Failure] = []
     attempts = 0
@@ -117,6 +125,7 @@ def explore_interleavings(
             stopped = "interrupted (KeyboardInterrupt)"
             break
         attempts += 1
+        limits.add(res, attempts)
         longest = max(longest, res.steps)
         digest.update(res.schedule.encode() + b"\n")
         if failure is not None:
@@ -154,6 +163,7 @@ def explore_interleavings(
         stopped_because=stopped,
         elapsed=time.monotonic() - started,
         stats=stats,
+        limits=limits.lines(),
     )
     result.explanation = explain(result)
     if failures:

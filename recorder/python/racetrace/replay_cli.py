@@ -21,16 +21,8 @@ import sys
 import traceback
 
 from racetrace import _native
-from racetrace.control import (
-    DEFAULT_DEADLOCK_TIMEOUT,
-    DEFAULT_MAX_STEPS,
-    ControlTimeout,
-    DeadlockError,
-    DivergenceError,
-    ScheduleError,
-    StepLimitError,
-    replay,
-)
+from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT, DEFAULT_MAX_STEPS, replay
+from racetrace.run_result import ControlTimeout, DeadlockError, DivergenceError, ScheduleError, StepLimitError
 
 EXIT_DIVERGENCE = 3
 EXIT_DEADLOCK = 4

@@ -40,8 +40,9 @@ class ExploreResult:
 
     property_holds: bool
     num_explored: int
-    #: Every class of interleavings was run (False: a budget, a timeout,
-    #: a preemption bound, an interruption or the first failure stopped it).
+    #: Every class of interleavings was run, with nothing approximated
+    #: (False: a budget, a timeout, a preemption bound, an interruption or
+    #: the first failure stopped it, or something in ``limits`` happened).
     exhausted: bool
     failures: list[Failure] = field(default_factory=list)
     explanation: str = ""
@@ -50,6 +51,12 @@ class ExploreResult:
     elapsed: float = 0.0
     #: The engine's counters (races, redundant or diverged executions, ...).
     stats: dict[str, Any] = field(default_factory=dict)
+    #: What made the exploration less than complete besides a budget, in
+    #: words: executions ended at the step bound (``max_steps``), waits the
+    #: scheduler could not see (the ``deadlock_timeout`` watchdog fired, a
+    #: lock held outside the run), timed waits not let time out
+    #: (``explore_timeouts=False``). Empty when nothing was.
+    limits: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:

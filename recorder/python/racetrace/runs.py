@@ -9,6 +9,7 @@ on the state after the threads are joined). One execution gives a
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import threading
@@ -17,8 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, TypeVar, cast
 
 from racetrace import _native
-from racetrace.control import RunResult, execute
+from racetrace.control import execute
 from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
+from racetrace.run_result import RunResult
 
 #: The state ``setup`` makes for one execution.
 S = TypeVar("S")
@@ -36,6 +38,8 @@ class RunOptions(TypedDict):
     max_steps: int
     include: list[str]
     exclude: list[str]
+    #: Randomized strategies let blocked timed waits time out at any step.
+    explore_timeouts: bool
 
 
 def run_options(
@@ -44,17 +48,35 @@ def run_options(
     max_steps: int,
     include: Iterable[str],
     exclude: Iterable[str],
+    explore_timeouts: bool = False,
 ) -> RunOptions:
     """The options of an exploration's executions: ``timeout_per_run`` is the
     wall-clock limit of one execution (enforced by the native control loop,
     whatever the actors do); a turn may not wait longer than it either."""
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, not {max_steps!r}")
     return RunOptions(
         deadlock_timeout=min(deadlock_timeout, timeout_per_run or deadlock_timeout),
         run_timeout=timeout_per_run,
         max_steps=max_steps,
         include=list(include),
         exclude=list(exclude),
+        explore_timeouts=explore_timeouts,
     )
+
+
+_NO_ASYNC = "asyncio tasks cannot be explored yet (support for them is not there): pass plain functions"
+
+
+def _refuse_coroutine(api: str, name: str, value: object) -> None:
+    """A coroutine function (or object) cannot be a thread: called, it
+    would only make a coroutine that nobody awaits."""
+    if inspect.iscoroutine(value):
+        value.close()  # never awaited, and says nothing about it
+        raise TypeError(f"{api}: {name} is a coroutine object, not a function; {_NO_ASYNC}")
+    if inspect.iscoroutinefunction(value):
+        what = getattr(value, "__qualname__", None) or repr(value)
+        raise TypeError(f"{api}: {name} ({what}) is an async def function; {_NO_ASYNC}")
 
 
 def check_callable(api: str, name: str, value: object) -> None:
@@ -69,12 +91,14 @@ def check_test(api: str, setup: object, threads: object, invariant: object) -> l
     list."""
     check_callable(api, "setup", setup)
     check_callable(api, "invariant", invariant)
+    _refuse_coroutine(api, "invariant", invariant)
     if isinstance(threads, (str, bytes)) or not hasattr(threads, "__iter__"):
         raise TypeError(f"{api}: threads must be a sequence of callables")
     fns = list(cast(Iterable[Callable[[Any], object]], threads))
     if not fns:
         raise ValueError(f"{api}: threads is empty (give at least one callable)")
     for i, fn in enumerate(fns):
+        _refuse_coroutine(api, f"threads[{i}]", fn)
         if not callable(fn):
             raise TypeError(f"{api}: threads[{i}] must be callable, not {type(fn).__name__}")
     return fns
@@ -93,6 +117,7 @@ def run_threads(
     include: Sequence[str],
     exclude: Sequence[str],
     run_timeout: float | None = None,
+    explore_timeouts: bool = False,
     strategy: _native.DporExplorer | None = None,
     seed: int | None = None,
     pct: tuple[int, int, int] | None = None,
@@ -108,6 +133,7 @@ def run_threads(
         raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
 
     errors: list[tuple[str, BaseException]] = []
+    coroutines: list[str] = []
 
     def guarded(fn: Callable[[S], object], name: str) -> Callable[[], None]:
         # An actor's exception is a finding, reported with its traceback in
@@ -115,9 +141,13 @@ def run_threads(
         # (RunAborted, a BaseException, still ends a stopped run.)
         def body() -> None:
             try:
-                fn(state)
+                made = fn(state)
             except Exception as e:  # noqa: BLE001 - reported as a failure
                 errors.append((name, e))
+                return
+            if inspect.iscoroutine(made):
+                made.close()
+                coroutines.append(f"{name} ({getattr(fn, '__qualname__', repr(fn))})")
 
         return body
 
@@ -148,7 +178,10 @@ def run_threads(
         program=getattr(threads[0], "__qualname__", api),
         strategy=strategy,
         pct=pct,
+        explore_timeouts=explore_timeouts,
     )
+    if coroutines:
+        raise TypeError(f"{api}: {', '.join(coroutines)} returned a coroutine; {_NO_ASYNC}")
     res.worker_exceptions[:0] = errors
     return res, failure_of(res, state, invariant, api=api)
 
@@ -160,9 +193,11 @@ def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool], *, api:
     explorer in errors."""
     if res.status == "deadlock":
         return Failure(DEADLOCK, res.message, res.schedule)
-    if res.status in ("timeout", "step_limit", "divergence", "interrupted"):
+    if res.status in ("timeout", "divergence", "interrupted"):
         return Failure(res.status, res.message, res.schedule)
-    if res.status == "abandoned":
+    if res.status in ("abandoned", "step_limit"):
+        # Stopped at the step bound: not a failure (a poll loop may be
+        # fine), but not a finished execution either; the explorers say so.
         return None
     excs = list(res.worker_exceptions)
     if res.exception is not None:
@@ -230,3 +265,45 @@ def reproduce(
         same += count_same(f, res, again)
     f.replays = max(runs, 1)
     f.reproduced = same
+
+
+class Limits:
+    """What made an exploration less than complete, gathered over its
+    executions (``ExploreResult.limits``): executions ended at the step
+    bound, waits the scheduler could not see, timeouts not explored."""
+
+    def __init__(self, max_steps: int, explore_timeouts: bool) -> None:
+        self.max_steps = max_steps
+        self.explore_timeouts = explore_timeouts
+        self.step_bound: list[int] = []
+        self.unseen: list[str] = []
+        self.timeouts_not_explored = 0
+
+    def add(self, res: RunResult, execution: int) -> None:
+        """Notes what limited execution number ``execution``."""
+        if res.status == "step_limit":
+            self.step_bound.append(execution)
+        if res.status == "timeout" and res.stuck_at is not None:
+            first = res.message.splitlines()[0].removeprefix("timeout: ")
+            self.unseen.append(f"execution {execution}: {first}; it is stuck at {res.stuck_at}")
+        for text in res.limits:
+            if not any(text in u for u in self.unseen):
+                self.unseen.append(f"execution {execution}: {text}")
+        if not self.explore_timeouts and res.timeouts_offered:
+            self.timeouts_not_explored += 1
+
+    def lines(self) -> list[str]:
+        out = list(self.unseen)
+        if self.step_bound:
+            n = len(self.step_bound)
+            out.append(
+                f"{n} execution(s) stopped at the step bound (max_steps={self.max_steps}), the first at"
+                f" execution {self.step_bound[0]}: an actor kept going without blocking (a poll loop, a"
+                " spin); what would have happened next was not explored"
+            )
+        if self.timeouts_not_explored:
+            out.append(
+                f"timeouts were not explored (explore_timeouts=False): {self.timeouts_not_explored}"
+                " execution(s) made a timed wait, let time out only when no actor could go on"
+            )
+        return out

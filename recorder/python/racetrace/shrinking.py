@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from racetrace import _native
-from racetrace.control import RunResult
 from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
+from racetrace.run_result import RunResult
 from racetrace.runs import RunOptions, S, run_threads
 
 #: Failure kinds worth shrinking: a timeout or a step limit is not a

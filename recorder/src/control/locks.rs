@@ -39,6 +39,7 @@ pub struct Acquire<'a, 'py> {
 pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<Resume, Abort> {
     let a = actor.0;
     let addr = req.obj.as_ptr() as usize;
+    let try_only = !req.blocking || req.timeout == Some(0.0);
     let keep = req.obj.clone().unbind();
     let mut keep = Some(keep);
     {
@@ -74,15 +75,12 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
         let reentry =
             state.is_some_and(|l| l.count > 0 && l.owner == Owner::Actor(a) && l.reentrant);
         let free = reentry || state.is_none_or(|l| l.count == 0);
-        // A blocking acquire of a free lock still waits for its turn before
-        // taking the lock (below, as a contended one does): taken at once,
-        // the lock would be held while the actor waits to record the
-        // acquire, and another actor could never acquire it first.
-        let take_now = !req.turn_first
-            || reentry
-            || !req.blocking
-            || tstate_free
-            || state.is_some_and(|l| l.tstate);
+        // An acquire of a free lock (blocking or a try) still waits for its
+        // turn before taking the lock (below, as a contended one does):
+        // taken at once, the lock would be held while the actor waits to
+        // record the acquire, and another actor could never acquire it
+        // first (nor a try of another actor find it taken).
+        let take_now = !req.turn_first || reentry || tstate_free || state.is_some_and(|l| l.tstate);
         if free && take_now {
             run.take_lock(
                 a,
@@ -102,10 +100,17 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
         }
         if state.is_some_and(|l| l.owner == Owner::External) {
             // Held outside the run: nothing the model can wait for.
+            let msg = format!(
+                "{} waited at {} for {}, held by a thread outside the run: a wait the scheduler cannot see",
+                run.actor_name(a),
+                loc_text(req.site),
+                req.what
+            );
+            run.note_limit(msg);
             return Ok(Resume::Unmodelled);
         }
-        if !req.blocking || req.timeout == Some(0.0) {
-            // Fails at once, as it would.
+        if try_only && !req.turn_first {
+            // Inside a primitive: fails at once, as it would.
             return Ok(Resume::Proceed);
         }
     }
@@ -116,7 +121,7 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
         a,
         Blocked {
             wait,
-            deadline: req.timeout,
+            deadline: if try_only { None } else { req.timeout },
             op: req.op,
             site: req.site,
             what: req.what,
@@ -124,6 +129,7 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
             reentrant: req.reentrant,
             count: req.count,
             label: req.label,
+            try_only,
         },
     )
 }
@@ -218,6 +224,7 @@ pub fn queue_get(
             reentrant: false,
             count: 1,
             label: String::new(),
+            try_only: false,
         },
     )
 }
@@ -250,6 +257,13 @@ pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 impl Run {
+    /// Notes something the model could not see in this run (once).
+    pub(super) fn note_limit(&mut self, msg: String) {
+        if !self.limits.contains(&msg) {
+            self.limits.push(msg);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn take_lock(
         &mut self,
@@ -287,6 +301,8 @@ impl Run {
                 Some(l) => l.count == 0 || (l.owner == Owner::Actor(a) && l.reentrant),
             },
             WaitOn::SimpleQueue(addr) => self.queues.get(&addr).is_some_and(|q| q.0 > 0),
+            WaitOn::Sem(addr) => self.sems.get(&addr).is_some_and(|v| v.0 > 0),
+            WaitOn::Turn => true,
         }
     }
 }

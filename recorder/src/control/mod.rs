@@ -21,6 +21,14 @@
 //! `time.sleep(s)` is a `Yield` that may only go once the virtual clock
 //! reaches now + s (see [`Readiness::Timeout`]); it never waits for real.
 //!
+//! A timed wait that is blocked may time out at any step: it is offered to
+//! the strategy as a [`Readiness::Timeout`] candidate whose operation is the
+//! one it ends in by giving up (`LockAcquireFail`, `EventWaitTimeout`, ...),
+//! never decided by real time. A try (`lock.acquire(blocking=False)`,
+//! `sem.acquire(blocking=False)`) takes its turn like a blocking acquire
+//! and succeeds or fails by what the model says when it goes. Semaphores
+//! are counted by the model (`sems.rs`), so an acquire waits only at 0.
+//!
 //! Blocking is modelled at the `_thread` level: every acquire and release
 //! of a `_thread.lock`/`RLock` made by an actor, in user code or inside
 //! `threading`/`queue` (Event, Condition, Semaphore, Barrier, Queue are all
@@ -45,7 +53,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, Event, EventKind, LocId};
 
-pub use crate::strategy::{Candidate, Choice, Decision, Readiness, Scheduler};
+pub use crate::strategy::{Candidate, Choice, Decision, GiveUp, Readiness, Scheduler};
 
 use crate::session;
 
@@ -115,6 +123,11 @@ pub enum Status {
 enum WaitOn {
     Lock(usize),
     SimpleQueue(usize),
+    /// A unit of a semaphore (`threading.Semaphore`, counted by the model).
+    Sem(usize),
+    /// Nothing: only the turn (an operation whose effect must follow its
+    /// turn, such as a semaphore's release).
+    Turn,
 }
 
 enum State {
@@ -122,10 +135,12 @@ enum State {
     Starting {
         arrived: bool,
     },
-    /// Paused before recording `op`; a sleep may only go at `deadline`.
+    /// Paused before recording `op`; a sleep may only go at `deadline`;
+    /// `timed`: `op` ends a timed wait (that could have timed out).
     AtEvent {
         op: Event,
         deadline: Option<f64>,
+        timed: bool,
     },
     /// Waiting in a call the model says would block.
     Blocked(Box<Blocked>),
@@ -149,6 +164,9 @@ struct Blocked {
     /// Levels taken at once (`RLock._acquire_restore`).
     count: u32,
     label: String,
+    /// A try (`blocking=False`): never waits; when it goes, it takes what it
+    /// asks for if that is free, else fails (`Resume::TimedOut`).
+    try_only: bool,
 }
 
 /// How a wait ended, for the hook.
@@ -156,7 +174,8 @@ struct Blocked {
 pub enum Resume {
     /// The call may go ahead: the resource is free (and now taken).
     Proceed,
-    /// The timeout expired: the hook makes the call return at once.
+    /// The timeout expired (or a try found the resource taken): the hook
+    /// makes the call return at once.
     TimedOut,
     /// The model says the lock is free but the interpreter may not have
     /// released it yet (a thread's state lock while it exits): the hook
@@ -218,6 +237,11 @@ struct Run {
     turn_since: Instant,
     locks: HashMap<usize, LockState>,
     queues: HashMap<usize, (u64, Option<Py<PyAny>>)>,
+    /// Semaphore values, by address (kept alive while modelled).
+    sems: HashMap<usize, (u64, Option<Py<PyAny>>)>,
+    /// What made this run less than fully modelled (a wait the scheduler
+    /// could not see), in words; each said once.
+    limits: Vec<String>,
     vt: f64,
     step: u64,
     last_actor: Option<u32>,
@@ -234,6 +258,11 @@ struct Run {
     idents: HashMap<u64, u32>,
     /// Catch-up resumes since the last step (replays of a trace only).
     catchups: u32,
+    /// The actor whose turn outlasted `deadlock_timeout`, if any.
+    stuck: Option<u32>,
+    /// Steps at which a timed wait was among the candidates (it could have
+    /// timed out, had it been blocked).
+    timeouts_offered: u64,
 }
 
 /// Most catch-up resumes for one step of a trace replay.
@@ -266,6 +295,8 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         turn_since: Instant::now(),
         locks: HashMap::new(),
         queues: HashMap::new(),
+        sems: HashMap::new(),
+        limits: Vec::new(),
         vt: cfg.start_time,
         step: 0,
         last_actor: None,
@@ -279,6 +310,8 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         started: Instant::now(),
         idents: HashMap::new(),
         catchups: 0,
+        stuck: None,
+        timeouts_offered: 0,
     };
     run.decide();
     *g = Some(run);
@@ -293,6 +326,14 @@ pub struct Summary {
     pub preemptive: Vec<bool>,
     pub steps: u64,
     pub elapsed: Duration,
+    /// What the model could not see in this run (see `Run::limits`).
+    pub limits: Vec<String>,
+    /// The thread (ident) of the actor whose turn outlasted
+    /// `deadlock_timeout`: where it is stuck tells what the model missed.
+    pub stuck_thread: Option<u64>,
+    /// Steps at which a timed wait was among the candidates (whether or not
+    /// the strategy let it time out).
+    pub timeouts_offered: u64,
 }
 
 /// Ends the control (the driver calls it once the run is over or given up).
@@ -311,18 +352,33 @@ pub fn end() -> Option<Summary> {
         started,
         locks,
         queues,
+        sems,
+        limits,
+        stuck,
+        idents,
+        timeouts_offered,
         ..
     } = run;
+    let stuck_thread = stuck.and_then(|a| {
+        idents
+            .iter()
+            .find(|(_, &x)| x == a)
+            .map(|(&ident, _)| ident)
+    });
     drop(g);
     // Python references are released here, with the GIL (the caller holds it).
     drop(locks);
     drop(queues);
+    drop(sems);
     Some(Summary {
         status,
         executed,
         preemptive,
         steps: step,
         elapsed: started.elapsed(),
+        limits,
+        stuck_thread,
+        timeouts_offered,
     })
 }
 
@@ -436,9 +492,11 @@ pub fn exited(actor: ActorId) {
 
 mod locks;
 mod report;
+mod sems;
 mod turns;
 
 pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, release, Acquire};
 pub use report::{loc_text, same_file};
-pub use turns::before_emit;
+pub use sems::{expire_wait, note_limit, sem_acquire, sem_release, sem_release_turn, SemAcquire};
+pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn};

@@ -23,6 +23,19 @@ pub fn before_emit(
     op: Event,
     deadline: Option<f64>,
 ) -> Result<(), Abort> {
+    before_emit_timed(py, actor, op, deadline, false)
+}
+
+/// [`before_emit`] for an event that ends a timed wait (`timed`: a wait
+/// with a timeout that found what it waited for at once, so never blocked
+/// in the model): the strategy learns that it could have timed out instead.
+pub fn before_emit_timed(
+    py: Python<'_>,
+    actor: ActorId,
+    op: Event,
+    deadline: Option<f64>,
+    timed: bool,
+) -> Result<(), Abort> {
     let a = actor.0;
     let check = {
         let g = lock();
@@ -68,7 +81,11 @@ pub fn before_emit(
         slot.credit = false;
         let deadline = deadline.map(|d| run.vt + d.max(0.0));
         let slot = &mut run.slots[a as usize];
-        slot.state = State::AtEvent { op, deadline };
+        slot.state = State::AtEvent {
+            op,
+            deadline,
+            timed,
+        };
         let cv = slot.cv.clone();
         if run.turn == Some(a) {
             run.turn = None;
@@ -199,22 +216,58 @@ impl Run {
                     },
                     Readiness::Ready,
                 ),
-                State::AtEvent { op, deadline } => (
-                    *op,
-                    match deadline {
-                        Some(d) => Readiness::Timeout(*d),
-                        None => Readiness::Ready,
-                    },
-                ),
+                State::AtEvent {
+                    op,
+                    deadline,
+                    timed,
+                } => {
+                    out.push(Candidate {
+                        actor: ActorId(a),
+                        op: *op,
+                        readiness: match deadline {
+                            Some(d) => Readiness::Timeout(*d),
+                            None => Readiness::Ready,
+                        },
+                        give_up: if *timed {
+                            GiveUp::Timeout
+                        } else {
+                            GiveUp::Never
+                        },
+                    });
+                    continue;
+                }
                 State::Blocked(b) => {
                     let rest_ok = b.wait[1..].iter().all(|&w| self.acquirable(a, w));
+                    let give_up = match (b.try_only, b.deadline) {
+                        (true, _) => GiveUp::Try,
+                        (false, Some(_)) => GiveUp::Timeout,
+                        (false, None) => GiveUp::Never,
+                    };
                     if rest_ok && self.acquirable(a, b.wait[0]) {
-                        (b.op, Readiness::Ready)
-                    } else if let (true, Some(d)) = (rest_ok, b.deadline) {
-                        (b.op, Readiness::Timeout(d))
-                    } else {
+                        out.push(Candidate {
+                            actor: ActorId(a),
+                            op: b.op,
+                            readiness: Readiness::Ready,
+                            give_up,
+                        });
                         continue;
                     }
+                    // What it would do by giving up: fail (a try, at once)
+                    // or time out (a timed wait, at its deadline; whether or
+                    // not the lock it re-acquires next, a condition's, is
+                    // free: that is a step of its own).
+                    let readiness = match (rest_ok, b.try_only, b.deadline) {
+                        (true, true, _) => Readiness::Ready,
+                        (_, false, Some(d)) => Readiness::Timeout(d),
+                        _ => continue,
+                    };
+                    out.push(Candidate {
+                        actor: ActorId(a),
+                        op: gave_up(b.op),
+                        readiness,
+                        give_up,
+                    });
+                    continue;
                 }
                 State::Running | State::Finished => continue,
             };
@@ -222,6 +275,7 @@ impl Run {
                 actor: ActorId(a),
                 op,
                 readiness,
+                give_up: GiveUp::Never,
             });
         }
         out
@@ -269,6 +323,9 @@ impl Run {
                 self.stop(Status::Deadlock(d));
             }
             return;
+        }
+        if cands.iter().any(|c| c.give_up == GiveUp::Timeout) {
+            self.timeouts_offered += 1;
         }
         let decision = Decision {
             step: self.step,
@@ -331,6 +388,12 @@ impl Run {
                                 q.0 = q.0.saturating_sub(1);
                             }
                         }
+                        WaitOn::Sem(addr) => {
+                            if let Some(v) = self.sems.get_mut(&addr) {
+                                v.0 = v.0.saturating_sub(1);
+                            }
+                        }
+                        WaitOn::Turn => {}
                     }
                 } else {
                     resume = Resume::TimedOut;
@@ -468,6 +531,26 @@ impl Run {
             self.actor_name(a),
             self.deadlock_timeout.as_secs_f64(),
         );
+        self.stuck = Some(a);
         self.stop(Status::Timeout(msg));
     }
+}
+
+/// The operation a wait ends in when it gives up (a try that fails, a
+/// timed wait that times out), from the one it ends in when it succeeds.
+pub(super) fn gave_up(op: Event) -> Event {
+    use EventKind::*;
+    let (kind, aux) = match op.kind {
+        LockAcquire => (LockAcquireFail, 0),
+        // The semaphore is at 0 (aux = 1 + value).
+        SemAcquire => (SemAcquireFail, 1),
+        EventWait => (EventWaitTimeout, 0),
+        CondWake => (CondWake, 0),
+        QueueGet => (QueueGetFail, 0),
+        QueuePut => (QueuePutFail, 0),
+        BarrierLeave => (BarrierAbort, op.aux),
+        Join => (JoinTimeout, 0),
+        other => (other, op.aux),
+    };
+    Event { kind, aux, ..op }
 }

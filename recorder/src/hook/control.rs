@@ -266,14 +266,6 @@ fn is_lock(obj: &Bound<'_, PyAny>) -> bool {
     matches!(naming::type_name(obj).as_str(), "lock" | "RLock")
 }
 
-fn quoted(label: &str) -> String {
-    if label.is_empty() {
-        "?".into()
-    } else {
-        format!("`{label}`")
-    }
-}
-
 /// The trace id and label of an object used in traced code (registered as
 /// the recorder would); nothing for library code.
 fn traced_object(
@@ -294,7 +286,7 @@ fn traced_object(
 /// The user's location of what the actor is doing: the instruction in
 /// traced code, else the call site of the primitive being called, else the
 /// nearest traced caller.
-fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) -> LocId {
+pub(super) fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) -> LocId {
     if info.traced {
         let idx = f.instr_index();
         if let Some(ins) = info.instrs.get(idx) {
@@ -327,6 +319,11 @@ fn acquire(
     timeout: Option<f64>,
     count: u32,
 ) -> Resume {
+    if blocking && timeout.is_some() && ctx.prims.borrow().iter().any(|p| p.expire) {
+        // The strategy decided the primitive around this wait gives up.
+        ctl::expire_wait(timeout);
+        return Resume::TimedOut;
+    }
     let reentrant = is_rlock(obj);
     let first_sight = if ctl::is_tracked(obj) {
         None
@@ -396,6 +393,21 @@ fn acquire(
             site,
         ),
     };
+    // Re-acquiring the lock after a wake-up already recorded (a timeout):
+    // what comes next is the acquire of the condition's lock.
+    let (kind, target) = match prims.iter().rev().find(|p| p.role == Role::CondWait) {
+        Some(p) if kind == EventKind::CondWake && ctx.woken_waits.borrow().contains(&p.frame) => {
+            let lock = ctx
+                .cond_waits
+                .borrow()
+                .iter()
+                .find(|w| w.frame == p.frame)
+                .and_then(|w| w.lock)
+                .map_or(u32::MAX, |(l, _)| l.0);
+            (EventKind::LockAcquire, lock)
+        }
+        _ => (kind, target),
+    };
     // Entering a condition (`with cond:`) records the acquire of its lock
     // just as a plain acquire does.
     let turn_first = match outer {
@@ -408,7 +420,8 @@ fn acquire(
         kind,
         loc: site,
         target,
-        aux: 0,
+        // A wake-up predicted is a notified one (1); a timed-out one is 0.
+        aux: u64::from(kind == EventKind::CondWake),
     };
     let req = Acquire {
         obj,
@@ -425,7 +438,16 @@ fn acquire(
         turn_first,
     };
     match ctl::acquire(py, ctx.actor, req) {
-        Ok(r) => r,
+        Ok(r) => {
+            if r == Resume::TimedOut {
+                // The primitive the user called ends by giving up.
+                if let Some(p) = ctx.prims.borrow_mut().iter_mut().find(|p| p.site.is_some()) {
+                    p.gave_up = true;
+                }
+                super::prims::timed_out_wake(ctx);
+            }
+            r
+        }
         Err(_) => {
             set_abort();
             Resume::Proceed
@@ -471,68 +493,6 @@ pub(super) fn sleep(
     // `time.sleep(s)` at PRECALL: `s` is on top of the stack.
     if controlled && f.peek(py, 0).is_some_and(|top| top.is(secs)) {
         replace(py, f, 0, 0i64.into_pyobject(py).ok().map(|v| v.into_any()));
-    }
-}
-
-/// On the call of a recognized primitive (controlled runs): remember what
-/// it is, to describe and predict waits inside it.
-pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Role) {
-    if !matches!(
-        role,
-        Role::EventWait
-            | Role::CondWait
-            | Role::CondWaitFor
-            | Role::CondEnter
-            | Role::SemAcquire
-            | Role::BarrierWait
-            | Role::QueueGet
-            | Role::QueuePut
-            | Role::QueueJoin
-            | Role::ThreadJoin
-    ) {
-        return;
-    }
-    let Some(this) = f.local(py, 0) else { return };
-    let site = user_call_site(py, f);
-    let (id, label) = if role == Role::ThreadJoin {
-        let child = session::with(|s| s.thread_actor(&this)).flatten();
-        let name: String = this
-            .getattr("name")
-            .and_then(|n| n.extract())
-            .unwrap_or_default();
-        let label = match child {
-            Some(c) => format!("T{} ({name})", c.0),
-            None => name,
-        };
-        (child.map_or(u32::MAX, |c| c.0), label)
-    } else if site.is_some() {
-        let sc = scope(py, f);
-        match object(py, sc.as_ref().map(|c| c as &dyn Scope), &this) {
-            Some((id, _)) => (id.0, session::with(|s| s.label_of(id)).unwrap_or_default()),
-            None => (u32::MAX, String::new()),
-        }
-    } else {
-        (u32::MAX, String::new())
-    };
-    let cond_lock = if role == Role::CondWait {
-        this.getattr("_lock").ok().map(|l| l.as_ptr() as usize)
-    } else {
-        None
-    };
-    ctx.prims.borrow_mut().push(Prim {
-        frame: f.addr(),
-        role,
-        id,
-        site,
-        cond_lock,
-        label,
-    });
-}
-
-pub(super) fn prim_return(ctx: &ThreadCtx, f: Frame<'_>) {
-    let mut prims = ctx.prims.borrow_mut();
-    if let Some(pos) = prims.iter().rposition(|p| p.frame == f.addr()) {
-        prims.truncate(pos);
     }
 }
 

@@ -18,6 +18,9 @@ pub struct ThreadCtx {
     /// A lock acquire waiting to learn whether it succeeded.
     pub(super) pending: Cell<Option<Pending>>,
     pub(super) cond_waits: RefCell<Vec<CondWaitState>>,
+    /// `Condition.wait` calls (by frame) that timed out and recorded their
+    /// wake-up then, before re-acquiring the lock (held by another actor).
+    pub(super) woken_waits: RefCell<Vec<usize>>,
     pub(super) barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
     /// Futures whose `result()`/`exception()` call is in progress (by frame).
     pub(super) future_calls: RefCell<Vec<(usize, ObjId)>>,
@@ -47,6 +50,32 @@ pub(crate) struct Prim {
     /// The lock a `Condition.wait` re-acquires.
     pub(super) cond_lock: Option<usize>,
     pub(super) label: String,
+    /// A wait inside it gave up (timed out, or a try failed): the call
+    /// ends in the event of giving up (`QueueGetFail`, ...).
+    pub(super) gave_up: bool,
+    /// The strategy already decided that it gives up (a timed semaphore
+    /// acquire): a timed wait inside it expires at once.
+    pub(super) expire: bool,
+    /// Called with a timeout (or as a try): the event it ends in could
+    /// have been the one of giving up.
+    pub(super) timed: bool,
+}
+
+impl Prim {
+    /// Whether `kind` is an event this primitive ends in.
+    fn ends_in(&self, kind: EventKind) -> bool {
+        use EventKind::*;
+        matches!(
+            (self.role, kind),
+            (Role::EventWait, EventWait | EventWaitTimeout)
+                | (Role::CondWait | Role::CondWaitFor, CondWake)
+                | (Role::QueueGet, QueueGet | QueueGetFail)
+                | (Role::QueuePut, QueuePut | QueuePutFail)
+                | (Role::ThreadJoin, Join | JoinTimeout)
+                | (Role::BarrierWait, BarrierLeave | BarrierAbort)
+                | (Role::SemAcquire, SemAcquire | SemAcquireFail)
+        )
+    }
 }
 
 /// A C call whose effect is recorded once it has returned: at the next
@@ -107,6 +136,7 @@ impl ThreadCtx {
             generation,
             pending: Cell::new(None),
             cond_waits: RefCell::new(Vec::new()),
+            woken_waits: RefCell::new(Vec::new()),
             barrier_waits: RefCell::new(Vec::new()),
             future_calls: RefCell::new(Vec::new()),
             start_loc: Cell::new(start_loc),
@@ -170,7 +200,16 @@ pub(crate) fn gate_at(
         target,
         aux,
     };
-    match crate::control::before_emit(py, ctx.actor, op, deadline) {
+    // The end of a timed wait (the innermost primitive called by the user
+    // that ends in this kind of event was given a timeout).
+    let timed = ctx
+        .prims
+        .borrow()
+        .iter()
+        .rev()
+        .find(|p| p.site.is_some() && p.ends_in(kind))
+        .is_some_and(|p| p.timed);
+    match crate::control::before_emit_timed(py, ctx.actor, op, deadline, timed) {
         Ok(()) => true,
         Err(_) => {
             set_abort();

@@ -49,6 +49,9 @@ pub(super) fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         PendingOp::Acquire { lock, reentrant } => {
             if f.peek_is_true(0) {
                 emit_acquire(ctx, lock, reentrant, p.loc);
+            } else {
+                // A try, or a timed acquire, that gave up.
+                emit(ctx, EventKind::LockAcquireFail, p.loc, lock.0, 0);
             }
         }
         PendingOp::QueueGet { queue } => {

@@ -29,6 +29,15 @@ fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
     }
 }
 
+/// A primitive's label in backquotes, for reports (`?` when unknown).
+pub(super) fn quoted(label: &str) -> String {
+    if label.is_empty() {
+        "?".into()
+    } else {
+        format!("`{label}`")
+    }
+}
+
 fn emit_key(
     ctx: &ThreadCtx,
     kind: EventKind,
@@ -46,8 +55,11 @@ fn emit_key(
 mod access;
 mod calls;
 mod control;
+mod giveup;
 mod locks;
+mod prims;
 mod protocols;
+mod sems;
 mod stdlib;
 mod tables;
 
@@ -71,9 +83,14 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     );
     if info.role != Role::None {
         if in_control {
-            control::prim_call(py, ctx, f, info.role);
+            prims::prim_call(py, ctx, f, info.role);
         }
         sync_call(py, ctx, f, info.role);
+        if info.role == Role::SemRelease && ctx.in_control() && !aborting() {
+            if let Some(this) = f.local(py, 0) {
+                sems::release_call(py, f, &this);
+            }
+        }
         if info.role == Role::ThreadStart && ctx.controlled {
             // The handshake inside `start` runs unmodelled (the child is not
             // an actor until it reaches its first instruction).
@@ -96,10 +113,14 @@ pub fn on_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, retval: Option<&
                 control::thread_started_return(py, ctx, f, retval.is_none());
             }
         }
-        if ctx.in_control() {
-            control::prim_return(ctx, f);
-        }
+        // The call's events are recorded while its primitive is still on
+        // the stack (the gate reads whether it was a timed wait).
+        let gave_up = ctx.in_control() && prims::prim_gave_up(ctx, f);
         sync_return(py, ctx, f, info.role, retval);
+        giveup::on_return(py, ctx, f, info.role, retval, gave_up);
+        if ctx.in_control() {
+            prims::prim_return(ctx, f);
+        }
     }
 }
 

@@ -86,7 +86,13 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             else {
                 return;
             };
-            emit(ctx, EventKind::SemRelease, loc, id.0, 0);
+            emit(
+                ctx,
+                EventKind::SemRelease,
+                loc,
+                id.0,
+                super::sems::aux(&this, false),
+            );
         }
         Role::BarrierWait => {
             let Some(loc) = user_call_site(py, f) else {
@@ -222,18 +228,22 @@ pub(super) fn sync_return(
             else {
                 return;
             };
-            if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
-                return;
+            // A timed-out wake-up may have been recorded when it timed out
+            // (see `control::timed_out_wake`).
+            if !super::prims::take_woken(ctx, f.addr()) {
+                if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
+                    return;
+                }
+                session::with(|s| {
+                    s.emit(
+                        ctx.actor,
+                        EventKind::CondWake,
+                        loc,
+                        cond.0,
+                        returned_true as u64,
+                    )
+                });
             }
-            session::with(|s| {
-                s.emit(
-                    ctx.actor,
-                    EventKind::CondWake,
-                    loc,
-                    cond.0,
-                    returned_true as u64,
-                )
-            });
             if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 1) {
                 return;
             }
@@ -345,7 +355,13 @@ pub(super) fn sync_return(
             else {
                 return;
             };
-            emit(ctx, EventKind::SemAcquire, loc, id.0, 0);
+            emit(
+                ctx,
+                EventKind::SemAcquire,
+                loc,
+                id.0,
+                super::sems::aux(&this, true),
+            );
         }
         Role::QueueGet => {
             let Some(loc) = user_call_site(py, f) else {

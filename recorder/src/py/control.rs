@@ -73,6 +73,7 @@ struct RunConfig<'py> {
     run_timeout: Option<f64>,
     max_steps: u64,
     start_time: f64,
+    explore_timeouts: bool,
 }
 
 /// Starts a controlled run. The calling thread is the driver (not an
@@ -98,6 +99,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         run_timeout,
         max_steps,
         start_time,
+        explore_timeouts,
     } = config;
     let Recognized {
         excluded_dirs,
@@ -138,9 +140,14 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         (_, Some(d)) => Box::new(d.dpor.clone()),
         (_, None) if pct.is_some() => {
             let (s, depth, k) = pct.unwrap_or_default();
-            Box::new(crate::strategy::pct::Pct::new(s, depth, k))
+            Box::new(crate::strategy::pct::Pct::new(
+                s,
+                depth,
+                k,
+                explore_timeouts,
+            ))
         }
-        (Some(seed), None) => Box::new(crate::strategy::Random::new(seed, steps)),
+        (Some(seed), None) => Box::new(crate::strategy::Random::new(seed, steps, explore_timeouts)),
         (None, None) => Box::new(crate::strategy::Replay::new(steps)),
     };
     naming::init(py)?;
@@ -212,7 +219,9 @@ fn control_wait(py: Python<'_>) -> PyResult<()> {
 /// traceback) of an exception that escaped actor 0. Returns a dict: status
 /// (`ok`, `exception`, `deadlock`, `divergence`, `timeout`, `step_limit`,
 /// `interrupted`), message, schedule (text), steps, preemptions, elapsed,
-/// events, trace_error.
+/// events, trace_error, limits (what the model could not see, in words),
+/// stuck_thread (the ident of the thread a `timeout` found stuck, or None),
+/// timeouts_offered (steps at which a timed wait was among the candidates).
 #[pyfunction]
 #[pyo3(signature = (exception=None))]
 fn control_finish<'py>(
@@ -284,6 +293,9 @@ fn control_finish<'py>(
     d.set_item("events", events)?;
     d.set_item("trace_error", error)?;
     d.set_item("worker_exception", worker_exc)?;
+    d.set_item("limits", summary.limits.clone())?;
+    d.set_item("stuck_thread", summary.stuck_thread)?;
+    d.set_item("timeouts_offered", summary.timeouts_offered)?;
     Ok(d)
 }
 

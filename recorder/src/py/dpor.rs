@@ -10,6 +10,8 @@ use crate::strategy::dpor::Dpor;
 
 /// One exploration. `begin()` before each controlled run (False: the whole
 /// space is explored), `end()` after it; the run's strategy is `self`.
+/// `explore_timeouts`: a blocked timed wait may time out at any step (a
+/// choice of its own), else only when no actor can go on.
 #[pyclass(module = "racetrace._native")]
 pub struct DporExplorer {
     pub dpor: Dpor,
@@ -18,10 +20,10 @@ pub struct DporExplorer {
 #[pymethods]
 impl DporExplorer {
     #[new]
-    #[pyo3(signature = (preemption_bound=None))]
-    fn new(preemption_bound: Option<u32>) -> Self {
+    #[pyo3(signature = (preemption_bound=None, explore_timeouts=true))]
+    fn new(preemption_bound: Option<u32>, explore_timeouts: bool) -> Self {
         DporExplorer {
-            dpor: Dpor::new(DporConfig { preemption_bound }),
+            dpor: Dpor::new(DporConfig { preemption_bound }, explore_timeouts),
         }
     }
 

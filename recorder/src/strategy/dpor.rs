@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use racetrace_analyzer::dpor::{DporConfig, Explorer};
 use racetrace_formats::{ActorId, Event, KeyDesc, KeyId, StrId, Tables, TargetKind};
 
-use super::{Choice, Decision, Scheduler};
+use super::{Choice, Decision, GiveUp, Scheduler};
 use crate::session;
 
 /// What one exploration keeps between runs.
@@ -33,8 +33,13 @@ pub struct DporState {
     pub explorer: Explorer,
     /// Keys as the explorer knows them, for the whole exploration.
     keys: CanonKeys,
-    /// The step chosen and not yet performed, if any.
-    chosen: Option<(u64, ActorId)>,
+    /// The step chosen and not yet performed, if any, and whether its
+    /// operation could have given up (a try, or a timed wait when timeouts
+    /// are explored).
+    chosen: Option<(u64, ActorId, bool)>,
+    /// Whether a blocked timed wait may time out at any step (else only
+    /// when no actor can go on).
+    pub explore_timeouts: bool,
     /// Blocked operations of a deadlocked run.
     pub blocked: Vec<Event>,
     /// Whether the current execution is in progress in the explorer.
@@ -42,11 +47,12 @@ pub struct DporState {
 }
 
 impl DporState {
-    pub fn new(config: DporConfig) -> DporState {
+    pub fn new(config: DporConfig, explore_timeouts: bool) -> DporState {
         DporState {
             explorer: Explorer::new(config),
             keys: CanonKeys::default(),
             chosen: None,
+            explore_timeouts,
             blocked: Vec::new(),
             running: false,
         }
@@ -76,8 +82,11 @@ impl DporState {
 pub struct Dpor(pub Arc<Mutex<DporState>>);
 
 impl Dpor {
-    pub fn new(config: DporConfig) -> Dpor {
-        Dpor(Arc::new(Mutex::new(DporState::new(config))))
+    pub fn new(config: DporConfig, explore_timeouts: bool) -> Dpor {
+        Dpor(Arc::new(Mutex::new(DporState::new(
+            config,
+            explore_timeouts,
+        ))))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, DporState> {
@@ -91,7 +100,7 @@ impl Scheduler for Dpor {
         if !st.running {
             return Choice::Abandon;
         }
-        if let Some((step, a)) = st.chosen {
+        if let Some((step, a, _)) = st.chosen {
             // Asked again for a step whose actor found nothing to do: the
             // explorer has decided this step already.
             if step == d.step {
@@ -102,12 +111,16 @@ impl Scheduler for Dpor {
                 };
             }
         }
-        // Actors that can go on by themselves; an expiring timeout only when
-        // none can (as the default policy does), so timeouts never race.
+        // Actors that can go on by themselves, and, when timeouts are
+        // explored, blocked timed waits by timing out (their operation is
+        // then what they end in: the explorer races it like any other).
+        // Otherwise an expiring timeout only when no actor can go on (as
+        // the default policy does), so timeouts never race.
+        let timeouts = st.explore_timeouts;
         let mut enabled: Vec<Event> = d
             .candidates
             .iter()
-            .filter(|c| c.is_ready())
+            .filter(|c| timeouts || c.is_ready())
             .map(|c| c.op)
             .collect();
         if enabled.is_empty() {
@@ -119,7 +132,11 @@ impl Scheduler for Dpor {
         }
         match st.explorer.choose(&enabled) {
             Some(a) => {
-                st.chosen = Some((d.step, a));
+                let timed = d.candidates.iter().any(|c| {
+                    c.actor == a
+                        && (c.give_up == GiveUp::Try || (timeouts && c.give_up == GiveUp::Timeout))
+                });
+                st.chosen = Some((d.step, a, timed));
                 Choice::Actor(a)
             }
             None => Choice::Abandon,
@@ -131,10 +148,13 @@ impl Scheduler for Dpor {
         if !st.running {
             return;
         }
-        st.chosen = None;
+        let timed = st
+            .chosen
+            .take()
+            .is_some_and(|(_, a, timed)| timed && a == ev.actor);
         let ev = st.keys.canonical(ev);
         let DporState { explorer, keys, .. } = &mut *st;
-        explorer.executed(&ev, &keys.tables);
+        explorer.executed_timed(&ev, &keys.tables, timed);
     }
 
     fn end_execution(&mut self, blocked: &[Event]) {

@@ -27,8 +27,23 @@ use racetrace_formats::{ActorId, Event};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Readiness {
     Ready,
-    /// Only by letting the timeout expire at this virtual time (seconds).
+    /// Only by letting the timeout expire at this virtual time (seconds):
+    /// a `time.sleep`, or a timed wait that gives up (its `op` is then what
+    /// it ends in: `LockAcquireFail`, `EventWaitTimeout`, ...).
     Timeout(f64),
+}
+
+/// Whether a candidate's wait could also end by giving up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GiveUp {
+    /// It waits until it gets what it waits for (or it does not wait).
+    Never,
+    /// A try (`blocking=False`): it takes the resource if it is free when
+    /// it goes, else fails; it never waits.
+    Try,
+    /// A timed wait: it may time out whenever what it waits for is not
+    /// there.
+    Timeout,
 }
 
 /// An actor able to take the next step.
@@ -41,6 +56,7 @@ pub struct Candidate {
     #[allow(dead_code)] // read by the DPOR strategy
     pub op: Event,
     pub readiness: Readiness,
+    pub give_up: GiveUp,
 }
 
 impl Candidate {
@@ -110,6 +126,38 @@ pub fn default_choice(d: &Decision<'_>) -> ActorId {
     earliest_timeout(d.candidates)
 }
 
+/// How rarely a randomized strategy lets a timeout expire while some actor
+/// can go on: one choice in `TIMEOUT_ODDS` where one could (a timed wait
+/// may time out whenever it is blocked; poll loops should still advance).
+pub const TIMEOUT_ODDS: u64 = 8;
+
+/// For randomized strategies exploring timeouts: now and then (1 in
+/// [`TIMEOUT_ODDS`] when some actor is ready, always when none is) a
+/// candidate that can only go by timing out, chosen uniformly; `None` to
+/// choose among the ready ones as usual. Draws from `rng` only when such a
+/// candidate exists, so programs without timeouts get the same schedules.
+pub fn random_timeout(d: &Decision<'_>, rng: &mut Rng) -> Option<ActorId> {
+    let waiting = d.candidates.iter().filter(|c| !c.is_ready()).count();
+    if waiting == 0 {
+        return None;
+    }
+    let ready = d.candidates.len() - waiting;
+    if ready > 0 && !rng.next_u64().is_multiple_of(TIMEOUT_ODDS) {
+        return None;
+    }
+    let k = (rng.next_u64() % waiting as u64) as usize;
+    d.candidates
+        .iter()
+        .filter(|c| !c.is_ready())
+        .nth(k)
+        .map(|c| c.actor)
+}
+
+/// The seed of the draws for timeouts, apart from the strategy's own.
+pub fn timeout_seed(seed: u64) -> u64 {
+    seed ^ 0x7469_6d65_6f75_7473
+}
+
 pub fn earliest_timeout(cands: &[Candidate]) -> ActorId {
     let mut best: Option<(f64, ActorId)> = None;
     for c in cands {
@@ -156,6 +204,7 @@ pub(crate) mod tests {
                 aux: 0,
             },
             readiness: r,
+            give_up: GiveUp::Never,
         }
     }
 
@@ -234,6 +283,7 @@ pub(crate) mod tests {
                         actor: ActorId(a),
                         op: write(a),
                         readiness: Readiness::Ready,
+                        give_up: GiveUp::Never,
                     })
                     .collect();
                 let d = Decision {

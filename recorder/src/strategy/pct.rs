@@ -10,7 +10,7 @@
 
 use racetrace_formats::ActorId;
 
-use super::{earliest_timeout, Choice, Decision, Rng, Scheduler};
+use super::{earliest_timeout, random_timeout, timeout_seed, Choice, Decision, Rng, Scheduler};
 
 /// Initial priorities sit above this; change point `i` lowers an actor to
 /// `i`, so later change points put actors below earlier ones.
@@ -29,11 +29,15 @@ pub struct Pct {
     /// The last step whose change point was applied (the loop may ask twice
     /// for one step; the drop must happen once).
     applied: Option<u64>,
+    /// Draws for letting timed waits time out (see `random_timeout`), when
+    /// timeouts are explored.
+    timeouts: Option<Rng>,
 }
 
 impl Pct {
-    /// One PCT run: `seed` fixes the priorities and change points.
-    pub fn new(seed: u64, depth: u32, k: u64) -> Pct {
+    /// One PCT run: `seed` fixes the priorities and change points;
+    /// `timeouts`: timed waits may time out at any step, now and then.
+    pub fn new(seed: u64, depth: u32, k: u64, timeouts: bool) -> Pct {
         let mut p = Pct {
             seed,
             depth: depth.max(1),
@@ -42,6 +46,7 @@ impl Pct {
             prio: Vec::new(),
             changes: Vec::new(),
             applied: None,
+            timeouts: timeouts.then(|| Rng::new(timeout_seed(seed))),
         };
         p.new_execution();
         p
@@ -78,6 +83,9 @@ impl Scheduler for Pct {
         self.rng = Rng::new(self.seed);
         self.prio.clear();
         self.applied = None;
+        if let Some(t) = &mut self.timeouts {
+            *t = Rng::new(timeout_seed(self.seed));
+        }
         self.changes = (0..self.depth - 1)
             .map(|_| self.rng.next_u64() % self.k)
             .collect();
@@ -89,6 +97,9 @@ impl Scheduler for Pct {
         // not depend on who happens to be ready.
         for c in d.candidates {
             self.priority(c.actor);
+        }
+        if let Some(a) = self.timeouts.as_mut().and_then(|t| random_timeout(d, t)) {
+            return Choice::Actor(a);
         }
         let Some(mut a) = self.highest_ready(d) else {
             return Choice::Actor(earliest_timeout(d.candidates));
@@ -126,6 +137,7 @@ mod tests {
                     aux: 0,
                 },
                 readiness: Readiness::Ready,
+                give_up: crate::strategy::GiveUp::Never,
             })
             .collect()
     }
@@ -151,19 +163,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_schedule_and_depth_bounds_switches() {
-        let a = run(&mut Pct::new(5, 3, 50), 50);
-        assert_eq!(a, run(&mut Pct::new(5, 3, 50), 50));
+        let a = run(&mut Pct::new(5, 3, 50, false), 50);
+        assert_eq!(a, run(&mut Pct::new(5, 3, 50, false), 50));
         // All three always ready: one actor runs until a change point, so
         // there are at most d - 1 switches.
         let switches = a.windows(2).filter(|w| w[0] != w[1]).count();
         assert!(switches <= 2, "{a:?}");
-        let differ = (0..20u64).any(|s| run(&mut Pct::new(s, 3, 50), 50) != a);
+        let differ = (0..20u64).any(|s| run(&mut Pct::new(s, 3, 50, false), 50) != a);
         assert!(differ);
     }
 
     #[test]
     fn asking_twice_for_a_step_applies_its_change_once() {
-        let mut p = Pct::new(1, 2, 1);
+        let mut p = Pct::new(1, 2, 1, false);
         let c = cands(&[0, 1]);
         let d = Decision {
             step: 0,

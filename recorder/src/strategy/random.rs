@@ -3,23 +3,26 @@
 
 use racetrace_formats::ActorId;
 
-use super::{earliest_timeout, Choice, Decision, Rng, Scheduler};
+use super::{earliest_timeout, random_timeout, timeout_seed, Choice, Decision, Rng, Scheduler};
 
 /// Uniformly random among the ready candidates (after an optional forced
-/// prefix); timeouts expire only when nothing is ready. Seeded, so a seed
+/// prefix); timeouts expire only when nothing is ready, unless `timeouts`:
+/// then now and then at any step (`random_timeout`). Seeded, so a seed
 /// names one schedule of a deterministic program.
 pub struct Random {
     prefix: Vec<ActorId>,
     seed: u64,
     rng: Rng,
+    timeouts: Option<Rng>,
 }
 
 impl Random {
-    pub fn new(seed: u64, prefix: Vec<ActorId>) -> Random {
+    pub fn new(seed: u64, prefix: Vec<ActorId>, timeouts: bool) -> Random {
         Random {
             prefix,
             seed,
             rng: Rng::new(seed),
+            timeouts: timeouts.then(|| Rng::new(timeout_seed(seed))),
         }
     }
 }
@@ -27,6 +30,9 @@ impl Random {
 impl Scheduler for Random {
     fn new_execution(&mut self) {
         self.rng = Rng::new(self.seed);
+        if let Some(t) = &mut self.timeouts {
+            *t = Rng::new(timeout_seed(self.seed));
+        }
     }
     fn next(&mut self, d: &Decision<'_>) -> Choice {
         if let Some(&a) = self.prefix.get(d.step as usize) {
@@ -35,6 +41,9 @@ impl Scheduler for Random {
             } else {
                 Choice::Unavailable(a)
             };
+        }
+        if let Some(a) = self.timeouts.as_mut().and_then(|t| random_timeout(d, t)) {
+            return Choice::Actor(a);
         }
         let ready = d.candidates.iter().filter(|c| c.is_ready()).count();
         if ready == 0 {
@@ -63,7 +72,7 @@ mod tests {
             cand(2, Readiness::Ready),
         ];
         let run = |seed| {
-            let mut r = Random::new(seed, vec![]);
+            let mut r = Random::new(seed, vec![], false);
             (0..32)
                 .map(|i| {
                     let d = Decision {
