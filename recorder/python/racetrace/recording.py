@@ -1,11 +1,12 @@
 """Recording a run: ``racetrace.record`` and ``racetrace.record_call``.
 
-The work is done by the native trace function in ``racetrace._native``; this
-module hands it what it needs to recognize (``racetrace.tables``: the
-standard library's thread and synchronization functions, builtin container
-methods), installs it in new threads through ``threading.settrace`` and
-wraps ``threading.excepthook`` so that a worker's exception is part of the
-trace.
+The work is done by the native hook in ``racetrace._native``; this module
+hands it what it needs to recognize (``racetrace.tables``: the standard
+library's thread and synchronization functions, builtin container
+methods), hands it new threads through ``threading.settrace`` where the
+hook needs that (CPython 3.11's per-thread trace function; ``sys.monitoring``
+sees new threads by itself) and wraps ``threading.excepthook`` so that a
+worker's exception is part of the trace.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class record:
         _active = self
         self._pid = os.getpid()
         self._prev_trace_hook = threading.gettrace()
-        threading.settrace(thread_bootstrap)
+        if not _native.HOOKS_NEW_THREADS:
+            threading.settrace(thread_bootstrap)
         os._exit = _exit_closing_the_trace
         self._prev_excepthook = threading.excepthook
         threading.excepthook = self._excepthook
@@ -129,7 +131,8 @@ class record:
     def _restore_hooks(self) -> None:
         global _active
         _active = None
-        threading.settrace(self._prev_trace_hook)
+        if not _native.HOOKS_NEW_THREADS:
+            threading.settrace(self._prev_trace_hook)
         if os._exit is _exit_closing_the_trace:
             os._exit = _real_exit
         if threading.excepthook == self._excepthook:
@@ -162,7 +165,8 @@ def _exit_closing_the_trace(status: int) -> NoReturn:
     the process exits with ``status`` as it would have."""
     if _native.is_recording():
         try:
-            threading.settrace(None)
+            if not _native.HOOKS_NEW_THREADS:
+                threading.settrace(None)
             _native.stop(None, f"the program called os._exit({status})")
         except BaseException:  # noqa: BLE001 - the exit must happen regardless
             pass
@@ -180,7 +184,8 @@ def _after_fork_in_child() -> None:
     _native.abandon_after_fork()
     if _active is not None:
         _active._restore_hooks()
-        sys.settrace(None)
+        if not _native.HOOKS_NEW_THREADS:
+            sys.settrace(None)
 
 
 if hasattr(os, "register_at_fork"):
@@ -192,7 +197,8 @@ def _stop_at_exit() -> None:
     """A recording still open when the interpreter exits (``__exit__`` never
     ran) is closed with an "aborted" outcome rather than left truncated."""
     if _native.is_recording():
-        threading.settrace(None)
+        if not _native.HOOKS_NEW_THREADS:
+            threading.settrace(None)
         _native.stop(None, "the interpreter exited while recording")
 
 

@@ -7,79 +7,44 @@
 
 use super::*;
 use crate::control::{self as ctl, Acquire, Resume};
+use crate::cpython::CallArgs;
 
-/// Where the arguments of a call are on the value stack at PRECALL.
-struct Args {
-    /// Arguments including a `self` passed as the first one.
-    total: usize,
+/// Where the parameters of a call are on the value stack.
+struct Args<'a, 'py> {
+    call: &'a CallArgs<'py>,
     /// 1 when `self` is the first argument (an unbound method descriptor).
     rest: usize,
-    kwnames: Vec<String>,
 }
 
-impl Args {
+impl Args<'_, '_> {
     /// Stack depth (0 = TOS) of parameter `pos` (after self) or keyword `name`.
     fn param(&self, pos: usize, name: &str) -> Option<usize> {
-        let npos = self.total - self.kwnames.len();
-        let k = self.rest + pos;
-        if k < npos {
-            return Some(self.total - 1 - k);
-        }
-        let j = self.kwnames.iter().position(|n| n == name)?;
-        Some(self.total - 1 - (npos + j))
+        self.call.param(self.rest, pos, name)
     }
-}
-
-fn kwnames(py: Python<'_>, f: Frame<'_>, ins: &Instr) -> Vec<String> {
-    if ins.kw == 0 {
-        return Vec::new();
-    }
-    f.code(py)
-        .getattr("co_consts")
-        .ok()
-        .and_then(|c| c.get_item(ins.kw as usize - 1).ok())
-        .and_then(|t| t.extract::<Vec<String>>().ok())
-        .unwrap_or_default()
 }
 
 fn is_rlock(obj: &Bound<'_, PyAny>) -> bool {
     naming::type_name(obj) == "RLock"
 }
 
-/// PRECALL of a recognized C method, in traced or intercepted code.
-pub(super) fn precall(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    info: &CodeInfo,
-    ins: &Instr,
-    nargs: usize,
-) {
-    let x = f.peek(py, nargs + 1);
-    let y = f.peek(py, nargs);
-    let (callable, method_form) = match (x, y) {
-        (Some(x), _) => (x, true),
-        (None, Some(y)) => (y, false),
-        (None, None) => return,
+/// A call of a recognized C method about to run, in traced or intercepted
+/// code.
+pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo, ins: &Instr) {
+    let Some(c) = f.call_args(py, ins) else {
+        return;
     };
-    let Some((def, bound)) = cpython::builtin_method(&callable) else {
+    let Some((def, bound)) = cpython::builtin_method(&c.callable) else {
         return;
     };
     let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
         return;
     };
-    let total = if method_form { nargs + 1 } else { nargs };
     let (self_obj, rest) = match bound {
         Some(b) if !b.is_instance_of::<pyo3::types::PyModule>() => (Some(b), 0),
         Some(_) => (None, 0),
-        None if total > 0 => (f.peek(py, total - 1), 1),
-        None => (None, 0),
+        None => (c.depth_of(0).and_then(|d| f.peek(py, d)), 1),
     };
-    let args = Args {
-        total,
-        rest,
-        kwnames: kwnames(py, f, ins),
-    };
+    let args = Args { call: &c, rest };
     let Some(obj) = self_obj else { return };
     match role {
         CallRole::LockAcquire => {
@@ -212,16 +177,11 @@ fn rewrite(
 /// `f(*args, **kwargs)` of a lock method (`Condition.__exit__` releases
 /// with `self._lock.__exit__(*args)`). Acquires through it are taken as
 /// blocking (their arguments are not rewritten).
-pub(super) fn call_ex(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    info: &CodeInfo,
-    has_kwargs: usize,
-) {
-    let Some(callable) = f.peek(py, 1 + has_kwargs) else {
+pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo, ins: &Instr) {
+    let Some(c) = f.call_ex_args(py, ins) else {
         return;
     };
+    let callable = c.callable;
     let Some((def, Some(obj))) = cpython::builtin_method(&callable) else {
         return;
     };

@@ -48,12 +48,14 @@ mod control;
 mod locks;
 mod stdlib;
 mod tables;
+mod threads;
 
 use access::*;
 use locks::*;
 use stdlib::*;
 use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
+pub use threads::{new_thread_call, start_thread};
 
 pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(info_ref) = ensure_info(py, f) else {
@@ -66,6 +68,7 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         info.traced || (info.intercept && (in_control || !ctx.controlled)),
     );
     if info.role != Role::None {
+        f.watch_returns();
         if in_control {
             control::prim_call(py, ctx, f, info.role);
         }
@@ -126,20 +129,20 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         // Most calls are not recorded: their location is interned only
         // once the callable turns out to matter.
         Action::Call => {
-            on_precall(py, ctx, f, ins.arg as usize, Calls::All, || {
+            on_precall(py, ctx, f, ins, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
-                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+                control::precall(py, ctx, f, info, ins);
             }
             return;
         }
         Action::CallEx => {
-            on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::All, || {
+            on_call_ex(py, ctx, f, ins, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
-                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+                control::call_ex(py, ctx, f, info, ins);
             }
             return;
         }
@@ -212,6 +215,18 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             }
         }
         Action::Call | Action::CallEx => {}
+        Action::SliceRead | Action::SliceWrite => {
+            // Stack: container, start, stop (and the value, below, for a
+            // store): a slice reads or writes the whole sequence.
+            if let Some(container) = peek(2) {
+                let kind = if ins.action == Action::SliceRead {
+                    Read
+                } else {
+                    Write
+                };
+                whole_access(py, ctx, f, loc, kind, &container);
+            }
+        }
         Action::InplaceOp => {
             // Stack: left operand, right operand. `items += more` mutates
             // a list in place (the name is rebound to the same object).
@@ -300,67 +315,51 @@ fn note_dict_owner(py: Python<'_>, f: Frame<'_>, obj: &Bound<'_, PyAny>) {
     }
 }
 
-/// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
+/// A call about to run: its operands as the backend finds them.
 fn on_precall(
     py: Python<'_>,
     ctx: &ThreadCtx,
     f: Frame<'_>,
-    nargs: usize,
+    ins: &Instr,
     calls: Calls,
     loc: impl FnOnce() -> LocId,
 ) {
     ctx.pending.set(None);
-    let x = f.peek(py, nargs + 1);
-    let y = f.peek(py, nargs);
-    let (callable, method_form) = match (x, y) {
-        (Some(x), _) => (x, true),
-        (None, Some(y)) => (y, false),
-        (None, None) => return,
+    let Some(c) = f.call_args(py, ins) else {
+        return;
     };
-    let total = if method_form { nargs + 1 } else { nargs };
-    let arg = |k: usize| -> Option<Bound<'_, PyAny>> {
-        if k >= total {
-            return None;
-        }
-        f.peek(py, total - 1 - k)
-    };
-    // After CALL the callable, self/NULL and the arguments are replaced by
-    // the result.
-    let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
+    let arg = |k: usize| -> Option<Bound<'_, PyAny>> { f.peek(py, c.depth_of(k)?) };
     let call = CallOf {
-        callable: &callable,
+        callable: &c.callable,
         arg: &arg,
-        depth_after,
+        depth_after: c.depth_after,
         calls,
     };
     on_call_of(py, ctx, f, loc, call);
 }
 
-/// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
-/// `[NULL, callable, args, kwargs?]`; positional arguments are known when
-/// `args` is already a tuple.
+/// `f(*args, **kwargs)`: positional arguments are known when `args` is
+/// already a tuple.
 fn on_call_ex(
     py: Python<'_>,
     ctx: &ThreadCtx,
     f: Frame<'_>,
-    has_kwargs: bool,
+    ins: &Instr,
     calls: Calls,
     loc: impl FnOnce() -> LocId,
 ) {
     ctx.pending.set(None);
-    let kw = has_kwargs as usize;
-    let (Some(callable), Some(args)) = (f.peek(py, 1 + kw), f.peek(py, kw)) else {
+    let Some(c) = f.call_ex_args(py, ins) else {
         return;
     };
-    let Ok(args) = args.cast_into::<PyTuple>() else {
+    let Ok(args) = c.args.cast_into::<PyTuple>() else {
         return;
     };
     let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
-    let depth_after = f.stack_depth() - 2 - kw as isize;
     let call = CallOf {
-        callable: &callable,
+        callable: &c.callable,
         arg: &arg,
-        depth_after,
+        depth_after: c.depth_after,
         calls,
     };
     on_call_of(py, ctx, f, loc, call);
@@ -511,8 +510,8 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     }
     let loc = || instr_loc(info, ins, || f.lineno(), idx);
     match ins.action {
-        Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::SyncOnly, loc),
-        Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::SyncOnly, loc),
+        Action::Call => on_precall(py, ctx, f, ins, Calls::SyncOnly, loc),
+        Action::CallEx => on_call_ex(py, ctx, f, ins, Calls::SyncOnly, loc),
         Action::BeforeWith => before_with_lock(py, ctx, f, loc()),
         Action::WithExceptStart => with_except_release(py, ctx, f, loc()),
         _ => {}
@@ -527,8 +526,8 @@ fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo
         return;
     };
     match ins.action {
-        Action::Call => control::precall(py, ctx, f, info, ins, ins.arg as usize),
-        Action::CallEx => control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize),
+        Action::Call => control::precall(py, ctx, f, info, ins),
+        Action::CallEx => control::call_ex(py, ctx, f, info, ins),
         Action::BeforeWith => control::before_with(py, ctx, f, info),
         Action::WithExceptStart => control::with_except(py, ctx, f),
         _ => {}

@@ -1,0 +1,568 @@
+//! The `sys.monitoring` hook: claiming a tool id, the native callbacks,
+//! which events each code object reports, and each thread's tracer.
+//!
+//! # How events are chosen (Python/instrumentation.c)
+//!
+//! * Global events: PY_START (every function start, in every thread: how a
+//!   code object is first seen and decided on, and how new threads are
+//!   found) and PY_UNWIND (a frame left by an exception; it cannot be a
+//!   local event).
+//! * Local events, per code object, set once when the hook first asks for
+//!   them: INSTRUCTION for traced code and for code a controlled run
+//!   intercepts; PY_RETURN and PY_YIELD for the recognized standard-library
+//!   functions. `set_local_events` instruments the code object in place,
+//!   so a frame already running it reports from its next instruction.
+//! * An INSTRUCTION callback returns `sys.monitoring.DISABLE` at every
+//!   instruction whose table entry is quiet: the interpreter then removes
+//!   the instrumentation of that instruction for our tool, and it costs
+//!   nothing afterwards. Quiet entries are quiet in every thread (the
+//!   table is per code object), so disabling is never wrong for another
+//!   thread. Everything is undone when the recording ends
+//!   ([`release_hooks`]): local events are cleared (which also forgets what
+//!   was disabled), global events and callbacks removed, the tool id freed.
+//! * Monitoring events are global to the interpreter, while racetrace
+//!   follows some threads only: each thread's tracer is in a thread-local
+//!   slot, and a callback in a thread without one returns at once (for
+//!   PY_START, after asking the capture layer whether this is a new
+//!   thread to hook, see [`crate::cpython::NewThreadHandler`]).
+//! * While a callback runs, the interpreter counts the thread as tracing
+//!   (`tstate->tracing`), so Python code we call is not monitored.
+//!
+//! Another tool (a debugger, coverage) holds its own tool id and sees its
+//! own events: instrumentation keeps one set of events and one DISABLE
+//! state per tool. `sys.settrace` is a separate tool of the interpreter's
+//! and is left alone.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi::{self, PyObject, Py_ssize_t};
+use pyo3::prelude::*;
+
+use super::frame::{frame_at, with_frame_object, Frame};
+use super::layout::*;
+use super::objects::raw_code_info;
+use crate::codeinfo::Action;
+use crate::cpython::{FrameApi, NewThreadHandler, Tracer};
+
+// Event numbers (Include/cpython/monitoring.h, the same in 3.12 and 3.13).
+const PY_START: u32 = 0;
+const PY_RETURN: u32 = 2;
+const PY_YIELD: u32 = 3;
+const INSTRUCTION: u32 = 6;
+const PY_UNWIND: u32 = 12;
+
+pub(super) const EV_INSTRUCTION: u32 = 1 << INSTRUCTION;
+pub(super) const EV_RETURNS: u32 = (1 << PY_RETURN) | (1 << PY_YIELD);
+const GLOBAL_EVENTS: u32 = (1 << PY_START) | (1 << PY_UNWIND);
+
+/// Tool ids tried, in order: the two no standard tool claims, then the
+/// debugger's and the profiler's. Coverage's (1) and the optimizer's (5)
+/// are never taken.
+const TOOL_IDS: [i32; 4] = [3, 4, 0, 2];
+const TOOL_NAME: &str = "racetrace";
+
+/// The tool id while the hook is active; -1 otherwise.
+static TOOL: AtomicI32 = AtomicI32::new(-1);
+/// `sys.monitoring.DISABLE` (immortal).
+static DISABLE: AtomicPtr<PyObject> = AtomicPtr::new(std::ptr::null_mut());
+static NEW_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+struct Active {
+    monitoring: Py<PyAny>,
+    /// Code objects given local events, and which (kept alive until the
+    /// events are cleared).
+    codes: HashMap<usize, (Py<PyAny>, u32)>,
+}
+
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+
+fn active() -> std::sync::MutexGuard<'static, Option<Active>> {
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// Each thread's tracer.
+
+/// A boxed tracer, type-erased (one tracer type per build).
+struct Owned {
+    ptr: *mut c_void,
+    free: unsafe fn(*mut c_void),
+}
+
+// SAFETY: a tracer is only touched by its own thread, or with the GIL held
+// while it waits to be adopted.
+unsafe impl Send for Owned {}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::into_raw` of the type `free` was
+        // made for, and is freed once, here.
+        unsafe { (self.free)(self.ptr) }
+    }
+}
+
+unsafe fn free_box<T>(p: *mut c_void) {
+    // SAFETY: see `Owned::drop`.
+    drop(unsafe { Box::from_raw(p as *mut T) });
+}
+
+fn owned<T: Tracer>(ctx: T) -> Owned {
+    Owned {
+        ptr: Box::into_raw(Box::new(ctx)) as *mut c_void,
+        free: free_box::<T>,
+    }
+}
+
+struct Slot(Cell<Option<Owned>>);
+
+thread_local! {
+    /// This thread's tracer (freed with the thread, or when replaced).
+    /// Tracers hold no Python objects, so freeing one without the GIL at
+    /// thread exit is fine.
+    static CTX: Slot = const { Slot(Cell::new(None)) };
+}
+
+/// Tracers made for threads that were running when recording started,
+/// taken by each thread at its next event.
+static ADOPT: Mutex<Vec<(u64, Owned)>> = Mutex::new(Vec::new());
+static ADOPT_ANY: AtomicBool = AtomicBool::new(false);
+
+/// This thread's tracer.
+///
+/// # Safety
+/// Every tracer installed is a `T` (the capture layer has one tracer
+/// type); the reference is used only during the current callback, which
+/// does not replace the slot before it is done with it.
+unsafe fn current<'a, T: Tracer>() -> Option<&'a T> {
+    let p = CTX
+        .try_with(|s| {
+            let o = s.0.take();
+            let p = o.as_ref().map(|o| o.ptr);
+            s.0.set(o);
+            p
+        })
+        .ok()
+        .flatten();
+    let p = match p {
+        Some(p) => p,
+        None if ADOPT_ANY.load(Ordering::Relaxed) => adopt()?,
+        None => return None,
+    };
+    // SAFETY: per the contract.
+    Some(unsafe { &*(p as *const T) })
+}
+
+/// Takes the tracer waiting for this thread, if any.
+fn adopt() -> Option<*mut c_void> {
+    // SAFETY: a plain C call returning this thread's ident.
+    #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms
+    let me = unsafe { PyThread_get_thread_ident() } as u64;
+    let mut waiting = ADOPT.lock().unwrap_or_else(|e| e.into_inner());
+    let pos = waiting.iter().position(|(tid, _)| *tid == me)?;
+    let (_, o) = waiting.swap_remove(pos);
+    ADOPT_ANY.store(!waiting.is_empty(), Ordering::Relaxed);
+    let p = o.ptr;
+    let _ = CTX.try_with(|s| s.0.set(Some(o)));
+    Some(p)
+}
+
+/// Removes this thread's tracer (freeing it).
+pub fn uninstall() {
+    let old = CTX.try_with(|s| s.0.take()).ok().flatten();
+    drop(old);
+}
+
+// ---------------------------------------------------------------------------
+// Claiming and releasing the tool.
+
+fn monitoring(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import("sys")?.getattr("monitoring")
+}
+
+/// Claims a tool id, registers the callbacks for tracer type `T` and turns
+/// on the global events (once per recording).
+fn activate<T: Tracer>(py: Python<'_>) -> PyResult<()> {
+    if active().is_some() {
+        return Ok(());
+    }
+    let mon = monitoring(py)?;
+    let mut tool = None;
+    let mut holders = Vec::new();
+    for id in TOOL_IDS {
+        let holder = mon.call_method1("get_tool", (id,))?;
+        if holder.is_none() {
+            mon.call_method1("use_tool_id", (id, TOOL_NAME))?;
+            tool = Some(id);
+            break;
+        }
+        holders.push(format!("{id}: {}", holder.str()?));
+    }
+    let Some(tool) = tool else {
+        return Err(PyRuntimeError::new_err(format!(
+            "racetrace needs a sys.monitoring tool id, and every one it may use is taken ({}); \
+             stop one of those tools first",
+            holders.join(", ")
+        )));
+    };
+    let callbacks: [(u32, ffi::PyCFunctionFast); 5] = [
+        (PY_START, on_start::<T>),
+        (PY_RETURN, on_return::<T>),
+        (PY_YIELD, on_return::<T>),
+        (PY_UNWIND, on_unwind::<T>),
+        (INSTRUCTION, on_instruction::<T>),
+    ];
+    for (event, f) in callbacks {
+        let func = native_function(py, f)?;
+        mon.call_method1("register_callback", (tool, 1u32 << event, func))?;
+    }
+    mon.call_method1("set_events", (tool, GLOBAL_EVENTS))?;
+    DISABLE.store(mon.getattr("DISABLE")?.as_ptr(), Ordering::Release);
+    TOOL.store(tool, Ordering::Release);
+    *active() = Some(Active {
+        monitoring: mon.unbind(),
+        codes: HashMap::new(),
+    });
+    Ok(())
+}
+
+/// A builtin function object calling `f` with the vectorcall convention.
+fn native_function(py: Python<'_>, f: ffi::PyCFunctionFast) -> PyResult<Bound<'_, PyAny>> {
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: c"racetrace_monitor".as_ptr() as *const c_char,
+        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: f },
+        ml_flags: ffi::METH_FASTCALL,
+        ml_doc: std::ptr::null(),
+    }));
+    // SAFETY: `def` lives forever (leaked: a handful per process); no self.
+    unsafe {
+        let obj = ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), std::ptr::null_mut());
+        Bound::from_owned_ptr_or_err(py, obj)
+    }
+}
+
+/// Clears every event and callback of ours and frees the tool id: the
+/// interpreter runs as if racetrace had never been there (tracers left in
+/// threads are stale and remove themselves).
+pub fn release_hooks(py: Python<'_>) {
+    let Some(a) = active().take() else { return };
+    let tool = TOOL.swap(-1, Ordering::AcqRel);
+    ADOPT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    ADOPT_ANY.store(false, Ordering::Relaxed);
+    let mon = a.monitoring.bind(py);
+    for (code, _) in a.codes.values() {
+        let _ = mon.call_method1("set_local_events", (tool, code, 0));
+    }
+    let _ = mon.call_method1("set_events", (tool, 0));
+    for event in [PY_START, PY_RETURN, PY_YIELD, PY_UNWIND, INSTRUCTION] {
+        let _ = mon.call_method1("register_callback", (tool, 1u32 << event, py.None()));
+    }
+    let _ = mon.call_method1("free_tool_id", (tool,));
+    // SAFETY: GIL held.
+    unsafe { ffi::PyErr_Clear() };
+}
+
+/// Asks for local events `ev` in `code` (added to those it has).
+pub(super) fn want_events(code: *mut RawCode, ev: u32) {
+    let py = crate::cpython::gil_held();
+    let tool = TOOL.load(Ordering::Acquire);
+    let (mon, code_obj, events) = {
+        let mut guard = active();
+        let Some(a) = guard.as_mut() else { return };
+        let entry = a.codes.entry(code as usize).or_insert_with(|| {
+            // SAFETY: a live code object (a running frame's).
+            let obj = unsafe { Bound::from_borrowed_ptr(py, code as *mut PyObject) };
+            (obj.unbind(), 0)
+        });
+        if entry.1 & ev == ev {
+            return;
+        }
+        entry.1 |= ev;
+        (a.monitoring.clone_ref(py), entry.0.clone_ref(py), entry.1)
+    };
+    if mon
+        .bind(py)
+        .call_method1("set_local_events", (tool, code_obj, events))
+        .is_err()
+    {
+        // SAFETY: GIL held.
+        unsafe { ffi::PyErr_Clear() };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Installing tracers.
+
+/// Makes `ctx` the current thread's tracer (the previous one is freed) and
+/// turns the hook on if it is not.
+pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
+    activate::<T>(py)?;
+    let _ = CTX.try_with(|s| s.0.set(Some(owned(ctx))));
+    Ok(())
+}
+
+/// Gives the other threads of the interpreter whose id `make_ctx` accepts a
+/// tracer, which each takes at its next event, then calls `mark` on each of
+/// their running frames. `make_ctx` must not run Python code. Returns how
+/// many threads were given one.
+pub fn install_in_other_threads<T: Tracer>(
+    py: Python<'_>,
+    mut make_ctx: impl FnMut(u64) -> Option<T>,
+    mut mark: impl FnMut(Frame<'_>),
+) -> PyResult<usize> {
+    activate::<T>(py)?;
+    let mut given = 0;
+    let mut frames: Vec<Py<PyAny>> = Vec::new();
+    // SAFETY: GIL held; no Python code runs during the walk (`make_ctx`
+    // runs none; frame objects are only made, as new references, through
+    // the public API).
+    unsafe {
+        let me = PyThreadState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        while !ts.is_null() {
+            #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms
+            let tid = (*ts).thread_id as u64;
+            if ts != me {
+                if let Some(ctx) = make_ctx(tid) {
+                    ADOPT
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((tid, owned(ctx)));
+                    ADOPT_ANY.store(true, Ordering::Relaxed);
+                    given += 1;
+                    let mut cur = ffi::PyThreadState_GetFrame(ts as *mut ffi::PyThreadState);
+                    while !cur.is_null() {
+                        let obj = Bound::from_owned_ptr(py, cur as *mut PyObject);
+                        cur = ffi::PyFrame_GetBack(cur);
+                        frames.push(obj.unbind());
+                    }
+                }
+            }
+            ts = PyThreadState_Next(ts);
+        }
+    }
+    for frame in &frames {
+        with_frame_object(frame.bind(py), &mut mark);
+    }
+    Ok(given)
+}
+
+/// Where the capture layer hears of functions starting in threads without
+/// a tracer.
+pub fn set_new_thread_handler(handler: NewThreadHandler) {
+    NEW_THREAD.store(handler as usize, Ordering::Release);
+}
+
+/// The trace function a thread had before recording: on 3.12+ recording
+/// never replaces it (`sys.settrace` is another tool), so there is nothing
+/// to save.
+pub struct SavedTrace;
+
+pub fn save_trace(_py: Python<'_>) -> SavedTrace {
+    SavedTrace
+}
+
+/// Removes our tracer from the current thread (a `sys.settrace` function
+/// it has was never touched).
+pub fn restore_trace(_py: Python<'_>, _saved: SavedTrace) {
+    uninstall();
+}
+
+// ---------------------------------------------------------------------------
+// The callbacks: `(code, offset, ...)` with the vectorcall convention.
+
+fn none() -> *mut PyObject {
+    // SAFETY: None is immortal in 3.12+; a new reference is returned.
+    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+}
+
+fn disable() -> *mut PyObject {
+    let d = DISABLE.load(Ordering::Acquire);
+    if d.is_null() {
+        return none();
+    }
+    // SAFETY: `sys.monitoring.DISABLE` is immortal.
+    unsafe { ffi::Py_NewRef(d) }
+}
+
+/// The running frame, if it runs `code` (the event's code object).
+///
+/// # Safety
+/// GIL held, inside a monitoring callback.
+unsafe fn running<'f>(code: *mut PyObject, offset: *mut PyObject) -> Option<Frame<'f>> {
+    // SAFETY: per the contract: the thread state and its running frame
+    // are live during the callback.
+    unsafe {
+        let p = current_frame(PyThreadState_Get());
+        if p.is_null()
+            || (*p).owner == FRAME_OWNED_BY_CSTACK
+            || frame_code(p) as *mut PyObject != code
+        {
+            return None;
+        }
+        let mut f = frame_at(p);
+        let off = ffi::PyLong_AsSsize_t(offset);
+        if off < 0 {
+            ffi::PyErr_Clear();
+        } else {
+            f.index = off as usize / 2;
+        }
+        Some(f)
+    }
+}
+
+/// Runs a tracer's handler as the 3.11 trace function does: a panic or a
+/// Python error of the recorder never reaches the program; an abort asked
+/// for by the tracer is raised in the frame.
+fn dispatch<T: Tracer>(py: Python<'_>, ctx: &T, handler: impl FnOnce()) -> *mut PyObject {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler));
+    if result.is_err() {
+        ctx.on_panic();
+    }
+    // SAFETY: GIL held.
+    unsafe {
+        if !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+        }
+    }
+    if let Some(err) = ctx.take_abort() {
+        err.restore(py);
+        return std::ptr::null_mut();
+    }
+    none()
+}
+
+/// The tracer of this thread if it is current; a stale one is removed.
+///
+/// # Safety
+/// As [`current`].
+unsafe fn live<'a, T: Tracer>() -> Option<&'a T> {
+    // SAFETY: per the contract.
+    let ctx = unsafe { current::<T>() }?;
+    if ctx.is_current() {
+        return Some(ctx);
+    }
+    uninstall();
+    None
+}
+
+unsafe extern "C" fn on_instruction<T: Tracer>(
+    _slf: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    if nargs < 2 {
+        return none();
+    }
+    // SAFETY: the interpreter passes (code, offset); the code's table is
+    // read as the 3.11 hot path does (`raw_code_info`). Events are only
+    // enabled on code whose table of the current recording was built
+    // first, so a quiet entry is quiet for everyone until the events are
+    // cleared.
+    unsafe {
+        let code = *args;
+        let offset = *args.add(1);
+        let Some(info) = raw_code_info(code as *const RawCode) else {
+            return none();
+        };
+        let index = ffi::PyLong_AsSsize_t(offset) as usize / 2;
+        let inplace = match info.instrs.get(index) {
+            Some(ins) if ins.action == Action::InplaceOp && !ins.post_call => true,
+            Some(ins) if !ins.is_quiet() => false,
+            _ => return disable(),
+        };
+        let py = Python::assume_attached();
+        let Some(ctx) = live::<T>() else {
+            return none();
+        };
+        let Some(f) = running(code, offset) else {
+            return none();
+        };
+        // `x += 1` on a number: the in-place operator cannot mutate it.
+        if inplace && f.peek_is_number(1) {
+            return none();
+        }
+        dispatch(py, ctx, || ctx.on_opcode(py, f))
+    }
+}
+
+unsafe extern "C" fn on_start<T: Tracer>(
+    _slf: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    if nargs < 2 {
+        return none();
+    }
+    // SAFETY: the interpreter passes (code, offset), GIL held.
+    unsafe {
+        let py = Python::assume_attached();
+        let Some(f) = running(*args, *args.add(1)) else {
+            return none();
+        };
+        match live::<T>() {
+            Some(ctx) => dispatch(py, ctx, || ctx.on_call(py, f)),
+            None => {
+                let h = NEW_THREAD.load(Ordering::Acquire);
+                if h != 0 {
+                    let handler: NewThreadHandler = std::mem::transmute(h);
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(py, f)));
+                    if !ffi::PyErr_Occurred().is_null() {
+                        // The handler raises only to stop an actor whose
+                        // controlled run was stopped.
+                        return std::ptr::null_mut();
+                    }
+                }
+                none()
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn on_return<T: Tracer>(
+    _slf: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    if nargs < 3 {
+        return none();
+    }
+    // SAFETY: the interpreter passes (code, offset, value), GIL held.
+    unsafe {
+        let py = Python::assume_attached();
+        let Some(ctx) = live::<T>() else {
+            return none();
+        };
+        let Some(f) = running(*args, *args.add(1)) else {
+            return none();
+        };
+        let retval = Bound::from_borrowed_ptr_or_opt(py, *args.add(2));
+        dispatch(py, ctx, || ctx.on_return(py, f, retval.as_ref()))
+    }
+}
+
+unsafe extern "C" fn on_unwind<T: Tracer>(
+    _slf: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    if nargs < 2 {
+        return none();
+    }
+    // SAFETY: the interpreter passes (code, offset, exception), GIL held.
+    unsafe {
+        let py = Python::assume_attached();
+        let Some(ctx) = live::<T>() else {
+            return none();
+        };
+        let Some(f) = running(*args, *args.add(1)) else {
+            return none();
+        };
+        dispatch(py, ctx, || ctx.on_return(py, f, None))
+    }
+}
