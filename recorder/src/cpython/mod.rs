@@ -220,6 +220,7 @@ pub const CONTRACT: () = {
     let _: fn(Python<'_>, SavedTrace) = restore_trace;
     let _: fn() = uninstall;
     let _: fn(Python<'_>) = release_hooks;
+    let _: fn(Python<'_>) -> PyResult<()> = prepare::<DummyTracer>;
     let _: bool = HOOKS_NEW_THREADS;
     let _: fn(NewThreadHandler) = set_new_thread_handler;
     let _: fn(Python<'_>, DeathSink) = start_watching_deaths;
@@ -233,6 +234,23 @@ pub const CONTRACT: () = {
 /// the recorder has not hooked: the capture layer decides whether it is a
 /// new thread's first call and hooks it with [`install`].
 pub type NewThreadHandler = fn(Python<'_>, Frame<'_>);
+
+/// A tracer type for [`CONTRACT`]'s check of the generic functions.
+#[allow(dead_code)]
+struct DummyTracer;
+
+impl Tracer for DummyTracer {
+    fn is_current(&self) -> bool {
+        false
+    }
+    fn on_call(&self, _: Python<'_>, _: Frame<'_>) {}
+    fn on_return(&self, _: Python<'_>, _: Frame<'_>, _: Option<&Bound<'_, PyAny>>) {}
+    fn on_opcode(&self, _: Python<'_>, _: Frame<'_>) {}
+    fn on_panic(&self) {}
+    fn take_abort(&self) -> Option<PyErr> {
+        None
+    }
+}
 
 /// The GIL token for code that runs inside a trace callback or a function
 /// called from Python, reached through calls that do not carry `py` (the

@@ -37,6 +37,8 @@ pub fn new_thread_call(py: Python<'_>, f: Frame<'_>) {
     let role = session::with(|s| s.code_roles.of_code(code.as_ptr() as usize)).flatten();
     if role == Some(Role::ThreadBootstrapInner) {
         BOOTSTRAP.with(|b| b.set(f.addr()));
+        // Its return is the thread's exit event.
+        f.watch_returns();
         return;
     }
     let bootstrap = BOOTSTRAP.with(|b| b.get());

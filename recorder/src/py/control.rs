@@ -191,6 +191,14 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         let _ = session::finish(Outcome::Aborted { reason: e.clone() });
         return Err(PyRuntimeError::new_err(e));
     }
+    // The actors' threads are hooked as they start (3.12+: the monitoring
+    // tool must be there before the first one does).
+    if let Err(e) = crate::cpython::prepare::<crate::hook::ThreadCtx>(py) {
+        let _ = session::finish(Outcome::Aborted {
+            reason: e.to_string(),
+        });
+        return Err(e);
+    }
     Ok(())
 }
 

@@ -184,6 +184,12 @@ fn monitoring(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     py.import("sys")?.getattr("monitoring")
 }
 
+/// Turns the hook on before the first thread is hooked (a controlled run
+/// hooks only the threads it starts).
+pub fn prepare<T: Tracer>(py: Python<'_>) -> PyResult<()> {
+    activate::<T>(py)
+}
+
 /// Claims a tool id, registers the callbacks for tracer type `T` and turns
 /// on the global events (once per recording).
 fn activate<T: Tracer>(py: Python<'_>) -> PyResult<()> {

@@ -37,7 +37,7 @@ pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, Death
 pub use decode::{decode, decode_intercept};
 pub use frame::{for_each_frame, with_frame_object, Caller, Frame};
 pub use hook::{
-    install, install_in_other_threads, release_hooks, restore_trace, save_trace,
+    install, install_in_other_threads, prepare, release_hooks, restore_trace, save_trace,
     set_new_thread_handler, uninstall, SavedTrace,
 };
 use layout::*;

@@ -105,6 +105,11 @@ pub const HOOKS_NEW_THREADS: bool = false;
 /// Never called on 3.11 (see [`HOOKS_NEW_THREADS`]).
 pub fn set_new_thread_handler(_handler: NewThreadHandler) {}
 
+/// Nothing to prepare: the trace function is installed thread by thread.
+pub fn prepare<T: super::Tracer>(_py: Python<'_>) -> PyResult<()> {
+    Ok(())
+}
+
 /// Nothing is left behind by a recording on 3.11: each thread's trace
 /// function removes itself at its next event.
 pub fn release_hooks(_py: Python<'_>) {}
