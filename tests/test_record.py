@@ -360,6 +360,7 @@ def test_trace_function_is_removed_from_all_threads_when_recording_stops(tmp_pat
     assert proc.stdout.strip() == str(
         {
             "main while recording": True,
+            "hooked after stop": False,
             "main after stop": None,
             "worker after stop": None,
             "thread started later": None,

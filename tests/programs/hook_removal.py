@@ -1,5 +1,6 @@
-"""The trace function is removed from every thread when recording stops.
-Records into sys.argv[1]; prints what sys.gettrace() saw."""
+"""The trace function is removed from every thread when recording stops
+(3.12+: the monitoring tool is freed, and no thread ever saw a trace
+function). Records into sys.argv[1]; prints what sys.gettrace() saw."""
 
 import sys
 import threading
@@ -8,6 +9,14 @@ import racetrace
 
 go = threading.Event()
 seen = {}
+
+
+def hooked():
+    """Whether racetrace's hook is installed: a trace function in 3.11, a
+    sys.monitoring tool from 3.12 on."""
+    if sys.version_info >= (3, 12):
+        return any(sys.monitoring.get_tool(i) == "racetrace" for i in range(6))
+    return sys.gettrace() is not None
 
 
 def worker():
@@ -19,7 +28,8 @@ if __name__ == "__main__":
     t = threading.Thread(target=worker)
     with racetrace.record(sys.argv[1]):
         t.start()
-        seen["main while recording"] = sys.gettrace() is not None
+        seen["main while recording"] = hooked()
+    seen["hooked after stop"] = hooked()
     seen["main after stop"] = sys.gettrace()
     go.set()
     t.join()

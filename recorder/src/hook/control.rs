@@ -73,6 +73,20 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
         }
         CallRole::LockRelease => ctl::release(ctx.actor, &obj, false),
         CallRole::LockReleaseSave => ctl::release(ctx.actor, &obj, true),
+        CallRole::HandleJoin => {
+            // Like the state lock `join` acquires and releases up to 3.12:
+            // the model gives the handle to the child until its exit.
+            let timeout_at = args.param(0, "timeout");
+            let timeout = timeout_at
+                .and_then(|d| f.peek(py, d))
+                .filter(|t| !t.is_none())
+                .and_then(|t| t.extract::<f64>().ok())
+                .filter(|&t| t >= 0.0);
+            match acquire(py, ctx, f, info, &obj, true, timeout, 1) {
+                Resume::TimedOut => rewrite(py, f, Resume::TimedOut, None, timeout_at),
+                _ => ctl::release(ctx.actor, &obj, false),
+            }
+        }
         CallRole::QueuePut => {
             let size = queue_size(&obj);
             ctl::queue_put(&obj, size);
@@ -496,8 +510,14 @@ pub(super) fn thread_started_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_
     let Some(child) = session::with(|s| s.thread_actor(&thread)).flatten() else {
         return;
     };
-    match thread.getattr("_tstate_lock") {
-        Ok(l) if !l.is_none() && !failed => ctl::register_tstate(&l, child),
+    // What `join` waits on: the thread's state lock, or (3.13) its handle.
+    let waited = thread
+        .getattr("_tstate_lock")
+        .ok()
+        .filter(|l| !l.is_none())
+        .or_else(|| thread.getattr("_handle").ok());
+    match waited {
+        Some(l) if !l.is_none() && !failed => ctl::register_tstate(&l, child),
         _ => {
             if failed {
                 ctl::never_started(child);

@@ -493,7 +493,7 @@ fn on_call_of<'py>(
                 control::sleep(py, ctx, f, loc, &secs);
             }
         }
-        CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
+        CallRole::LockReleaseSave | CallRole::LockAcquireRestore | CallRole::HandleJoin => {}
     }
 }
 

@@ -78,6 +78,9 @@ pub fn start_thread(py: Python<'_>, f: Frame<'_>) -> PyResult<()> {
     let mark = |f: Frame<'_>| {
         if let Some(info) = ensure_info(py, f) {
             f.set_trace_flags(false, info.traced || info.intercept);
+            if info.role != crate::codeinfo::Role::None {
+                f.watch_returns();
+            }
         }
     };
     if crate::control::active() {

@@ -33,6 +33,29 @@ fn read_trace(path: &str) -> PyResult<(TraceFile, ReplaySource)> {
     ReplaySource::open(Path::new(path)).map_err(|e| trace_error(path, e))
 }
 
+/// A trace is replayed by the interpreter version that recorded it: what
+/// a run does between its events (bytecode, the standard library) differs
+/// between versions, so another version would not follow it. A trace that
+/// does not say (a synthetic one) is accepted.
+fn check_same_interpreter(py: Python<'_>, path: &str, trace: &TraceFile) -> PyResult<()> {
+    let recorded = trace.header().python_version.as_str();
+    let mut parts = recorded
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u8>());
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    let ours = py.version_info();
+    if (major, minor) != (ours.major, ours.minor) {
+        return Err(PyValueError::new_err(format!(
+            "{path}: recorded by Python {major}.{minor}, cannot be replayed by Python {}.{}: \
+             replay it with Python {major}.{minor} (the trace can still be analyzed anywhere)",
+            ours.major, ours.minor
+        )));
+    }
+    Ok(())
+}
+
 /// A schedule no program can follow, as a `ValueError`.
 fn check_schedule(s: &Schedule) -> PyResult<()> {
     s.check_feasible()
@@ -43,7 +66,7 @@ fn check_schedule(s: &Schedule) -> PyResult<()> {
 /// replays; raises `ValueError` with a clear message on bad input. Returns
 /// (schedule text, steps, program of the trace or None).
 #[pyfunction]
-fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
+fn replay_source(py: Python<'_>, source: &str) -> PyResult<(String, usize, Option<String>)> {
     let text = source.trim();
     if text.starts_with(racetrace_formats::schedule::TEXT_PREFIX) {
         let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -51,6 +74,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
         return Ok((s.to_text(), s.len(), None));
     }
     let (trace, src) = read_trace(source)?;
+    check_same_interpreter(py, source, &trace)?;
     let s = Schedule::new(src.steps);
     Ok((s.to_text(), s.len(), Some(trace.header().program.clone())))
 }
@@ -123,7 +147,8 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     }
     let (steps, expected) = match (&trace, &schedule) {
         (Some(t), _) => {
-            let (_, src) = read_trace(t)?;
+            let (trace, src) = read_trace(t)?;
+            check_same_interpreter(py, t, &trace)?;
             (src.steps, src.expected)
         }
         (None, Some(text)) => {

@@ -114,11 +114,17 @@ fn begin(
     })
     .unwrap_or(ActorId(0));
 
+    // The hook first (3.12+: the monitoring tool, which the frames below
+    // ask for events of).
+    cpython::prepare::<ThreadCtx>(py)?;
     // Trace the frames already running in this thread (the `with` body).
     let mut start_loc = None;
     cpython::for_each_frame(|f| {
         if let Some(info) = hook::ensure_info(py, f) {
             f.set_trace_flags(false, info.traced || info.intercept);
+            if info.role != crate::codeinfo::Role::None {
+                f.watch_returns();
+            }
             if info.traced && start_loc.is_none() {
                 let line = f.current_line(py);
                 start_loc = session::with(|s| {
@@ -193,6 +199,9 @@ fn hook_running_threads(
         |f| {
             if let Some(info) = hook::ensure_info(py, f) {
                 f.set_trace_flags(false, info.traced || info.intercept);
+                if info.role != crate::codeinfo::Role::None {
+                    f.watch_returns();
+                }
             }
         },
     )?;

@@ -9,7 +9,7 @@ use pyo3::ffi::{self, PyObject, Py_ssize_t};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::hook::want_events;
+use super::events::{want_events, EV_INSTRUCTION, EV_RETURNS};
 use super::layout::*;
 use super::objects::{code_line, raw_code_info, shared_code_info};
 use crate::codeinfo::{CodeInfo, Instr, UNKNOWN_DEPTH};
@@ -94,12 +94,12 @@ impl<'f> FrameApi<'f> for Frame<'f> {
     /// off is left to the end of the recording.
     fn set_trace_flags(self, _lines: bool, opcodes: bool) {
         if opcodes {
-            want_events(self.code, super::hook::EV_INSTRUCTION);
+            want_events(self.code, EV_INSTRUCTION);
         }
     }
 
     fn watch_returns(self) {
-        want_events(self.code, super::hook::EV_RETURNS);
+        want_events(self.code, EV_RETURNS);
     }
 
     fn stack_depth(self) -> isize {

@@ -4,8 +4,8 @@
 //! documentation lists the facts relied on with their CPython source
 //! files.
 //!
-//! * `hook.rs`: the tool id, the callbacks, the events of each code
-//!   object, each thread's tracer.
+//! * `events.rs`: the tool id and the events of each code object.
+//! * `hook.rs`: the callbacks and each thread's tracer.
 //! * `frame.rs`: frames, the value stack and the caller chain.
 //! * `decode.rs`: bytecode tables, with the value-stack depth of each
 //!   instruction (the interpreter does not store its stack pointer before
@@ -20,6 +20,7 @@
 #[path = "../py311/deaths.rs"]
 mod deaths;
 mod decode;
+mod events;
 mod frame;
 mod hook;
 mod layout;

@@ -219,6 +219,9 @@ pub const KWNAMES_IN_CONSTS: bool = false;
 pub fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
     use opcodes as op;
     let a = match opcode {
+        // The low bit marks a method load for a call (`obj.m(...)`), which
+        // 3.11 compiled to LOAD_METHOD: not an access, as there.
+        op::LOAD_ATTR if oparg & 1 == 1 => Action::Invisible,
         op::LOAD_ATTR => return (Action::LoadAttr, oparg >> 1),
         op::STORE_ATTR => Action::StoreAttr,
         op::DELETE_ATTR => Action::DeleteAttr,
