@@ -226,7 +226,7 @@ pub const CONTRACT: () = {
     let _: fn(Python<'_>, DeathSink) = start_watching_deaths;
     let _: fn(Python<'_>) = stop_watching_deaths;
     let _: fn(&Bound<'_, PyAny>) -> bool = watch_death;
-    let _: for<'py> fn(Python<'py>) -> Option<Bound<'py, PyDict>> = thread_state_dict;
+    let _: fn(Python<'_>) -> PyResult<usize> = forget_thread_locals;
 };
 
 /// Called (on versions whose hook sees every thread, see
@@ -234,6 +234,36 @@ pub const CONTRACT: () = {
 /// the recorder has not hooked: the capture layer decides whether it is a
 /// new thread's first call and hooks it with [`install`].
 pub type NewThreadHandler = fn(Python<'_>, Frame<'_>);
+
+/// Forgets the `threading.local` data of the current thread as the
+/// thread's end would, for interpreters where `_thread._local` keeps each
+/// object's data for a thread in the thread state's dict, under
+/// `thread.local.<address>` (Modules/_threadmodule.c, up to 3.12). Returns
+/// how many objects had some.
+#[allow(dead_code)] // 3.13 keeps them elsewhere
+fn forget_thread_local_dicts(py: Python<'_>) -> PyResult<usize> {
+    // SAFETY: GIL held; the dict is borrowed from the current thread's
+    // state, which outlives this call.
+    let dict = unsafe {
+        let d = pyo3::ffi::PyThreadState_GetDict();
+        Bound::from_borrowed_ptr_or_opt(py, d).and_then(|d| d.cast_into::<PyDict>().ok())
+    };
+    let Some(dict) = dict else {
+        return Ok(0);
+    };
+    let keys: Vec<Bound<'_, PyAny>> = dict
+        .keys()
+        .iter()
+        .filter(|k| {
+            k.extract::<String>()
+                .is_ok_and(|s| s.starts_with("thread.local."))
+        })
+        .collect();
+    for k in &keys {
+        dict.del_item(k)?;
+    }
+    Ok(keys.len())
+}
 
 /// A tracer type for [`CONTRACT`]'s check of the generic functions.
 #[allow(dead_code)]

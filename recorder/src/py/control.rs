@@ -378,27 +378,13 @@ fn trace_steps(
     Ok((steps, trace.header().program.clone(), outcome))
 }
 
-/// Forgets the `threading.local` data of the calling thread, as the end of
-/// the thread would: a pooled thread that ran one actor must start the
-/// next one with none. (`_thread._local` keeps each object's data for a
-/// thread in the thread state's dict, under `thread.local.<address>`.)
+/// Forgets the `threading.local` data of the calling thread, as the end
+/// of the thread would: a pooled thread that ran one actor must start the
+/// next one with none. Returns how many objects had some (at least 1 if
+/// any had, where the interpreter does not say how many).
 #[pyfunction]
 fn clear_thread_locals(py: Python<'_>) -> PyResult<usize> {
-    let Some(dict) = crate::cpython::thread_state_dict(py) else {
-        return Ok(0);
-    };
-    let keys: Vec<Bound<'_, PyAny>> = dict
-        .keys()
-        .iter()
-        .filter(|k| {
-            k.extract::<String>()
-                .is_ok_and(|s| s.starts_with("thread.local."))
-        })
-        .collect();
-    for k in &keys {
-        dict.del_item(k)?;
-    }
-    Ok(keys.len())
+    crate::cpython::forget_thread_locals(py)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

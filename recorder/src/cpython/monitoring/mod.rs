@@ -32,7 +32,6 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyImportError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
@@ -109,7 +108,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
     unsafe {
         let ts = PyThreadState_Get();
         #[allow(clippy::unnecessary_cast)] // `c_ulong` is 32 bits on some platforms
-        if (*ts).thread_id as u64 != ident {
+        if (*ts).thread_id as u64 != ident || !crate::cpython::version::check_thread_state(ts) {
             return Err(what("thread state"));
         }
         let obj = PyEval_GetFrame();
@@ -138,13 +137,8 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// The current thread state's dict (`PyThreadState_GetDict`), where
-/// `_thread._local` keeps each local object's data for this thread.
-pub fn thread_state_dict(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
-    // SAFETY: GIL held; the dict is borrowed from the thread state, which
-    // outlives the returned reference's use by the caller (same thread).
-    unsafe {
-        let d = ffi::PyThreadState_GetDict();
-        Bound::from_borrowed_ptr_or_opt(py, d).and_then(|d| d.cast_into::<PyDict>().ok())
-    }
+/// Forgets the current thread's `threading.local` data, as its end would
+/// (where each version keeps it is that version's business).
+pub fn forget_thread_locals(py: Python<'_>) -> PyResult<usize> {
+    crate::cpython::version::forget_thread_locals(py)
 }

@@ -331,3 +331,16 @@ pub unsafe fn trash_end(ts: *mut pyo3::ffi::PyThreadState) {
     // SAFETY: per the contract.
     unsafe { _PyTrash_end(ts) }
 }
+
+/// `threading.local` data lives in the thread state's dict, as in 3.11.
+pub fn forget_thread_locals(py: pyo3::Python<'_>) -> pyo3::PyResult<usize> {
+    super::forget_thread_local_dicts(py)
+}
+
+/// Nothing of [`RawThreadState`] past `thread_id` is read in 3.12.
+///
+/// # Safety
+/// `ts` is the current thread's state, GIL held.
+pub unsafe fn check_thread_state(_ts: *mut RawThreadState) -> bool {
+    true
+}

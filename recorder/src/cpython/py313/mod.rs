@@ -22,8 +22,12 @@
 //!   another, its CALL. A frame is incomplete while `instr_ptr` is before
 //!   `_co_firsttraceable` (generators excepted) or it is an entry shim.
 //! * `PyThreadState` (Include/cpython/pystate.h): field order as in
-//!   [`RawThreadState`] up to `thread_id`; `current_frame` is the running
-//!   interpreter frame.
+//!   [`RawThreadState`] up to `threading_local_sentinel`; `current_frame` is
+//!   the running interpreter frame. `threading.local` data no longer lives
+//!   in the thread state's dict (Modules/_threadmodule.c): each local
+//!   object maps the thread's `threading_local_key` to its data, and the
+//!   entries go when the thread's `threading_local_sentinel` dies, which
+//!   is what `PyThreadState_Clear` does at a thread's end (clears both).
 //! * `PyCodeObject` (Include/cpython/code.h, `_PyCode_DEF`): field order as
 //!   in [`RawCode`] (3.13 adds `co_executors`); `co_code` is the
 //!   de-specialized, de-instrumented bytecode whose offsets monitoring
@@ -162,6 +166,21 @@ pub struct RawThreadState {
     pub thread_id: std::ffi::c_ulong,
     pub native_thread_id: std::ffi::c_ulong,
     pub delete_later: *mut PyObject,
+    pub critical_section: usize,
+    pub coroutine_origin_tracking_depth: c_int,
+    pub async_gen_firstiter: *mut PyObject,
+    pub async_gen_finalizer: *mut PyObject,
+    pub context: *mut PyObject,
+    pub context_ver: u64,
+    pub id: u64,
+    pub datastack_chunk: *mut c_void,
+    pub datastack_top: *mut *mut PyObject,
+    pub datastack_limit: *mut *mut PyObject,
+    pub exc_state: [*mut c_void; 2],
+    pub previous_executor: *mut PyObject,
+    pub dict_global_version: u64,
+    pub threading_local_key: *mut PyObject,
+    pub threading_local_sentinel: *mut PyObject,
 }
 
 /// The interpreter frame a thread is running.
@@ -335,5 +354,56 @@ pub unsafe fn trash_end(ts: *mut pyo3::ffi::PyThreadState) {
         if !(*raw).delete_later.is_null() && (*raw).c_recursion_remaining > TRASHCAN_HEADROOM * 2 {
             _PyTrash_thread_destroy_chain(ts);
         }
+    }
+}
+
+/// Forgets the current thread's `threading.local` data as the thread's end
+/// does (Python/pystate.c, `PyThreadState_Clear`): drops its key and its
+/// sentinel, whose death makes every local object drop this thread's data;
+/// the next use of a local makes new ones. Returns 1 if there were any.
+pub fn forget_thread_locals(_py: pyo3::Python<'_>) -> pyo3::PyResult<usize> {
+    // SAFETY: GIL held; the current thread's state; both fields are strong
+    // references or NULL, taken out before they are released (a release
+    // may run callbacks, which then see cleared fields).
+    unsafe {
+        let ts = pyo3::ffi::PyThreadState_Get() as *mut RawThreadState;
+        let key = std::mem::replace(&mut (*ts).threading_local_key, std::ptr::null_mut());
+        let sentinel = std::mem::replace(&mut (*ts).threading_local_sentinel, std::ptr::null_mut());
+        let had = !sentinel.is_null();
+        pyo3::ffi::Py_XDECREF(key);
+        pyo3::ffi::Py_XDECREF(sentinel);
+        Ok(had as usize)
+    }
+}
+
+extern "C" {
+    fn PyThreadState_GetID(tstate: *mut RawThreadState) -> u64;
+}
+
+/// Checks the fields of [`RawThreadState`] past `thread_id` on the current
+/// thread's state: its `id`, and the exception stack (`exc_info`, a chain
+/// of `_PyErr_StackItem`s linked by `previous_item`) ending at `exc_state`.
+///
+/// # Safety
+/// `ts` is the current thread's state, GIL held.
+pub unsafe fn check_thread_state(ts: *mut RawThreadState) -> bool {
+    // SAFETY: per the contract; the exception stack items are live (each
+    // is a frame's or generator's, below the running code).
+    unsafe {
+        if (*ts).id != PyThreadState_GetID(ts) {
+            return false;
+        }
+        let bottom = &raw const (*ts).exc_state;
+        let mut item = (*ts).exc_info as *const [*mut c_void; 2];
+        for _ in 0..100_000 {
+            if item.is_null() {
+                return false;
+            }
+            if std::ptr::eq(item, bottom) {
+                return (*item)[1].is_null();
+            }
+            item = (*item)[1] as *const [*mut c_void; 2];
+        }
+        false
     }
 }
