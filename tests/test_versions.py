@@ -102,7 +102,8 @@ def test_the_trace_header_names_the_interpreter(tmp_path: Path) -> None:
     rec = record(tmp_path, str(VERSIONS / "accesses.py"))
     assert rec.code == 0, rec.stderr
     version = info(rec.trace)["python_version"]
-    assert version.startswith("%d.%d.%d" % sys.version_info[:3]), version
+    major, minor, micro = sys.version_info[:3]
+    assert version.startswith(f"{major}.{minor}.{micro}"), version
 
 
 needs_monitoring = pytest.mark.skipif(not MONITORING, reason="sys.monitoring exists from CPython 3.12 on")
@@ -145,7 +146,7 @@ def as_recorded_by_another_python(trace: Path) -> None:
     """Rewrites the trace header's Python version (same length, checksum
     recomputed), as if another interpreter version had recorded it."""
     data = bytearray(trace.read_bytes())
-    ours = ("%d.%d." % sys.version_info[:2]).encode()
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}.".encode()
     other = b"3.10."
     assert len(ours) == len(other)
     length, = struct.unpack_from("<I", data, 12)
@@ -173,5 +174,5 @@ def test_replay_refuses_a_trace_of_another_python_version(tmp_path: Path) -> Non
         cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    ours = "%d.%d" % sys.version_info[:2]
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert f"recorded by Python 3.10, cannot be replayed by Python {ours}" in proc.stderr

@@ -25,7 +25,8 @@ def loop(n):
 
 loop(20_000)
 specialized = {i.opname for i in dis.get_instructions(loop, adaptive=True)}
-print("specialized:", " ".join(sorted(o for o in specialized if "_" in o and o.startswith(("LOAD_ATTR", "STORE_ATTR")))))
+attribute_ops = sorted(o for o in specialized if o.startswith(("LOAD_ATTR_", "STORE_ATTR_")))
+print("specialized:", " ".join(attribute_ops))
 
 with racetrace.record(sys.argv[1]):
     warm = threading.Thread(target=loop, args=(500,), name="warm")

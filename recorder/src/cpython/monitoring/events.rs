@@ -62,6 +62,10 @@ pub(super) static DISABLE: AtomicPtr<PyObject> = AtomicPtr::new(std::ptr::null_m
 
 struct Active {
     monitoring: Py<PyAny>,
+    /// What the code tables were built from (`hook::prepare`).
+    tables: u64,
+    /// Kept idle between controlled runs: no global events.
+    idle: bool,
     /// Code objects given local events, and which (kept alive until the
     /// events are cleared).
     codes: HashMap<usize, (Py<PyAny>, u32)>,
@@ -82,9 +86,28 @@ fn monitoring(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 
 /// Claims a tool id, registers `callbacks` (event number, function) and
 /// turns on the global events (once per recording).
-pub(super) fn activate(py: Python<'_>, callbacks: &[(u32, ffi::PyCFunctionFast)]) -> PyResult<()> {
-    if active().is_some() {
-        return Ok(());
+pub(super) fn activate(
+    py: Python<'_>,
+    callbacks: &[(u32, ffi::PyCFunctionFast)],
+    tables: u64,
+) -> PyResult<()> {
+    let kept = active().as_ref().map(|a| (a.tables, a.idle));
+    match kept {
+        Some((t, false)) if t == tables => return Ok(()),
+        Some((t, true)) if t == tables => {
+            // The tool kept from the last controlled run: what it disabled
+            // is still invisible (the same tables), so only the global
+            // events come back.
+            let tool = TOOL.load(Ordering::Acquire);
+            let mon = monitoring(py)?;
+            mon.call_method1("set_events", (tool, GLOBAL_EVENTS))?;
+            if let Some(a) = active().as_mut() {
+                a.idle = false;
+            }
+            return Ok(());
+        }
+        Some(_) => release(py, false),
+        None => {}
     }
     let mon = monitoring(py)?;
     let mut tool = None;
@@ -114,30 +137,69 @@ pub(super) fn activate(py: Python<'_>, callbacks: &[(u32, ffi::PyCFunctionFast)]
     TOOL.store(tool, Ordering::Release);
     *active() = Some(Active {
         monitoring: mon.unbind(),
+        tables,
+        idle: false,
         codes: HashMap::new(),
     });
     Ok(())
 }
 
-/// A builtin function object calling `f` with the vectorcall convention.
+/// An error unless the tool is active (claimed by `activate`).
+pub(super) fn ensure_active() -> PyResult<()> {
+    match active().as_ref() {
+        Some(a) if !a.idle => Ok(()),
+        _ => Err(PyRuntimeError::new_err(
+            "racetrace: the monitoring hook is not active (internal error)",
+        )),
+    }
+}
+
+/// The function objects made for the callbacks, made once per process.
+static FUNCTIONS: Mutex<Vec<(usize, Py<PyAny>)>> = Mutex::new(Vec::new());
+
+/// A builtin function object calling `f` with the vectorcall convention
+/// (the same object each time for the same `f`).
 fn native_function(py: Python<'_>, f: ffi::PyCFunctionFast) -> PyResult<Bound<'_, PyAny>> {
+    let key = f as usize;
+    let mut made = FUNCTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, func)) = made.iter().find(|(k, _)| *k == key) {
+        return Ok(func.bind(py).clone());
+    }
     let def = Box::leak(Box::new(ffi::PyMethodDef {
         ml_name: c"racetrace_monitor".as_ptr() as *const c_char,
         ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: f },
         ml_flags: ffi::METH_FASTCALL,
         ml_doc: std::ptr::null(),
     }));
-    // SAFETY: `def` lives forever (leaked: a handful per process); no self.
-    unsafe {
+    // SAFETY: `def` lives forever (leaked once per callback); no self.
+    let func = unsafe {
         let obj = ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), std::ptr::null_mut());
-        Bound::from_owned_ptr_or_err(py, obj)
-    }
+        Bound::from_owned_ptr_or_err(py, obj)?
+    };
+    made.push((key, func.clone().unbind()));
+    Ok(func)
 }
 
 /// Clears every event and callback of ours and frees the tool id: the
-/// interpreter runs as if racetrace had never been there (tracers left in
-/// threads are stale and remove themselves).
-pub(super) fn release(py: Python<'_>) {
+/// interpreter runs as if racetrace had never been there. With `keep`,
+/// only the global events are turned off: the tool stays idle, with the
+/// per-code events and what they disabled, for the next session with the
+/// same tables (`activate`).
+pub(super) fn release(py: Python<'_>, keep: bool) {
+    if keep {
+        let tool = TOOL.load(Ordering::Acquire);
+        let mon = active().as_mut().map(|a| {
+            a.idle = true;
+            a.monitoring.clone_ref(py)
+        });
+        if let Some(mon) = mon {
+            if mon.bind(py).call_method1("set_events", (tool, 0)).is_err() {
+                // SAFETY: GIL held.
+                unsafe { ffi::PyErr_Clear() };
+            }
+        }
+        return;
+    }
     let Some(a) = active().take() else { return };
     let tool = TOOL.swap(-1, Ordering::AcqRel);
     let mon = a.monitoring.bind(py);

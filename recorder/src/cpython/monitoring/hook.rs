@@ -71,6 +71,17 @@ thread_local! {
     /// Tracers hold no Python objects, so freeing one without the GIL at
     /// thread exit is fine.
     static CTX: Slot = const { Slot(Cell::new(None)) };
+    /// The same tracer as a plain pointer, for the callbacks (a
+    /// thread-local without a destructor is one load to read).
+    static CTX_PTR: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Makes `o` this thread's tracer, freeing the previous one.
+fn set_ctx(o: Option<Owned>) {
+    let p = o.as_ref().map_or(std::ptr::null_mut(), |o| o.ptr);
+    let _ = CTX_PTR.try_with(|c| c.set(p));
+    let old = CTX.try_with(|s| s.0.replace(o)).ok().flatten();
+    drop(old);
 }
 
 /// Tracers made for threads that were running when recording started,
@@ -85,19 +96,15 @@ static ADOPT_ANY: AtomicBool = AtomicBool::new(false);
 /// type); the reference is used only during the current callback, which
 /// does not replace the slot before it is done with it.
 unsafe fn current<'a, T: Tracer>() -> Option<&'a T> {
-    let p = CTX
-        .try_with(|s| {
-            let o = s.0.take();
-            let p = o.as_ref().map(|o| o.ptr);
-            s.0.set(o);
-            p
-        })
-        .ok()
-        .flatten();
-    let p = match p {
-        Some(p) => p,
-        None if ADOPT_ANY.load(Ordering::Relaxed) => adopt()?,
-        None => return None,
+    let p = CTX_PTR
+        .try_with(|c| c.get())
+        .unwrap_or(std::ptr::null_mut());
+    let p = if !p.is_null() {
+        p
+    } else if ADOPT_ANY.load(Ordering::Relaxed) {
+        adopt()?
+    } else {
+        return None;
     };
     // SAFETY: per the contract.
     Some(unsafe { &*(p as *const T) })
@@ -113,14 +120,13 @@ fn adopt() -> Option<*mut c_void> {
     let (_, o) = waiting.swap_remove(pos);
     ADOPT_ANY.store(!waiting.is_empty(), Ordering::Relaxed);
     let p = o.ptr;
-    let _ = CTX.try_with(|s| s.0.set(Some(o)));
+    set_ctx(Some(o));
     Some(p)
 }
 
 /// Removes this thread's tracer (freeing it).
 pub fn uninstall() {
-    let old = CTX.try_with(|s| s.0.take()).ok().flatten();
-    drop(old);
+    set_ctx(None);
 }
 
 static NEW_THREAD: AtomicUsize = AtomicUsize::new(0);
@@ -128,8 +134,9 @@ static NEW_THREAD: AtomicUsize = AtomicUsize::new(0);
 // ---------------------------------------------------------------------------
 // Turning the hook on and off.
 
-/// Claims the tool and registers the callbacks for tracer type `T`.
-fn activate<T: Tracer>(py: Python<'_>) -> PyResult<()> {
+/// Claims the tool and registers the callbacks for tracer type `T`;
+/// `tables` identifies what decides the code tables (see [`prepare`]).
+fn activate<T: Tracer>(py: Python<'_>, tables: u64) -> PyResult<()> {
     let callbacks: [(u32, ffi::PyCFunctionFast); 5] = [
         (PY_START, on_start::<T>),
         (PY_RETURN, on_return::<T>),
@@ -137,22 +144,27 @@ fn activate<T: Tracer>(py: Python<'_>) -> PyResult<()> {
         (PY_UNWIND, on_unwind::<T>),
         (INSTRUCTION, on_instruction::<T>),
     ];
-    events::activate(py, &callbacks)
+    events::activate(py, &callbacks, tables)
 }
 
 /// Turns the hook on before the first thread is hooked (a controlled run
-/// hooks only the threads it starts).
-pub fn prepare<T: Tracer>(py: Python<'_>) -> PyResult<()> {
-    activate::<T>(py)
+/// hooks only the threads it starts). `tables` identifies the settings the
+/// code tables are built from (filters, controlled or not): a hook kept
+/// from an earlier controlled run with the same key is reused as it is.
+pub fn prepare<T: Tracer>(py: Python<'_>, tables: u64) -> PyResult<()> {
+    activate::<T>(py, tables)
 }
 
-/// Clears every event and callback of ours and frees the tool id: the
-/// interpreter runs as if racetrace had never been there (tracers left in
-/// threads are stale and remove themselves).
-pub fn release_hooks(py: Python<'_>) {
+/// Ends the hook's use by a recording: everything of ours goes (the tool
+/// id is freed, the interpreter runs as if racetrace had never been
+/// there), or, with `keep` (the end of a controlled run: explorations run
+/// thousands in a row), only the global events go and the tool is kept
+/// idle with its per-code events, for the next run with the same tables.
+/// Tracers left in threads are stale and remove themselves.
+pub fn release_hooks(py: Python<'_>, keep: bool) {
     ADOPT.lock().unwrap_or_else(|e| e.into_inner()).clear();
     ADOPT_ANY.store(false, Ordering::Relaxed);
-    events::release(py);
+    events::release(py, keep);
 }
 
 // ---------------------------------------------------------------------------
@@ -161,8 +173,9 @@ pub fn release_hooks(py: Python<'_>) {
 /// Makes `ctx` the current thread's tracer (the previous one is freed) and
 /// turns the hook on if it is not.
 pub fn install<T: Tracer>(py: Python<'_>, ctx: T) -> PyResult<()> {
-    activate::<T>(py)?;
-    let _ = CTX.try_with(|s| s.0.set(Some(owned(ctx))));
+    let _ = py;
+    events::ensure_active()?;
+    set_ctx(Some(owned(ctx)));
     Ok(())
 }
 
@@ -175,7 +188,8 @@ pub fn install_in_other_threads<T: Tracer>(
     mut make_ctx: impl FnMut(u64) -> Option<T>,
     mut mark: impl FnMut(Frame<'_>),
 ) -> PyResult<usize> {
-    activate::<T>(py)?;
+    let _ = py;
+    events::ensure_active()?;
     let mut given = 0;
     let mut frames: Vec<Py<PyAny>> = Vec::new();
     // SAFETY: GIL held; no Python code runs during the walk (`make_ctx`
@@ -250,11 +264,30 @@ fn disable() -> *mut PyObject {
     unsafe { ffi::Py_NewRef(d) }
 }
 
-/// The running frame, if it runs `code` (the event's code object).
+/// The instruction index an event's offset (in bytes) names.
+///
+/// # Safety
+/// GIL held; `offset` is the int the interpreter passed.
+#[inline(always)]
+unsafe fn index_of(offset: *mut PyObject) -> Option<usize> {
+    // SAFETY: per the contract.
+    unsafe {
+        let off = ffi::PyLong_AsSsize_t(offset);
+        if off < 0 {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(off as usize / 2)
+    }
+}
+
+/// The running frame at instruction `index`, if it runs `code` (the
+/// event's code object).
 ///
 /// # Safety
 /// GIL held, inside a monitoring callback.
-unsafe fn running<'f>(code: *mut PyObject, offset: *mut PyObject) -> Option<Frame<'f>> {
+#[inline(always)]
+unsafe fn running<'f>(code: *mut PyObject, index: usize) -> Option<Frame<'f>> {
     // SAFETY: per the contract: the thread state and its running frame
     // are live during the callback.
     unsafe {
@@ -266,12 +299,7 @@ unsafe fn running<'f>(code: *mut PyObject, offset: *mut PyObject) -> Option<Fram
             return None;
         }
         let mut f = frame_at(p);
-        let off = ffi::PyLong_AsSsize_t(offset);
-        if off < 0 {
-            ffi::PyErr_Clear();
-        } else {
-            f.index = off as usize / 2;
-        }
+        f.index = index;
         Some(f)
     }
 }
@@ -326,27 +354,29 @@ unsafe extern "C" fn on_instruction<T: Tracer>(
     // cleared.
     unsafe {
         let code = *args;
-        let offset = *args.add(1);
         let Some(info) = raw_code_info(code as *const RawCode) else {
             return none();
         };
-        let index = ffi::PyLong_AsSsize_t(offset) as usize / 2;
+        let Some(index) = index_of(*args.add(1)) else {
+            return none();
+        };
         let inplace = match info.instrs.get(index) {
             Some(ins) if ins.action == Action::InplaceOp && !ins.post_call => true,
             Some(ins) if !ins.is_quiet() => false,
             _ => return disable(),
         };
+        let Some(f) = running(code, index) else {
+            return none();
+        };
+        // `x += 1` on a number: the in-place operator cannot mutate it
+        // (checked before anything else: it is the common case).
+        if inplace && f.peek_is_number(1) {
+            return none();
+        }
         let py = Python::assume_attached();
         let Some(ctx) = live::<T>() else {
             return none();
         };
-        let Some(f) = running(code, offset) else {
-            return none();
-        };
-        // `x += 1` on a number: the in-place operator cannot mutate it.
-        if inplace && f.peek_is_number(1) {
-            return none();
-        }
         dispatch(py, ctx, || ctx.on_opcode(py, f))
     }
 }
@@ -362,7 +392,7 @@ unsafe extern "C" fn on_start<T: Tracer>(
     // SAFETY: the interpreter passes (code, offset), GIL held.
     unsafe {
         let py = Python::assume_attached();
-        let Some(f) = running(*args, *args.add(1)) else {
+        let Some(f) = index_of(*args.add(1)).and_then(|i| running(*args, i)) else {
             return none();
         };
         match live::<T>() {
@@ -399,7 +429,7 @@ unsafe extern "C" fn on_return<T: Tracer>(
         let Some(ctx) = live::<T>() else {
             return none();
         };
-        let Some(f) = running(*args, *args.add(1)) else {
+        let Some(f) = index_of(*args.add(1)).and_then(|i| running(*args, i)) else {
             return none();
         };
         let retval = Bound::from_borrowed_ptr_or_opt(py, *args.add(2));
@@ -421,7 +451,7 @@ unsafe extern "C" fn on_unwind<T: Tracer>(
         let Some(ctx) = live::<T>() else {
             return none();
         };
-        let Some(f) = running(*args, *args.add(1)) else {
+        let Some(f) = index_of(*args.add(1)).and_then(|i| running(*args, i)) else {
             return none();
         };
         dispatch(py, ctx, || ctx.on_return(py, f, None))
