@@ -53,6 +53,15 @@ mod version;
 #[cfg(all(Py_3_12, not(Py_3_14)))]
 pub use monitoring::*;
 
+#[cfg(not(all(Py_3_11, not(Py_3_14))))]
+compile_error!(
+    "racetrace's native recorder has backends for CPython 3.11, 3.12 and 3.13; build it with one of those"
+);
+#[cfg(Py_GIL_DISABLED)]
+compile_error!(
+    "racetrace's native recorder needs the GIL: free-threaded CPython builds are not supported"
+);
+
 /// A frame received by the trace function, valid for the callback `'f`.
 /// Stack accessors are only meaningful during opcode events.
 pub trait FrameApi<'f>: Copy + Scope {
