@@ -24,8 +24,14 @@ pub struct Frame<'f> {
     pub(super) code: *mut RawCode,
     /// Index (in code units) of the instruction being reported.
     pub(super) index: usize,
+    /// The value-stack depth at `index` when the callback already knows
+    /// it (`NOT_LOOKED_UP` otherwise; -1 for unknown).
+    pub(super) depth: isize,
     pub(super) _callback: PhantomData<&'f ()>,
 }
+
+/// [`Frame::depth`] not looked up yet.
+pub(super) const NOT_LOOKED_UP: isize = -2;
 
 impl Frame<'_> {
     fn nlocalsplus(self) -> isize {
@@ -103,6 +109,9 @@ impl<'f> FrameApi<'f> for Frame<'f> {
     }
 
     fn stack_depth(self) -> isize {
+        if self.depth != NOT_LOOKED_UP {
+            return self.depth;
+        }
         match raw_code_info(self.code).and_then(|i| i.instrs.get(self.index)) {
             Some(ins) if ins.depth != UNKNOWN_DEPTH => ins.depth as isize,
             _ => -1,
@@ -310,6 +319,7 @@ pub(super) unsafe fn frame_at<'f>(p: *mut InterpFrame) -> Frame<'f> {
             frame: p,
             code,
             index: index_of(p, code),
+            depth: NOT_LOOKED_UP,
             _callback: PhantomData,
         }
     }

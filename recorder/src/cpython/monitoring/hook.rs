@@ -28,7 +28,7 @@ use super::events::{self, DISABLE, INSTRUCTION, PY_RETURN, PY_START, PY_UNWIND, 
 use super::frame::{frame_at, with_frame_object, Frame};
 use super::layout::*;
 use super::objects::raw_code_info;
-use crate::codeinfo::Action;
+use crate::codeinfo::{Action, UNKNOWN_DEPTH};
 use crate::cpython::{FrameApi, NewThreadHandler, Tracer};
 
 // ---------------------------------------------------------------------------
@@ -300,6 +300,7 @@ unsafe fn running<'f>(code: *mut PyObject, index: usize) -> Option<Frame<'f>> {
         }
         let mut f = frame_at(p);
         f.index = index;
+        f.depth = super::frame::NOT_LOOKED_UP;
         Some(f)
     }
 }
@@ -360,13 +361,18 @@ unsafe extern "C" fn on_instruction<T: Tracer>(
         let Some(index) = index_of(*args.add(1)) else {
             return none();
         };
-        let inplace = match info.instrs.get(index) {
-            Some(ins) if ins.action == Action::InplaceOp && !ins.post_call => true,
-            Some(ins) if !ins.is_quiet() => false,
+        let (inplace, depth) = match info.instrs.get(index) {
+            Some(ins) if ins.action == Action::InplaceOp && !ins.post_call => (true, ins.depth),
+            Some(ins) if !ins.is_quiet() => (false, ins.depth),
             _ => return disable(),
         };
-        let Some(f) = running(code, index) else {
+        let Some(mut f) = running(code, index) else {
             return none();
+        };
+        f.depth = if depth == UNKNOWN_DEPTH {
+            -1
+        } else {
+            depth as isize
         };
         // `x += 1` on a number: the in-place operator cannot mutate it
         // (checked before anything else: it is the common case).
