@@ -218,7 +218,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     }
     // The actors' threads are hooked as they start (3.12+: the monitoring
     // tool must be there before the first one does).
-    if let Err(e) = crate::cpython::prepare::<crate::hook::ThreadCtx>(py, session::tables_key()) {
+    if let Err(e) = crate::cpython::prepare::<crate::hook::ThreadCtx>(py) {
         let _ = session::finish(Outcome::Aborted {
             reason: e.to_string(),
         });

@@ -116,7 +116,7 @@ fn begin(
 
     // The hook first (3.12+: the monitoring tool, which the frames below
     // ask for events of).
-    cpython::prepare::<ThreadCtx>(py, session::tables_key())?;
+    cpython::prepare::<ThreadCtx>(py)?;
     // Trace the frames already running in this thread (the `with` body).
     let mut start_loc = None;
     cpython::for_each_frame(|f| {

@@ -215,11 +215,6 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
     Ok(generation)
 }
 
-/// [`Session::tables_key`] of the current session (0 when none).
-pub fn tables_key() -> u64 {
-    with(|s| s.tables_key()).unwrap_or(0)
-}
-
 /// In a child process made by `fork` while recording, from the Python-level
 /// after-fork hook (GIL held): recording has already stopped (the native
 /// fork handler cleared the generation); this releases the objects of the
@@ -228,7 +223,7 @@ pub fn tables_key() -> u64 {
 pub fn abandon_after_fork(py: Python<'_>) {
     GENERATION.store(0, Ordering::Release);
     cpython::stop_watching_deaths(py);
-    cpython::release_hooks(py, false);
+    cpython::release_hooks(py);
     drop(fork::release_parked());
 }
 
@@ -243,9 +238,8 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
     drop(guard);
     // Before the objects below are released: their deaths no longer matter.
     cpython::stop_watching_deaths(cpython::gil_held());
-    // The interpreter hook goes (3.12+: the monitoring tool is freed, or
-    // kept idle for the next controlled run of an exploration).
-    cpython::release_hooks(cpython::gil_held(), s.controlled);
+    // The interpreter hook goes (3.12+: the monitoring tool is freed).
+    cpython::release_hooks(cpython::gil_held());
     let mut error = s.write_error.take();
     if let Some(w) = s.writer.take() {
         if let Err(e) = w.finish(&outcome) {
@@ -278,24 +272,6 @@ impl Session {
     /// traced: in a controlled run everywhere but in racetrace itself (the
     /// run must model every wait), in a recording where
     /// `Filter::watches_sync` says so.
-    /// What the code tables of this session are built from (the filters,
-    /// controlled or not): two sessions with the same key build the same
-    /// table for every code object, so an interpreter hook may keep what it
-    /// learned from one for the next (`cpython::prepare`).
-    pub fn tables_key(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.filter.include.hash(&mut h);
-        self.filter.exclude.hash(&mut h);
-        self.filter.default_excluded_dirs.hash(&mut h);
-        self.controlled.hash(&mut h);
-        self.own_dir.hash(&mut h);
-        let mut sync: Vec<&String> = self.sync_lib_files.iter().collect();
-        sync.sort();
-        sync.hash(&mut h);
-        h.finish()
-    }
-
     pub fn intercepts(&self, file: &str) -> bool {
         if self.controlled {
             self.own_dir.is_empty() || !file.starts_with(&self.own_dir)

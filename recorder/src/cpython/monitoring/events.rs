@@ -62,10 +62,6 @@ pub(super) static DISABLE: AtomicPtr<PyObject> = AtomicPtr::new(std::ptr::null_m
 
 struct Active {
     monitoring: Py<PyAny>,
-    /// What the code tables were built from (`hook::prepare`).
-    tables: u64,
-    /// Kept idle between controlled runs: no global events.
-    idle: bool,
     /// Code objects given local events, and which (kept alive until the
     /// events are cleared).
     codes: HashMap<usize, (Py<PyAny>, u32)>,
@@ -86,28 +82,9 @@ fn monitoring(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 
 /// Claims a tool id, registers `callbacks` (event number, function) and
 /// turns on the global events (once per recording).
-pub(super) fn activate(
-    py: Python<'_>,
-    callbacks: &[(u32, ffi::PyCFunctionFast)],
-    tables: u64,
-) -> PyResult<()> {
-    let kept = active().as_ref().map(|a| (a.tables, a.idle));
-    match kept {
-        Some((t, false)) if t == tables => return Ok(()),
-        Some((t, true)) if t == tables => {
-            // The tool kept from the last controlled run: what it disabled
-            // is still invisible (the same tables), so only the global
-            // events come back.
-            let tool = TOOL.load(Ordering::Acquire);
-            let mon = monitoring(py)?;
-            mon.call_method1("set_events", (tool, GLOBAL_EVENTS))?;
-            if let Some(a) = active().as_mut() {
-                a.idle = false;
-            }
-            return Ok(());
-        }
-        Some(_) => release(py, false),
-        None => {}
+pub(super) fn activate(py: Python<'_>, callbacks: &[(u32, ffi::PyCFunctionFast)]) -> PyResult<()> {
+    if active().is_some() {
+        return Ok(());
     }
     let mon = monitoring(py)?;
     let mut tool = None;
@@ -137,8 +114,6 @@ pub(super) fn activate(
     TOOL.store(tool, Ordering::Release);
     *active() = Some(Active {
         monitoring: mon.unbind(),
-        tables,
-        idle: false,
         codes: HashMap::new(),
     });
     Ok(())
@@ -147,8 +122,8 @@ pub(super) fn activate(
 /// An error unless the tool is active (claimed by `activate`).
 pub(super) fn ensure_active() -> PyResult<()> {
     match active().as_ref() {
-        Some(a) if !a.idle => Ok(()),
-        _ => Err(PyRuntimeError::new_err(
+        Some(_) => Ok(()),
+        None => Err(PyRuntimeError::new_err(
             "racetrace: the monitoring hook is not active (internal error)",
         )),
     }
@@ -181,25 +156,11 @@ fn native_function(py: Python<'_>, f: ffi::PyCFunctionFast) -> PyResult<Bound<'_
 }
 
 /// Clears every event and callback of ours and frees the tool id: the
-/// interpreter runs as if racetrace had never been there. With `keep`,
-/// only the global events are turned off: the tool stays idle, with the
-/// per-code events and what they disabled, for the next session with the
-/// same tables (`activate`).
-pub(super) fn release(py: Python<'_>, keep: bool) {
-    if keep {
-        let tool = TOOL.load(Ordering::Acquire);
-        let mon = active().as_mut().map(|a| {
-            a.idle = true;
-            a.monitoring.clone_ref(py)
-        });
-        if let Some(mon) = mon {
-            if mon.bind(py).call_method1("set_events", (tool, 0)).is_err() {
-                // SAFETY: GIL held.
-                unsafe { ffi::PyErr_Clear() };
-            }
-        }
-        return;
-    }
+/// interpreter runs as if racetrace had never been there. (Keeping the
+/// tool and its per-code events between the controlled runs of an
+/// exploration was measured: no faster, and the code that runs after the
+/// exploration paid for the events left behind.)
+pub(super) fn release(py: Python<'_>) {
     let Some(a) = active().take() else { return };
     let tool = TOOL.swap(-1, Ordering::AcqRel);
     let mon = a.monitoring.bind(py);

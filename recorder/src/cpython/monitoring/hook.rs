@@ -134,9 +134,8 @@ static NEW_THREAD: AtomicUsize = AtomicUsize::new(0);
 // ---------------------------------------------------------------------------
 // Turning the hook on and off.
 
-/// Claims the tool and registers the callbacks for tracer type `T`;
-/// `tables` identifies what decides the code tables (see [`prepare`]).
-fn activate<T: Tracer>(py: Python<'_>, tables: u64) -> PyResult<()> {
+/// Claims the tool and registers the callbacks for tracer type `T`.
+fn activate<T: Tracer>(py: Python<'_>) -> PyResult<()> {
     let callbacks: [(u32, ffi::PyCFunctionFast); 5] = [
         (PY_START, on_start::<T>),
         (PY_RETURN, on_return::<T>),
@@ -144,27 +143,23 @@ fn activate<T: Tracer>(py: Python<'_>, tables: u64) -> PyResult<()> {
         (PY_UNWIND, on_unwind::<T>),
         (INSTRUCTION, on_instruction::<T>),
     ];
-    events::activate(py, &callbacks, tables)
+    events::activate(py, &callbacks)
 }
 
 /// Turns the hook on before the first thread is hooked (a controlled run
-/// hooks only the threads it starts). `tables` identifies the settings the
-/// code tables are built from (filters, controlled or not): a hook kept
-/// from an earlier controlled run with the same key is reused as it is.
-pub fn prepare<T: Tracer>(py: Python<'_>, tables: u64) -> PyResult<()> {
-    activate::<T>(py, tables)
+/// hooks only the threads it starts).
+pub fn prepare<T: Tracer>(py: Python<'_>) -> PyResult<()> {
+    activate::<T>(py)
 }
 
-/// Ends the hook's use by a recording: everything of ours goes (the tool
-/// id is freed, the interpreter runs as if racetrace had never been
-/// there), or, with `keep` (the end of a controlled run: explorations run
-/// thousands in a row), only the global events go and the tool is kept
-/// idle with its per-code events, for the next run with the same tables.
-/// Tracers left in threads are stale and remove themselves.
-pub fn release_hooks(py: Python<'_>, keep: bool) {
+/// Ends the hook's use by a recording or a controlled run: everything of
+/// ours goes (the tool id is freed, the interpreter runs as if racetrace
+/// had never been there). Tracers left in threads are stale and remove
+/// themselves.
+pub fn release_hooks(py: Python<'_>) {
     ADOPT.lock().unwrap_or_else(|e| e.into_inner()).clear();
     ADOPT_ANY.store(false, Ordering::Relaxed);
-    events::release(py, keep);
+    events::release(py);
 }
 
 // ---------------------------------------------------------------------------

@@ -106,13 +106,13 @@ pub const HOOKS_NEW_THREADS: bool = false;
 pub fn set_new_thread_handler(_handler: NewThreadHandler) {}
 
 /// Nothing to prepare: the trace function is installed thread by thread.
-pub fn prepare<T: super::Tracer>(_py: Python<'_>, _tables: u64) -> PyResult<()> {
+pub fn prepare<T: super::Tracer>(_py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
 /// Nothing is left behind by a recording on 3.11: each thread's trace
 /// function removes itself at its next event.
-pub fn release_hooks(_py: Python<'_>, _keep: bool) {}
+pub fn release_hooks(_py: Python<'_>) {}
 
 /// Refuses anything but CPython 3.11 and checks that the struct layouts
 /// above agree with the running interpreter (a debug or patched build fails
