@@ -131,6 +131,13 @@ pub(crate) fn gate_at(
     aux: u64,
     deadline: Option<f64>,
 ) -> bool {
+    // A thread of an earlier recording or run that let the GIL go in the
+    // middle of an event (naming an object runs Python code) must not
+    // write it, nor take a turn, in the session that started meanwhile:
+    // its ids are the old session's.
+    if !ctx_is_current(ctx) {
+        return false;
+    }
     if !ctx.in_control() {
         return true;
     }
@@ -144,7 +151,7 @@ pub(crate) fn gate_at(
         aux,
     };
     match crate::control::before_emit(py, ctx.actor, op, deadline) {
-        Ok(()) => true,
+        Ok(()) => ctx_is_current(ctx),
         Err(_) => {
             set_abort();
             false
