@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import console_script
 from record_helpers import (
     PROGRAMS,
@@ -264,12 +266,14 @@ def test_console_script_default_output_and_exit_code(tmp_path: Path) -> None:
     assert race_lines(report, "State.hits") == {f"{src}:{line_of(src, 'hit')}"}
 
 
-def test_unsupported_python_version_fails_at_import_with_a_clear_message() -> None:
-    code = "import sys; sys.version_info = (3, 12, 0, 'final', 0); import racetrace"
+@pytest.mark.parametrize("version", [(3, 10), (3, 14)])
+def test_unsupported_python_version_fails_at_import_with_a_clear_message(version: tuple[int, int]) -> None:
+    major, minor = version
+    code = f"import sys; sys.version_info = ({major}, {minor}, 0, 'final', 0); import racetrace"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert "ImportError: racetrace supports CPython 3.11" in proc.stderr
-    assert "this is cpython 3.12" in proc.stderr
+    assert "ImportError: racetrace supports CPython 3.11, 3.12 and 3.13" in proc.stderr
+    assert f"this is cpython {major}.{minor}" in proc.stderr
 
 
 def test_readme_demo_records_the_lost_update_and_shows_both_lines() -> None:
@@ -357,6 +361,7 @@ def test_trace_function_is_removed_from_all_threads_when_recording_stops(tmp_pat
         {
             "main while recording": True,
             "program sees while recording": None,
+            "hooked after stop": False,
             "main after stop": None,
             "worker after stop": None,
             "thread started later": None,

@@ -53,6 +53,9 @@ pub enum CallRole {
     /// `time.sleep(secs)`: a `Yield` (a scheduling point; no real wait
     /// under control).
     Sleep,
+    /// `_thread._ThreadHandle.join(timeout)` (3.13's `Thread.join` waits
+    /// there, in C): under control, a wait for the thread's exit.
+    HandleJoin,
 }
 
 impl CallRole {
@@ -75,6 +78,7 @@ impl CallRole {
             "lock_release_save" => CallRole::LockReleaseSave,
             "lock_acquire_restore" => CallRole::LockAcquireRestore,
             "sleep" => CallRole::Sleep,
+            "handle_join" => CallRole::HandleJoin,
             _ => return None,
         })
     }

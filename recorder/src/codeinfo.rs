@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 /// instruction. `Invisible` instructions return at once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
+#[allow(dead_code)] // the slice actions are decoded by the 3.12+ backends only
 pub enum Action {
     #[default]
     Invisible = 0,
@@ -60,6 +61,12 @@ pub enum Action {
     /// so does a step of a C iterator wrapping one (`enumerate`, `zip`,
     /// `map`, `itertools`, ...).
     IterStep,
+    /// BINARY_SLICE (3.12+; variants not every backend decodes are
+    /// allowed to be unused): `container[start:stop]` reads the whole
+    /// container; the stack is container, start, stop.
+    SliceRead,
+    /// STORE_SLICE (3.12+): `container[start:stop] = v` writes it.
+    SliceWrite,
 }
 
 /// `Instr::arg` bit of [`Action::ReadOperands`]: the selected operands are
@@ -95,10 +102,21 @@ pub struct Instr {
     pub cached_epoch: AtomicU64,
     /// For subscripts: the key object of the cached access.
     pub cached_item: AtomicUsize,
-    /// For calls: index + 1 in `co_consts` of the keyword-name tuple given
-    /// by the KW_NAMES before this PRECALL (0: no keywords).
+    /// For calls: where the keyword names are, as the interpreter backend
+    /// decoded them (3.11, 3.12: index + 1 in `co_consts` of the tuple a
+    /// KW_NAMES before the call gave; 3.13: 1 when they are on the stack);
+    /// 0: no keywords.
     pub kw: u32,
+    /// Depth of the value stack before this instruction, for backends whose
+    /// interpreter does not store its stack pointer before an instruction
+    /// event (3.12+); [`UNKNOWN_DEPTH`] when unreachable or not computed.
+    #[allow(dead_code)] // read by the 3.12+ backends only
+    pub depth: u16,
 }
+
+/// [`Instr::depth`] of an instruction whose operands cannot be located.
+#[allow(dead_code)] // used by the 3.12+ backends only
+pub const UNKNOWN_DEPTH: u16 = u16::MAX;
 
 impl Instr {
     /// True when the trace function has nothing to do here.
@@ -122,6 +140,11 @@ impl CodeRoles {
     pub fn insert(&mut self, code: usize, file: String, qualname: String, line: u32, role: Role) {
         self.by_code.insert(code, role);
         self.by_def.insert((file, qualname, line), role);
+    }
+
+    /// The role of exactly this code object, if it has one.
+    pub fn of_code(&self, code: usize) -> Option<Role> {
+        self.by_code.get(&code).copied()
     }
 
     /// The role of a code object (decided once per code object).

@@ -4,12 +4,14 @@ import sys
 
 # The native recorder reads the interpreter's private frame layout, which
 # changes between Python versions: refuse early, with a clear message.
-SUPPORTED_PYTHONS = ((3, 11),)
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))
 if sys.implementation.name != "cpython" or sys.version_info[:2] not in SUPPORTED_PYTHONS:
     raise ImportError(
-        "racetrace supports CPython 3.11 (3.12 and 3.13 are planned); this is "
+        "racetrace supports CPython 3.11, 3.12 and 3.13; this is "
         f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]}"
     )
+if getattr(sys, "_is_gil_enabled", lambda: True)() is False:
+    raise ImportError("racetrace supports CPython 3.11, 3.12 and 3.13 with the GIL; this is a free-threaded build")
 
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 

@@ -21,6 +21,8 @@ __all__ = [
     "start",
     "stop",
     "thread_started",
+    "forget_thread",
+    "HOOKS_NEW_THREADS",
     "note_exception",
     "is_recording",
     "abandon_after_fork",
@@ -58,7 +60,17 @@ def stop(exception: ExceptionText | None = None, aborted: str | None = None) -> 
     """Stops recording; returns (events written, trace error or None)."""
 
 def thread_started(frame: FrameType) -> None:
-    """A new thread's first traced call: installs the native trace function."""
+    """A new thread's first traced call: installs the native trace function
+    (only where ``HOOKS_NEW_THREADS`` is false)."""
+
+def forget_thread() -> None:
+    """Forgets the calling thread's tracer (a thread kept for reuse, between
+    the actors it runs)."""
+
+#: Whether the native hook finds new threads by itself (``sys.monitoring``,
+#: CPython 3.12+) rather than through ``threading.settrace`` and
+#: ``thread_started`` (CPython 3.11).
+HOOKS_NEW_THREADS: bool
 
 def note_exception(thread: threading.Thread | None, type_name: str, message: str, traceback: str) -> None:
     """An exception escaped ``thread``'s run()."""

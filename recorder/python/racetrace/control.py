@@ -84,14 +84,15 @@ class _Worker:
     """An OS thread kept between controlled runs: starting an actor hands it
     the new thread's ``_bootstrap`` instead of creating an OS thread (which
     costs more than a whole run of a small program). Only used while a run
-    is controlled (``threading._start_new_thread`` is swapped for
+    is controlled (``threading._start_new_thread``, or
+    ``_start_joinable_thread`` where ``threading`` has it, is swapped for
     ``_pooled_start`` meanwhile)."""
 
     def __init__(self) -> None:
         self.go = _thread.allocate_lock()
         self.go.acquire()
         self.job: tuple[Callable[..., object], tuple[object, ...]] | None = None
-        _thread.start_new_thread(self._loop, ())
+        self.ident = _thread.start_new_thread(self._loop, ())
 
     def _loop(self) -> None:
         while True:
@@ -106,9 +107,9 @@ class _Worker:
             except BaseException:  # noqa: BLE001 - Thread._bootstrap reports its own
                 pass
             finally:
-                # The thread state would release the thread's lock when the
-                # OS thread ends; this one goes on, so release it here (what
-                # `join` waits for).
+                # The end of an OS thread marks its Thread joined; this one
+                # goes on, so do it here (what `join` waits for): release
+                # the thread's state lock, or mark its handle done.
                 owner = getattr(fn, "__self__", None)
                 lock = getattr(owner, "_tstate_lock", None)
                 if lock is not None and lock.locked():
@@ -116,10 +117,15 @@ class _Worker:
                         lock.release()
                     except RuntimeError:
                         pass
-            # Idle: no trace or profile function, no thread-local data of
-            # the finished actor (what its thread's end would have dropped).
+                handle = getattr(owner, "_handle", None)
+                if handle is not None and hasattr(handle, "_set_done") and not handle.is_done():
+                    handle._set_done()
+            # Idle: no trace or profile function, no tracer of racetrace's,
+            # no thread-local data of the finished actor (what its thread's
+            # end would have dropped).
             tracehooks.real_settrace(None)
             _thread_sys.setprofile(None)
+            _native.forget_thread()
             _native.clear_thread_locals()
             with _idle_lock:
                 _idle.append(self)
@@ -127,23 +133,34 @@ class _Worker:
 
 _idle: list[_Worker] = []
 _idle_lock = _thread.allocate_lock()
-# threading._start_new_thread, threading._time and queue.time, kept here and
-# swapped by execute(), are private: typeshed declares none of them.
-_real_start_new_thread: Callable[..., int] = threading._start_new_thread  # type: ignore[attr-defined]
+# How `threading` starts a thread: `_start_new_thread(fn, args)` up to 3.12,
+# `_start_joinable_thread(fn, handle=..., daemon=...)` from 3.13 on (the
+# Thread's `_handle` is then what `join` waits on). Both private: typeshed
+# declares none of them, nor threading._time and queue.time, swapped by
+# execute().
+_START_ATTR = "_start_joinable_thread" if hasattr(threading, "_start_joinable_thread") else "_start_new_thread"
+_real_start_thread: Callable[..., Any] = getattr(threading, _START_ATTR)
 
 
-def _pooled_start(
-    fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object] | None = None
-) -> int:
-    if kwargs or not hasattr(fn, "__self__"):
-        return _real_start_new_thread(fn, args, *([kwargs] if kwargs else []))
+def _pooled_start(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
+    owner = getattr(fn, "__self__", None)
+    joinable = _START_ATTR == "_start_joinable_thread"
+    if owner is None or (not joinable and (len(args) != 1 or kwargs)):
+        return _real_start_thread(fn, *args, **kwargs)
     with _idle_lock:
         w = _idle.pop() if _idle else None
     if w is None:
         w = _Worker()
-    w.job = (fn, args)
+    if joinable:
+        # A handle of the worker's OS thread, marked done when the actor
+        # ends (`_Worker._loop`), in place of the one the OS thread's end
+        # would have marked.
+        owner._handle = threading._make_thread_handle(w.ident)  # type: ignore[attr-defined]
+        w.job = (fn, ())
+    else:
+        w.job = (fn, tuple(args[0]))
     w.go.release()
-    return 0
+    return owner._handle if joinable else 0
 
 
 _real_threading_time: Callable[[], float] = threading._time  # type: ignore[attr-defined]
@@ -299,7 +316,7 @@ def execute(
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]
-    threading._start_new_thread = _pooled_start  # type: ignore[attr-defined]
+    setattr(threading, _START_ATTR, _pooled_start)
     tracehooks.install()
     threading.excepthook = excepthook
     _quiet_aborted_in_logs()
@@ -329,7 +346,7 @@ def execute(
         tracehooks.uninstall()
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
-        threading._start_new_thread = _real_start_new_thread  # type: ignore[attr-defined]
+        setattr(threading, _START_ATTR, _real_start_thread)
         # Let the actors unwind (a stopped run raises RunAborted in them)
         # before the excepthook goes back; one stuck in a call the
         # scheduler cannot see is left behind.

@@ -1,10 +1,12 @@
 """Recording a run: ``racetrace.record`` and ``racetrace.record_call``.
 
-The work is done by the native trace function in ``racetrace._native``; this
-module hands it what it needs to recognize (``racetrace.tables``: the
-standard library's thread and synchronization functions, builtin container
-methods), installs it in new threads (``racetrace.tracehooks``) and
-wraps ``threading.excepthook`` so that a worker's exception is part of the
+The work is done by the native hook in ``racetrace._native``; this module
+hands it what it needs to recognize (``racetrace.tables``: the standard
+library's thread and synchronization functions, builtin container
+methods), hands it new threads where the hook needs that
+(``racetrace.tracehooks``: CPython 3.11's per-thread trace function;
+``sys.monitoring`` sees new threads by itself) and wraps
+``threading.excepthook`` so that a worker's exception is part of the
 trace.
 """
 
@@ -170,7 +172,8 @@ def _after_fork_in_child() -> None:
     _native.abandon_after_fork()
     if _active is not None:
         _active._restore_hooks()
-        tracehooks.real_settrace(None)
+        if not _native.HOOKS_NEW_THREADS:
+            tracehooks.real_settrace(None)
 
 
 if hasattr(os, "register_at_fork"):

@@ -244,6 +244,10 @@ _SYNC_METHODS: list[tuple[type, str, str]] = [
     (queue.SimpleQueue, "put put_nowait", "queue_put"),
     (queue.SimpleQueue, "get get_nowait", "queue_get"),
 ]
+# CPython 3.13's Thread.join waits on the thread's handle, in C.
+_thread_handle: type | None = getattr(_thread, "_ThreadHandle", None)
+if _thread_handle is not None:
+    _SYNC_METHODS.append((_thread_handle, "join", "handle_join"))
 
 
 def default_excluded_dirs() -> list[str]:

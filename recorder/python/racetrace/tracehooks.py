@@ -1,6 +1,8 @@
 """The program's trace functions while racetrace traces its threads.
 
-racetrace's recorder occupies each traced thread's trace slot. So that
+On CPython 3.11, racetrace's recorder occupies each traced thread's trace
+slot (from 3.12 on it is a ``sys.monitoring`` tool, and none of this is
+needed: :func:`install` does nothing there). So that
 debuggers, coverage.py's Python tracer, doctest and anything else built on
 ``sys.settrace`` or ``threading.settrace`` behave as they do without
 racetrace, :func:`install` replaces, for the duration of a recording or a
@@ -77,7 +79,9 @@ for _native_fn, _real_fn in ((_native.settrace, real_settrace), (_native.gettrac
 
 def install() -> None:
     global _program_thread_hook, _installed
-    if _installed:
+    if _installed or _native.HOOKS_NEW_THREADS:
+        # Under sys.monitoring (3.12+) the recorder occupies no trace slot
+        # and sees new threads by itself: the program's tracers are its own.
         return
     _installed = True
     _program_thread_hook = _real_thread_gettrace()

@@ -32,75 +32,59 @@ pub(super) enum Calls {
     QueuesOnly,
 }
 
-/// PRECALL: stack is `[NULL | method, callable | self, args...]` (3.11).
+/// A call about to run: its operands as the backend finds them.
 pub(super) fn on_precall(
     py: Python<'_>,
     ctx: &ThreadCtx,
     f: Frame<'_>,
-    nargs: usize,
+    ins: &Instr,
     calls: Calls,
     loc: impl Fn() -> LocId,
 ) {
     ctx.pending.set(None);
-    let x = f.peek(py, nargs + 1);
-    let y = f.peek(py, nargs);
-    let (callable, method_form) = match (x, y) {
-        (Some(x), _) => (x, true),
-        (None, Some(y)) => (y, false),
-        (None, None) => return,
+    let Some(c) = f.call_args(py, ins) else {
+        return;
     };
-    let total = if method_form { nargs + 1 } else { nargs };
-    let arg = |k: usize| -> Option<Bound<'_, PyAny>> {
-        if k >= total {
-            return None;
-        }
-        f.peek(py, total - 1 - k)
-    };
-    // After CALL the callable, self/NULL and the arguments are replaced by
-    // the result.
-    let depth_after = f.stack_depth() - (nargs as isize + 2) + 1;
+    let arg = |k: usize| -> Option<Bound<'_, PyAny>> { f.peek(py, c.depth_of(k)?) };
     let call = CallOf {
-        callable: &callable,
+        callable: &c.callable,
         arg: &arg,
-        depth_after,
+        depth_after: c.depth_after,
         calls,
         stack_args: true,
     };
     on_call_of(py, ctx, f, loc, call);
 }
 
-/// CALL_FUNCTION_EX (`f(*args, **kwargs)`): stack is
-/// `[NULL, callable, args, kwargs?]`; positional arguments are known when
-/// `args` is already a tuple.
+/// `f(*args, **kwargs)`: positional arguments are known when `args` is
+/// already a tuple.
 pub(super) fn on_call_ex(
     py: Python<'_>,
     ctx: &ThreadCtx,
     f: Frame<'_>,
-    has_kwargs: bool,
+    ins: &Instr,
     calls: Calls,
     loc: impl Fn() -> LocId,
 ) {
     ctx.pending.set(None);
-    let kw = has_kwargs as usize;
-    let (Some(callable), Some(args)) = (f.peek(py, 1 + kw), f.peek(py, kw)) else {
+    let Some(c) = f.call_ex_args(py, ins) else {
         return;
     };
-    if cpython::may_be_container(&args) {
+    if cpython::may_be_container(&c.args) {
         // `f(*items)`: the interpreter makes a tuple of the list first.
         if calls == Calls::All {
-            operand_read(py, ctx, f, loc(), &args, false);
+            operand_read(py, ctx, f, loc(), &c.args, false);
         }
         return;
     }
-    let Ok(args) = args.cast_into::<PyTuple>() else {
+    let Ok(args) = c.args.cast_into::<PyTuple>() else {
         return;
     };
     let arg = |k: usize| -> Option<Bound<'_, PyAny>> { args.get_item(k).ok() };
-    let depth_after = f.stack_depth() - 2 - kw as isize;
     let call = CallOf {
-        callable: &callable,
+        callable: &c.callable,
         arg: &arg,
-        depth_after,
+        depth_after: c.depth_after,
         calls,
         stack_args: false,
     };
@@ -394,7 +378,7 @@ fn on_call_of<'py>(
                 control::sleep(py, ctx, f, loc, &secs);
             }
         }
-        CallRole::LockReleaseSave | CallRole::LockAcquireRestore => {}
+        CallRole::LockReleaseSave | CallRole::LockAcquireRestore | CallRole::HandleJoin => {}
     }
 }
 

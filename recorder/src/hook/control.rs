@@ -7,79 +7,44 @@
 
 use super::*;
 use crate::control::{self as ctl, Acquire, Resume};
+use crate::cpython::CallArgs;
 
-/// Where the arguments of a call are on the value stack at PRECALL.
-struct Args {
-    /// Arguments including a `self` passed as the first one.
-    total: usize,
+/// Where the parameters of a call are on the value stack.
+struct Args<'a, 'py> {
+    call: &'a CallArgs<'py>,
     /// 1 when `self` is the first argument (an unbound method descriptor).
     rest: usize,
-    kwnames: Vec<String>,
 }
 
-impl Args {
+impl Args<'_, '_> {
     /// Stack depth (0 = TOS) of parameter `pos` (after self) or keyword `name`.
     fn param(&self, pos: usize, name: &str) -> Option<usize> {
-        let npos = self.total - self.kwnames.len();
-        let k = self.rest + pos;
-        if k < npos {
-            return Some(self.total - 1 - k);
-        }
-        let j = self.kwnames.iter().position(|n| n == name)?;
-        Some(self.total - 1 - (npos + j))
+        self.call.param(self.rest, pos, name)
     }
-}
-
-fn kwnames(py: Python<'_>, f: Frame<'_>, ins: &Instr) -> Vec<String> {
-    if ins.kw == 0 {
-        return Vec::new();
-    }
-    f.code(py)
-        .getattr("co_consts")
-        .ok()
-        .and_then(|c| c.get_item(ins.kw as usize - 1).ok())
-        .and_then(|t| t.extract::<Vec<String>>().ok())
-        .unwrap_or_default()
 }
 
 fn is_rlock(obj: &Bound<'_, PyAny>) -> bool {
     naming::type_name(obj) == "RLock"
 }
 
-/// PRECALL of a recognized C method, in traced or intercepted code.
-pub(super) fn precall(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    info: &CodeInfo,
-    ins: &Instr,
-    nargs: usize,
-) {
-    let x = f.peek(py, nargs + 1);
-    let y = f.peek(py, nargs);
-    let (callable, method_form) = match (x, y) {
-        (Some(x), _) => (x, true),
-        (None, Some(y)) => (y, false),
-        (None, None) => return,
+/// A call of a recognized C method about to run, in traced or intercepted
+/// code.
+pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo, ins: &Instr) {
+    let Some(c) = f.call_args(py, ins) else {
+        return;
     };
-    let Some((def, bound)) = cpython::builtin_method(&callable) else {
+    let Some((def, bound)) = cpython::builtin_method(&c.callable) else {
         return;
     };
     let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
         return;
     };
-    let total = if method_form { nargs + 1 } else { nargs };
     let (self_obj, rest) = match bound {
         Some(b) if !b.is_instance_of::<pyo3::types::PyModule>() => (Some(b), 0),
         Some(_) => (None, 0),
-        None if total > 0 => (f.peek(py, total - 1), 1),
-        None => (None, 0),
+        None => (c.depth_of(0).and_then(|d| f.peek(py, d)), 1),
     };
-    let args = Args {
-        total,
-        rest,
-        kwnames: kwnames(py, f, ins),
-    };
+    let args = Args { call: &c, rest };
     let Some(obj) = self_obj else { return };
     match role {
         CallRole::LockAcquire => {
@@ -108,6 +73,20 @@ pub(super) fn precall(
         }
         CallRole::LockRelease => ctl::release(ctx.actor, &obj, false),
         CallRole::LockReleaseSave => ctl::release(ctx.actor, &obj, true),
+        CallRole::HandleJoin => {
+            // Like the state lock `join` acquires and releases up to 3.12:
+            // the model gives the handle to the child until its exit.
+            let timeout_at = args.param(0, "timeout");
+            let timeout = timeout_at
+                .and_then(|d| f.peek(py, d))
+                .filter(|t| !t.is_none())
+                .and_then(|t| t.extract::<f64>().ok())
+                .filter(|&t| t >= 0.0);
+            match acquire(py, ctx, f, info, &obj, true, timeout, 1) {
+                Resume::TimedOut => rewrite(py, f, Resume::TimedOut, None, timeout_at),
+                _ => ctl::release(ctx.actor, &obj, false),
+            }
+        }
         CallRole::QueuePut => {
             let size = queue_size(&obj);
             ctl::queue_put(&obj, size);
@@ -220,16 +199,11 @@ fn rewrite(
 /// `f(*args, **kwargs)` of a lock method (`Condition.__exit__` releases
 /// with `self._lock.__exit__(*args)`). Acquires through it are taken as
 /// blocking (their arguments are not rewritten).
-pub(super) fn call_ex(
-    py: Python<'_>,
-    ctx: &ThreadCtx,
-    f: Frame<'_>,
-    info: &CodeInfo,
-    has_kwargs: usize,
-) {
-    let Some(callable) = f.peek(py, 1 + has_kwargs) else {
+pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo, ins: &Instr) {
+    let Some(c) = f.call_ex_args(py, ins) else {
         return;
     };
+    let callable = c.callable;
     let Some((def, Some(obj))) = cpython::builtin_method(&callable) else {
         return;
     };
@@ -504,8 +478,14 @@ pub(super) fn thread_started_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_
     let Some(child) = session::with(|s| s.thread_actor(&thread)).flatten() else {
         return;
     };
-    match thread.getattr("_tstate_lock") {
-        Ok(l) if !l.is_none() && !failed => ctl::register_tstate(&l, child),
+    // What `join` waits on: the thread's state lock, or (3.13) its handle.
+    let waited = thread
+        .getattr("_tstate_lock")
+        .ok()
+        .filter(|l| !l.is_none())
+        .or_else(|| thread.getattr("_handle").ok());
+    match waited {
+        Some(l) if !l.is_none() && !failed => ctl::register_tstate(&l, child),
         _ => {
             if failed {
                 ctl::never_started(child);

@@ -188,6 +188,13 @@ pub(crate) fn gate_at(
     aux: u64,
     deadline: Option<f64>,
 ) -> bool {
+    // A thread of an earlier recording or run that let the GIL go in the
+    // middle of an event (naming an object runs Python code) must not
+    // write it, nor take a turn, in the session that started meanwhile:
+    // its ids are the old session's.
+    if !ctx_is_current(ctx) {
+        return false;
+    }
     if !ctx.in_control() {
         return true;
     }
@@ -210,7 +217,7 @@ pub(crate) fn gate_at(
         .find(|p| p.site.is_some() && p.ends_in(kind))
         .is_some_and(|p| p.timed);
     match crate::control::before_emit_timed(py, ctx.actor, op, deadline, timed) {
-        Ok(()) => true,
+        Ok(()) => ctx_is_current(ctx),
         Err(_) => {
             set_abort();
             false

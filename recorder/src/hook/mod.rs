@@ -62,6 +62,7 @@ mod protocols;
 mod sems;
 mod stdlib;
 mod tables;
+mod threads;
 
 use access::*;
 use calls::*;
@@ -70,6 +71,7 @@ use protocols::*;
 use stdlib::*;
 use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
+pub use threads::{new_thread_call, start_thread};
 
 pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(info_ref) = ensure_info(py, f) else {
@@ -82,6 +84,7 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         info.traced || (info.intercept && (in_control || !ctx.controlled)),
     );
     if info.role != Role::None {
+        f.watch_returns();
         if in_control {
             prims::prim_call(py, ctx, f, info.role);
         }
@@ -151,20 +154,20 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         // Most calls are not recorded: their location is interned only
         // once the callable turns out to matter.
         Action::Call => {
-            on_precall(py, ctx, f, ins.arg as usize, Calls::All, || {
+            on_precall(py, ctx, f, ins, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
-                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+                control::precall(py, ctx, f, info, ins);
             }
             return;
         }
         Action::CallEx => {
-            on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::All, || {
+            on_call_ex(py, ctx, f, ins, Calls::All, || {
                 instr_loc(info, ins, || f.lineno(), idx)
             });
             if ctx.in_control() && !aborting() {
-                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+                control::call_ex(py, ctx, f, info, ins);
             }
             return;
         }
@@ -254,6 +257,18 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             }
         }
         Action::Call | Action::CallEx => {}
+        Action::SliceRead | Action::SliceWrite => {
+            // Stack: container, start, stop (and the value, below, for a
+            // store): a slice reads or writes the whole sequence.
+            if let Some(container) = peek(2) {
+                let kind = if ins.action == Action::SliceRead {
+                    Read
+                } else {
+                    Write
+                };
+                whole_access(py, ctx, f, loc, kind, &container);
+            }
+        }
         Action::InplaceOp => {
             // Stack: left operand, right operand. `items += more` mutates
             // a list in place (the name is rebound to the same object) and
@@ -344,15 +359,15 @@ fn sync_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo) {
     if info.role == Role::QueueUser {
         // Only its C queue operations are the program's.
         match ins.action {
-            Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc),
-            Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc),
+            Action::Call => on_precall(py, ctx, f, ins, Calls::QueuesOnly, loc),
+            Action::CallEx => on_call_ex(py, ctx, f, ins, Calls::QueuesOnly, loc),
             _ => {}
         }
         return;
     }
     match ins.action {
-        Action::Call => on_precall(py, ctx, f, ins.arg as usize, Calls::SyncOnly, loc),
-        Action::CallEx => on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::SyncOnly, loc),
+        Action::Call => on_precall(py, ctx, f, ins, Calls::SyncOnly, loc),
+        Action::CallEx => on_call_ex(py, ctx, f, ins, Calls::SyncOnly, loc),
         Action::BeforeWith => before_with_lock(py, ctx, f, loc()),
         Action::WithExceptStart => with_except_release(py, ctx, f, loc()),
         _ => {}
@@ -378,18 +393,18 @@ fn intercept_only(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &CodeInfo
     match ins.action {
         Action::Call => {
             if queues {
-                on_precall(py, ctx, f, ins.arg as usize, Calls::QueuesOnly, loc);
+                on_precall(py, ctx, f, ins, Calls::QueuesOnly, loc);
             }
             if !aborting() {
-                control::precall(py, ctx, f, info, ins, ins.arg as usize);
+                control::precall(py, ctx, f, info, ins);
             }
         }
         Action::CallEx => {
             if queues {
-                on_call_ex(py, ctx, f, ins.arg & 1 == 1, Calls::QueuesOnly, loc);
+                on_call_ex(py, ctx, f, ins, Calls::QueuesOnly, loc);
             }
             if !aborting() {
-                control::call_ex(py, ctx, f, info, (ins.arg & 1) as usize);
+                control::call_ex(py, ctx, f, info, ins);
             }
         }
         Action::BeforeWith => control::before_with(py, ctx, f, info),

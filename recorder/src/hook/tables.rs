@@ -93,11 +93,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
         return;
     };
     let (instrs, names): (Box<[Instr]>, Vec<String>) = if intercept {
-        let bytes: Vec<u8> = code
-            .getattr("co_code")
-            .and_then(|b| b.extract())
-            .unwrap_or_default();
-        let instrs = crate::cpython::decode_intercept(&bytes);
+        let instrs = crate::cpython::decode_intercept(code);
         // A recording only needs the code that can take or drop a lock
         // (a controlled run needs every wait, so it keeps all code).
         if !controlled && !may_synchronize(code, &instrs) {
@@ -107,15 +103,11 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             (instrs, Vec::new())
         }
     } else if traced {
-        let bytes: Vec<u8> = code
-            .getattr("co_code")
-            .and_then(|b| b.extract())
-            .unwrap_or_default();
         let names: Vec<String> = code
             .getattr("co_names")
             .and_then(|t| t.extract())
             .unwrap_or_default();
-        (crate::cpython::decode(&bytes), names)
+        (crate::cpython::decode(code), names)
     } else {
         (Box::new([]), Vec::new())
     };

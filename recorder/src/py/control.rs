@@ -33,6 +33,29 @@ fn read_trace(path: &str) -> PyResult<(TraceFile, ReplaySource)> {
     ReplaySource::open(Path::new(path)).map_err(|e| trace_error(path, e))
 }
 
+/// A trace is replayed by the interpreter version that recorded it: what
+/// a run does between its events (bytecode, the standard library) differs
+/// between versions, so another version would not follow it. A trace that
+/// does not say (a synthetic one) is accepted.
+fn check_same_interpreter(py: Python<'_>, path: &str, trace: &TraceFile) -> PyResult<()> {
+    let recorded = trace.header().python_version.as_str();
+    let mut parts = recorded
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u8>());
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    let ours = py.version_info();
+    if (major, minor) != (ours.major, ours.minor) {
+        return Err(PyValueError::new_err(format!(
+            "{path}: recorded by Python {major}.{minor}, cannot be replayed by Python {}.{}: \
+             replay it with Python {major}.{minor} (the trace can still be analyzed anywhere)",
+            ours.major, ours.minor
+        )));
+    }
+    Ok(())
+}
+
 /// A schedule no program can follow, as a `ValueError`.
 fn check_schedule(s: &Schedule) -> PyResult<()> {
     s.check_feasible()
@@ -43,7 +66,7 @@ fn check_schedule(s: &Schedule) -> PyResult<()> {
 /// replays; raises `ValueError` with a clear message on bad input. Returns
 /// (schedule text, steps, program of the trace or None).
 #[pyfunction]
-fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
+fn replay_source(py: Python<'_>, source: &str) -> PyResult<(String, usize, Option<String>)> {
     let text = source.trim();
     if text.starts_with(racetrace_formats::schedule::TEXT_PREFIX) {
         let s = Schedule::parse(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -51,6 +74,7 @@ fn replay_source(source: &str) -> PyResult<(String, usize, Option<String>)> {
         return Ok((s.to_text(), s.len(), None));
     }
     let (trace, src) = read_trace(source)?;
+    check_same_interpreter(py, source, &trace)?;
     let s = Schedule::new(src.steps);
     Ok((s.to_text(), s.len(), Some(trace.header().program.clone())))
 }
@@ -125,7 +149,8 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     }
     let (steps, expected) = match (&trace, &schedule) {
         (Some(t), _) => {
-            let (_, src) = read_trace(t)?;
+            let (trace, src) = read_trace(t)?;
+            check_same_interpreter(py, t, &trace)?;
             (src.steps, src.expected)
         }
         (None, Some(text)) => {
@@ -197,6 +222,14 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     if let Err(e) = control::begin(cfg, name) {
         let _ = session::finish(Outcome::Aborted { reason: e.clone() });
         return Err(PyRuntimeError::new_err(e));
+    }
+    // The actors' threads are hooked as they start (3.12+: the monitoring
+    // tool must be there before the first one does).
+    if let Err(e) = crate::cpython::prepare::<crate::hook::ThreadCtx>(py) {
+        let _ = session::finish(Outcome::Aborted {
+            reason: e.to_string(),
+        });
+        return Err(e);
     }
     Ok(())
 }
@@ -357,27 +390,13 @@ fn trace_steps(
     Ok((steps, trace.header().program.clone(), outcome))
 }
 
-/// Forgets the `threading.local` data of the calling thread, as the end of
-/// the thread would: a pooled thread that ran one actor must start the
-/// next one with none. (`_thread._local` keeps each object's data for a
-/// thread in the thread state's dict, under `thread.local.<address>`.)
+/// Forgets the `threading.local` data of the calling thread, as the end
+/// of the thread would: a pooled thread that ran one actor must start the
+/// next one with none. Returns how many objects had some (at least 1 if
+/// any had, where the interpreter does not say how many).
 #[pyfunction]
 fn clear_thread_locals(py: Python<'_>) -> PyResult<usize> {
-    let Some(dict) = crate::cpython::thread_state_dict(py) else {
-        return Ok(0);
-    };
-    let keys: Vec<Bound<'_, PyAny>> = dict
-        .keys()
-        .iter()
-        .filter(|k| {
-            k.extract::<String>()
-                .is_ok_and(|s| s.starts_with("thread.local."))
-        })
-        .collect();
-    for k in &keys {
-        dict.del_item(k)?;
-    }
-    Ok(keys.len())
+    crate::cpython::forget_thread_locals(py)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -114,11 +114,17 @@ fn begin(
     })
     .unwrap_or(ActorId(0));
 
+    // The hook first (3.12+: the monitoring tool, which the frames below
+    // ask for events of).
+    cpython::prepare::<ThreadCtx>(py)?;
     // Trace the frames already running in this thread (the `with` body).
     let mut start_loc = None;
     cpython::for_each_frame(|f| {
         if let Some(info) = hook::ensure_info(py, f) {
             f.set_trace_flags(false, info.traced || info.intercept);
+            if info.role != crate::codeinfo::Role::None {
+                f.watch_returns();
+            }
             if info.traced && start_loc.is_none() {
                 let line = f.current_line(py);
                 start_loc = session::with(|s| {
@@ -196,6 +202,9 @@ fn hook_running_threads(
         |f| {
             if let Some(info) = hook::ensure_info(py, f) {
                 f.set_trace_flags(false, info.traced || info.intercept);
+                if info.role != crate::codeinfo::Role::None {
+                    f.watch_returns();
+                }
             }
         },
     )?;
@@ -274,77 +283,18 @@ fn unhook_current_thread(py: Python<'_>) {
 }
 
 /// Called from the `threading.settrace` bootstrap as a new thread's first
-/// Python call: installs the native trace function in this thread.
+/// Python call (on interpreters whose hook does not see new threads by
+/// itself): hooks this thread.
 #[pyfunction]
 fn thread_started(py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<()> {
-    let generation = session::generation();
-    if generation == 0 {
-        return Ok(());
-    }
-    let thread = current_thread(py)?;
-    let name = thread_name(&thread);
-    let code = thread
-        .getattr("_target")
-        .ok()
-        .and_then(|t| t.getattr("__code__").ok())
-        .or_else(|| frame.getattr("f_code").ok());
-    let loc = code
-        .map(|c| hook::code_entry_loc(py, &c))
-        .unwrap_or(LocId(0));
-    if crate::control::active() {
-        // Only threads spawned by actors (or the run's main actor) are
-        // controlled; others (started by threads outside the run) are left
-        // alone.
-        let Some(actor) = session::with(|s| s.thread_actor(&thread)).flatten() else {
-            return Ok(());
-        };
-        let loc = if actor.0 == 0 { LocId(0) } else { loc };
-        let ident: u64 = thread.getattr("ident")?.extract().unwrap_or(0);
-        let op = racetrace_formats::Event {
-            actor,
-            kind: EventKind::ActorStart,
-            loc,
-            target: actor.0,
-            aux: 0,
-        };
-        if crate::control::arrive(py, actor, ident).is_err()
-            || crate::control::before_emit(py, actor, op, None).is_err()
-        {
-            return Err(crate::control::run_aborted());
-        }
-        session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));
-        cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
-        cpython::with_frame_object(&frame, |f| {
-            if let Some(info) = hook::ensure_info(py, f) {
-                f.set_trace_flags(false, info.traced || info.intercept);
-            }
-        });
-        return Ok(());
-    }
-    let known = session::with(|s| s.thread_actor(&thread)).flatten();
-    let actor = match known {
-        Some(a) => Some(a),
-        None => {
-            // Started by a thread the recorder does not see: no parent.
-            let weakref = crate::identity::watch(&thread);
-            session::with(|s| {
-                let a = s.new_actor(&name, None, None);
-                s.bind_thread(&thread, a, weakref);
-                a
-            })
-        }
-    };
-    let Some(actor) = actor else {
-        return Ok(());
-    };
-    session::with(|s| s.emit(actor, EventKind::ActorStart, loc, actor.0, 0));
-    cpython::install(py, ThreadCtx::new(actor, generation, loc))?;
-    cpython::with_frame_object(&frame, |f| {
-        if let Some(info) = hook::ensure_info(py, f) {
-            f.set_trace_flags(false, info.traced || info.intercept);
-        }
-    });
-    Ok(())
+    cpython::with_frame_object(&frame, |f| hook::start_thread(py, f)).unwrap_or(Ok(()))
+}
+
+/// Forgets the calling thread's tracer (a thread kept for reuse, between
+/// the actors it runs: what the end of the thread would do).
+#[pyfunction]
+fn forget_thread() {
+    cpython::uninstall();
 }
 
 /// An exception escaped `thread`'s run(): remembered as the outcome (unless
@@ -393,6 +343,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;
+    m.add_function(wrap_pyfunction!(forget_thread, m)?)?;
+    // Whether the Python layer hands new threads over (3.11) or the hook
+    // finds them itself (3.12+).
+    m.add("HOOKS_NEW_THREADS", cpython::HOOKS_NEW_THREADS)?;
+    cpython::set_new_thread_handler(hook::new_thread_call);
     m.add_function(wrap_pyfunction!(note_exception, m)?)?;
     m.add_function(wrap_pyfunction!(is_recording, m)?)?;
     m.add_function(wrap_pyfunction!(abandon_after_fork, m)?)?;

@@ -228,6 +228,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
 pub fn abandon_after_fork(py: Python<'_>) {
     GENERATION.store(0, Ordering::Release);
     cpython::stop_watching_deaths(py);
+    cpython::release_hooks(py);
     drop(fork::release_parked());
 }
 
@@ -243,6 +244,8 @@ pub fn finish(outcome: Outcome) -> Result<(Vec<Py<PyAny>>, Option<String>), Stri
     signals::uninstall();
     // Before the objects below are released: their deaths no longer matter.
     cpython::stop_watching_deaths(cpython::gil_held());
+    // The interpreter hook goes (3.12+: the monitoring tool is freed).
+    cpython::release_hooks(cpython::gil_held());
     let mut error = s.write_error.take();
     if let Some(w) = s.writer.take() {
         if let Err(e) = w.finish(&outcome) {

@@ -12,7 +12,9 @@
 //! weakref callbacks of what they hold would not run, and `gc` would find
 //! other objects (CPython's own `test_threading_local` checks exactly this).
 //!
-//! # Facts relied on (CPython 3.11, Objects/dictobject.c, listobject.c,
+//! Shared by the 3.11 and the 3.12+ backends.
+//!
+//! # Facts relied on (CPython 3.11 to 3.13, Objects/dictobject.c, listobject.c,
 //! setobject.c, bytearrayobject.c, cellobject.c, typeobject.c, object.c)
 //!
 //! * Deallocation always runs with the GIL held, and `Py_TYPE(op)->tp_dealloc`
@@ -36,7 +38,6 @@
 //!   which is never held while Python code or a deallocation can run.
 
 use std::collections::HashSet;
-use std::ffi::c_int;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -46,10 +47,7 @@ use pyo3::prelude::*;
 
 use crate::fasthash::IntHasher;
 
-extern "C" {
-    fn _PyTrash_begin(tstate: *mut ffi::PyThreadState, op: *mut PyObject) -> c_int;
-    fn _PyTrash_end(tstate: *mut ffi::PyThreadState);
-}
+use super::{trash_begin, trash_end};
 
 type Dealloc = unsafe extern "C" fn(*mut PyObject);
 
@@ -121,12 +119,12 @@ unsafe fn dealloc_through(slot: &Slot, me: Dealloc, op: *mut PyObject) {
         if slot.trashcan && own {
             ffi::PyObject_GC_UnTrack(op as *mut _);
             let ts = ffi::PyThreadState_Get();
-            if _PyTrash_begin(ts, op) != 0 {
+            if trash_begin(ts, op) {
                 return; // deferred: freed later through `tp_dealloc`
             }
             died(op as usize);
             orig(op);
-            _PyTrash_end(ts);
+            trash_end(ts);
         } else {
             died(op as usize);
             orig(op);

@@ -2,6 +2,8 @@
 //! indexed by code unit, so that the trace function finds what an instruction
 //! means with one array read. Built once per code object per recording.
 
+use pyo3::prelude::*;
+
 use super::opcodes as op;
 use crate::codeinfo::{Action, Instr, READ_INSTANCES};
 
@@ -9,6 +11,22 @@ use crate::codeinfo::{Action, Instr, READ_INSTANCES};
 const TOS: u32 = 1;
 const TOS1: u32 = 2;
 const TOS2: u32 = 4;
+
+/// The table of a code object's de-specialized bytecode (`co_code`).
+pub fn decode(code: &Bound<'_, PyAny>) -> Box<[Instr]> {
+    decode_units(&co_code(code))
+}
+
+/// [`decode`], keeping only what a controlled run intercepts.
+pub fn decode_intercept(code: &Bound<'_, PyAny>) -> Box<[Instr]> {
+    intercept_only(decode(code))
+}
+
+fn co_code(code: &Bound<'_, PyAny>) -> Vec<u8> {
+    code.getattr("co_code")
+        .and_then(|b| b.extract())
+        .unwrap_or_default()
+}
 
 fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
     let reads = |mask: u32| (Action::ReadOperands, mask);
@@ -71,8 +89,7 @@ fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
 /// The table of code that is not traced but whose lock operations must be
 /// seen: only calls and `with` statements are kept, and the instructions
 /// after a call (where a recording learns whether an acquire succeeded).
-pub fn decode_intercept(code: &[u8]) -> Box<[Instr]> {
-    let mut t = decode(code);
+fn intercept_only(mut t: Box<[Instr]>) -> Box<[Instr]> {
     for ins in t.iter_mut() {
         if !matches!(
             ins.action,
@@ -85,7 +102,7 @@ pub fn decode_intercept(code: &[u8]) -> Box<[Instr]> {
 }
 
 /// Decodes `co_code` (two bytes per code unit).
-pub fn decode(code: &[u8]) -> Box<[Instr]> {
+fn decode_units(code: &[u8]) -> Box<[Instr]> {
     let n = code.len() / 2;
     let mut table: Vec<Instr> = (0..n).map(|_| Instr::default()).collect();
     let mut i = 0;
@@ -191,7 +208,7 @@ mod tests {
         let mut code = vec![124, 0, op::LOAD_ATTR, 1];
         code.extend([0u8; 8]);
         code.extend([1, 0]);
-        let t = decode(&code);
+        let t = decode_units(&code);
         assert_eq!(t.len(), 7);
         assert_eq!(t[1].action, Action::LoadAttr);
         assert_eq!(t[1].arg, 1);
@@ -202,7 +219,7 @@ mod tests {
     #[test]
     fn extended_arg_moves_the_action_to_the_prefix() {
         let code = vec![op::EXTENDED_ARG, 1, op::STORE_GLOBAL, 2];
-        let t = decode(&code);
+        let t = decode_units(&code);
         assert_eq!(t[0].action, Action::StoreGlobal);
         assert_eq!(t[0].arg, 0x102);
         assert!(t[1].is_quiet());
@@ -215,7 +232,7 @@ mod tests {
         code.extend([op::PRECALL, 0, 0, 0, op::CALL, 0]);
         code.extend([0u8; 8]);
         code.extend([1, 0]);
-        let t = decode(&code);
+        let t = decode_units(&code);
         assert_eq!(t[0].action, Action::LoadGlobal);
         assert_eq!(t[0].arg, 2);
         assert_eq!(t[6].action, Action::Call);

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use pyo3::ffi::{self, PyObject, Py_ssize_t};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 use super::layout::*;
 use super::objects::{code_line, shared_code_info};
-use crate::codeinfo::CodeInfo;
-use crate::cpython::{CallerApi, FrameApi, Scope};
+use crate::codeinfo::{CodeInfo, Instr};
+use crate::cpython::{CallArgs, CallExArgs, CallerApi, FrameApi, Scope};
 
 /// A frame received by the trace function, valid for `'f` (the callback).
 #[derive(Clone, Copy)]
@@ -101,6 +102,9 @@ impl<'f> FrameApi<'f> for Frame<'f> {
             (*self.raw).f_trace_opcodes = opcodes as c_char;
         }
     }
+
+    /// Every frame reports its return event to a C trace function.
+    fn watch_returns(self) {}
 
     /// Number of values on the value stack (opcode events only).
     fn stack_depth(self) -> isize {
@@ -245,6 +249,50 @@ impl<'f> FrameApi<'f> for Frame<'f> {
         // SAFETY: `previous` is null or a live frame of this thread.
         unsafe { caller_of((*self.iframe()).previous) }
     }
+
+    /// PRECALL (Python/ceval.c, 3.11): the stack is `[NULL | method,
+    /// callable | self, args...]`, `oparg` arguments; KW_NAMES before it
+    /// named the last ones (a constant tuple, `ins.kw` - 1 in `co_consts`).
+    fn call_args<'py>(self, py: Python<'py>, ins: &Instr) -> Option<CallArgs<'py>> {
+        let nargs = ins.arg as usize;
+        let (callable, total) = match (self.peek(py, nargs + 1), self.peek(py, nargs)) {
+            (Some(method), _) => (method, nargs + 1),
+            (None, Some(callable)) => (callable, nargs),
+            (None, None) => return None,
+        };
+        let kwnames = if ins.kw == 0 {
+            None
+        } else {
+            // SAFETY: co_consts is a tuple; PyTuple_GetItem bounds-checks.
+            unsafe {
+                let p =
+                    ffi::PyTuple_GetItem((*self.raw_code()).co_consts, ins.kw as Py_ssize_t - 1);
+                if p.is_null() {
+                    ffi::PyErr_Clear();
+                }
+                Bound::from_borrowed_ptr_or_opt(py, p).and_then(|t| t.cast_into::<PyTuple>().ok())
+            }
+        };
+        Some(CallArgs {
+            callable,
+            total,
+            above: 0,
+            kwnames,
+            // CALL replaces the callable, self/NULL and the arguments by
+            // the result.
+            depth_after: self.stack_depth() - (nargs as isize + 2) + 1,
+        })
+    }
+
+    /// CALL_FUNCTION_EX: `[NULL, callable, args, kwargs?]`.
+    fn call_ex_args<'py>(self, py: Python<'py>, ins: &Instr) -> Option<CallExArgs<'py>> {
+        let kw = (ins.arg & 1) as usize;
+        Some(CallExArgs {
+            callable: self.peek(py, 1 + kw)?,
+            args: self.peek(py, kw)?,
+            depth_after: self.stack_depth() - 2 - kw as isize,
+        })
+    }
 }
 
 /// The first started frame at or above `p`.
@@ -329,6 +377,10 @@ pub struct Caller<'f> {
 impl<'f> CallerApi<'f> for Caller<'f> {
     fn instr_index(self) -> usize {
         self.index
+    }
+
+    fn addr(self) -> usize {
+        self.frame as usize
     }
 
     fn code<'py>(self, py: Python<'py>) -> Bound<'py, PyAny> {

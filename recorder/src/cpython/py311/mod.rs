@@ -72,6 +72,55 @@ use layout::*;
 pub use objects::*;
 pub use trace::*;
 
+use super::NewThreadHandler;
+
+extern "C" {
+    fn _PyTrash_begin(
+        tstate: *mut pyo3::ffi::PyThreadState,
+        op: *mut pyo3::ffi::PyObject,
+    ) -> std::ffi::c_int;
+    fn _PyTrash_end(tstate: *mut pyo3::ffi::PyThreadState);
+}
+
+/// `Py_TRASHCAN_BEGIN` (Include/cpython/object.h, 3.11): true when the
+/// object was put aside, to be freed later (the deallocator must return).
+///
+/// # Safety
+/// GIL held; `op` is being deallocated by `ts`'s thread.
+pub(super) unsafe fn trash_begin(
+    ts: *mut pyo3::ffi::PyThreadState,
+    op: *mut pyo3::ffi::PyObject,
+) -> bool {
+    // SAFETY: per the contract.
+    unsafe { _PyTrash_begin(ts, op) != 0 }
+}
+
+/// `Py_TRASHCAN_END`, after a deallocation that `trash_begin` let run.
+///
+/// # Safety
+/// As [`trash_begin`], paired with it.
+pub(super) unsafe fn trash_end(ts: *mut pyo3::ffi::PyThreadState) {
+    // SAFETY: per the contract.
+    unsafe { _PyTrash_end(ts) }
+}
+
+/// New threads are hooked by the Python layer (`threading.settrace` hands
+/// each new thread to `_native.thread_started`): the C trace function is
+/// per thread and sees nothing of threads it was not installed in.
+pub const HOOKS_NEW_THREADS: bool = false;
+
+/// Never called on 3.11 (see [`HOOKS_NEW_THREADS`]).
+pub fn set_new_thread_handler(_handler: NewThreadHandler) {}
+
+/// Nothing to prepare: the trace function is installed thread by thread.
+pub fn prepare<T: super::Tracer>(_py: Python<'_>) -> PyResult<()> {
+    Ok(())
+}
+
+/// Nothing is left behind by a recording on 3.11: each thread's trace
+/// function removes itself at its next event.
+pub fn release_hooks(_py: Python<'_>) {}
+
 /// Refuses anything but CPython 3.11 and checks that the struct layouts
 /// above agree with the running interpreter (a debug or patched build fails
 /// here with a clear message instead of crashing later).

@@ -1,6 +1,7 @@
 //! Code objects (our table in their extra slot, names, lines) and the
 //! identity of builtin callables and types, read at the C level so that no
-//! Python code runs.
+//! Python code runs. Shared by the 3.11 and the 3.12+ backends: the
+//! structs it reads (`layout`) are each version's.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -162,11 +163,13 @@ pub fn is_slot_wrapper(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::Py_TYPE(obj.as_ptr()) == &raw mut PyWrapperDescr_Type }
 }
 
-/// Whether weak references to `obj` can be made (`PyType_SUPPORTS_WEAKREFS`:
-/// a non-zero `tp_weaklistoffset`), checked without raising.
+/// Whether weak references to `obj` can be made (`PyType_SUPPORTS_WEAKREFS`
+/// in Include/internal/pycore_object.h: a non-zero `tp_weaklistoffset`,
+/// negative from 3.12 on for classes whose instances keep their weak
+/// reference list at a managed, fixed offset), checked without raising.
 pub fn supports_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: reading a field of the type of a live object.
-    unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset > 0 }
+    unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset != 0 }
 }
 
 /// `issubclass` at the C level (no `__subclasscheck__`, no Python code).

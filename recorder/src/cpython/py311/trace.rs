@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 
 use pyo3::ffi::{self, PyObject};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::chain;
 use super::containers::{may_be_container_ptr, step_may_read_ptr};
@@ -373,13 +372,7 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
     unsafe { chain::forward(py, obj, frame, what, arg) }
 }
 
-/// The current thread state's dict (`PyThreadState_GetDict`), where
-/// `_thread._local` keeps each local object's data for this thread.
-pub fn thread_state_dict(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
-    // SAFETY: GIL held; the dict is borrowed from the thread state, which
-    // outlives the returned reference's use by the caller (same thread).
-    unsafe {
-        let d = ffi::PyThreadState_GetDict();
-        Bound::from_borrowed_ptr_or_opt(py, d).and_then(|d| d.cast_into::<PyDict>().ok())
-    }
+/// Forgets the current thread's `threading.local` data, as its end would.
+pub fn forget_thread_locals(py: Python<'_>) -> PyResult<usize> {
+    super::super::forget_thread_local_dicts(py)
 }
