@@ -103,6 +103,12 @@ def test_a_thread_whose_tracer_is_replaced_from_c_is_marked_in_the_trace(tmp_pat
     assert rec.stdout == "done 3\n"
     src = HERE / "replaced_from_c.py"
     actors = {a["name"]: a for a in info(rec.trace)["actors"]}
+    if sys.version_info >= (3, 12):
+        # The recorder is a sys.monitoring tool: a thread's trace function
+        # is not its, and replacing it changes nothing.
+        assert actors["unhooked"]["detached_at"] is None
+        assert info(rec.trace)["event_count"] > 0
+        return
     assert actors["unhooked"]["detached_at"] == f"{src}:{line_of(src, 'replaced')}"
     assert actors["MainThread"]["detached_at"] is None
     assert not actors["unhooked"]["running_at_end"]

@@ -135,7 +135,6 @@ CONTAINER_METHODS: dict[type, dict[str, str]] = {
         "pure": f"__class_getitem__ {_PLUMBING}",
     },
     bytearray: {
-        "write": "append extend insert pop remove clear reverse __iadd__ __imul__ __delitem__ __init__",
         "item_write": "__setitem__",
         "item_read": "__getitem__",
         # The bytes-like methods read self and make new objects.
@@ -144,14 +143,26 @@ CONTAINER_METHODS: dict[type, dict[str, str]] = {
         " isdigit islower isspace istitle isupper join ljust lower lstrip partition removeprefix"
         " removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines startswith"
         f" strip swapcase title translate upper zfill {_COMPARE} {_SHOW}",
-        "pure": f"fromhex maketrans {_PLUMBING}",
+        "pure": f"fromhex maketrans __release_buffer__ {_PLUMBING}",
+        # The buffer protocol in Python (3.12+): a memoryview of the bytes,
+        # through which they can be changed.
+        "write": "append extend insert pop remove clear reverse __iadd__ __imul__ __delitem__ __init__ __buffer__",
     },
 }
+
+#: Methods that only some supported versions have (3.12's buffer protocol
+#: in Python); elsewhere they are left out of the table.
+_NEWER_METHODS = {"__buffer__", "__release_buffer__"}
 
 
 def container_method_roles(cls: type) -> dict[str, str]:
     """Method name → role for one of the builtin container types."""
-    return {name: role for role, names in CONTAINER_METHODS[cls].items() for name in names.split()}
+    return {
+        name: role
+        for role, names in CONTAINER_METHODS[cls].items()
+        for name in names.split()
+        if name not in _NEWER_METHODS or hasattr(cls, name)
+    }
 
 
 # Builtin functions by what they do with their arguments.

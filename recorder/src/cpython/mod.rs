@@ -240,6 +240,7 @@ pub const CONTRACT: () = {
     let _: fn(Python<'_>) = release_hooks;
     let _: fn(Python<'_>) -> PyResult<()> = prepare::<DummyTracer>;
     let _: bool = HOOKS_NEW_THREADS;
+    let _: bool = HOOK_IN_TRACE_SLOT;
     let _: fn(NewThreadHandler) = set_new_thread_handler;
     let _: fn(Python<'_>, DeathSink) = start_watching_deaths;
     let _: fn(Python<'_>) = stop_watching_deaths;

@@ -110,7 +110,10 @@ pub(super) struct CondWaitState {
 /// unrecorded from here, rather than just falling silent.
 impl Drop for ThreadCtx {
     fn drop(&mut self) {
-        if self.controlled || self.generation != session::generation() {
+        if !crate::cpython::HOOK_IN_TRACE_SLOT
+            || self.controlled
+            || self.generation != session::generation()
+        {
             return;
         }
         let loc = super::tables::innermost_traced_loc();

@@ -54,6 +54,13 @@ impl Frame<'_> {
         }
     }
 
+    /// The raw value `n` below TOS (non-NULL), for type checks on the hot
+    /// path that must not touch reference counts.
+    pub(super) fn peek_ptr(self, n: usize) -> Option<*mut PyObject> {
+        // SAFETY: a live stack slot (see `slot`).
+        self.slot(n).map(|s| unsafe { *s }).filter(|p| !p.is_null())
+    }
+
     fn code_consts_item<'py>(self, py: Python<'py>, i: usize) -> Option<Bound<'py, PyAny>> {
         // SAFETY: co_consts is a tuple; PyTuple_GetItem bounds-checks.
         unsafe {

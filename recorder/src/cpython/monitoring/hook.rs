@@ -25,10 +25,11 @@ use pyo3::prelude::*;
 
 use super::events::{self, DISABLE, INSTRUCTION, PY_RETURN, PY_START, PY_UNWIND, PY_YIELD};
 
+use super::containers::{may_be_container_ptr, step_may_read_ptr};
 use super::frame::{frame_at, with_frame_object, Frame};
 use super::layout::*;
 use super::objects::raw_code_info;
-use crate::codeinfo::{Action, UNKNOWN_DEPTH};
+use crate::codeinfo::{Action, READ_INSTANCES, UNKNOWN_DEPTH};
 use crate::cpython::{FrameApi, NewThreadHandler, Tracer};
 
 // ---------------------------------------------------------------------------
@@ -335,6 +336,18 @@ unsafe fn live<'a, T: Tracer>() -> Option<&'a T> {
     None
 }
 
+/// Whether any operand selected by a [`Action::ReadOperands`] mask may be
+/// a container (or, with `READ_INSTANCES`, an instance).
+#[inline(always)]
+fn operands_may_be_containers(f: Frame<'_>, mask: u32) -> bool {
+    let instances = mask & READ_INSTANCES != 0;
+    (0..3).any(|n| {
+        mask & (1 << n) != 0
+            // SAFETY: a live stack value, GIL held.
+            && f.peek_ptr(n).is_some_and(|p| unsafe { may_be_container_ptr(p, instances) })
+    })
+}
+
 unsafe extern "C" fn on_instruction<T: Tracer>(
     _slf: *mut PyObject,
     args: *mut *mut PyObject,
@@ -373,6 +386,19 @@ unsafe extern "C" fn on_instruction<T: Tracer>(
         // (checked before anything else: it is the common case).
         if inplace && f.peek_is_number(1) {
             return none();
+        }
+        // Container protocols on values that are not containers (most
+        // truth tests are on bools, most loops over ranges): nothing to
+        // record this time, but the instruction stays enabled, since the
+        // next value may be one.
+        if let Some(ins) = info.instrs.get(index).filter(|i| !i.post_call) {
+            match ins.action {
+                Action::ReadOperands if !operands_may_be_containers(f, ins.arg) => return none(),
+                Action::IterStep if !f.peek_ptr(0).is_some_and(|p| step_may_read_ptr(p)) => {
+                    return none()
+                }
+                _ => {}
+            }
         }
         let py = Python::assume_attached();
         let Some(ctx) = live::<T>() else {

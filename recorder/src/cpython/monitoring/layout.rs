@@ -46,6 +46,20 @@ extern "C" {
     pub(super) static mut PyWrapperDescr_Type: PyTypeObject;
     pub(super) static mut PyCode_Type: PyTypeObject;
     pub(super) static mut PyFrame_Type: PyTypeObject;
+    pub(super) static mut _PyMethodWrapper_Type: PyTypeObject;
+    pub(super) static mut PyMethod_Type: PyTypeObject;
+    pub(super) fn PyMethod_Function(m: *mut PyObject) -> *mut PyObject;
+    pub(super) fn PyMethod_Self(m: *mut PyObject) -> *mut PyObject;
+}
+
+/// `wrapperobject` (Objects/descrobject.c, the same in 3.11 to 3.13): a
+/// slot wrapper bound to an object (`[].__len__`).
+#[repr(C)]
+pub(super) struct RawMethodWrapper {
+    pub(super) ob_refcnt: Py_ssize_t,
+    pub(super) ob_type: *mut PyTypeObject,
+    pub(super) descr: *mut PyObject,
+    pub(super) self_: *mut PyObject,
 }
 
 /// `_PyCodeObjectExtra` (Include/internal/pycore_code.h).

@@ -10,13 +10,17 @@
 //! * `decode.rs`: bytecode tables, with the value-stack depth of each
 //!   instruction (the interpreter does not store its stack pointer before
 //!   an instruction event).
-//! * `objects.rs`, `deaths.rs`: code objects, builtin identities and
-//!   object deaths, shared with the 3.11 backend (the facts they rely on
-//!   hold in 3.11 to 3.13; see each file).
+//! * `objects.rs`, `deaths.rs`, `containers.rs`: code objects, builtin
+//!   identities, object deaths, which values may be containers and what an
+//!   iterator step reads, shared with the 3.11 backend (the facts they
+//!   rely on hold in 3.11 to 3.13; see each file).
+//! * `settrace.rs`: `sys.settrace` stays the program's.
 //!
 //! Every function here runs with the GIL held (callbacks are called with
 //! it; the rest is called from Python).
 
+#[path = "../py311/containers.rs"]
+mod containers;
 #[path = "../py311/deaths.rs"]
 mod deaths;
 mod decode;
@@ -26,6 +30,7 @@ mod hook;
 mod layout;
 #[path = "../py311/objects.rs"]
 mod objects;
+mod settrace;
 
 use std::sync::atomic::Ordering;
 
@@ -33,6 +38,7 @@ use pyo3::exceptions::PyImportError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+pub use containers::{iteration_sources, may_be_container};
 pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, DeathSink};
 pub use decode::{decode, decode_intercept};
 pub use frame::{for_each_frame, with_frame_object, Caller, Frame};
@@ -42,6 +48,7 @@ pub use hook::{
 };
 use layout::*;
 pub use objects::*;
+pub use settrace::*;
 
 use crate::cpython::version::VERSION;
 use crate::cpython::version::{trash_begin, trash_end};
@@ -50,6 +57,10 @@ use crate::cpython::version::{trash_begin, trash_end};
 /// hooks new ones itself (through the capture layer's
 /// [`crate::cpython::NewThreadHandler`]).
 pub const HOOKS_NEW_THREADS: bool = true;
+
+/// The hook is a monitoring tool, not in a thread's trace slot: nothing
+/// can take it away from one thread.
+pub const HOOK_IN_TRACE_SLOT: bool = false;
 
 /// Refuses any interpreter but the one this extension was built for, and
 /// free-threaded builds, then checks the struct layouts against the
@@ -124,6 +135,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             }
         }
     }
+    containers::init(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };

@@ -109,6 +109,10 @@ pub(super) unsafe fn trash_end(ts: *mut pyo3::ffi::PyThreadState) {
 /// per thread and sees nothing of threads it was not installed in.
 pub const HOOKS_NEW_THREADS: bool = false;
 
+/// The hook lives in each thread's trace slot, which C code can take over
+/// (`PyEval_SetTrace`): a tracer freed while its actor runs means that.
+pub const HOOK_IN_TRACE_SLOT: bool = true;
+
 /// Never called on 3.11 (see [`HOOKS_NEW_THREADS`]).
 pub fn set_new_thread_handler(_handler: NewThreadHandler) {}
 

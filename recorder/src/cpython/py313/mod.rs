@@ -54,7 +54,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use pyo3::ffi::{PyObject, PyTypeObject, Py_ssize_t};
 
-use crate::codeinfo::Action;
+use crate::codeinfo::{Action, READ_INSTANCES};
 
 pub const VERSION: (u8, u8) = (3, 13);
 
@@ -237,7 +237,28 @@ pub const KWNAMES_IN_CONSTS: bool = false;
 /// What the recorder does at an instruction, and the argument it needs.
 pub fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
     use opcodes as op;
+    let reads = |mask: u32| (Action::ReadOperands, mask);
     let a = match opcode {
+        // Container protocols run in C on operands already on the stack
+        // (see `Action::ReadOperands`). 3.13 tests truth in TO_BOOL, before
+        // the jumps and `not`, which then only see bools; a format spec
+        // and a conversion have instructions of their own.
+        op::TO_BOOL
+        | op::GET_LEN
+        | op::UNPACK_SEQUENCE
+        | op::UNPACK_EX
+        | op::LIST_EXTEND
+        | op::SET_UPDATE
+        | op::DICT_MERGE
+        | op::DICT_UPDATE
+        | op::FORMAT_SIMPLE
+        | op::CONVERT_VALUE => return reads(TOS),
+        op::COMPARE_OP => return reads(TOS | TOS1),
+        op::FORMAT_WITH_SPEC => return reads(TOS1),
+        op::MATCH_KEYS => return reads(TOS1),
+        op::MATCH_CLASS => return reads(TOS2 | READ_INSTANCES),
+        op::FOR_ITER => Action::IterStep,
+        op::GET_YIELD_FROM_ITER => Action::GetIter,
         // The low bit marks a method load for a call (`obj.m(...)`), which
         // 3.11 compiled to LOAD_METHOD: not an access, as there.
         op::LOAD_ATTR if oparg & 1 == 1 => Action::Invisible,
@@ -268,10 +289,16 @@ pub fn action_of(opcode: u8, oparg: u32) -> (Action, u32) {
         {
             Action::InplaceOp
         }
+        op::BINARY_OP => return reads(TOS | TOS1),
         _ => Action::Invisible,
     };
     (a, oparg)
 }
+
+/// Operand masks of [`Action::ReadOperands`] (bit `n`: `n` below TOS).
+const TOS: u32 = 1;
+const TOS1: u32 = 2;
+const TOS2: u32 = 4;
 
 /// What goes into `Instr::kw` for the instruction `opcode`: 1 for CALL_KW,
 /// whose keyword names are on top of the stack, 0 otherwise.
