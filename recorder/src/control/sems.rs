@@ -49,7 +49,7 @@ pub fn sem_acquire(
     {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);

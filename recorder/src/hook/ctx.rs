@@ -191,6 +191,12 @@ pub(crate) fn gate_at(
     if !ctx.in_control() {
         return true;
     }
+    if !ctx_is_current(ctx) {
+        // The actor's run is over (a later one may have begun while this
+        // callback ran Python code): it takes no turn in another run.
+        set_abort();
+        return false;
+    }
     // Hooks and the native API run with the GIL held.
     let py = crate::cpython::gil_held();
     let op = racetrace_formats::Event {

@@ -25,7 +25,9 @@ use ctx::*;
 
 fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
     if gate(ctx, kind, loc, target, aux) {
-        session::with(|s| s.emit(ctx.actor, kind, loc, target, aux));
+        session::with_gen(ctx.generation, |s| {
+            s.emit(ctx.actor, kind, loc, target, aux)
+        });
     }
 }
 

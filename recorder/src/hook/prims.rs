@@ -130,7 +130,9 @@ pub(super) fn timed_out_wake(ctx: &ThreadCtx) {
     if !recorded || !gate(ctx, EventKind::CondWake, site, cond, 0) {
         return;
     }
-    session::with(|s| s.emit(ctx.actor, EventKind::CondWake, site, cond, 0));
+    session::with_gen(ctx.generation, |s| {
+        s.emit(ctx.actor, EventKind::CondWake, site, cond, 0)
+    });
     ctx.woken_waits.borrow_mut().push(frame);
 }
 

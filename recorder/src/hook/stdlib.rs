@@ -50,7 +50,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             }
             let saved = lock.map(|(lock, _)| {
                 let _ = gate(ctx, EventKind::LockRelease, loc, lock.0, 1);
-                let depth = session::with(|s| {
+                let depth = session::with_gen(ctx.generation, |s| {
                     let d = s.lock_released_fully(lock);
                     s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, 1);
                     d
@@ -109,7 +109,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             if !gate(ctx, EventKind::BarrierArrive, loc, id.0, 0) {
                 return;
             }
-            let Some(gen) = session::with(|s| {
+            let Some(gen) = session::with_gen(ctx.generation, |s| {
                 let g = s.barrier_arrive(id, parties);
                 s.emit(ctx.actor, EventKind::BarrierArrive, loc, id.0, g);
                 g
@@ -169,7 +169,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             };
             let addr = item.as_ptr() as usize;
             if gate(ctx, EventKind::QueuePut, loc, id.0, 0) {
-                session::with(|s| {
+                session::with_gen(ctx.generation, |s| {
                     let token = s.queue_put(id, addr);
                     s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
                 });
@@ -234,7 +234,7 @@ pub(super) fn sync_return(
                 if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
                     return;
                 }
-                session::with(|s| {
+                session::with_gen(ctx.generation, |s| {
                     s.emit(
                         ctx.actor,
                         EventKind::CondWake,
@@ -247,7 +247,7 @@ pub(super) fn sync_return(
             if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 1) {
                 return;
             }
-            session::with(|s| {
+            session::with_gen(ctx.generation, |s| {
                 s.lock_restore(lock, depth);
                 s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
             });
@@ -376,7 +376,9 @@ pub(super) fn sync_return(
                 return;
             };
             if gate(ctx, EventKind::QueueGet, loc, id.0, token) {
-                session::with(|s| s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token));
+                session::with_gen(ctx.generation, |s| {
+                    s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token)
+                });
             }
         }
         _ => {}
@@ -454,7 +456,7 @@ pub(super) fn thread_start(
         return;
     }
     let weakref = crate::identity::watch(thread);
-    let Some(child) = session::with(|s| {
+    let Some(child) = session::with_gen(ctx.generation, |s| {
         let at = s.events_written();
         let child = s.new_actor(&name, Some(ctx.actor), Some(at));
         s.bind_thread(thread, child, weakref);
