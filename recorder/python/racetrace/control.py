@@ -137,6 +137,7 @@ def _pooled_start(
 ) -> int:
     if kwargs or not hasattr(fn, "__self__"):
         return _real_start_new_thread(fn, args, *([kwargs] if kwargs else []))
+    _quiet_when_aborted(fn.__self__)
     with _idle_lock:
         w = _idle.pop() if _idle else None
     if w is None:
@@ -144,6 +145,21 @@ def _pooled_start(
     w.job = (fn, args)
     w.go.release()
     return 0
+
+
+def _quiet_when_aborted(thread: object) -> None:
+    # An actor of a stopped run unwinds with RunAborted, possibly after the
+    # run, when any excepthook may be installed (the caller's, a test
+    # framework's): its thread reports everything else as usual.
+    report = getattr(thread, "_invoke_excepthook", None)
+    if report is None:
+        return
+
+    def invoke(t: threading.Thread) -> None:
+        if not isinstance(sys.exc_info()[1], RunAborted):
+            report(t)
+
+    thread._invoke_excepthook = invoke  # type: ignore[attr-defined]
 
 
 _real_threading_time: Callable[[], float] = threading._time  # type: ignore[attr-defined]

@@ -61,6 +61,7 @@ mod giveup;
 mod locks;
 mod prims;
 mod protocols;
+mod queues;
 mod sems;
 mod stdlib;
 mod tables;
@@ -69,6 +70,7 @@ use access::*;
 use calls::*;
 use locks::*;
 use protocols::*;
+use queues::*;
 use stdlib::*;
 use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
@@ -84,6 +86,12 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         info.traced || (info.intercept && (in_control || !ctx.controlled)),
     );
     if info.role != Role::None {
+        if matches!(
+            info.role,
+            Role::QueuePut | Role::QueueGet | Role::QueueCheck
+        ) {
+            queue_first_sight(py, ctx, f);
+        }
         if in_control {
             prims::prim_call(py, ctx, f, info.role);
         }

@@ -124,6 +124,8 @@ pub struct Session {
     barrier_arrivals: IntMap<u32, u64>,
     queue_tokens: IntMap<(u32, usize), VecDeque<u64>>,
     next_token: u64,
+    /// Queues seen, with how many items each held when first seen.
+    queue_initial: IntMap<u32, u32>,
     /// The first exception that escaped a worker thread.
     pub worker_failure: Option<Outcome>,
     /// The first error writing the trace (reported when recording stops).
@@ -215,6 +217,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         barrier_arrivals: IntMap::default(),
         queue_tokens: IntMap::default(),
         next_token: 1,
+        queue_initial: IntMap::default(),
         worker_failure: None,
         write_error: None,
         flushed_at: 0,
@@ -537,6 +540,29 @@ impl Session {
             .or_default()
             .push_back(token);
         token
+    }
+
+    /// Whether the items of `queue` are known (see `queue_seen`).
+    pub fn queue_known(&self, queue: ObjId) -> bool {
+        self.queue_initial.contains_key(&queue.0)
+    }
+
+    /// The items `queue` holds when first seen (put before the recording
+    /// or the run began): they get tokens, as if put then, so that their
+    /// gets are matched.
+    pub fn queue_seen(&mut self, queue: ObjId, items: &[usize]) {
+        if self.queue_known(queue) {
+            return;
+        }
+        for &item in items {
+            self.queue_put(queue, item);
+        }
+        self.queue_initial.insert(queue.0, items.len() as u32);
+    }
+
+    /// How many items `queue` held when first seen (0 if never seen).
+    pub fn queue_initial_len(&self, queue: ObjId) -> u32 {
+        self.queue_initial.get(&queue.0).copied().unwrap_or(0)
     }
 
     pub fn queue_get(&mut self, queue: ObjId, item: usize) -> Option<u64> {

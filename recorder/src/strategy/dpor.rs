@@ -170,13 +170,16 @@ impl Scheduler for Dpor {
             .chosen
             .take()
             .is_some_and(|(_, a, timed)| timed && a == ev.actor);
-        let ev = st.keys.canonical(ev);
+        let ev = st.keys.canonical_executed(ev);
         let DporState { explorer, keys, .. } = &mut *st;
         explorer.executed_timed(&ev, &keys.tables, timed);
     }
 
     fn end_execution(&mut self, blocked: &[Event]) {
-        self.lock().blocked = blocked.to_vec();
+        let mut st = self.lock();
+        // Named as the explorer names the operations it ran.
+        let blocked = blocked.iter().map(|b| st.keys.canonical(b)).collect();
+        st.blocked = blocked;
     }
 
     fn name(&self) -> &'static str {
@@ -209,6 +212,9 @@ struct Canon {
     run_objs: Vec<u32>,
     /// Objects each actor named first in this run, so far.
     named: Vec<u32>,
+    /// Queue lengths in this run, by canonical object (see
+    /// `canonical_executed`).
+    levels: HashMap<u32, i64>,
     /// Address → place, for the objects shared from the start of this run.
     walked: HashMap<usize, u32>,
     walked_alive: Vec<pyo3::Py<pyo3::PyAny>>,
@@ -219,6 +225,33 @@ impl Canon {
         self.run.clear();
         self.run_objs.clear();
         self.named.clear();
+        self.levels.clear();
+    }
+
+    /// [`Canon::canonical`] of an event performed. The `aux` of a queue's
+    /// put, get or observation becomes 1 + the queue's length before it,
+    /// which is what the explorer reads there (the trace has the item's
+    /// token): counted from the items it held when first seen, so that a
+    /// get can go before a put when an item was there already.
+    fn canonical_executed(&mut self, ev: &Event) -> Event {
+        use racetrace_formats::EventKind::*;
+        let run_obj = ev.target;
+        let mut out = self.canonical(ev);
+        if matches!(
+            ev.kind,
+            QueuePut | QueueGet | QueueGetFail | QueuePutFail | QueueCheck
+        ) {
+            let level = self.levels.entry(out.target).or_insert_with(|| {
+                session::with(|s| s.queue_initial_len(ObjId(run_obj))).map_or(0, i64::from)
+            });
+            out.aux = 1 + (*level).max(0) as u64;
+            match ev.kind {
+                QueuePut => *level += 1,
+                QueueGet => *level -= 1,
+                _ => {}
+            }
+        }
+        out
     }
 
     /// The canonical id of this run's object `obj`, first named in an
