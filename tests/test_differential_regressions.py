@@ -140,6 +140,26 @@ CASES: dict[str, tuple[dict[str, list[str]], str]] = {
         {"t0": ["s.l[0] = 3"], "t1": ["s.l[0] = 5"], "t2": ["o.append(s.l.pop())"], "t3": ["o.append(s.l[-1])"]},
         FIXED,
     ),
+    # Found by deep runs over every group, reduced. Event.wait read the
+    # flag before its turn; a wait that began before the set and one that
+    # began after the clear were not told apart; a consumer coming after
+    # the put could take the item of the woken waiter.
+    "event_wait_after_clear": (
+        {"t0": ["s.ev.set()", "o.append(s.ev.wait(0.05))"], "t1": ["s.ev.clear()", "o.append(s.ev.wait(0.05))"]},
+        FIXED,
+    ),
+    "event_waiter_arrives_after_clear": (
+        {"t0": ["s.ev.wait()", "o.append('woken')"], "t1": ["s.ev.set()", "s.ev.clear()"]},
+        FIXED,
+    ),
+    "queue_consumer_after_the_put": (
+        {
+            "t0": ["o.append(s.qu.get())"],
+            "t1": ["s.qu.put(3)", "o.append(s.qu.qsize())"],
+            "t2": ["o.append(s.qu.get())", "o.append(s.qu.qsize())"],
+        },
+        FIXED,
+    ),
     "executor_jobs": (
         {
             "t0": ["with ThreadPoolExecutor(max_workers=2) as ex:", "    ex.submit(j1, s)", "    ex.submit(j2, s)"],
