@@ -49,7 +49,8 @@ def shared_objects(state: object, threads: Sequence[Callable[..., object]]) -> l
     tuples, deques and dicts; not the members of sets, whose order follows
     addresses), then what the threads reach through their closures, bound
     ``self`` and ``functools.partial`` arguments; their globals dicts
-    themselves (module globals are keys of those), not what is in them."""
+    (module globals are keys of those), then the objects at the top level of
+    those modules."""
     out: list[object] = []
     seen: set[int] = set()
     todo: collections.deque[object] = collections.deque()
@@ -72,11 +73,21 @@ def shared_objects(state: object, threads: Sequence[Callable[..., object]]) -> l
         for part in _callable_parts(fn):
             add(part)
         drain()
+    namespaces = []
     for fn in threads:
         g = getattr(fn, "__globals__", None)
         if isinstance(g, dict) and id(g) not in seen:
             seen.add(id(g))
             out.append(g)
+            namespaces.append(g)
+    # Module-level objects (a lock, a list at the top of the test module)
+    # exist before the run too.
+    for g in namespaces:
+        for name, value in list(g.items()):
+            # `__builtins__`, `__spec__` and the like are not the program's.
+            if not (isinstance(name, str) and name.startswith("__") and name.endswith("__")):
+                add(value)
+        drain()
     return out
 
 
