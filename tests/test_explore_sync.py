@@ -29,10 +29,12 @@ class State:
 # ("rel", lock), ("sacq", sem), ("srel", sem), ("set", event), and the
 # operations whose outcome depends on the order: ("try", lock, then, else)
 # (a try, or a timed acquire) and ("twait", event, then, else) (a timed
-# wait), each followed by the operations of the outcome.
+# wait), each followed by the operations of the outcome. A timed wait that
+# finds the event cleared first looks ("look": it begins to wait), then
+# either times out or, once the event is set, returns True.
 
 # Operations that only look at what they wait for: they commute.
-_LOOKS = {"failed", "wait", "timeout"}
+_LOOKS = {"failed", "wait", "timeout", "look"}
 
 
 def _enabled(op, st):
@@ -70,6 +72,10 @@ def _step(op, st):
         st["held"].add(op[1])
         return ("lock", op[1]), list(op[2])
     if kind == "twait":
+        if op[1] in st["set"]:
+            return ("wait", op[1]), list(op[2])
+        return ("look", op[1]), [("waiting", *op[1:])]
+    if kind == "waiting":
         if op[1] in st["set"]:
             return ("wait", op[1]), list(op[2])
         return ("timeout", op[1]), list(op[3])

@@ -66,7 +66,7 @@ def test_queue_get_that_times_out_is_found():
     assert "found the queue" in r.explanation and "empty and gave up" in r.explanation
 
 
-def test_queue_put_on_a_full_queue_says_its_timeout_is_not_explored():
+def test_queue_put_on_a_full_queue_that_times_out_is_found():
     def setup():
         s = State()
         s.q = queue.Queue(maxsize=1)
@@ -79,11 +79,15 @@ def test_queue_put_on_a_full_queue_says_its_timeout_is_not_explored():
         s.q.put("old")
         s.q.put("new", timeout=0.5)  # raises Full if the consumer is late
 
-    # A known gap: the put is recorded when called, before it waits, so its
-    # timeout is not a choice; the result must not claim to be complete.
+    # The put on the full queue is recorded when it has put its item (or
+    # gave up), so whether it times out is a choice like any other.
     r = racetrace.explore_dpor(setup, [consumer, producer], lambda s: True)
-    assert not r.exhausted
-    assert any("timed Queue.put on a full queue" in text for text in r.limits), r.limits
+    assert not r.property_holds, r.explanation
+    assert r.failures[0].kind == "exception in an actor"
+    assert "Full" in r.failures[0].message
+    everything = racetrace.explore_dpor(setup, [consumer, producer], lambda s: True, stop_on_first=False)
+    assert everything.exhausted and everything.limits == []
+    assert len(everything.failures) < everything.num_explored
 
 
 def test_join_that_times_out_is_found():

@@ -128,6 +128,15 @@ pub fn effect(ev: &Event) -> SyncEffect {
         // nothing from anyone.
         EventWaitTimeout | LockAcquireFail | SemAcquireFail | QueueGetFail | QueuePutFail
         | JoinTimeout => SyncEffect::None,
+        // A check that saw the flag set follows the set, as a wait does.
+        EventCheck => {
+            if ev.aux == 1 {
+                SyncEffect::Acquire(Channel::Object(obj), EdgeKind::SetWait)
+            } else {
+                SyncEffect::None
+            }
+        }
+        QueueCheck => SyncEffect::None,
         // The condition's lock is released and re-taken around the wait;
         // those are recorded as lock events of their own.
         CondWait => SyncEffect::None,

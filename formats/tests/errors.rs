@@ -67,20 +67,20 @@ fn unsupported_version() {
             FormatError::UnsupportedVersion {
                 version: 99,
                 oldest: 1,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
         "{e:?}"
     );
-    assert_message(&e, 8, "unsupported format version 99 (supported: 1 to 2)");
+    assert_message(&e, 8, "unsupported format version 99 (supported: 1 to 3)");
 }
 
-/// Version 2 only added event kinds and a meaning for the semaphore
-/// events' `aux`: a version 1 trace is read as it was.
+/// Versions 2 and 3 only added event kinds and a meaning for the
+/// semaphore events' `aux`: a trace of an older version is read as it was.
 #[test]
-fn version_1_is_still_read() {
-    let (mut bytes, _) = sample();
+fn older_versions_are_still_read() {
+    let (bytes, _) = sample();
     let events = |b: Vec<u8>| -> Vec<_> {
         let f = TraceFile::from_bytes(b).expect("readable");
         f.events().map(|e| e.expect("event")).collect()
@@ -89,12 +89,15 @@ fn version_1_is_still_read() {
     // The version is in the prefix and, as the header's first field (a
     // one-byte varint), at the start of its checksummed body.
     let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    assert_eq!(bytes[20], 2);
-    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
-    bytes[20] = 1;
-    let crc = crc32fast::hash(&bytes[20..20 + len]);
-    bytes[16..20].copy_from_slice(&crc.to_le_bytes());
-    assert_eq!(events(bytes), current);
+    assert_eq!(bytes[20], 3);
+    for old in [1u8, 2] {
+        let mut bytes = bytes.clone();
+        bytes[8..12].copy_from_slice(&u32::from(old).to_le_bytes());
+        bytes[20] = old;
+        let crc = crc32fast::hash(&bytes[20..20 + len]);
+        bytes[16..20].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(events(bytes), current);
+    }
 }
 
 #[test]

@@ -189,6 +189,17 @@ pub enum Role {
     QueueTaskDone,
     /// `Queue.join` returned.
     QueueJoin,
+    /// `Event.is_set`, `Future.done`: reads the flag (the future's state)
+    /// and changes nothing.
+    EventCheck,
+    /// `Queue.qsize`, `empty`, `full`: reads the queue's length.
+    QueueCheck,
+    /// `Timer.run`: the timer's wait for its delay (a timed `Event.wait`,
+    /// which may time out whenever it waits) and its check of
+    /// `cancel` are the timer actor's own operations, at this frame.
+    TimerRun,
+    /// `Timer.cancel`: sets the timer's event, as the user's operation.
+    TimerCancel,
     /// `concurrent.futures`: a work item is created for a future (in the
     /// submitting thread, before the item is queued).
     FutureSubmit,
@@ -234,6 +245,10 @@ impl Role {
             "queue_nowait" => Role::QueueNowait,
             "queue_task_done" => Role::QueueTaskDone,
             "queue_join" => Role::QueueJoin,
+            "event_check" => Role::EventCheck,
+            "queue_check" => Role::QueueCheck,
+            "timer_run" => Role::TimerRun,
+            "timer_cancel" => Role::TimerCancel,
             "future_submit" => Role::FutureSubmit,
             "future_run" => Role::FutureRun,
             "future_set" => Role::FutureSet,
@@ -248,7 +263,10 @@ impl Role {
     /// Wrappers whose nested recognized calls are still recorded (they are
     /// the user's entry point into the primitive).
     pub fn passes_through(self) -> bool {
-        matches!(self, Role::CondWaitFor | Role::SemExit | Role::QueueNowait)
+        matches!(
+            self,
+            Role::CondWaitFor | Role::SemExit | Role::QueueNowait | Role::TimerCancel
+        )
     }
 }
 

@@ -34,7 +34,13 @@ pub fn backtrack_points(tables: &Tables, events: &[Event]) -> Vec<Backtrack> {
     exec.reset();
     for ev in events {
         // A trace does not say which waits were timed: as if none were.
-        exec.push(ev, tables, false);
+        // The `aux` of its queue puts and gets is the item's token, not the
+        // queue's length the explorer reads there: not known.
+        let ev = match ev.kind {
+            EventKind::QueuePut | EventKind::QueueGet => Event { aux: 0, ..*ev },
+            _ => *ev,
+        };
+        exec.push(&ev, tables, false);
     }
     let mut out = Vec::new();
     let (mut pre, mut acc, mut races, mut notdep) =

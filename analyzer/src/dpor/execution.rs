@@ -15,7 +15,7 @@
 
 use racetrace_formats::{Event, Tables};
 
-use super::op::{dependent, reversible, sem_available, Cell, Op, NONE};
+use super::op::{dependent, queue_available, reversible, sem_available, Cell, Op, NONE};
 use super::wakeup::Seq;
 
 /// Per-event record.
@@ -274,6 +274,9 @@ impl Execution {
                     // `level` of a lock: 1 while held.
                     LockAcquire | LockRelease | LockAcquireFail => o.level == 0,
                     SemAcquire | SemRelease | SemAcquireFail => sem_available(op.kind, ev.aux),
+                    QueuePut | QueueGet | QueueGetFail | QueuePutFail | QueueCheck => {
+                        queue_available(op.kind, ev.aux, o.level)
+                    }
                     _ => o.level > 0,
                 };
                 match op.kind {

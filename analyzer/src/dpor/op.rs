@@ -74,7 +74,7 @@ impl Op {
             // Waits that do not change the flag commute with each other;
             // so do operations that gave up (they only read the state).
             EventWait | EventWaitTimeout | LockAcquireFail | SemAcquireFail | QueueGetFail
-            | QueuePutFail => (Cell::Sync(ev.target), false),
+            | QueuePutFail | EventCheck | QueueCheck => (Cell::Sync(ev.target), false),
             LockAcquire | LockRelease | SemAcquire | SemRelease | EventSet | EventClear
             | CondWait | CondWake | CondNotify | CondNotifyAll | BarrierArrive | BarrierLeave
             | BarrierAbort | QueuePut | QueueGet | QueueTaskDone | QueueJoin => {
@@ -94,13 +94,16 @@ impl Op {
                 | JoinTimeout
                 | BarrierAbort
         ) || (ev.kind == CondWake && ev.aux == 0);
+        // An observation never waits: run before what it saw, it sees the
+        // state before instead (as a try that would have failed).
+        let observes = matches!(ev.kind, EventCheck | QueueCheck);
         Op {
             actor,
             kind: ev.kind,
             cell,
             write,
             gave_up,
-            timed: gave_up,
+            timed: gave_up || observes,
         }
     }
 
@@ -212,6 +215,22 @@ pub(crate) fn reversible(earlier: &Op, avail_before: bool, later: &Op) -> bool {
 pub(crate) fn sem_available(kind: EventKind, aux: u64) -> bool {
     if aux == 0 {
         kind == EventKind::SemAcquire
+    } else {
+        aux > 1
+    }
+}
+
+/// Whether a queue had an item just before an operation on it. The
+/// explorer is given `aux` = 1 + the queue's length then (0 when unknown:
+/// the items put before the execution began are then not counted, and
+/// `level`, the puts minus the gets of the execution so far, decides). A
+/// get that took an item found one.
+#[inline]
+pub(crate) fn queue_available(kind: EventKind, aux: u64, level: i64) -> bool {
+    if kind == EventKind::QueueGet {
+        true
+    } else if aux == 0 {
+        level > 0
     } else {
         aux > 1
     }

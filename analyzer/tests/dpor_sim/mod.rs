@@ -217,10 +217,12 @@ impl State {
             MOp::Set(e) => (ev(a, EventKind::EventSet, *e, 0), true),
             MOp::Clear(e) => (ev(a, EventKind::EventClear, *e, 0), true),
             MOp::Wait(e) => (ev(a, EventKind::EventWait, *e, 0), self.flags.contains(e)),
-            MOp::Put(q) => (ev(a, EventKind::QueuePut, *q, self.next_token), true),
+            // The explorer is given 1 + the queue's length before each of
+            // its operations (the recorder's DPOR strategy does the same).
+            MOp::Put(q) => (ev(a, EventKind::QueuePut, *q, 1 + self.queue_len(*q)), true),
             MOp::Get(q) => {
-                let next = self.queues.iter().find(|x| x.0 == *q).map_or(0, |x| x.2);
-                (ev(a, EventKind::QueueGet, *q, next), self.queue_len(*q) > 0)
+                let len = self.queue_len(*q);
+                (ev(a, EventKind::QueueGet, *q, 1 + len), len > 0)
             }
             MOp::Load(k) => (ev(a, EventKind::Read, *k, 0), true),
             MOp::StoreInc(k) => (ev(a, EventKind::Write, *k, 0), true),
@@ -257,11 +259,11 @@ impl State {
                 }
             }
             MOp::TimedGet(q) => {
-                if self.queue_len(*q) > 0 {
-                    let next = self.queues.iter().find(|x| x.0 == *q).map_or(0, |x| x.2);
-                    (ev(a, EventKind::QueueGet, *q, next), true)
+                let len = self.queue_len(*q);
+                if len > 0 {
+                    (ev(a, EventKind::QueueGet, *q, 1 + len), true)
                 } else {
-                    (ev(a, EventKind::QueueGetFail, *q, 0), true)
+                    (ev(a, EventKind::QueueGetFail, *q, 1), true)
                 }
             }
         })

@@ -147,6 +147,7 @@ def _pooled_start(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
     joinable = _START_ATTR == "_start_joinable_thread"
     if owner is None or (not joinable and (len(args) != 1 or kwargs)):
         return _real_start_thread(fn, *args, **kwargs)
+    _quiet_when_aborted(owner)
     with _idle_lock:
         w = _idle.pop() if _idle else None
     if w is None:
@@ -161,6 +162,21 @@ def _pooled_start(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
         w.job = (fn, tuple(args[0]))
     w.go.release()
     return owner._handle if joinable else 0
+
+
+def _quiet_when_aborted(thread: object) -> None:
+    # An actor of a stopped run unwinds with RunAborted, possibly after the
+    # run, when any excepthook may be installed (the caller's, a test
+    # framework's): its thread reports everything else as usual.
+    report = getattr(thread, "_invoke_excepthook", None)
+    if report is None:
+        return
+
+    def invoke(t: threading.Thread) -> None:
+        if not isinstance(sys.exc_info()[1], RunAborted):
+            report(t)
+
+    thread._invoke_excepthook = invoke  # type: ignore[attr-defined]
 
 
 _real_threading_time: Callable[[], float] = threading._time  # type: ignore[attr-defined]

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, TypeVar, cast
 
 from racetrace import _native
+from racetrace._native import RunAborted
 from racetrace.control import execute
+from racetrace.reach import shared_objects
 from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
 from racetrace.run_result import RunResult
 
@@ -131,6 +133,10 @@ def run_threads(
         state = setup()
     except Exception as e:
         raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
+    if strategy is not None:
+        # DPOR compares operations across executions: it names the objects
+        # shared from the start by where they are, not by when a run met them.
+        strategy.shared_objects(shared_objects(state, threads))
 
     errors: list[tuple[str, BaseException]] = []
     coroutines: list[str] = []
@@ -138,10 +144,15 @@ def run_threads(
     def guarded(fn: Callable[[S], object], name: str) -> Callable[[], None]:
         # An actor's exception is a finding, reported with its traceback in
         # the result; not printed by the thread excepthook at every execution.
-        # (RunAborted, a BaseException, still ends a stopped run.)
+        # RunAborted (a BaseException) is how an actor of a stopped run
+        # unwinds: it ends the thread quietly here, whatever excepthook is
+        # installed by the time the thread gets there (it may be unwinding
+        # after the run, under the caller's hook).
         def body() -> None:
             try:
                 made = fn(state)
+            except RunAborted:
+                return
             except Exception as e:  # noqa: BLE001 - reported as a failure
                 errors.append((name, e))
                 return

@@ -33,6 +33,7 @@ def code_roles() -> list[tuple[CodeType, str]]:
         (t.Event.set, "event_set"),
         (t.Event.clear, "event_clear"),
         (t.Event.wait, "event_wait"),
+        (t.Event.is_set, "event_check"),
         (t.Condition.__enter__, "cond_enter"),
         (t.Condition.__exit__, "cond_exit"),
         (t.Condition.wait, "cond_wait"),
@@ -44,12 +45,17 @@ def code_roles() -> list[tuple[CodeType, str]]:
         (t.Semaphore.__exit__, "sem_exit"),
         (t.BoundedSemaphore.release, "sem_release"),
         (t.Barrier.wait, "barrier_wait"),
+        (t.Timer.run, "timer_run"),
+        (t.Timer.cancel, "timer_cancel"),
         (q.Queue.put, "queue_put"),
         (q.Queue.get, "queue_get"),
         (q.Queue.put_nowait, "queue_nowait"),
         (q.Queue.get_nowait, "queue_nowait"),
         (q.Queue.task_done, "queue_task_done"),
         (q.Queue.join, "queue_join"),
+        (q.Queue.qsize, "queue_check"),
+        (q.Queue.empty, "queue_check"),
+        (q.Queue.full, "queue_check"),
     ]
     from concurrent.futures import _base, thread as futures_thread
 
@@ -60,6 +66,7 @@ def code_roles() -> list[tuple[CodeType, str]]:
         (_base.Future.set_exception, "future_set"),
         (_base.Future.result, "future_result"),
         (_base.Future.exception, "future_result"),
+        (_base.Future.done, "event_check"),
         (_base.wait, "futures_wait"),
         (_base.as_completed, "futures_as_completed"),
     ]

@@ -45,7 +45,7 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
     {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);
@@ -193,7 +193,7 @@ pub fn queue_get(
     {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);

@@ -497,6 +497,6 @@ mod turns;
 
 pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, release, Acquire};
 pub use report::{loc_text, same_file};
-pub use sems::{expire_wait, note_limit, sem_acquire, sem_release, sem_release_turn, SemAcquire};
+pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
 pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn};

@@ -49,7 +49,7 @@ pub fn sem_acquire(
     {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);
@@ -94,13 +94,32 @@ pub fn sem_release_turn(
     op: Event,
     what: String,
 ) -> Result<(), Abort> {
+    take_turn(py, actor, op, what, false, None)
+}
+
+/// Takes the turn of the step whose event (`op`, predicted) the actor
+/// records later in the call it is making: what the call does happens
+/// within that step, after the actors the strategy lets go first. `try_only`:
+/// the call never waits, and its outcome depends on what went before (a
+/// `get_nowait`, an observation): the strategy may run it before what it
+/// would have seen. `timeout`: the call was given one, so that run before
+/// what lets it go on, it would have timed out (a timed get of a queue
+/// that has an item now).
+pub fn take_turn(
+    py: Python<'_>,
+    actor: ActorId,
+    op: Event,
+    what: String,
+    try_only: bool,
+    timeout: Option<f64>,
+) -> Result<(), Abort> {
     let site = op.loc;
     block(
         py,
         actor.0,
         Blocked {
             wait: vec![WaitOn::Turn],
-            deadline: None,
+            deadline: timeout,
             op,
             site,
             what,
@@ -108,7 +127,7 @@ pub fn sem_release_turn(
             reentrant: false,
             count: 1,
             label: String::new(),
-            try_only: false,
+            try_only,
         },
     )
     .map(|_| ())
@@ -132,14 +151,6 @@ pub fn sem_release(obj: &Bound<'_, PyAny>, value_now: u64, n: u64, bound: Option
         .entry(addr)
         .or_insert_with(|| (0, Some(obj.clone().unbind())))
         .0 = value;
-}
-
-/// Notes something the model cannot explore in this run (said once in the
-/// run's `limits`).
-pub fn note_limit(msg: String) {
-    if let Some(run) = lock().as_mut() {
-        run.note_limit(msg);
-    }
 }
 
 /// The strategy made a timed semaphore acquire give up: the wait inside

@@ -29,6 +29,10 @@ pub fn before_emit(
 /// [`before_emit`] for an event that ends a timed wait (`timed`: a wait
 /// with a timeout that found what it waited for at once, so never blocked
 /// in the model): the strategy learns that it could have timed out instead.
+///
+/// Only actors of the run in progress call it: with no run (the actor's
+/// run ended while it was inside a callback) it says `Abort`, so that the
+/// actor unwinds instead of writing into whatever comes next.
 pub fn before_emit_timed(
     py: Python<'_>,
     actor: ActorId,
@@ -42,7 +46,7 @@ pub fn before_emit_timed(
         match g.as_ref() {
             Some(run) if run.status == Status::Running => (run.step as usize) < run.expected.len(),
             Some(_) => return Err(Abort),
-            None => return Ok(()),
+            None => return Err(Abort),
         }
     };
     // Rendered without the run lock: only needed when replaying a trace.
@@ -54,7 +58,7 @@ pub fn before_emit_timed(
     let fast = {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(());
+            return Err(Abort);
         };
         let Some(slot) = run.slots.get_mut(a as usize) else {
             return Ok(());
@@ -72,7 +76,7 @@ pub fn before_emit_timed(
     py.detach(|| {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(());
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);
@@ -130,7 +134,7 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
     py.detach(move || {
         let mut g = lock();
         let Some(run) = g.as_mut() else {
-            return Ok(Resume::Unmodelled);
+            return Err(Abort);
         };
         if run.status != Status::Running {
             return Err(Abort);

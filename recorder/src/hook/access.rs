@@ -180,6 +180,10 @@ pub(super) fn item_access(
     container: &Bound<'_, PyAny>,
     key: &Bound<'_, PyAny>,
 ) {
+    let from_end = key.extract::<i64>().is_ok_and(|i| i < 0);
+    if from_end && ctx.in_control() && !sequence_turn(py, ctx, f, loc, kind, container) {
+        return;
+    }
     if let Some(k) = item_key(py, f, container, key) {
         emit(ctx, kind, loc, k.0, 0);
     }
@@ -216,6 +220,13 @@ pub(super) fn cached_item_access(
         emit(ctx, kind, loc, ins.cached_key.load(Relaxed), 0);
         return;
     }
+    // A negative index names the item by the sequence's length when the
+    // access runs: not cached, and in a controlled run resolved once the
+    // actor has its turn (before it, another actor may pop or insert).
+    let from_end = key.extract::<i64>().is_ok_and(|i| i < 0);
+    if from_end && ctx.in_control() && !sequence_turn(py, ctx, f, loc, kind, container) {
+        return;
+    }
     let Some(k) = item_key(py, f, container, key) else {
         return;
     };
@@ -224,13 +235,51 @@ pub(super) fn cached_item_access(
         matches!(s.lookup(caddr), Some(Some(_))) || s.dict_owner(caddr).is_some()
     })
     .unwrap_or(false);
-    if registered && naming::is_stable_key(py, key) {
+    if registered && !from_end && naming::is_stable_key(py, key) {
         session::with(|s| s.keep_alive(key));
         ins.cached_obj.store(caddr, Relaxed);
         ins.cached_item.store(kaddr, Relaxed);
         ins.cached_key.store(k.0, Relaxed);
         ins.cached_epoch.store(epoch, Relaxed);
     }
+}
+
+/// Takes the turn of an item access of a sequence whose key is known only
+/// once the actor runs (a negative index): the step is offered as an
+/// access of the whole sequence, and its event names the item. False when
+/// the run was stopped.
+fn sequence_turn(
+    py: Python<'_>,
+    ctx: &ThreadCtx,
+    f: Frame<'_>,
+    loc: LocId,
+    kind: EventKind,
+    container: &Bound<'_, PyAny>,
+) -> bool {
+    let Some((id, ObjKind::List | ObjKind::Deque | ObjKind::ByteArray)) =
+        object(py, Some(&f), container)
+    else {
+        return true;
+    };
+    let Some(whole) = session::with(|s| {
+        let empty = s.string("");
+        s.key(id, MemberKind::Whole, empty)
+    }) else {
+        return true;
+    };
+    let op = racetrace_formats::Event {
+        actor: ctx.actor,
+        kind,
+        loc,
+        target: whole.0,
+        aux: 0,
+    };
+    let what = "its turn to index a sequence from its end".to_string();
+    if crate::control::take_turn(py, ctx.actor, op, what, false, None).is_err() {
+        set_abort();
+        return false;
+    }
+    true
 }
 
 pub(super) fn whole_key(ctx: &ThreadCtx, kind: EventKind, loc: LocId, id: ObjId) {

@@ -350,7 +350,7 @@ fn on_call_of<'py>(
             };
             let addr = item.as_ptr() as usize;
             if gate(ctx, EventKind::QueuePut, loc, queue.0, 0) {
-                session::with(|s| {
+                session::with_gen(ctx.generation, |s| {
                     let token = s.queue_put(queue, addr);
                     s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
                 });

@@ -463,7 +463,9 @@ pub(super) fn sleep(
     if !gate_at(ctx, EventKind::Yield, loc, ctx.actor.0, 0, Some(d)) {
         return;
     }
-    session::with(|s| s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, 0));
+    session::with_gen(ctx.generation, |s| {
+        s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, 0)
+    });
     // `time.sleep(s)` at PRECALL: `s` is on top of the stack.
     if controlled && f.peek(py, 0).is_some_and(|top| top.is(secs)) {
         replace(py, f, 0, 0i64.into_pyobject(py).ok().map(|v| v.into_any()));

@@ -24,6 +24,10 @@ pub struct ThreadCtx {
     pub(super) barrier_waits: RefCell<Vec<(usize, ObjId, u64)>>,
     /// Futures whose `result()`/`exception()` call is in progress (by frame).
     pub(super) future_calls: RefCell<Vec<(usize, ObjId)>>,
+    /// `Queue.put` calls (by frame) that found the queue full: their put is
+    /// recorded when they return, once the item is in (or as given up),
+    /// not when called.
+    pub(super) deferred_puts: RefCell<Vec<usize>>,
     /// Where the actor started (also used for its exit event).
     pub(super) start_loc: Cell<LocId>,
     /// Whether this actor takes turns (a controlled run).
@@ -74,6 +78,8 @@ impl Prim {
                 | (Role::ThreadJoin, Join | JoinTimeout)
                 | (Role::BarrierWait, BarrierLeave | BarrierAbort)
                 | (Role::SemAcquire, SemAcquire | SemAcquireFail)
+                | (Role::EventCheck, EventCheck)
+                | (Role::QueueCheck, QueueCheck)
         )
     }
 }
@@ -142,6 +148,7 @@ impl ThreadCtx {
             woken_waits: RefCell::new(Vec::new()),
             barrier_waits: RefCell::new(Vec::new()),
             future_calls: RefCell::new(Vec::new()),
+            deferred_puts: RefCell::new(Vec::new()),
             start_loc: Cell::new(start_loc),
             controlled: crate::control::active(),
             uncontrolled: Cell::new(0),
@@ -200,6 +207,12 @@ pub(crate) fn gate_at(
     }
     if !ctx.in_control() {
         return true;
+    }
+    if !ctx_is_current(ctx) {
+        // The actor's run is over (a later one may have begun while this
+        // callback ran Python code): it takes no turn in another run.
+        set_abort();
+        return false;
     }
     // Hooks and the native API run with the GIL held.
     let py = crate::cpython::gil_held();

@@ -16,21 +16,26 @@ pub(super) fn lock_of(
     }
 }
 
+/// The turn of a lock event is taken with the depth it records (`aux`):
+/// the strategy must see the event the trace gets (an inner level of an
+/// RLock is an operation of the actor alone, an outer one is not).
 pub(super) fn emit_acquire(ctx: &ThreadCtx, lock: ObjId, reentrant: bool, loc: LocId) {
-    if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 0) {
+    let depth = session::with(|s| s.lock_depth_after_acquire(lock, reentrant)).unwrap_or(1);
+    if !gate(ctx, EventKind::LockAcquire, loc, lock.0, u64::from(depth)) {
         return;
     }
-    session::with(|s| {
+    session::with_gen(ctx.generation, |s| {
         let depth = s.lock_acquired(lock, reentrant);
         s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, depth as u64);
     });
 }
 
 pub(super) fn emit_release(ctx: &ThreadCtx, lock: ObjId, loc: LocId) {
-    if !gate(ctx, EventKind::LockRelease, loc, lock.0, 0) {
+    let depth = session::with(|s| s.lock_depth_before_release(lock)).unwrap_or(1);
+    if !gate(ctx, EventKind::LockRelease, loc, lock.0, u64::from(depth)) {
         return;
     }
-    session::with(|s| {
+    session::with_gen(ctx.generation, |s| {
         let depth = s.lock_released(lock);
         s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, depth as u64);
     });
@@ -61,7 +66,9 @@ pub(super) fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
                 return;
             };
             if gate(ctx, EventKind::QueueGet, p.loc, queue.0, token) {
-                session::with(|s| s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token));
+                session::with_gen(ctx.generation, |s| {
+                    s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token)
+                });
             }
         }
     }

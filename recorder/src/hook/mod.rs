@@ -25,7 +25,9 @@ use ctx::*;
 
 fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
     if gate(ctx, kind, loc, target, aux) {
-        session::with(|s| s.emit(ctx.actor, kind, loc, target, aux));
+        session::with_gen(ctx.generation, |s| {
+            s.emit(ctx.actor, kind, loc, target, aux)
+        });
     }
 }
 
@@ -59,6 +61,7 @@ mod giveup;
 mod locks;
 mod prims;
 mod protocols;
+mod queues;
 mod sems;
 mod stdlib;
 mod tables;
@@ -68,6 +71,7 @@ use access::*;
 use calls::*;
 use locks::*;
 use protocols::*;
+use queues::*;
 use stdlib::*;
 use tables::*;
 pub use tables::{code_entry_loc, ensure_info};
@@ -85,6 +89,12 @@ pub fn on_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     );
     if info.role != Role::None {
         f.watch_returns();
+        if matches!(
+            info.role,
+            Role::QueuePut | Role::QueueGet | Role::QueueCheck
+        ) {
+            queue_first_sight(py, ctx, f);
+        }
         if in_control {
             prims::prim_call(py, ctx, f, info.role);
         }

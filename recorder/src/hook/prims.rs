@@ -21,6 +21,8 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             | Role::QueuePut
             | Role::QueueJoin
             | Role::ThreadJoin
+            | Role::EventCheck
+            | Role::QueueCheck
     ) {
         return;
     }
@@ -83,8 +85,26 @@ pub(super) fn prim_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
         Role::SemAcquire => super::sems::acquire_call(py, ctx, f, &this),
         Role::SemRelease => super::sems::release_turn(py, ctx, &this),
         Role::QueueGet => super::giveup::queue_get_call(py, ctx, f, &this),
-        Role::QueuePut if timed => super::giveup::queue_put_call(ctx, &this),
+        Role::EventWait => super::giveup::event_wait_call(py, ctx, f, &this),
+        Role::QueuePut => super::giveup::queue_put_call(py, ctx, f, &this),
+        Role::EventCheck | Role::QueueCheck => super::giveup::check_call(ctx, &this, role),
         _ => {}
+    }
+}
+
+/// Whether the `Queue.put` call of frame `f` records its put when it
+/// returns (see `ThreadCtx::deferred_puts`); forgotten once asked with
+/// `take`.
+pub(super) fn put_deferred(ctx: &ThreadCtx, f: Frame<'_>, take: bool) -> bool {
+    let mut d = ctx.deferred_puts.borrow_mut();
+    match d.iter().rposition(|&fr| fr == f.addr()) {
+        Some(i) => {
+            if take {
+                d.remove(i);
+            }
+            true
+        }
+        None => false,
     }
 }
 
@@ -130,7 +150,9 @@ pub(super) fn timed_out_wake(ctx: &ThreadCtx) {
     if !recorded || !gate(ctx, EventKind::CondWake, site, cond, 0) {
         return;
     }
-    session::with(|s| s.emit(ctx.actor, EventKind::CondWake, site, cond, 0));
+    session::with_gen(ctx.generation, |s| {
+        s.emit(ctx.actor, EventKind::CondWake, site, cond, 0)
+    });
     ctx.woken_waits.borrow_mut().push(frame);
 }
 

@@ -50,7 +50,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             }
             let saved = lock.map(|(lock, _)| {
                 let _ = gate(ctx, EventKind::LockRelease, loc, lock.0, 1);
-                let depth = session::with(|s| {
+                let depth = session::with_gen(ctx.generation, |s| {
                     let d = s.lock_released_fully(lock);
                     s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, 1);
                     d
@@ -109,7 +109,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             if !gate(ctx, EventKind::BarrierArrive, loc, id.0, 0) {
                 return;
             }
-            let Some(gen) = session::with(|s| {
+            let Some(gen) = session::with_gen(ctx.generation, |s| {
                 let g = s.barrier_arrive(id, parties);
                 s.emit(ctx.actor, EventKind::BarrierArrive, loc, id.0, g);
                 g
@@ -159,20 +159,32 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             }
         }
         Role::QueuePut => {
-            let Some(loc) = user_call_site(py, f) else {
-                return;
-            };
-            let Some(item) = f.local(py, 1) else { return };
-            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
-            else {
-                return;
-            };
-            let addr = item.as_ptr() as usize;
-            if gate(ctx, EventKind::QueuePut, loc, id.0, 0) {
-                session::with(|s| {
-                    let token = s.queue_put(id, addr);
-                    s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
-                });
+            if !ctx.controlled && queue_full(&this) && waits(py, f, 2, 3) {
+                ctx.deferred_puts.borrow_mut().push(f.addr());
+            }
+            if super::prims::put_deferred(ctx, f, false) {
+                return; // recorded when it returns
+            }
+            queue_put_event(py, ctx, f, &this);
+        }
+        // Recording: a call that will wait first records what it found, as
+        // a controlled run does (`giveup::wait_begins`), so that the trace
+        // replays as it is.
+        Role::EventWait if !ctx.controlled => {
+            let set = this
+                .getattr("_flag")
+                .is_ok_and(|v| v.is_truthy().unwrap_or(false));
+            if !set {
+                observe_wait(py, ctx, f, &this, EventKind::EventCheck);
+            }
+        }
+        Role::QueueGet if !ctx.controlled => {
+            let empty = this
+                .call_method0("_qsize")
+                .and_then(|n| n.extract::<u64>())
+                .is_ok_and(|n| n == 0);
+            if empty && waits(py, f, 1, 2) {
+                observe_wait(py, ctx, f, &this, EventKind::QueueCheck);
             }
         }
         _ => {}
@@ -234,7 +246,7 @@ pub(super) fn sync_return(
                 if !gate(ctx, EventKind::CondWake, loc, cond.0, returned_true as u64) {
                     return;
                 }
-                session::with(|s| {
+                session::with_gen(ctx.generation, |s| {
                     s.emit(
                         ctx.actor,
                         EventKind::CondWake,
@@ -247,10 +259,20 @@ pub(super) fn sync_return(
             if !gate(ctx, EventKind::LockAcquire, loc, lock.0, 1) {
                 return;
             }
-            session::with(|s| {
+            session::with_gen(ctx.generation, |s| {
                 s.lock_restore(lock, depth);
                 s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
             });
+            return;
+        }
+        Role::QueuePut => {
+            // A put that found the queue full, once it has put its item
+            // (one that raised `Full` records that: `giveup`).
+            if super::prims::put_deferred(ctx, f, true) && retval.is_some() {
+                if let Some(this) = f.local(py, 0) {
+                    queue_put_event(py, ctx, f, &this);
+                }
+            }
             return;
         }
         Role::FutureResult => {
@@ -363,6 +385,25 @@ pub(super) fn sync_return(
                 super::sems::aux(&this, true),
             );
         }
+        Role::EventCheck | Role::QueueCheck => {
+            let Some(loc) = user_call_site(py, f) else {
+                return;
+            };
+            let Some((id, _)) = object(py, scope(py, f).as_ref().map(|c| c as &dyn Scope), &this)
+            else {
+                return;
+            };
+            let (kind, aux) = if role == Role::EventCheck {
+                (EventKind::EventCheck, u64::from(returned_true))
+            } else {
+                let len = this
+                    .call_method0("_qsize")
+                    .and_then(|n| n.extract::<u64>())
+                    .unwrap_or(0);
+                (EventKind::QueueCheck, len)
+            };
+            emit(ctx, kind, loc, id.0, aux);
+        }
         Role::QueueGet => {
             let Some(loc) = user_call_site(py, f) else {
                 return;
@@ -376,7 +417,9 @@ pub(super) fn sync_return(
                 return;
             };
             if gate(ctx, EventKind::QueueGet, loc, id.0, token) {
-                session::with(|s| s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token));
+                session::with_gen(ctx.generation, |s| {
+                    s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token)
+                });
             }
         }
         _ => {}
@@ -454,7 +497,7 @@ pub(super) fn thread_start(
         return;
     }
     let weakref = crate::identity::watch(thread);
-    let Some(child) = session::with(|s| {
+    let Some(child) = session::with_gen(ctx.generation, |s| {
         let at = s.events_written();
         let child = s.new_actor(&name, Some(ctx.actor), Some(at));
         s.bind_thread(thread, child, weakref);

@@ -228,6 +228,10 @@ pub(super) fn user_call_site(py: Python<'_>, f: Frame<'_>) -> Option<LocId> {
             c = c.caller()?;
             continue;
         }
+        if info.role == Role::TimerRun {
+            // The timer actor's own code: its waits are its operations.
+            return Some(caller_loc(py, c));
+        }
         if info.sync_lib {
             return None;
         }

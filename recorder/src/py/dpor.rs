@@ -35,6 +35,17 @@ impl DporExplorer {
         self.dpor.lock().end()
     }
 
+    /// The objects the actors of the coming run share from the start, in
+    /// an order that is the same in every execution (`racetrace.reach`):
+    /// the explorer names them by their place in it.
+    fn shared_objects(&self, objs: Vec<Bound<'_, PyAny>>) {
+        let objs = objs
+            .into_iter()
+            .map(|o| (o.as_ptr() as usize, o.unbind()))
+            .collect();
+        self.dpor.lock().shared_objects(objs)
+    }
+
     /// The exploration's counters (see the analyzer's `dpor::Stats`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.dpor.lock().explorer.stats();

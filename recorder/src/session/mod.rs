@@ -67,6 +67,14 @@ pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> Option<R> {
     Some(f(s))
 }
 
+/// [`with`], only while the session is the one of generation `gen`: an
+/// actor's events go to the session (the controlled run) it belongs to,
+/// never to a later one that began while it was still inside a callback
+/// (its ids would mean nothing there, or something else).
+pub fn with_gen<R>(gen: u64, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+    with(|s| (s.generation == gen).then(|| f(s))).flatten()
+}
+
 pub struct Session {
     pub generation: u64,
     pub path: String,
@@ -94,6 +102,9 @@ pub struct Session {
     /// Weak reference address → (object address, the weak reference).
     watched: IntMap<usize, (usize, Py<PyAny>)>,
     obj_kinds: Vec<ObjKind>,
+    /// The address each object had when registered (by id): DPOR names the
+    /// objects a test's actors share from the start by where they are.
+    obj_addrs: Vec<usize>,
     alive: Vec<Py<PyAny>>,
     /// An instance's `__dict__` → the instance, so `obj.__dict__['a']`
     /// names the same key as `obj.a`.
@@ -113,6 +124,8 @@ pub struct Session {
     barrier_arrivals: IntMap<u32, u64>,
     queue_tokens: IntMap<(u32, usize), VecDeque<u64>>,
     next_token: u64,
+    /// Queues seen, with how many items each held when first seen.
+    queue_initial: IntMap<u32, u32>,
     /// The first exception that escaped a worker thread.
     pub worker_failure: Option<Outcome>,
     /// The first error writing the trace (reported when recording stops).
@@ -190,6 +203,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         objects: IntMap::default(),
         watched: IntMap::default(),
         obj_kinds: Vec::new(),
+        obj_addrs: Vec::new(),
         alive: opts.keep_alive,
         dict_owner: IntMap::default(),
         keys: IntMap::default(),
@@ -203,6 +217,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         barrier_arrivals: IntMap::default(),
         queue_tokens: IntMap::default(),
         next_token: 1,
+        queue_initial: IntMap::default(),
         worker_failure: None,
         write_error: None,
         flushed_at: 0,
@@ -380,6 +395,11 @@ impl Session {
         code_loc_parts(&self.string_list, loc)
     }
 
+    /// The address an object had when it was registered.
+    pub fn addr_of(&self, id: ObjId) -> Option<usize> {
+        self.obj_addrs.get(id.index()).copied()
+    }
+
     /// The label of a registered object ("lock_a"), or its type name.
     pub fn label_of(&self, id: ObjId) -> String {
         self.obj_labels
@@ -476,6 +496,20 @@ impl Session {
         *d
     }
 
+    /// The depth an acquire would record (`lock_acquired`), without taking
+    /// it: the turn of the acquire is taken with its real event.
+    pub fn lock_depth_after_acquire(&self, lock: ObjId, reentrant: bool) -> u32 {
+        match self.lock_depth.get(&lock.0) {
+            Some(&d) if reentrant => d + 1,
+            _ => 1,
+        }
+    }
+
+    /// The depth a release would record (`lock_released`), unchanged.
+    pub fn lock_depth_before_release(&self, lock: ObjId) -> u32 {
+        self.lock_depth.get(&lock.0).copied().unwrap_or(1).max(1)
+    }
+
     /// Depth before a release; the depth drops by one.
     pub fn lock_released(&mut self, lock: ObjId) -> u32 {
         let d = self.lock_depth.entry(lock.0).or_insert(1);
@@ -509,6 +543,29 @@ impl Session {
             .or_default()
             .push_back(token);
         token
+    }
+
+    /// Whether the items of `queue` are known (see `queue_seen`).
+    pub fn queue_known(&self, queue: ObjId) -> bool {
+        self.queue_initial.contains_key(&queue.0)
+    }
+
+    /// The items `queue` holds when first seen (put before the recording
+    /// or the run began): they get tokens, as if put then, so that their
+    /// gets are matched.
+    pub fn queue_seen(&mut self, queue: ObjId, items: &[usize]) {
+        if self.queue_known(queue) {
+            return;
+        }
+        for &item in items {
+            self.queue_put(queue, item);
+        }
+        self.queue_initial.insert(queue.0, items.len() as u32);
+    }
+
+    /// How many items `queue` held when first seen (0 if never seen).
+    pub fn queue_initial_len(&self, queue: ObjId) -> u32 {
+        self.queue_initial.get(&queue.0).copied().unwrap_or(0)
     }
 
     pub fn queue_get(&mut self, queue: ObjId, item: usize) -> Option<u64> {

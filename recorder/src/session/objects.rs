@@ -119,6 +119,7 @@ impl Session {
         };
         self.obj_kinds.push(kind);
         self.obj_labels.push(label);
+        self.obj_addrs.push(addr);
         self.objects.insert(addr, Some(id));
         match weakref {
             Some(w) => {

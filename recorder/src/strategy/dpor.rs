@@ -14,16 +14,22 @@
 //! key 7 in the other (that made the explorer take two different keys for
 //! one, sleep where it must not, and miss classes of lastzero). Keys are
 //! therefore translated to exploration-wide ids named by what they are:
-//! their object's id, their kind and their member's text (`CanonKeys`).
-//! Objects and actors keep the run's ids, which agree across executions
-//! when they are met in an order the schedule prefix fixes (objects made by
-//! `setup` and reached the same way, actors numbered by creation).
+//! their object's id, their kind and their member's text (`Canon`).
+//! Objects are numbered by first sight too, so they get exploration-wide
+//! ids the same way (`Canon`): an object the actors share from the start
+//! (reachable from the state `setup` made, or from the threads' closures:
+//! `racetrace.reach` lists them in a fixed order before each run) is named
+//! by its place in that list; any other object by the actor that first
+//! named it in an event and how many objects that actor had named before
+//! (an object made during the run is first named by its maker, whoever
+//! runs in between). Actors keep the run's ids: they are numbered by
+//! creation along the schedule.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use racetrace_analyzer::dpor::{DporConfig, Explorer};
-use racetrace_formats::{ActorId, Event, KeyDesc, KeyId, StrId, Tables, TargetKind};
+use racetrace_formats::{ActorId, Event, KeyDesc, KeyId, ObjId, StrId, Tables, TargetKind};
 
 use super::{Choice, Decision, GiveUp, Scheduler};
 use crate::session;
@@ -31,8 +37,9 @@ use crate::session;
 /// What one exploration keeps between runs.
 pub struct DporState {
     pub explorer: Explorer,
-    /// Keys as the explorer knows them, for the whole exploration.
-    keys: CanonKeys,
+    /// Keys and objects as the explorer knows them, for the whole
+    /// exploration.
+    keys: Canon,
     /// The step chosen and not yet performed, if any, and whether its
     /// operation could have given up (a try, or a timed wait when timeouts
     /// are explored).
@@ -50,7 +57,7 @@ impl DporState {
     pub fn new(config: DporConfig, explore_timeouts: bool) -> DporState {
         DporState {
             explorer: Explorer::new(config),
-            keys: CanonKeys::default(),
+            keys: Canon::default(),
             chosen: None,
             explore_timeouts,
             blocked: Vec::new(),
@@ -60,11 +67,22 @@ impl DporState {
 
     /// Starts the next execution; false when everything is explored.
     pub fn begin(&mut self) -> bool {
-        self.keys.run.clear();
+        self.keys.new_run();
         self.chosen = None;
         self.blocked.clear();
         self.running = self.explorer.begin_execution();
         self.running
+    }
+
+    /// The objects the actors share from the start, in a fixed order (see
+    /// the module docs); kept alive until the next run begins, so that
+    /// their addresses name them throughout this one.
+    pub fn shared_objects(&mut self, objs: Vec<(usize, pyo3::Py<pyo3::PyAny>)>) {
+        self.keys.walked.clear();
+        for (i, (addr, _)) in objs.iter().enumerate() {
+            self.keys.walked.entry(*addr).or_insert(i as u32);
+        }
+        self.keys.walked_alive = objs.into_iter().map(|(_, o)| o).collect();
     }
 
     /// Ends the current execution (after its run ended, however it ended).
@@ -152,13 +170,16 @@ impl Scheduler for Dpor {
             .chosen
             .take()
             .is_some_and(|(_, a, timed)| timed && a == ev.actor);
-        let ev = st.keys.canonical(ev);
+        let ev = st.keys.canonical_executed(ev);
         let DporState { explorer, keys, .. } = &mut *st;
         explorer.executed_timed(&ev, &keys.tables, timed);
     }
 
     fn end_execution(&mut self, blocked: &[Event]) {
-        self.lock().blocked = blocked.to_vec();
+        let mut st = self.lock();
+        // Named as the explorer names the operations it ran.
+        let blocked = blocked.iter().map(|b| st.keys.canonical(b)).collect();
+        st.blocked = blocked;
     }
 
     fn name(&self) -> &'static str {
@@ -166,24 +187,120 @@ impl Scheduler for Dpor {
     }
 }
 
-/// Exploration-wide key ids: a key is named by its object's id, its kind
-/// and its member's text, whatever id the run gave it.
+/// What an object is called across executions (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ObjName {
+    /// Its place among the objects shared from the start.
+    Shared(u32),
+    /// The `n`-th object first named by `actor` in this run.
+    FirstNamedBy { actor: u32, n: u32 },
+}
+
+/// Exploration-wide key and object ids: a key is named by its object's
+/// canonical id, its kind and its member's text; an object by its
+/// [`ObjName`]; whatever ids the run gave them.
 #[derive(Default)]
-struct CanonKeys {
+struct Canon {
     ids: HashMap<(u32, u8, String), KeyId>,
+    objs: HashMap<ObjName, u32>,
     /// What the explorer reads: every canonical key (whole-object keys
     /// conflict with every member of their object).
     tables: Tables,
     /// This run's key id → canonical id (`u32::MAX`: not looked up yet).
     run: Vec<u32>,
+    /// This run's object id → canonical id (`u32::MAX`: not named yet).
+    run_objs: Vec<u32>,
+    /// Objects each actor named first in this run, so far.
+    named: Vec<u32>,
+    /// Queue lengths in this run, by canonical object (see
+    /// `canonical_executed`).
+    levels: HashMap<u32, i64>,
+    /// Address → place, for the objects shared from the start of this run.
+    walked: HashMap<usize, u32>,
+    walked_alive: Vec<pyo3::Py<pyo3::PyAny>>,
 }
 
-impl CanonKeys {
-    /// `ev` with its key (if it has one) replaced by the canonical key.
-    fn canonical(&mut self, ev: &Event) -> Event {
-        if ev.kind.target_kind() != TargetKind::Key {
-            return *ev;
+impl Canon {
+    fn new_run(&mut self) {
+        self.run.clear();
+        self.run_objs.clear();
+        self.named.clear();
+        self.levels.clear();
+    }
+
+    /// [`Canon::canonical`] of an event performed. The `aux` of a queue's
+    /// put, get or observation becomes 1 + the queue's length before it,
+    /// which is what the explorer reads there (the trace has the item's
+    /// token): counted from the items it held when first seen, so that a
+    /// get can go before a put when an item was there already.
+    fn canonical_executed(&mut self, ev: &Event) -> Event {
+        use racetrace_formats::EventKind::*;
+        let run_obj = ev.target;
+        let mut out = self.canonical(ev);
+        if matches!(
+            ev.kind,
+            QueuePut | QueueGet | QueueGetFail | QueuePutFail | QueueCheck
+        ) {
+            let level = self.levels.entry(out.target).or_insert_with(|| {
+                session::with(|s| s.queue_initial_len(ObjId(run_obj))).map_or(0, i64::from)
+            });
+            out.aux = 1 + (*level).max(0) as u64;
+            match ev.kind {
+                QueuePut => *level += 1,
+                QueueGet => *level -= 1,
+                _ => {}
+            }
         }
+        out
+    }
+
+    /// The canonical id of this run's object `obj`, first named in an
+    /// event (or a pending operation) of `actor`.
+    fn object(&mut self, obj: u32, actor: u32) -> u32 {
+        if obj == u32::MAX {
+            return obj;
+        }
+        if let Some(&id) = self
+            .run_objs
+            .get(obj as usize)
+            .filter(|&&id| id != u32::MAX)
+        {
+            return id;
+        }
+        let addr = session::with(|s| s.addr_of(ObjId(obj))).flatten();
+        let name = match addr.and_then(|a| self.walked.get(&a)) {
+            Some(&place) => ObjName::Shared(place),
+            None => {
+                if self.named.len() <= actor as usize {
+                    self.named.resize(actor as usize + 1, 0);
+                }
+                let n = self.named[actor as usize];
+                self.named[actor as usize] += 1;
+                ObjName::FirstNamedBy { actor, n }
+            }
+        };
+        let next = self.objs.len() as u32;
+        let id = *self.objs.entry(name).or_insert(next);
+        if self.run_objs.len() <= obj as usize {
+            self.run_objs.resize(obj as usize + 1, u32::MAX);
+        }
+        self.run_objs[obj as usize] = id;
+        id
+    }
+
+    /// `ev` with its key or object replaced by the canonical one.
+    fn canonical(&mut self, ev: &Event) -> Event {
+        match ev.kind.target_kind() {
+            TargetKind::Actor => *ev,
+            TargetKind::Obj => Event {
+                target: self.object(ev.target, ev.actor.0),
+                ..*ev
+            },
+            TargetKind::Key => self.key(ev),
+        }
+    }
+
+    fn key(&mut self, ev: &Event) -> Event {
         let local = ev.target as usize;
         if let Some(&id) = self.run.get(local).filter(|&&id| id != u32::MAX) {
             return Event { target: id, ..*ev };
@@ -191,14 +308,16 @@ impl CanonKeys {
         let Some((desc, member)) = session::with(|s| s.key_text(KeyId(ev.target))).flatten() else {
             return *ev; // not interned by this run: left as it is
         };
+        let obj = self.object(desc.obj.0, ev.actor.0);
         let next = KeyId(self.tables.keys.len() as u32);
         let id = *self
             .ids
-            .entry((desc.obj.0, desc.member_kind as u8, member))
+            .entry((obj, desc.member_kind as u8, member))
             .or_insert(next);
         if id == next {
             // The member's text is in `ids`; the table needs no strings.
             self.tables.keys.push(KeyDesc {
+                obj: ObjId(obj),
                 member: StrId(0),
                 ..desc
             });
