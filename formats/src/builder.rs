@@ -64,6 +64,20 @@ impl TraceBuilder {
         id
     }
 
+    /// Records what the source file `file` holds (`contents`), as the
+    /// recorder does for each file its code locations name.
+    pub fn source(&mut self, file: &str, contents: &[u8]) {
+        let file = self.string(file);
+        self.writer
+            .add_source(&SourceDesc::of_contents(file, contents));
+    }
+
+    /// Marks the point before the next event with `label`.
+    pub fn mark(&mut self, label: &str) {
+        let label = self.string(label);
+        self.writer.add_mark(label);
+    }
+
     /// Interns a code location (bytecode offset 0).
     pub fn loc(&mut self, file: &str, line: u32, function: &str) -> LocId {
         let file = self.string(file);

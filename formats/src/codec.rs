@@ -58,6 +58,10 @@ pub const DEF_LOC: u8 = 1;
 pub const DEF_OBJECT: u8 = 2;
 pub const DEF_KEY: u8 = 3;
 pub const DEF_ACTOR: u8 = 4;
+/// A source file's digests (format version 3).
+pub const DEF_SOURCE: u8 = 5;
+/// A mark (format version 3).
+pub const DEF_MARK: u8 = 6;
 
 /// Event-record tags.
 pub const TAG_SHORT: u8 = 0x80;
@@ -312,6 +316,9 @@ pub fn decode_bounded<T: bincode::Decode<()>>(
 
 /// Allocation factor for records made of strings and scalars.
 pub const STRINGS_ONLY: usize = 1;
+/// Allocation factor for a source entry: its line digests take 4 bytes in
+/// memory each, encoded in at least 1.
+pub const SOURCE_FACTOR: usize = 4;
 /// Allocation factor for the footer (see `decode_bounded`).
 pub const FOOTER_FACTOR: usize = 8;
 

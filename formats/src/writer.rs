@@ -168,6 +168,23 @@ impl<W: Write> TraceWriter<W> {
         KeyId(next_id(&mut self.sizes.keys))
     }
 
+    /// Records what a source file held (format version 3). `source.file`
+    /// must be a string already defined.
+    pub fn add_source(&mut self, source: &SourceDesc) {
+        self.push_def(codec::DEF_SOURCE, source);
+    }
+
+    /// Marks the point before the next event with `label` (a string
+    /// already defined): the mark applies from the event `events_written()`
+    /// on.
+    pub fn add_mark(&mut self, label: StrId) {
+        let mark = Mark {
+            label,
+            at_event: self.events_written,
+        };
+        self.push_def(codec::DEF_MARK, &mark);
+    }
+
     /// Defines the next actor. A child can be defined right after its
     /// creation event or right before it (`created_by_event` =
     /// `events_written()`, the index the event is about to get); the chunk

@@ -67,13 +67,13 @@ fn unsupported_version() {
             FormatError::UnsupportedVersion {
                 version: 99,
                 oldest: 1,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
         "{e:?}"
     );
-    assert_message(&e, 8, "unsupported format version 99 (supported: 1 to 2)");
+    assert_message(&e, 8, "unsupported format version 99 (supported: 1 to 3)");
 }
 
 /// Version 2 only added event kinds and a meaning for the semaphore
@@ -89,7 +89,7 @@ fn version_1_is_still_read() {
     // The version is in the prefix and, as the header's first field (a
     // one-byte varint), at the start of its checksummed body.
     let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    assert_eq!(bytes[20], 2);
+    assert_eq!(bytes[20], 3);
     bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
     bytes[20] = 1;
     let crc = crc32fast::hash(&bytes[20..20 + len]);

@@ -72,6 +72,7 @@ pub struct TraceFile {
     bytes: Bytes,
     header: Header,
     tables: Tables,
+    extras: defs::Extras,
     chunks: Vec<ChunkInfo>,
     event_count: u64,
     outcome: Option<Outcome>,
@@ -108,6 +109,7 @@ impl TraceFile {
         let scan = Scanner {
             file: &path,
             data: bytes.as_slice(),
+            version: 0,
         }
         .scan()?;
         Ok(TraceFile {
@@ -115,6 +117,7 @@ impl TraceFile {
             bytes,
             header: scan.header,
             tables: scan.tables,
+            extras: scan.extras,
             chunks: scan.chunks,
             event_count: scan.event_count,
             outcome: scan.outcome,
@@ -134,6 +137,24 @@ impl TraceFile {
     /// Every table entry defined in the complete chunks.
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// What each recorded source file held (format version 3; empty for
+    /// older traces and for files that could not be read when recording).
+    pub fn sources(&self) -> &[SourceDesc] {
+        &self.extras.sources
+    }
+
+    /// The marks of the trace, in order (format version 3).
+    pub fn marks(&self) -> &[Mark] {
+        &self.extras.marks
+    }
+
+    /// The label of the last mark at or before event `index`, if any.
+    pub fn mark_at(&self, index: u64) -> Option<&str> {
+        let marks = &self.extras.marks;
+        let n = marks.partition_point(|m| m.at_event <= index);
+        n.checked_sub(1).map(|i| self.tables.str(marks[i].label))
     }
 
     /// How the run ended; `None` when the file is truncated.
