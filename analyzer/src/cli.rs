@@ -24,8 +24,6 @@ mod graph;
 mod info;
 mod progress;
 
-pub use info::mode_name;
-
 /// Nothing found (or a command that only reports information).
 pub const EXIT_OK: i32 = 0;
 /// Findings: data races or potential deadlocks.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::model::*;
+use crate::sources::*;
 use crate::writer::TraceWriter;
 
 pub struct TraceBuilder {

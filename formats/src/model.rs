@@ -447,11 +447,8 @@ pub enum Mode {
 /// The format version this build writes (the header's `format_version`;
 /// the byte codec of events is versioned with it). Version 2 added the
 /// event kinds of operations that gave up (`LockAcquireFail`, ...) and the
-/// semaphore's value in `aux`; a version 1 trace is a valid version 2 trace.
-/// Version 3 added two tables: the digests of the source files the code
-/// locations name ([`SourceDesc`]) and marks ([`Mark`], such as the start of
-/// each test of a recorded pytest run); a version 1 or 2 trace is a valid
-/// version 3 trace with both tables empty.
+/// semaphore's value in `aux`; version 3 source digests and marks
+/// (`crate::sources`). An older trace is a valid newer one.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this build reads.
@@ -535,97 +532,6 @@ pub enum Outcome {
     Aborted {
         reason: String,
     },
-}
-
-/// What a source file held when it was recorded, so that a report made
-/// later (on another machine, after edits) can tell which lines changed.
-/// Digests are CRC-32 (IEEE, as zlib's `crc32`): a check for edits, not a
-/// security measure.
-#[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    bincode::Encode,
-    bincode::Decode,
-)]
-pub struct SourceDesc {
-    /// The file name, as code locations name it.
-    pub file: StrId,
-    /// Size of the file in bytes.
-    pub size: u64,
-    /// CRC-32 of the whole file.
-    pub digest: u32,
-    /// CRC-32 of each line, without its line ending; line `n` is
-    /// `lines[n - 1]`.
-    pub lines: Vec<u32>,
-}
-
-/// A named point of the trace: `label` holds from event `at_event` on
-/// (until the next mark). A pytest run recorded as one trace marks the
-/// start of each test with `test NODE_ID`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    bincode::Encode,
-    bincode::Decode,
-)]
-pub struct Mark {
-    pub label: StrId,
-    /// Index of the first event the mark applies to (= the number of
-    /// events written before it).
-    pub at_event: u64,
-}
-
-/// Splits file contents into lines as Python's `str.splitlines` does for
-/// source code (`\n`, `\r\n`, `\r`), and returns the CRC-32 of each, without
-/// its line ending: what [`SourceDesc::lines`] holds.
-pub fn line_digests(contents: &[u8]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < contents.len() {
-        match contents[i] {
-            b'\n' => {
-                out.push(crc32fast::hash(&contents[start..i]));
-                start = i + 1;
-            }
-            b'\r' => {
-                out.push(crc32fast::hash(&contents[start..i]));
-                if contents.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if start < contents.len() {
-        out.push(crc32fast::hash(&contents[start..]));
-    }
-    out
-}
-
-impl SourceDesc {
-    /// The description of a file's contents.
-    pub fn of_contents(file: StrId, contents: &[u8]) -> SourceDesc {
-        SourceDesc {
-            file,
-            size: contents.len() as u64,
-            digest: crc32fast::hash(contents),
-            lines: line_digests(contents),
-        }
-    }
 }
 
 /// The interned tables of a trace, as read back. Entries are only ever

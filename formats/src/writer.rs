@@ -24,6 +24,7 @@ use std::path::Path;
 use crate::codec::{self, ChunkIndexEntry, CodecState, Footer, BINCODE, MAX_EVENT_BYTES};
 use crate::error::FormatError;
 use crate::model::*;
+use crate::sources::*;
 
 /// Default amount of encoded events per chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;

@@ -85,23 +85,27 @@ impl Failure {
                 f.frames = named_places(reason);
             }
         }
+        // The innermost frame in recorded code, named as the trace names
+        // its file (so that its source is found where the others are).
         f.failing = f
             .frames
             .iter()
             .rev()
-            .find(|fr| file_is_recorded(tables, &fr.file))
-            .or(f.frames.last())
-            .cloned();
+            .find_map(|fr| recorded_name(tables, &fr.file).map(|file| Frame { file, ..fr.clone() }))
+            .or_else(|| f.frames.last().cloned());
         f
     }
 }
 
-/// Whether some code location of the trace is in `file`.
-fn file_is_recorded(tables: &Tables, file: &str) -> bool {
+/// The trace's name for `file`, if some code location of the trace is in
+/// it.
+fn recorded_name(tables: &Tables, file: &str) -> Option<String> {
     tables
         .locs
         .iter()
-        .any(|l| same_file(tables.str(l.file), file))
+        .map(|l| tables.str(l.file))
+        .find(|name| same_file(name, file))
+        .map(str::to_string)
 }
 
 /// Whether two file names name the same file: equal, or one is the other

@@ -26,11 +26,7 @@ pub const NOT_A_FRAME: u8 = u8::MAX;
 pub fn frame_depths(tables: &Tables, failure: &Failure) -> Vec<u8> {
     let mut depth = vec![NOT_A_FRAME; tables.locs.len()];
     let frames = &failure.frames;
-    let failing = failure
-        .failing
-        .as_ref()
-        .and_then(|f| frames.iter().rposition(|g| g == f))
-        .unwrap_or(frames.len().saturating_sub(1));
+    let failing = failing_index(failure);
     for (i, loc) in tables.locs.iter().enumerate() {
         let file = tables.str(loc.file);
         for (j, fr) in frames.iter().enumerate() {
@@ -93,6 +89,20 @@ pub enum RankedKind {
     },
 }
 
+/// The index of the failing line among the failure's frames.
+fn failing_index(failure: &Failure) -> usize {
+    let frames = &failure.frames;
+    failure
+        .failing
+        .as_ref()
+        .and_then(|f| {
+            frames
+                .iter()
+                .rposition(|g| g.line == f.line && same_file(&g.file, &f.file))
+        })
+        .unwrap_or(frames.len().saturating_sub(1))
+}
+
 fn depth_words(failure: &Failure, depth: u8) -> String {
     let failing = failure.failing.as_ref().map(|f| f.location());
     if failure.kind == "deadlock" {
@@ -101,11 +111,7 @@ fn depth_words(failure: &Failure, depth: u8) -> String {
     match (depth, failing) {
         (0, Some(at)) => format!("the failing line ({at})"),
         (d, _) => {
-            let idx = failure
-                .failing
-                .as_ref()
-                .and_then(|f| failure.frames.iter().rposition(|g| g == f))
-                .unwrap_or(failure.frames.len().saturating_sub(1));
+            let idx = failing_index(failure);
             match idx
                 .checked_sub(d as usize)
                 .and_then(|i| failure.frames.get(i))

@@ -9,16 +9,10 @@
 use crate::codec;
 use crate::error::{FormatError, TableName};
 use crate::model::*;
+use crate::sources::*;
 
 use super::scan::Scanner;
-
-/// The tables of format version 3 that are not part of `Tables` (which
-/// events refer to): source digests and marks.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Extras {
-    pub sources: Vec<SourceDesc>,
-    pub marks: Vec<Mark>,
-}
+use super::Extras;
 
 impl Scanner<'_> {
     fn out_of_range(

@@ -20,6 +20,7 @@ use std::path::Path;
 
 use crate::error::FormatError;
 use crate::model::*;
+use crate::sources::*;
 
 mod bytes;
 mod defs;
@@ -31,6 +32,14 @@ mod scan;
 use bytes::Bytes;
 pub use events::Events;
 use scan::Scanner;
+
+/// The tables of format version 3 that are not part of `Tables` (which
+/// events refer to): source digests and marks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub sources: Vec<SourceDesc>,
+    pub marks: Vec<Mark>,
+}
 
 /// Why and where a file ended early.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +81,7 @@ pub struct TraceFile {
     bytes: Bytes,
     header: Header,
     tables: Tables,
-    extras: defs::Extras,
+    extras: Extras,
     chunks: Vec<ChunkInfo>,
     event_count: u64,
     outcome: Option<Outcome>,

@@ -13,8 +13,7 @@ use crate::codec;
 use crate::error::FormatError;
 use crate::model::*;
 
-use super::defs::Extras;
-use super::{ChunkInfo, Truncation};
+use super::{ChunkInfo, Extras, Truncation};
 
 /// Everything the first pass learns.
 pub(super) struct Scan {
