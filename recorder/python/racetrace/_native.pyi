@@ -66,6 +66,11 @@ def note_exception(thread: threading.Thread | None, type_name: str, message: str
 def abandon_after_fork() -> None:
     """For ``os.register_at_fork(after_in_child=...)``."""
 
+def mark(label: str) -> bool:
+    """Marks the recording in progress before its next event with
+    ``label`` (``test NODE_ID`` for each test of a recorded pytest run);
+    False when nothing is being recorded."""
+
 def is_recording() -> bool:
     """Recording or controlling a run."""
 
@@ -133,6 +138,10 @@ TraceStep: TypeAlias = tuple[int, str, str, str, int, str, str]
 
 def trace_steps(path: str) -> tuple[list[TraceStep], str, tuple[str, str]]:
     """Every step of a trace, its program and its outcome as (kind, text)."""
+
+def trace_sources(path: str) -> list[tuple[str, int, int]]:
+    """The source files a trace describes: (file, size, CRC-32) as when
+    recorded (empty for traces of format version 1 or 2)."""
 
 # --- dpor.rs: the DPOR explorer (racetrace.explore) -------------------------
 
@@ -208,6 +217,10 @@ def shrink_schedule(
 
 def run_cli(argv: Sequence[str], python_commands: Sequence[tuple[str, str]] | None = None) -> int:
     """Runs ``racetrace ARGV...``; returns its exit code."""
+
+def explain_json(path: str) -> str:
+    """``racetrace explain PATH --json``, as a string; ``ValueError`` with
+    the one-line message for a trace that cannot be read."""
 
 # --- tracehooks.rs: sys.settrace/gettrace while traced (racetrace.tracehooks) --
 
