@@ -138,3 +138,22 @@ fn a_mark_past_its_chunk_is_malformed() {
     let e = TraceFile::from_bytes(bytes).unwrap_err();
     assert!(e.to_string().contains("mark at event 7"), "{e}");
 }
+
+/// bincode's limit counts integers at their full width: strings just
+/// under a limit bucket, and headers with a long program, must still read.
+#[test]
+fn long_strings_and_programs_read_back() {
+    for n in [240usize, 248, 250, 252, 254, 255, 256, 300, 1000, 4090] {
+        let program = "p".repeat(n);
+        let mut b = TraceBuilder::new(&program);
+        let name = "s".repeat(n);
+        let loc = b.loc(&name, 1, &name);
+        let obj = b.object(ObjKind::Instance, &name, &name);
+        let key = b.key(obj, MemberKind::Attr, &name);
+        b.read(ActorId(0), key, loc);
+        let f = TraceFile::from_bytes(b.finish(&Outcome::Ok))
+            .unwrap_or_else(|e| panic!("length {n}: {e}"));
+        assert_eq!(f.header().program, program);
+        assert_eq!(f.tables().key_display(key), format!("{name}.{name}"));
+    }
+}
