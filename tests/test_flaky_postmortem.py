@@ -23,7 +23,7 @@ class Caught:
     project: Path
     output: str
     trace: Path
-    #: The failing assertion's message, e.g. ``assert 4128 == (2 * 3000)``.
+    #: The failing assertion's message, e.g. ``assert 14128 == (2 * 10000)``.
     assertion: str
 
 
@@ -35,7 +35,7 @@ def caught(tmp_path_factory: pytest.TempPathFactory) -> Caught:
     assert r.returncode == 1, out
     kept = traces(project)
     assert [t.name for t in kept] == ["test_counter.py__test_counter.rtrace"], out
-    m = re.search(r"E\s+(assert \d+ == \(2 \* 3000\))", out)
+    m = re.search(r"E\s+(assert \d+ == \(2 \* 10000\))", out)
     assert m, out
     return Caught(project, out, kept[0], m.group(1))
 

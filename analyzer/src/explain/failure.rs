@@ -29,7 +29,9 @@ pub struct Failure {
     pub actor: Option<String>,
     pub type_name: String,
     pub message: String,
-    /// The traceback as Python printed it, or the deadlock report.
+    /// The traceback as Python printed it (without the frames above the
+    /// first one in recorded code: a test runner's, say), or the deadlock
+    /// report.
     pub text: String,
     /// The frames of the traceback, outermost first (for a deadlock: the
     /// places its report names, in order).
@@ -70,7 +72,7 @@ impl Failure {
                 f.actor = Some(tables.actor_display(*actor));
                 f.type_name = type_name.clone();
                 f.message = message.clone();
-                f.text = traceback.clone();
+                f.text = trim_traceback(traceback, |file| recorded_name(tables, file).is_some());
                 f.frames = traceback_frames(traceback);
             }
             Some(Outcome::Deadlock { description }) => {
@@ -95,6 +97,46 @@ impl Failure {
             .or_else(|| f.frames.last().cloned());
         f
     }
+}
+
+/// The traceback without the frames that come before the first frame in
+/// recorded code (the library code that called the program: pytest,
+/// racetrace's own wrappers), with a line saying how many were left out.
+/// Unchanged when no frame is in recorded code.
+pub fn trim_traceback(text: &str, recorded: impl Fn(&str) -> bool) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let frame_file = |l: &str| {
+        l.strip_prefix("  File \"")
+            .and_then(|r| r.split_once('"'))
+            .map(|(f, _)| f.to_string())
+    };
+    let Some(first) = lines.iter().position(|l| frame_file(l).is_some()) else {
+        return text.to_string();
+    };
+    let Some(keep) = lines
+        .iter()
+        .position(|l| frame_file(l).is_some_and(|f| recorded(&f)))
+    else {
+        return text.to_string();
+    };
+    let skipped = lines[first..keep]
+        .iter()
+        .filter(|l| frame_file(l).is_some())
+        .count();
+    if skipped == 0 {
+        return text.to_string();
+    }
+    let mut out: Vec<String> = lines[..first].iter().map(|l| l.to_string()).collect();
+    out.push(format!(
+        "  ... {skipped} frame{} of the code that called the program left out",
+        if skipped == 1 { "" } else { "s" }
+    ));
+    out.extend(lines[keep..].iter().map(|l| l.to_string()));
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
 }
 
 /// The trace's name for `file`, if some code location of the trace is in
@@ -200,6 +242,14 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].location(), "x.py:18");
         assert_eq!(f[1].location(), "x.py:24");
+    }
+
+    #[test]
+    fn traceback_is_trimmed_to_recorded_code() {
+        let tb = "Traceback (most recent call last):\n  File \"/lib/runner.py\", line 5, in run\n    call()\n  File \"/lib/runner.py\", line 9, in call\n    f()\n  File \"/p/t.py\", line 3, in f\n    assert x\nAssertionError\n";
+        let t = trim_traceback(tb, |f| f == "/p/t.py");
+        assert_eq!(t, "Traceback (most recent call last):\n  ... 2 frames of the code that called the program left out\n  File \"/p/t.py\", line 3, in f\n    assert x\nAssertionError\n");
+        assert_eq!(trim_traceback(tb, |_| false), tb);
     }
 
     #[test]

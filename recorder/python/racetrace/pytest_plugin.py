@@ -94,6 +94,9 @@ class Plan:
     attempts: int
     explore: bool
     attempt: int = 0
+    #: Steps of the longest explored run so far (PCT spreads its priority
+    #: change points over this many steps).
+    longest: int = 0
     #: Traces kept by the ``racetrace_explore`` fixture (their summaries).
     fixture_traces: list[dict[str, Any]] = field(default_factory=list)
 
@@ -130,7 +133,9 @@ class RecordingPlugin:
         seed = config.getoption("--racetrace-seed")
         self.seed = int(seed) if seed is not None else int.from_bytes(os.urandom(4), "little")
         self.kept: list[dict[str, Any]] = []
-        self.made_dir = False
+        #: The trace directory was there before this run (else it is
+        #: removed at the end if nothing was kept in it).
+        self.dir_existed = os.path.isdir(self.dir)
         self.started = time.time()
         self.worker = hasattr(config, "workerinput")
 
@@ -162,9 +167,7 @@ class RecordingPlugin:
         )
 
     def _ensure_dir(self) -> None:
-        if not os.path.isdir(self.dir):
-            os.makedirs(self.dir, exist_ok=True)
-            self.made_dir = True
+        os.makedirs(self.dir, exist_ok=True)
 
     # --- running: attempts, each one recorded ----------------------------
 
@@ -255,8 +258,9 @@ class RecordingPlugin:
                 program=shlex.join(plan.program),
                 include=plan.include,
                 exclude=plan.exclude,
-                pct=(seed, 3, 1000),
+                pct=(seed, 3, plan.longest or 100),
             )
+            plan.longest = max(plan.longest, res.steps)
             reraise(res)
 
         return explored
@@ -307,7 +311,8 @@ class RecordingPlugin:
                 terminalreporter.write_line(line)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self.made_dir and not self.worker:
+        # Under xdist the controller does it, once every worker is done.
+        if not self.dir_existed and not self.worker:
             try:
                 os.rmdir(self.dir)  # only if empty: nothing was kept
             except OSError:

@@ -26,7 +26,7 @@ def trace_name(nodeid: str, suffix: str = "") -> str:
     (``tests/test_x.py::test_y[1]`` -> ``tests_test_x.py__test_y_1_.rtrace``);
     a long one is cut and ends with a hash of the whole id, so that two
     tests never share a file."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", nodeid).strip("._") or "test"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", nodeid).strip(".") or "test"
     if len(name) > _MAX_NAME:
         digest = hashlib.sha1(nodeid.encode()).hexdigest()[:10]
         name = name[: _MAX_NAME - 11] + "-" + digest
