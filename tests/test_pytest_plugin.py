@@ -96,7 +96,8 @@ def test_threads_asyncio_fixtures_and_capsys_still_work(tmp_path: Path) -> None:
 def test_the_marker_records_one_test_without_the_option(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     src = (project / "test_counter.py").read_text()
-    src = src.replace("def test_counter()", "@pytest.mark.racetrace(rerun=200, exclude=['*/nothing/*'])\ndef test_counter()")
+    marker = "@pytest.mark.racetrace(rerun=200, exclude=['*/nothing/*'])\n"
+    src = src.replace("def test_counter()", marker + "def test_counter()")
     (project / "test_counter.py").write_text("import pytest\n" + src)
     r = pytest_run(project, "test_counter.py", "test_safe.py")
     assert r.returncode == 1, r.stdout + r.stderr
@@ -110,7 +111,7 @@ def test_the_marker_records_one_test_without_the_option(tmp_path: Path) -> None:
 
 def test_explore_mode_finds_and_replays_the_lost_update(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
-    src = (project / "test_counter.py").read_text().replace("TIMES = 10000", "TIMES = 3")
+    src = (project / "test_counter.py").read_text().replace("TIMES = 1000", "TIMES = 3")
     (project / "test_counter.py").write_text(src)
     r = pytest_run(project, "--racetrace-explore", "--racetrace-rerun=100", "--racetrace-seed=7", "test_counter.py")
     assert r.returncode == 1, r.stdout + r.stderr

@@ -3,6 +3,11 @@ value and both write it plus one (a lost update). Rarely, in a free run."""
 
 
 def successor(n: int) -> int:
+    # Some work between the read and the write of `increment`: a thread
+    # that has to let another one run (the interpreter switches threads
+    # every few milliseconds) is most likely to do so here.
+    for _ in range(20):
+        pass
     return n + 1
 
 

@@ -103,7 +103,13 @@ def summarize(path: str, nodeid: str, attempt: int, attempts: int) -> dict[str, 
 
 
 def render(entries: list[dict[str, Any]], cwd: str) -> list[str]:
-    """The terminal summary: one block per kept trace."""
+    """The terminal summary: one block per kept trace (paths under the
+    current directory shown relative to it)."""
+    prefix = cwd.rstrip(os.sep) + os.sep
+
+    def rel(text: str) -> str:
+        return text.replace(prefix, "")
+
     lines = [f"{len(entries)} trace{'s' if len(entries) != 1 else ''} kept"]
     for e in entries:
         path = e["trace"]
@@ -122,11 +128,11 @@ def render(entries: list[dict[str, Any]], cwd: str) -> list[str]:
         if e.get("error"):
             lines.append(f"  unreadable: {e['error']}")
             continue
-        lines.append(f"  outcome: {e['outcome']}")
+        lines.append(f"  outcome: {rel(e['outcome'])}")
         for i in e.get("incomplete") or []:
-            lines.append(f"  INCOMPLETE: {i}")
+            lines.append(f"  INCOMPLETE: {rel(i)}")
         if e.get("finding"):
-            first, *rest = e["finding"].splitlines()
+            first, *rest = rel(e["finding"]).splitlines()
             lines.append(f"  most relevant: {first}")
             lines.extend(f"  {r}" for r in rest)
         else:
