@@ -33,11 +33,11 @@ from pathlib import Path
 
 TESTS = 4
 
-MODULE = textwrap.dedent(
+MODULE_TEMPLATE = textwrap.dedent(
     '''
     import threading
 
-    N = 60_000
+    N = {n}
 
 
     def run(seed):
@@ -61,7 +61,7 @@ MODULE = textwrap.dedent(
     '''
 ) + "".join(
     f"\n\ndef test_cpu_{i}():\n    assert run({i}) == 4 * ((N + 63) // 64)\n" for i in range(TESTS)
-)
+).replace("{{", "{").replace("}}", "}")
 
 DIRECT = textwrap.dedent(
     """
@@ -93,11 +93,12 @@ def timed(cmd: list[str], cwd: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--n", type=int, default=300_000, help="loop iterations per thread and test")
     args = ap.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        (work / "test_cpu.py").write_text(MODULE)
+        (work / "test_cpu.py").write_text(MODULE_TEMPLATE.replace("{n}", str(args.n)))
         (work / "direct.py").write_text(DIRECT)
         pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cpu.py"]
         runs: dict[str, list[float]] = {k: [] for k in ("pytest", "pytest --racetrace", "direct", "direct recorded")}
@@ -115,6 +116,10 @@ def main() -> None:
         print(f"pytest --racetrace / pytest: {plugin:.2f}x")
         print(f"recorded / plain (same tests, no pytest): {recorder:.2f}x")
         print(f"plugin ratio / recorder ratio: {plugin / recorder:.2f}")
+        print(
+            f"time added: by the plugin {med['pytest --racetrace'] - med['pytest']:.3f} s, "
+            f"by recording the same tests directly {med['direct recorded'] - med['direct']:.3f} s"
+        )
 
         timed([*pytest, "--racetrace", "--racetrace-keep=all"], work)
         kept = sorted((work / ".racetrace").glob("*.rtrace"))
