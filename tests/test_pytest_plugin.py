@@ -225,3 +225,51 @@ def test_crashes_hangs_and_leftover_threads_keep_readable_traces(tmp_path: Path)
     assert killed.returncode == 0
     assert "INCOMPLETE: TRUNCATED at offset" in killed.stdout
     assert killed.stderr.startswith("warning:") and "truncated at offset" in killed.stderr
+
+
+def test_a_replay_that_takes_another_path_says_where(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    (project / "mode.txt").write_text("a")
+    write(
+        project,
+        "test_path.py",
+        """
+        import threading
+        from pathlib import Path
+
+
+        class Box:
+            a = 0
+            b = 0
+
+
+        def test_path():
+            box = Box()
+            mode = (Path(__file__).parent / "mode.txt").read_text()
+
+            def work():
+                if mode == "a":
+                    box.a += 1
+                else:
+                    box.b += 1
+
+            t = threading.Thread(target=work, name="worker")
+            t.start()
+            t.join()
+            assert box.a == 0, "took path a"
+        """,
+    )
+    r = pytest_run(project, "--racetrace", "test_path.py")
+    assert r.returncode == 1, r.stdout + r.stderr
+    [trace] = traces(project)
+    ok = cli(project, "replay", trace)
+    assert ok.returncode == 1 and "took path a" in ok.stdout, ok.stdout + ok.stderr
+    # Not a source file: the replay runs, and stops where the path differs.
+    (project / "mode.txt").write_text("b")
+    r = cli(project, "replay", trace)
+    assert r.returncode == 3, r.stdout + r.stderr
+    lines = (project / "test_path.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "box.b += 1" in text)
+    msg = r.stderr
+    assert msg.startswith("racetrace replay: divergence:"), msg
+    assert "T1 (worker)" in msg and f"test_path.py:{line}" in msg, msg
