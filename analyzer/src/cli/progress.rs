@@ -24,7 +24,9 @@ fn bar(label: &'static str, total: u64) -> Option<ProgressBar> {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{msg:>16} [{bar:30}] {percent:>3}% {human_pos}/{human_len} events ({eta})",
+        // The bar takes what the terminal's width leaves, so the line
+        // never wraps.
+        "{msg} [{wide_bar}] {percent:>3}% {human_pos}/{human_len} events",
     )
     .map(|s| s.progress_chars("#> "))
     .unwrap_or_else(|_| ProgressStyle::default_bar());

@@ -98,9 +98,34 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// Snippet ids by (file, line).
+/// Snippet ids by (file, line), and the directory the page's locations
+/// are shown relative to.
 struct Snippets {
     ids: BTreeMap<(String, u32), usize>,
+    base: String,
+}
+
+/// The longest directory prefix (ending with `/`) shared by every file.
+fn common_dir<'a>(files: impl Iterator<Item = &'a str>) -> String {
+    let mut base: Option<&str> = None;
+    for f in files {
+        let dir = f.rfind('/').map(|i| &f[..=i]).unwrap_or("");
+        base = Some(match base {
+            None => dir,
+            Some(b) => {
+                let n = b
+                    .char_indices()
+                    .zip(dir.chars())
+                    .take_while(|((_, x), y)| x == y)
+                    .map(|((i, c), _)| i + c.len_utf8())
+                    .last()
+                    .unwrap_or(0);
+                let shared = &b[..n];
+                shared.rfind('/').map(|i| &shared[..=i]).unwrap_or("")
+            }
+        });
+    }
+    base.unwrap_or("").to_string()
 }
 
 impl Snippets {
@@ -112,9 +137,18 @@ impl Snippets {
 }
 
 fn loc_link(snips: &Snippets, file: &str, line: u32, location: &str) -> String {
+    let short = location.strip_prefix(&snips.base).unwrap_or(location);
     match snips.id(file, line) {
-        Some(id) => format!("<a href=\"#{id}\" class=\"mono\">{}</a>", esc(location)),
-        None => format!("<span class=\"mono\">{}</span>", esc(location)),
+        Some(id) => format!(
+            "<a href=\"#{id}\" class=\"mono\" title=\"{}\">{}</a>",
+            esc(location),
+            esc(short)
+        ),
+        None => format!(
+            "<span class=\"mono\" title=\"{}\">{}</span>",
+            esc(location),
+            esc(short)
+        ),
     }
 }
 
@@ -165,8 +199,15 @@ pub fn render(x: &Explanation, trace: &TraceFile) -> String {
     if let Some(f) = &x.outcome.failing {
         wanted.push((f.file.clone(), f.line));
     }
+    let base = common_dir(
+        x.steps
+            .iter()
+            .map(|s| s.file.as_str())
+            .chain(wanted.iter().map(|(f, _)| f.as_str())),
+    );
     let mut snips = Snippets {
         ids: BTreeMap::new(),
+        base,
     };
     for w in wanted {
         let n = snips.ids.len();
@@ -194,6 +235,13 @@ pub fn render(x: &Explanation, trace: &TraceFile) -> String {
         esc(&x.python_version),
         x.format_version
     );
+    if !snips.base.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"why\">Locations below are in <code>{}</code>.</p>",
+            esc(&snips.base)
+        );
+    }
     for i in &x.incomplete {
         let _ = write!(o, "<div class=\"incomplete\">Incomplete: {}</div>", esc(i));
     }
@@ -433,4 +481,18 @@ pub fn render(x: &Explanation, trace: &TraceFile) -> String {
     o.push_str("</pre>\n");
     let _ = write!(o, "<script>{SCRIPT}</script>\n</body></html>\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_dir;
+
+    #[test]
+    fn common_directory_of_files() {
+        assert_eq!(common_dir(["/a/b/x.py", "/a/b/y.py"].into_iter()), "/a/b/");
+        assert_eq!(common_dir(["/a/b/x.py", "/a/c/y.py"].into_iter()), "/a/");
+        assert_eq!(common_dir(["/a/bc/x.py", "/a/bd/y.py"].into_iter()), "/a/");
+        assert_eq!(common_dir(["x.py", "/a/y.py"].into_iter()), "");
+        assert_eq!(common_dir(std::iter::empty()), "");
+    }
 }

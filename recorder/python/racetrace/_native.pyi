@@ -17,11 +17,13 @@ from racetrace.config import RecordConfig, RunConfig
 # What the extension exports, in the order ``py/mod.rs`` registers it.
 __all__ = [
     "run_cli",
+    "explain_json",
     "RunAborted",
     "start",
     "stop",
     "thread_started",
     "note_exception",
+    "mark",
     "is_recording",
     "abandon_after_fork",
     "recording_path",
@@ -32,6 +34,7 @@ __all__ = [
     "control_finish",
     "control_time",
     "trace_steps",
+    "trace_sources",
     "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
     "shrink_schedule",
