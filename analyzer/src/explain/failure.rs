@@ -99,10 +99,11 @@ impl Failure {
     }
 }
 
-/// The traceback without the frames that come before the first frame in
-/// recorded code (the library code that called the program: pytest,
-/// racetrace's own wrappers), with a line saying how many were left out.
-/// Unchanged when no frame is in recorded code.
+/// The traceback without the frames of the code that called the program
+/// (a test runner, racetrace's own wrappers): it keeps the innermost run
+/// of consecutive frames in recorded code that ends at the last recorded
+/// frame (and whatever follows it), with a line saying how many frames
+/// were left out. Unchanged when no frame is in recorded code.
 pub fn trim_traceback(text: &str, recorded: impl Fn(&str) -> bool) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let frame_file = |l: &str| {
@@ -110,28 +111,29 @@ pub fn trim_traceback(text: &str, recorded: impl Fn(&str) -> bool) -> String {
             .and_then(|r| r.split_once('"'))
             .map(|(f, _)| f.to_string())
     };
-    let Some(first) = lines.iter().position(|l| frame_file(l).is_some()) else {
+    // (line index, recorded?) of each frame.
+    let frames: Vec<(usize, bool)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| frame_file(l).map(|f| (i, recorded(&f))))
+        .collect();
+    let Some(last) = frames.iter().rposition(|&(_, r)| r) else {
         return text.to_string();
     };
-    let Some(keep) = lines
-        .iter()
-        .position(|l| frame_file(l).is_some_and(|f| recorded(&f)))
-    else {
-        return text.to_string();
-    };
-    let skipped = lines[first..keep]
-        .iter()
-        .filter(|l| frame_file(l).is_some())
-        .count();
-    if skipped == 0 {
+    let mut keep = last;
+    while keep > 0 && frames[keep - 1].1 {
+        keep -= 1;
+    }
+    if keep == 0 {
         return text.to_string();
     }
+    let first = frames[0].0;
     let mut out: Vec<String> = lines[..first].iter().map(|l| l.to_string()).collect();
     out.push(format!(
-        "  ... {skipped} frame{} of the code that called the program left out",
-        if skipped == 1 { "" } else { "s" }
+        "  ... {keep} frame{} of the code that called the program left out",
+        if keep == 1 { "" } else { "s" }
     ));
-    out.extend(lines[keep..].iter().map(|l| l.to_string()));
+    out.extend(lines[frames[keep].0..].iter().map(|l| l.to_string()));
     let mut s = out.join("\n");
     if text.ends_with('\n') {
         s.push('\n');
@@ -250,6 +252,12 @@ mod tests {
         let t = trim_traceback(tb, |f| f == "/p/t.py");
         assert_eq!(t, "Traceback (most recent call last):\n  ... 2 frames of the code that called the program left out\n  File \"/p/t.py\", line 3, in f\n    assert x\nAssertionError\n");
         assert_eq!(trim_traceback(tb, |_| false), tb);
+        // A recorded frame far outside (a wrapper whose file has code
+        // locations too) does not bring back the runner's frames.
+        let tb2 = tb.replacen("/lib/runner.py\", line 5", "/p/wrap.py\", line 5", 1);
+        let t = trim_traceback(&tb2, |f| f == "/p/t.py" || f == "/p/wrap.py");
+        assert!(t.contains("  ... 2 frames of the code"), "{t}");
+        assert!(!t.contains("wrap.py"), "{t}");
     }
 
     #[test]
