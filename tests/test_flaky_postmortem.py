@@ -169,6 +169,12 @@ def test_keep_all_and_none(tmp_path: Path) -> None:
     x = explain_json(project, project / "traces" / kept[0])
     assert x["outcome"]["kind"] == "ok" and x["findings"] == []
     assert "2 traces kept" in summary(r.stdout)
+    # Tests that never failed say how many recorded runs they passed.
+    r = pytest_run(project, "--racetrace", "--racetrace-rerun=3", "test_safe.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "passed every recorded run (2 tests; no trace kept):" in summary(r.stdout)
+    assert "test_safe.py::test_no_threads: 3 runs" in summary(r.stdout)
+    assert not (project / ".racetrace").exists()
     r = pytest_run(project, "--racetrace", "--racetrace-keep=none", "--racetrace-rerun=200", "test_counter.py")
     assert r.returncode == 1
     assert not (project / ".racetrace").exists()

@@ -154,6 +154,13 @@ def test_the_explore_fixture_keeps_the_failing_interleaving(tmp_path: Path) -> N
     assert list(blocks) == ["test_fixture.py::test_unlocked"]
     assert "data race on Counter.value" in blocks["test_fixture.py::test_unlocked"]
     assert [t.name for t in traces(project)] == ["test_fixture.py__test_unlocked-dpor.rtrace"]
+    # With --racetrace too (the explorers make their own traces), and with
+    # xdist (the summary comes with the report).
+    for extra in (["--racetrace"], ["-p", "xdist", "-n", "2", "--racetrace"]):
+        r = pytest_run(project, *extra, "test_fixture.py")
+        out = r.stdout + r.stderr
+        assert r.returncode == 1 and "1 failed, 1 passed" in out, out
+        assert list(summary_blocks(out)) == ["test_fixture.py::test_unlocked"], out
 
 
 BAD = """

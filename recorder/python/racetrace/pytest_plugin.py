@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -97,11 +97,12 @@ class Plan:
     #: Steps of the longest explored run so far (PCT spreads its priority
     #: change points over this many steps).
     longest: int = 0
-    #: Traces kept by the ``racetrace_explore`` fixture (their summaries).
-    fixture_traces: list[dict[str, Any]] = field(default_factory=list)
 
 
 _PLAN = pytest.StashKey[Plan]()
+#: Summaries of the traces the ``racetrace_explore`` fixture kept during a
+#: test's call (sent with its report).
+_FIXTURE_TRACES = pytest.StashKey[list[dict[str, Any]]]()
 
 
 def _marker_options(item: pytest.Item) -> dict[str, Any] | None:
@@ -133,6 +134,8 @@ class RecordingPlugin:
         seed = config.getoption("--racetrace-seed")
         self.seed = int(seed) if seed is not None else int.from_bytes(os.urandom(4), "little")
         self.kept: list[dict[str, Any]] = []
+        #: Tests that passed every one of their recorded runs: (node id, runs).
+        self.passed_reruns: list[tuple[str, int]] = []
         #: The trace directory was there before this run (else it is
         #: removed at the end if nothing was kept in it).
         self.dir_existed = os.path.isdir(self.dir)
@@ -152,6 +155,10 @@ class RecordingPlugin:
         if not self.enabled and opts is None:
             return None
         if self._controlled_elsewhere():
+            return None
+        if "racetrace_explore" in getattr(item, "fixturenames", ()):
+            # The explorers inside the test make (and keep) their own traces;
+            # a recording around them could not nest.
             return None
         from racetrace.node_run import node_program
 
@@ -189,6 +196,11 @@ class RecordingPlugin:
             other = any((r.failed or r.skipped) for r in reports if r.when != "call")
             if call_failed or other or not any(r.when == "call" for r in reports):
                 break
+        if plan.attempts > 1:
+            # How many recorded runs it took (or passed), for the summary.
+            for r in reports:
+                if r.when == "call":
+                    r.racetrace_runs = (plan.attempt, plan.attempts)  # type: ignore[attr-defined]
         for r in reports:
             item.ihook.pytest_runtest_logreport(report=r)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -268,13 +280,13 @@ class RecordingPlugin:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
         outcome = yield
-        plan = item.stash.get(_PLAN, None)
-        if plan is None or call.when != "call":
+        if call.when != "call":
             return
         rep: pytest.TestReport = outcome.get_result()
-        entries = list(plan.fixture_traces)
-        plan.fixture_traces.clear()
-        if os.path.exists(plan.path):
+        entries = item.stash.get(_FIXTURE_TRACES, [])
+        item.stash[_FIXTURE_TRACES] = []
+        plan = item.stash.get(_PLAN, None)
+        if plan is not None and os.path.exists(plan.path):
             keep = self.keep == "all" or (self.keep == "failed" and rep.failed)
             if keep:
                 entries.insert(0, pytest_summary.summarize(plan.path, item.nodeid, plan.attempt, plan.attempts))
@@ -287,6 +299,9 @@ class RecordingPlugin:
     # --- the summary -------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        runs = getattr(report, "racetrace_runs", None)
+        if runs and report.passed:
+            self.passed_reruns.append((report.nodeid, int(runs[1])))
         entries = getattr(report, "racetrace", None)
         if entries:
             self.kept.extend(entries)
@@ -304,11 +319,20 @@ class RecordingPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.worker:
             return
-        if self.kept:
-            lines = pytest_summary.render(self.kept, os.getcwd())
+        if self.kept or self.passed_reruns:
             terminalreporter.write_sep("=", "racetrace")
-            for line in lines:
-                terminalreporter.write_line(line)
+            if self.kept:
+                for line in pytest_summary.render(self.kept, os.getcwd()):
+                    terminalreporter.write_line(line)
+            if self.passed_reruns:
+                if self.kept:
+                    terminalreporter.write_line("")
+                terminalreporter.write_line(
+                    f"passed every recorded run ({len(self.passed_reruns)} test"
+                    f"{'s' if len(self.passed_reruns) != 1 else ''}; no trace kept):"
+                )
+                for nodeid, runs in self.passed_reruns:
+                    terminalreporter.write_line(f"  {nodeid}: {runs} runs")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # Under xdist the controller does it, once every worker is done.
@@ -353,11 +377,7 @@ class Explorer:
         path = os.path.join(self.plugin.dir, name)
         shutil.copyfile(result.failures[0].trace, path)
         entry = pytest_summary.summarize(path, self.item.nodeid, 1, 1)
-        plan = self.item.stash.get(_PLAN, None)
-        if plan is not None:
-            plan.fixture_traces.append(entry)
-        else:
-            self.plugin.kept.append(entry)
+        self.item.stash.setdefault(_FIXTURE_TRACES, []).append(entry)
 
     def _check(self, result: ExploreResult, check: bool) -> ExploreResult:
         if check and not result.property_holds:
