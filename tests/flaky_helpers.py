@@ -57,7 +57,8 @@ def summary(output: str) -> str:
 def summary_blocks(output: str) -> dict[str, str]:
     """Node id -> its block of the summary."""
     blocks: dict[str, str] = {}
-    for block in summary(output).strip().split("\n\n")[1:]:
+    kept = summary(output).split("\npassed every recorded run")[0]
+    for block in kept.strip().split("\n\n")[1:]:
         node, _, rest = block.strip().partition("\n")
         blocks[node.strip()] = rest
     return blocks

@@ -30,7 +30,7 @@ def _browser() -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     project = project_copy(tmp_path_factory.mktemp("html"))
-    src = (project / "test_counter.py").read_text().replace("TIMES = 1000", "TIMES = 3")
+    src = (project / "test_counter.py").read_text().replace("TIMES = 3000", "TIMES = 3")
     (project / "test_counter.py").write_text(src)
     r = pytest_run(project, "--racetrace-explore", "--racetrace-rerun=100", "--racetrace-seed=11", "test_counter.py")
     assert r.returncode == 1, r.stdout + r.stderr

@@ -24,7 +24,7 @@ class Caught:
     project: Path
     output: str
     trace: Path
-    #: The failing assertion's message, e.g. ``assert 1412 == (2 * 1000)``.
+    #: The failing assertion's message, e.g. ``assert 4128 == (2 * 3000)``.
     assertion: str
 
 
@@ -36,7 +36,7 @@ def caught(tmp_path_factory: pytest.TempPathFactory) -> Caught:
     assert r.returncode == 1, out
     kept = traces(project)
     assert [t.name for t in kept] == ["test_counter.py__test_counter.rtrace"], out
-    m = re.search(r"E\s+(assert \d+ == \(2 \* 1000\))", out)
+    m = re.search(r"E\s+(assert \d+ == \(2 \* 3000\))", out)
     assert m, out
     return Caught(project, out, kept[0], m.group(1))
 
@@ -57,8 +57,9 @@ def test_rerun_keeps_exactly_the_failing_trace_and_the_summary_names_the_race(ca
     assert f"counter.py:{write_line}: self.value = successor(current)" in block
     assert "explain: racetrace explain .racetrace/test_counter.py__test_counter.rtrace" in block
     assert "replay:  racetrace replay .racetrace/test_counter.py__test_counter.rtrace" in block
-    # The passing tests left nothing.
-    assert "test_safe" not in summary(caught.output)
+    # The passing tests left nothing, and passed all their runs.
+    assert "passed every recorded run (2 tests; no trace kept):" in summary(caught.output)
+    assert "test_safe.py::test_locked_counter: 200 runs" in summary(caught.output)
 
 
 def test_explain_names_the_two_accesses_first(caught: Caught) -> None:

@@ -111,7 +111,7 @@ def test_the_marker_records_one_test_without_the_option(tmp_path: Path) -> None:
 
 def test_explore_mode_finds_and_replays_the_lost_update(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
-    src = (project / "test_counter.py").read_text().replace("TIMES = 1000", "TIMES = 3")
+    src = (project / "test_counter.py").read_text().replace("TIMES = 3000", "TIMES = 3")
     (project / "test_counter.py").write_text(src)
     r = pytest_run(project, "--racetrace-explore", "--racetrace-rerun=100", "--racetrace-seed=7", "test_counter.py")
     assert r.returncode == 1, r.stdout + r.stderr

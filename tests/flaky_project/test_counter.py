@@ -2,7 +2,7 @@ import threading
 
 from counter import Counter
 
-TIMES = 1000
+TIMES = 3000
 
 
 def work(counter: Counter, start: threading.Barrier) -> None:
