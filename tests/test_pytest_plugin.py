@@ -280,3 +280,18 @@ def test_a_replay_that_takes_another_path_says_where(tmp_path: Path) -> None:
     msg = r.stderr
     assert msg.startswith("racetrace replay: divergence:"), msg
     assert "T1 (worker)" in msg and f"test_path.py:{line}" in msg, msg
+
+
+def test_a_test_that_exits_its_process_leaves_its_trace_and_says_so(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    write(project, "test_exit.py", "import os\n\ndef test_exits():\n    os._exit(3)\n")
+    r = pytest_run(project, "--racetrace", "test_exit.py")
+    assert r.returncode == 3, r.stdout + r.stderr
+    trace = project / ".racetrace" / "test_exit.py__test_exits.rtrace"
+    assert (
+        f"racetrace: test_exit.py::test_exits called os._exit(3); its trace is closed and kept in {trace}"
+        in r.stderr
+    ), r.stderr
+    x = explain_json(project, trace)
+    assert x["outcome"]["kind"] == "aborted"
+    assert "the run was stopped: the program called os._exit(3)" in x["incomplete"]

@@ -217,13 +217,15 @@ class RecordingPlugin:
         if plan.explore:
             item.runtest = self._explored(plan, orig)  # type: ignore[method-assign]
         else:
-            item.runtest = self._recorded(plan, orig, str(getattr(item, "path", "")))  # type: ignore[method-assign]
+            item.runtest = self._recorded(  # type: ignore[method-assign]
+                plan, orig, str(getattr(item, "path", "")), item.nodeid
+            )
         try:
             yield
         finally:
             del item.runtest
 
-    def _recorded(self, plan: Plan, call: Callable[[], None], test_file: str) -> Callable[[], None]:
+    def _recorded(self, plan: Plan, call: Callable[[], None], test_file: str, item_id: str) -> Callable[[], None]:
         import shlex
         import sys
 
@@ -242,15 +244,27 @@ class RecordingPlugin:
                 call()
                 return
             exc_info: tuple[Any, Any, Any] = (None, None, None)
+            # The recording closes the trace if the test calls os._exit;
+            # say so first, since pytest will print no summary.
+            closing_exit = os._exit
+            os._exit = _announcing_exit(closing_exit, item_id, plan.path, self._uncapture)  # type: ignore[assignment]
             try:
                 call()
             except BaseException:
                 exc_info = sys.exc_info()
                 raise
             finally:
+                os._exit = closing_exit
                 rec.__exit__(exc_info[0], exc_info[1], _from_test(exc_info[2], test_file))
 
         return recorded
+
+    def _uncapture(self) -> None:
+        """Gives pytest's captured stderr back to the terminal (the process
+        is about to end)."""
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        if capman is not None:
+            capman.suspend_global_capture(in_=True)
 
     def _explored(self, plan: Plan, call: Callable[[], None]) -> Callable[[], None]:
         import shlex
@@ -341,6 +355,31 @@ class RecordingPlugin:
                 os.rmdir(self.dir)  # only if empty: nothing was kept
             except OSError:
                 pass
+
+
+def _announcing_exit(
+    exit: Callable[[int], Any], nodeid: str, path: str, uncapture: Callable[[], None]
+) -> Callable[[int], Any]:
+    """``os._exit`` during a recorded test: one line on stderr naming the
+    test and its trace (closed and kept by ``exit``), since the process
+    ends before pytest can summarize."""
+
+    def announcing(status: int) -> Any:
+        try:
+            uncapture()
+        except Exception:  # noqa: BLE001 - the exit must happen regardless
+            pass
+        try:
+            os.write(
+                2,
+                f"\nracetrace: {nodeid} called os._exit({status}); its trace is closed and kept in {path}"
+                f" (explain: racetrace explain {path})\n".encode(errors="replace"),
+            )
+        except OSError:
+            pass
+        return exit(status)
+
+    return announcing
 
 
 def _from_test(tb: Any, test_file: str) -> Any:
