@@ -242,3 +242,27 @@ fn unreadable_traces_get_the_usual_one_line_errors() {
         .stderr
         .starts_with("error: /nonexistent/x.rtrace: io error"));
 }
+
+/// A trace of format version 2 (no source digests) is explained all the
+/// same; its sources cannot be checked for changes.
+#[test]
+fn an_older_trace_is_explained() {
+    let dir = Dir::new();
+    let mut bytes = lost_update(false).finish(&Outcome::Ok);
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[20] = 2;
+    let crc = crc32fast::hash(&bytes[20..20 + len]);
+    bytes[16..20].copy_from_slice(&crc.to_le_bytes());
+    let trace = dir.write("v2.rtrace", &bytes);
+    let run = racetrace(&["explain".as_ref(), trace.as_os_str(), "--json".as_ref()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run);
+    assert_eq!(v["format_version"], 2);
+    assert_eq!(v["findings"][0]["key_name"], "c.value");
+    assert!(v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] != "unchanged" && s["status"] != "changed"));
+}
