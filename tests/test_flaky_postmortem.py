@@ -84,6 +84,11 @@ def test_explain_names_the_two_accesses_first(caught: Caught) -> None:
     marked = [s for s in x["steps"] if s["highlighted"]]
     assert {s["event"] for s in marked} == {s["event"] for s in sides}
     assert all(s["source"] for s in marked)
+    # The test failed because an update was lost: the steps show one.
+    lost = x["lost_update"]
+    assert lost["key"] == "Counter.value"
+    assert lost["read_location"].endswith(f"counter.py:{line_of(counter, 'current = self.value')}")
+    assert lost["read"] < lost["other_write"] < lost["stale_write"]
     assert x["reproduce"]["replay"] == f"racetrace replay {caught.trace}"
     assert x["sources"] and all(s["status"] == "unchanged" for s in x["sources"])
 

@@ -100,6 +100,18 @@ fn the_race_on_the_failing_line_comes_first() {
         "{kinds:?}"
     );
     assert_eq!(v["sources"][0]["status"], "unchanged");
+    // T2 read, T1 wrote, T2 wrote: the steps show a lost update.
+    let l = &v["lost_update"];
+    assert_eq!(l["key"], "c.hits");
+    assert_eq!(l["reader"], "T2 (w2)");
+    assert_eq!(l["other"], "T1 (w1)");
+    assert!(l["read"].as_u64() < l["other_write"].as_u64());
+    assert!(l["other_write"].as_u64() < l["stale_write"].as_u64());
+    let text = racetrace(&["explain".as_ref(), trace.as_os_str()]).stdout;
+    assert!(
+        text.contains("lost update: T2 (w2) read c.hits at app.py:5"),
+        "{text}"
+    );
 }
 
 #[test]

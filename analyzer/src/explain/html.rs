@@ -290,6 +290,13 @@ pub fn render(x: &Explanation, trace: &TraceFile) -> String {
     if x.steps.is_empty() {
         o.push_str("<p>No finding to center a timeline on.</p>");
     } else {
+        if let Some(l) = &x.lost_update {
+            let _ = write!(
+                o,
+                "<p class=\"pattern\"><b>{}</b></p>",
+                esc(&super::lost_update_words(l))
+            );
+        }
         o.push_str("<div class=\"timeline-wrap\"><svg class=\"edges\" xmlns=\"http://www.w3.org/2000/svg\"><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#2e7d32\"/></marker></defs></svg><table class=\"timeline\"><thead><tr><th>event</th>");
         for (_, name) in &lanes {
             let _ = write!(o, "<th class=\"lane\">{}</th>", esc(name));

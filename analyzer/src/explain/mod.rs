@@ -30,7 +30,7 @@ pub mod window;
 pub use failure::{Failure, Frame};
 pub use reproduce::Reproduce;
 pub use source::FileStatus;
-pub use window::{ActorState, Step};
+pub use window::{ActorState, LostUpdate, Step};
 
 use rank::{RankedKind, Touches, NOT_A_FRAME};
 use source::Sources;
@@ -162,6 +162,8 @@ pub struct Explanation {
     /// Relevant steps after the last one shown.
     pub skipped_after: u64,
     pub edges: Vec<ShownEdge>,
+    /// The lost update the steps show, on the most relevant race's key.
+    pub lost_update: Option<LostUpdate>,
     pub sources: Vec<SourceInfo>,
     pub reproduce: Reproduce,
 }
@@ -277,6 +279,10 @@ pub fn explain(
                         focus.objects.extend(g.object.map(|o| o.0));
                     }
                     focus.actors.extend([p.first.actor.0, p.second.actor.0]);
+                    focus.follow = Some((
+                        p.first.event.max(p.second.event),
+                        vec![p.first.actor.0, p.second.actor.0],
+                    ));
                 }
             }
             RankedKind::PotentialDeadlock { index } if i == 0 => {
@@ -518,6 +524,7 @@ pub fn explain(
         findings,
         steps: win.steps,
         skipped_after: win.skipped_after,
+        lost_update: win.lost_update,
         edges,
         sources: sources
             .statuses()
@@ -526,6 +533,22 @@ pub fn explain(
             .collect(),
         reproduce,
     })
+}
+
+/// A lost update in words.
+pub fn lost_update_words(l: &LostUpdate) -> String {
+    format!(
+        "lost update: {} read {} at {} (event {}), {} then wrote it (event {}), and {} wrote it at {} (event {}) without reading it again: if that write used the value read before, the update in between is lost",
+        l.reader,
+        l.key,
+        l.read_location,
+        l.read,
+        l.other,
+        l.other_write,
+        l.reader,
+        l.stale_location,
+        l.stale_write
+    )
 }
 
 /// Explains the trace at `path` and returns the JSON of `racetrace explain

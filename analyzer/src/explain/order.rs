@@ -91,9 +91,10 @@ pub fn shown_edges(steps: &[Step]) -> Vec<super::ShownEdge> {
                         && matches!(sync::effect(&r.ev), SyncEffect::Release(c, _) if c == ch)
                 })
                 .map(|j| (j, kind.name())),
+            // From the joined actor's exit (when it is among the steps).
             SyncEffect::JoinActor(child, kind) => steps[..i]
                 .iter()
-                .rposition(|r| r.actor == child)
+                .rposition(|r| r.actor == child && r.ev.kind == EventKind::ActorExit)
                 .map(|j| (j, kind.name())),
             _ if ev.kind == EventKind::ActorStart => steps[..i]
                 .iter()

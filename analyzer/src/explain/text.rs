@@ -232,6 +232,9 @@ pub fn render(x: &Explanation) -> String {
 
     if !x.steps.is_empty() {
         let _ = writeln!(out, "\n== The steps that matter ==");
+        if let Some(l) = &x.lost_update {
+            let _ = writeln!(out, "{}", super::lost_update_words(l));
+        }
         let _ = writeln!(
             out,
             "  {:>8}  {:<16} {:<28} {:<32} source",

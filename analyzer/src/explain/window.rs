@@ -35,6 +35,10 @@ pub struct Focus {
     /// Events whose actor's state (locks held, last synchronization) is
     /// wanted.
     pub watch: Vec<u64>,
+    /// After this event, the next access to `keys` by each of these actors
+    /// is an anchor too: how each racing actor went on (the write that
+    /// completes a lost update comes after the race's second access).
+    pub follow: Option<(u64, Vec<u32>)>,
 }
 
 /// One step of the interleaving, as shown.
@@ -88,6 +92,21 @@ pub struct ActorState {
     pub next_sync: Option<SyncPoint>,
 }
 
+/// A lost update seen on the focus keys: `reader` read the key, `other`
+/// then wrote it, and `reader`'s next access to it was a write, of a
+/// value computed before `other`'s write (which it overwrites).
+#[derive(Clone, Debug, Serialize)]
+pub struct LostUpdate {
+    pub key: String,
+    pub reader: String,
+    pub read: u64,
+    pub read_location: String,
+    pub other: String,
+    pub other_write: u64,
+    pub stale_write: u64,
+    pub stale_location: String,
+}
+
 /// What the pass found.
 #[derive(Default)]
 pub struct Window {
@@ -95,6 +114,55 @@ pub struct Window {
     /// Relevant steps after the last one shown.
     pub skipped_after: u64,
     pub states: IdMap<u64, ActorState>,
+    /// The first lost update on the focus keys, if any.
+    pub lost_update: Option<LostUpdate>,
+}
+
+/// Per actor: its pending read of a focus key (event, key, location) and
+/// the first write of that key by another actor since (event, actor).
+type Pending = Vec<Option<((u64, u32, LocId), Option<(u64, ActorId)>)>>;
+
+/// Follows reads and writes of the focus keys to find the first lost
+/// update (in one pass, O(actors) per focus access).
+fn watch_lost_update(
+    tables: &Tables,
+    pending: &mut Pending,
+    index: u64,
+    ev: &Event,
+) -> Option<LostUpdate> {
+    let a = ev.actor.index();
+    if a >= pending.len() {
+        pending.resize(a + 1, None);
+    }
+    if ev.kind.is_write() {
+        // Another actor's pending read of this key is now stale.
+        for (b, p) in pending.iter_mut().enumerate() {
+            if let Some(((_, key, _), over @ None)) = p {
+                if b != a && *key == ev.target {
+                    *over = Some((index, ev.actor));
+                }
+            }
+        }
+        if let Some(((read, key, loc), over)) = pending[a].take() {
+            if key == ev.target {
+                if let Some((other_write, other)) = over {
+                    return Some(LostUpdate {
+                        key: tables.key_display(racetrace_formats::KeyId(key)),
+                        reader: tables.actor_display(ev.actor),
+                        read,
+                        read_location: tables.loc_display(loc),
+                        other: tables.actor_display(other),
+                        other_write,
+                        stale_write: index,
+                        stale_location: tables.loc_display(ev.loc),
+                    });
+                }
+            }
+        }
+    } else if pending[a].is_none() {
+        pending[a] = Some(((index, ev.target, ev.loc), None));
+    }
+    None
 }
 
 fn is_sync(kind: EventKind) -> bool {
@@ -153,6 +221,8 @@ pub fn collect(
     let mut after = 0usize;
     let mut skipped = 0u64;
     let mut anchors = focus.anchors.iter().copied().peekable();
+    let mut follow = focus.follow.clone();
+    let mut pending: Pending = Vec::new();
     let mut watch: Vec<u64> = focus.watch.clone();
     watch.sort_unstable();
     watch.dedup();
@@ -216,9 +286,22 @@ pub fn collect(
             }
             last_sync[a] = Some((index, ev));
         }
-        let is_anchor = anchors.peek() == Some(&index);
+        if out.lost_update.is_none() && ev.kind.is_access() && focus.keys.contains(&ev.target) {
+            out.lost_update = watch_lost_update(tables, &mut pending, index, &ev);
+        }
+        let mut is_anchor = anchors.peek() == Some(&index);
+        if let Some((after, actors)) = &mut follow {
+            if index > *after && ev.kind.is_access() && focus.keys.contains(&ev.target) {
+                if let Some(p) = actors.iter().position(|&a| a == ev.actor.0) {
+                    actors.swap_remove(p);
+                    is_anchor = true;
+                }
+            }
+        }
         if is_anchor {
-            anchors.next();
+            if anchors.peek() == Some(&index) {
+                anchors.next();
+            }
             for (j, e) in ring.drain(..) {
                 shown(&mut out, &mut skipped, j, &e);
             }
