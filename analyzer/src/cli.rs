@@ -19,6 +19,7 @@ use racetrace_formats::{FormatError, TraceFile};
 
 mod analysis;
 mod backtrack;
+mod explain;
 mod graph;
 mod info;
 mod progress;
@@ -40,6 +41,16 @@ Exit codes:
 
 A truncated trace (a recording that was killed) is not an error: its
 complete chunks are analyzed and a warning says what was lost.";
+
+const EXPLAIN_AFTER_HELP: &str = "\
+Exit codes:
+  0  explained (whatever was found)
+  2  bad usage, or a trace file that cannot be read (missing, not a trace,
+     unsupported version, corrupt); the error is one line on stderr naming
+     the file, the byte offset and the problem
+
+Source lines are read from the files the trace names, as they are now; a
+line whose file changed since recording is marked.";
 
 /// Find, explain and replay concurrency bugs in Python programs.
 #[derive(Parser, Debug)]
@@ -70,6 +81,12 @@ pub enum Command {
     /// synchronization edges between them)
     #[command(after_help = AFTER_HELP)]
     Graph(GraphArgs),
+    /// Explain why a run failed: the outcome, the races and potential
+    /// deadlocks most relevant to it (both source lines, stacks, why
+    /// nothing orders them), the steps that matter, and how to reproduce
+    /// it
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
+    Explain(ExplainArgs),
     /// Print the schedule prefixes DPOR explores next from this execution:
     /// one per reversible race, forcing the race's other order
     #[command(after_help = AFTER_HELP)]
@@ -95,6 +112,17 @@ pub struct RacesArgs {
     /// `list.append` calls, whose order alone varies); always in the JSON
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Also write a self-contained HTML report (timeline of the actors,
+    /// racing accesses highlighted and linked to their source, the
+    /// happens-before edges that matter)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -262,6 +290,15 @@ pub fn execute(cli: &Cli) -> Result<Output, CliError> {
         Command::Deadlocks(args) => {
             let trace = open_trace(&args.trace)?;
             analysis::deadlocks(&trace, args.json)
+        }
+        Command::Explain(args) => {
+            let trace = open_trace(&args.trace.trace)?;
+            explain::explain(
+                &trace,
+                &args.trace.trace,
+                args.trace.json,
+                args.html.as_deref(),
+            )
         }
         Command::Backtrack(args) => {
             let trace = open_trace(&args.trace)?;

@@ -29,6 +29,7 @@
 pub mod cli;
 pub mod clock;
 pub mod dpor;
+pub mod explain;
 pub mod export;
 pub mod fasthash;
 pub mod graph;

@@ -264,6 +264,17 @@ pub fn render_summary(analysis: &Analysis) -> String {
     )
 }
 
+/// The name of a trace's mode, as reports show it.
+pub fn mode_name(mode: racetrace_formats::Mode) -> &'static str {
+    use racetrace_formats::Mode;
+    match mode {
+        Mode::Record => "record",
+        Mode::Replay => "replay",
+        Mode::Explore => "explore",
+        Mode::Synthetic => "synthetic",
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""

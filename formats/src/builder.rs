@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::model::*;
+use crate::sources::*;
 use crate::writer::TraceWriter;
 
 pub struct TraceBuilder {
@@ -62,6 +63,20 @@ impl TraceBuilder {
         let id = self.writer.add_string(s);
         self.strings.insert(s.to_string(), id);
         id
+    }
+
+    /// Records what the source file `file` holds (`contents`), as the
+    /// recorder does for each file its code locations name.
+    pub fn source(&mut self, file: &str, contents: &[u8]) {
+        let file = self.string(file);
+        self.writer
+            .add_source(&SourceDesc::of_contents(file, contents));
+    }
+
+    /// Marks the point before the next event with `label`.
+    pub fn mark(&mut self, label: &str) {
+        let label = self.string(label);
+        self.writer.add_mark(label);
     }
 
     /// Interns a code location (bytecode offset 0).

@@ -58,6 +58,10 @@ pub const DEF_LOC: u8 = 1;
 pub const DEF_OBJECT: u8 = 2;
 pub const DEF_KEY: u8 = 3;
 pub const DEF_ACTOR: u8 = 4;
+/// A source file's digests (format version 3).
+pub const DEF_SOURCE: u8 = 5;
+/// A mark (format version 3).
+pub const DEF_MARK: u8 = 6;
 
 /// Event-record tags.
 pub const TAG_SHORT: u8 = 0x80;
@@ -276,17 +280,26 @@ pub fn encode_event(st: &mut CodecState, ev: &Event, out: &mut [u8; MAX_EVENT_BY
 }
 
 /// Decodes `bytes` with bincode, refusing to allocate more than
-/// `factor` times their size (rounded up to a power of 16): bincode
-/// pre-allocates strings and vectors from their encoded length, so a
-/// corrupt length must not turn into a multi-gigabyte allocation. Records
-/// holding only strings need factor 1 (each allocated byte is an encoded
-/// byte); the footer's chunk index needs more (24 bytes in memory per entry
-/// of at least 3 encoded bytes).
+/// `factor` times their size, plus `SCALAR_SLACK` (rounded up to a power
+/// of 16): bincode pre-allocates strings and vectors from their encoded
+/// length, so a corrupt length must not turn into a multi-gigabyte
+/// allocation. Records holding only strings need factor 1 (each allocated
+/// byte is an encoded byte); the footer's chunk index needs more (24 bytes
+/// in memory per entry of at least 3 encoded bytes).
+///
+/// The limit also counts every integer at its full width (a string's
+/// length and a `u64` field count 8 bytes, even when their varint takes
+/// one): the slack covers that for the few scalars of a header or a table
+/// entry, so that a string of 250 bytes, or a header with a long program,
+/// is not refused.
 pub fn decode_bounded<T: bincode::Decode<()>>(
     bytes: &[u8],
     factor: usize,
 ) -> Result<(T, usize), bincode::error::DecodeError> {
-    let budget = bytes.len().saturating_mul(factor);
+    let budget = bytes
+        .len()
+        .saturating_mul(factor)
+        .saturating_add(SCALAR_SLACK);
     // The limit is a const generic, so pick the smallest fitting bucket.
     macro_rules! limited {
         ($($limit:expr),*) => {{
@@ -310,8 +323,15 @@ pub fn decode_bounded<T: bincode::Decode<()>>(
     bincode::decode_from_slice(bytes, BINCODE.with_limit::<{ 1 << 40 }>())
 }
 
+/// What `decode_bounded` allows beyond `factor` times the encoded size:
+/// the full width of a record's integers (at most 8 bytes each).
+pub const SCALAR_SLACK: usize = 1024;
+
 /// Allocation factor for records made of strings and scalars.
 pub const STRINGS_ONLY: usize = 1;
+/// Allocation factor for a source entry: its line digests take 4 bytes in
+/// memory each, encoded in at least 1.
+pub const SOURCE_FACTOR: usize = 4;
 /// Allocation factor for the footer (see `decode_bounded`).
 pub const FOOTER_FACTOR: usize = 8;
 

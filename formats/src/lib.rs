@@ -42,6 +42,7 @@ pub mod model;
 pub mod reader;
 pub mod replay;
 pub mod schedule;
+pub mod sources;
 pub mod synthetic;
 pub mod writer;
 
@@ -51,4 +52,5 @@ pub use model::*;
 pub use reader::{ChunkInfo, Events, TraceFile, Truncation};
 pub use replay::{ExpectedStep, ReplaySource};
 pub use schedule::{Schedule, ScheduleError};
+pub use sources::{line_digests, Mark, SourceDesc};
 pub use writer::TraceWriter;

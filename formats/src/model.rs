@@ -263,7 +263,8 @@ pub enum Mode {
 /// the byte codec of events is versioned with it). Version 2 added the
 /// event kinds of operations that gave up (`LockAcquireFail`, ...) and the
 /// semaphore's value in `aux`; version 3 the observations (`EventCheck`,
-/// `QueueCheck`). An older trace is a valid trace of a newer version.
+/// `QueueCheck`), source digests and marks (`crate::sources`). An older
+/// trace is a valid trace of a newer version.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this build reads.

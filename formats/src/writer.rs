@@ -24,6 +24,7 @@ use std::path::Path;
 use crate::codec::{self, ChunkIndexEntry, CodecState, Footer, BINCODE, MAX_EVENT_BYTES};
 use crate::error::FormatError;
 use crate::model::*;
+use crate::sources::*;
 
 /// Default amount of encoded events per chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
@@ -166,6 +167,23 @@ impl<W: Write> TraceWriter<W> {
     pub fn add_key(&mut self, key: KeyDesc) -> KeyId {
         self.push_def(codec::DEF_KEY, &key);
         KeyId(next_id(&mut self.sizes.keys))
+    }
+
+    /// Records what a source file held (format version 3). `source.file`
+    /// must be a string already defined.
+    pub fn add_source(&mut self, source: &SourceDesc) {
+        self.push_def(codec::DEF_SOURCE, source);
+    }
+
+    /// Marks the point before the next event with `label` (a string
+    /// already defined): the mark applies from the event `events_written()`
+    /// on.
+    pub fn add_mark(&mut self, label: StrId) {
+        let mark = Mark {
+            label,
+            at_event: self.events_written,
+        };
+        self.push_def(codec::DEF_MARK, &mark);
     }
 
     /// Defines the next actor. A child can be defined right after its

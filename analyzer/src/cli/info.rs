@@ -2,21 +2,12 @@
 
 use std::fmt::Write as _;
 
-use racetrace_formats::{
-    ActorId, ActorKind, EventKind, LocId, Mode, Outcome, TraceFile, EXIT_DETACHED,
-};
+use racetrace_formats::{ActorId, ActorKind, EventKind, LocId, Outcome, TraceFile, EXIT_DETACHED};
 use serde_json::{json, Value};
 
 use super::{json_text, CliError, Output, EXIT_OK};
 
-pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Record => "record",
-        Mode::Replay => "replay",
-        Mode::Explore => "explore",
-        Mode::Synthetic => "synthetic",
-    }
-}
+pub use crate::report::mode_name;
 
 fn actor_kind_name(kind: ActorKind) -> &'static str {
     match kind {

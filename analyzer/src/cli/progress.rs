@@ -1,36 +1,45 @@
-//! A progress line on stderr for long passes over a trace.
+//! A progress bar on stderr for long passes over a trace (indicatif).
 //!
 //! Shown only when stderr is a terminal and the trace is large enough for
 //! the wait to be noticeable; otherwise (pipes, files, CI) it prints
-//! nothing at all.
+//! nothing at all, and costs one counter increment per event.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
 
-/// Below this many events a pass is quick: no progress line.
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Below this many events a pass is quick: no progress bar.
 const MIN_EVENTS: u64 = 2_000_000;
-/// Events between clock checks (a power of two).
-const CHECK_EVERY: u64 = 1 << 16;
-const REDRAW: Duration = Duration::from_millis(200);
+/// Events between updates of the bar (a power of two).
+const UPDATE_EVERY: u64 = 1 << 16;
 
 pub struct Progress {
-    label: &'static str,
-    total: u64,
+    bar: Option<ProgressBar>,
     done: u64,
-    enabled: bool,
-    drawn: bool,
-    last: Instant,
+}
+
+fn bar(label: &'static str, total: u64) -> Option<ProgressBar> {
+    if total < MIN_EVENTS || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        // The bar takes what the terminal's width leaves, so the line
+        // never wraps.
+        "{msg} [{wide_bar}] {percent:>3}% {human_pos}/{human_len} events",
+    )
+    .map(|s| s.progress_chars("#> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(label);
+    Some(bar)
 }
 
 impl Progress {
     pub fn new(label: &'static str, total: u64) -> Progress {
         Progress {
-            label,
-            total,
+            bar: bar(label, total),
             done: 0,
-            enabled: total >= MIN_EVENTS && std::io::stderr().is_terminal(),
-            drawn: false,
-            last: Instant::now(),
         }
     }
 
@@ -38,41 +47,17 @@ impl Progress {
     #[inline]
     pub fn tick(&mut self) {
         self.done += 1;
-        if self.enabled && self.done & (CHECK_EVERY - 1) == 0 {
-            self.draw();
+        if self.done & (UPDATE_EVERY - 1) == 0 {
+            if let Some(b) = &self.bar {
+                b.set_position(self.done);
+            }
         }
     }
 
-    fn draw(&mut self) {
-        if self.last.elapsed() < REDRAW {
-            return;
-        }
-        self.last = Instant::now();
-        let pct = self.done.saturating_mul(100) / self.total.max(1);
-        let width = 30usize;
-        let filled = (pct.min(100) as usize * width) / 100;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r{} [{}{}] {:>3}% {}/{} events",
-            self.label,
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            pct.min(100),
-            self.done,
-            self.total
-        );
-        let _ = err.flush();
-        self.drawn = true;
-    }
-
-    /// Erases the progress line, if one was drawn.
+    /// Erases the bar, if one was drawn.
     pub fn finish(&mut self) {
-        if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            self.drawn = false;
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
     }
 }
@@ -80,5 +65,32 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// Progress of a command made of several passes, each named: a new bar
+/// per pass (`update(pass, done, total)` is called every 2^16 events).
+pub struct Phases {
+    current: Option<(&'static str, Progress)>,
+}
+
+impl Phases {
+    pub fn new() -> Phases {
+        Phases { current: None }
+    }
+
+    pub fn update(&mut self, phase: &'static str, done: u64, total: u64) {
+        let same = matches!(&self.current, Some((p, _)) if *p == phase);
+        if !same {
+            self.current = Some((phase, Progress::new(phase, total)));
+        }
+        if let Some((_, p)) = &mut self.current {
+            if let Some(b) = &p.bar {
+                b.set_position(done);
+            }
+            if done >= total {
+                p.finish();
+            }
+        }
     }
 }

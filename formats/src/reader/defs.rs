@@ -9,8 +9,10 @@
 use crate::codec;
 use crate::error::{FormatError, TableName};
 use crate::model::*;
+use crate::sources::*;
 
 use super::scan::Scanner;
+use super::Extras;
 
 impl Scanner<'_> {
     fn out_of_range(
@@ -38,6 +40,7 @@ impl Scanner<'_> {
         start: usize,
         len: usize,
         tables: &mut Tables,
+        extras: &mut Extras,
         events_through_chunk: u64,
     ) -> Result<(), FormatError> {
         let defs = &self.data[start..start + len];
@@ -127,6 +130,42 @@ impl Scanner<'_> {
                         }
                     }
                     tables.actors.push(actor);
+                    used
+                }
+                codec::DEF_SOURCE | codec::DEF_MARK if self.version < 3 => {
+                    return Err(self.malformed(
+                        entry_offset,
+                        format!(
+                            "table entry tag {tag} in a format version {} trace (it appeared in version 3)",
+                            self.version
+                        ),
+                    ))
+                }
+                codec::DEF_SOURCE => {
+                    let (src, used): (SourceDesc, usize) =
+                        codec::decode_bounded(body, codec::SOURCE_FACTOR).map_err(|e| {
+                            self.malformed(
+                                entry_offset,
+                                format!("bad table entry (tag {tag}): {e}"),
+                            )
+                        })?;
+                    check_str(src.file, "source entry")?;
+                    extras.sources.push(src);
+                    used
+                }
+                codec::DEF_MARK => {
+                    let (mark, used): (Mark, usize) = self.decode_entry(body, entry_offset, tag)?;
+                    check_str(mark.label, "mark entry")?;
+                    if mark.at_event > events_through_chunk {
+                        return Err(self.malformed(
+                            entry_offset,
+                            format!(
+                                "mark at event {}, after the end of its chunk (event {events_through_chunk})",
+                                mark.at_event
+                            ),
+                        ));
+                    }
+                    extras.marks.push(mark);
                     used
                 }
                 _ => {

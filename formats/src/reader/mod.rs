@@ -20,6 +20,7 @@ use std::path::Path;
 
 use crate::error::FormatError;
 use crate::model::*;
+use crate::sources::*;
 
 mod bytes;
 mod defs;
@@ -31,6 +32,14 @@ mod scan;
 use bytes::Bytes;
 pub use events::Events;
 use scan::Scanner;
+
+/// The tables of format version 3 that are not part of `Tables` (which
+/// events refer to): source digests and marks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub sources: Vec<SourceDesc>,
+    pub marks: Vec<Mark>,
+}
 
 /// Why and where a file ended early.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +81,7 @@ pub struct TraceFile {
     bytes: Bytes,
     header: Header,
     tables: Tables,
+    extras: Extras,
     chunks: Vec<ChunkInfo>,
     event_count: u64,
     outcome: Option<Outcome>,
@@ -108,6 +118,7 @@ impl TraceFile {
         let scan = Scanner {
             file: &path,
             data: bytes.as_slice(),
+            version: 0,
         }
         .scan()?;
         Ok(TraceFile {
@@ -115,6 +126,7 @@ impl TraceFile {
             bytes,
             header: scan.header,
             tables: scan.tables,
+            extras: scan.extras,
             chunks: scan.chunks,
             event_count: scan.event_count,
             outcome: scan.outcome,
@@ -134,6 +146,24 @@ impl TraceFile {
     /// Every table entry defined in the complete chunks.
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// What each recorded source file held (format version 3; empty for
+    /// older traces and for files that could not be read when recording).
+    pub fn sources(&self) -> &[SourceDesc] {
+        &self.extras.sources
+    }
+
+    /// The marks of the trace, in order (format version 3).
+    pub fn marks(&self) -> &[Mark] {
+        &self.extras.marks
+    }
+
+    /// The label of the last mark at or before event `index`, if any.
+    pub fn mark_at(&self, index: u64) -> Option<&str> {
+        let marks = &self.extras.marks;
+        let n = marks.partition_point(|m| m.at_event <= index);
+        n.checked_sub(1).map(|i| self.tables.str(marks[i].label))
     }
 
     /// How the run ended; `None` when the file is truncated.

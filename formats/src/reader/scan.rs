@@ -13,12 +13,13 @@ use crate::codec;
 use crate::error::FormatError;
 use crate::model::*;
 
-use super::{ChunkInfo, Truncation};
+use super::{ChunkInfo, Extras, Truncation};
 
 /// Everything the first pass learns.
 pub(super) struct Scan {
     pub(super) header: Header,
     pub(super) tables: Tables,
+    pub(super) extras: Extras,
     pub(super) chunks: Vec<ChunkInfo>,
     pub(super) event_count: u64,
     pub(super) outcome: Option<Outcome>,
@@ -30,6 +31,8 @@ pub(super) struct Scan {
 pub(super) struct Scanner<'a> {
     pub(super) file: &'a str,
     pub(super) data: &'a [u8],
+    /// The format version of the file (set once the header is read).
+    pub(super) version: u32,
 }
 
 pub(super) fn le_u32(b: &[u8]) -> u32 {
@@ -51,10 +54,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    pub(super) fn scan(&self) -> Result<Scan, FormatError> {
+    pub(super) fn scan(&mut self) -> Result<Scan, FormatError> {
         let (header, mut pos) = self.read_header()?;
+        self.version = header.format_version;
         let data = self.data;
         let mut tables = Tables::default();
+        let mut extras = Extras::default();
         let mut chunks = Vec::new();
         let mut event_count = 0u64;
         let mut outcome = None;
@@ -152,6 +157,7 @@ impl<'a> Scanner<'a> {
                         defs_start,
                         defs_len,
                         &mut tables,
+                        &mut extras,
                         event_count + count as u64,
                     )?;
                     chunks.push(ChunkInfo {
@@ -188,6 +194,7 @@ impl<'a> Scanner<'a> {
         Ok(Scan {
             header,
             tables,
+            extras,
             chunks,
             event_count,
             outcome,

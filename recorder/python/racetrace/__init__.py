@@ -1,4 +1,9 @@
-"""racetrace: find, explain and replay concurrency bugs in Python programs."""
+"""racetrace: find, explain and replay concurrency bugs in Python programs.
+
+PYTEST_DONT_REWRITE: racetrace's pytest plugin is loaded from this
+package, often after the package itself (``racetrace replay`` of a test):
+its modules hold no assertions for pytest to rewrite.
+"""
 
 import sys
 

@@ -17,6 +17,7 @@ from racetrace.config import RecordConfig, RunConfig
 # What the extension exports, in the order ``py/mod.rs`` registers it.
 __all__ = [
     "run_cli",
+    "explain_json",
     "RunAborted",
     "start",
     "stop",
@@ -24,6 +25,7 @@ __all__ = [
     "forget_thread",
     "HOOKS_NEW_THREADS",
     "note_exception",
+    "mark",
     "is_recording",
     "abandon_after_fork",
     "recording_path",
@@ -34,6 +36,7 @@ __all__ = [
     "control_finish",
     "control_time",
     "trace_steps",
+    "trace_sources",
     "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
     "shrink_schedule",
@@ -77,6 +80,11 @@ def note_exception(thread: threading.Thread | None, type_name: str, message: str
 
 def abandon_after_fork() -> None:
     """For ``os.register_at_fork(after_in_child=...)``."""
+
+def mark(label: str) -> bool:
+    """Marks the recording in progress before its next event with
+    ``label`` (``test NODE_ID`` for each test of a recorded pytest run);
+    False when nothing is being recorded."""
 
 def is_recording() -> bool:
     """Recording or controlling a run."""
@@ -145,6 +153,10 @@ TraceStep: TypeAlias = tuple[int, str, str, str, int, str, str]
 
 def trace_steps(path: str) -> tuple[list[TraceStep], str, tuple[str, str]]:
     """Every step of a trace, its program and its outcome as (kind, text)."""
+
+def trace_sources(path: str) -> list[tuple[str, int, int]]:
+    """The source files a trace describes: (file, size, CRC-32) as when
+    recorded (empty for traces of format version 1 or 2)."""
 
 # --- dpor.rs: the DPOR explorer (racetrace.explore) -------------------------
 
@@ -221,6 +233,10 @@ def shrink_schedule(
 
 def run_cli(argv: Sequence[str], python_commands: Sequence[tuple[str, str]] | None = None) -> int:
     """Runs ``racetrace ARGV...``; returns its exit code."""
+
+def explain_json(path: str) -> str:
+    """``racetrace explain PATH --json``, as a string; ``ValueError`` with
+    the one-line message for a trace that cannot be read."""
 
 # --- tracehooks.rs: sys.settrace/gettrace while traced (racetrace.tracehooks) --
 

@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 # and returns an exit code (0 nothing found, 1 findings, 2 bad usage or bad
 # input). The module is imported only when its subcommand runs.
 PYTHON_SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "record": ("racetrace.record_cli:main", "Run a Python script and record its threads into a trace"),
+    "record": (
+        "racetrace.record_cli:main",
+        "Run a Python program (script, -m module, -m pytest) and record its threads into a trace",
+    ),
     "replay": (
         "racetrace.replay_cli:main",
         "Re-run a program forcing the interleaving of a trace or schedule",

@@ -1,8 +1,12 @@
-"""``racetrace replay SOURCE [-- script.py ARGS... | -- pytest ARGS...]``
+"""``racetrace replay SOURCE [-- script.py ARGS... | -- -m module ARGS... | -- pytest ARGS...]``
 
 Re-runs a program forcing the interleaving of SOURCE (a trace file, or an
 ``rts1:`` schedule), so that it fails the same way every time. Without a
-program after ``--``, the one recorded in the trace's header is run.
+program after ``--``, the one recorded in the trace's header is run: a
+script, a module, a whole pytest run, or one test recorded by the pytest
+plugin (whose call is replayed, its fixtures running as usual). A trace
+whose source files changed since it was recorded is refused (the replay
+would not run the recorded code): the error names the file.
 
 Exit codes: the program's own (0, its ``sys.exit`` code, or 1 for an
 exception, printed with its traceback, as ``python script.py`` would);
@@ -16,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import traceback
+import zlib
 
-from racetrace import _native
+from racetrace import _native, programs
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT, DEFAULT_MAX_STEPS, replay
+from racetrace.programs import NodeNotRun, Program
 from racetrace.run_result import ControlTimeout, DeadlockError, DivergenceError, ScheduleError, StepLimitError
 
 EXIT_DIVERGENCE = 3
@@ -48,18 +53,85 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def program_of(source: str, given: list[str]) -> list[str]:
+def program_of(source: str, given: list[str]) -> Program:
+    """The program to replay: the one given after ``--``, else the one the
+    trace names. Raises ``ScheduleError`` when there is none."""
     if given:
-        return given
+        p = programs.parse(given)
+        if p is None:
+            raise ScheduleError(
+                f"not a program racetrace can run: {' '.join(given)!r} "
+                "(give script.py ARGS, -m module ARGS or pytest ARGS)"
+            )
+        return p
     if source.strip().startswith("rts"):
         raise ScheduleError("a schedule names no program: give it after --, e.g. -- script.py ARGS")
     _, _, program = _native.replay_source(source)
-    words = shlex.split(program or "")
-    if not words or not (words[0] == "pytest" or words[0].endswith(".py")):
+    p = programs.of_header(program or "")
+    if p is None:
         raise ScheduleError(
             f"the trace does not say which script to run (program: {program!r}): give it after --"
         )
-    return words
+    return p
+
+
+def changed_sources(trace: str) -> list[str]:
+    """The source files of a trace that changed since it was recorded. (A
+    file not found here is passed over: a relative path may name it from
+    another directory, and a replay that needs it stops at once anyway.)"""
+    out = []
+    for file, size, digest in _native.trace_sources(trace):
+        try:
+            with open(file, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if len(data) != size or zlib.crc32(data) != digest:
+            out.append(f"{file} (changed since recording)")
+    return out
+
+
+def _run(program: Program, ns: argparse.Namespace) -> int:
+    """Runs the program under the replayed schedule; returns its exit code
+    or raises what it does."""
+    if program.kind == "pytest-node":
+        from racetrace import node_run
+
+        # pytest reports the test's failure and says so in its exit code.
+        code, _ = node_run.replay_node(
+            ns.source,
+            program.target,
+            program.args,
+            deadlock_timeout=ns.deadlock_timeout,
+            max_steps=ns.max_steps,
+            trace=ns.output,
+            raise_failure=False,
+        )
+        return code
+    if program.kind == "module":
+        target = programs.module_target(program.target, program.args)
+        replay(
+            ns.source,
+            target,
+            deadlock_timeout=ns.deadlock_timeout,
+            max_steps=ns.max_steps,
+            trace=ns.output,
+            raise_worker_exceptions=False,
+        )
+        return 0
+    # Like `python script.py`: an exception in another thread is printed
+    # (by threading.excepthook) but does not change the exit code.
+    replay(
+        ns.source,
+        script=program.target if program.kind == "script" else None,
+        argv=program.args,
+        pytest_args=program.args if program.kind == "pytest" else None,
+        deadlock_timeout=ns.deadlock_timeout,
+        max_steps=ns.max_steps,
+        trace=ns.output,
+        raise_worker_exceptions=False,
+    )
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -71,29 +143,20 @@ def main(argv: list[str]) -> int:
         except ValueError as e:
             raise ScheduleError(str(e)) from None
         program = program_of(ns.source, given)
-        script: str | None = None
-        pytest_args: list[str] | None = None
-        if program[0] == "pytest":
-            pytest_args = program[1:]
-        else:
-            if not os.path.isfile(program[0]):
-                print(f"racetrace replay: error: no such script: {program[0]}", file=sys.stderr)
+        if program.kind == "script" and not os.path.isfile(program.target):
+            print(f"racetrace replay: error: no such script: {program.target}", file=sys.stderr)
+            return 2
+        if not ns.source.strip().startswith("rts"):
+            changed = changed_sources(ns.source)
+            if changed:
+                print(
+                    f"racetrace replay: error: {', '.join(changed)}: the program is not the one recorded, "
+                    "so the recorded order cannot be forced on it (record it again)",
+                    file=sys.stderr,
+                )
                 return 2
-            script = program[0]
         try:
-            # Like `python script.py`: an exception in another thread is
-            # printed (by threading.excepthook) but does not change the exit
-            # code.
-            replay(
-                ns.source,
-                script=script,
-                argv=program[1:],
-                pytest_args=pytest_args,
-                deadlock_timeout=ns.deadlock_timeout,
-                max_steps=ns.max_steps,
-                trace=ns.output,
-                raise_worker_exceptions=False,
-            )
+            return _run(program, ns)
         except SystemExit as e:
             code = e.code
             if code is None:
@@ -114,6 +177,9 @@ def main(argv: list[str]) -> int:
     except (ControlTimeout, StepLimitError) as e:
         print(f"racetrace replay: {e}", file=sys.stderr)
         return EXIT_TIMEOUT
+    except NodeNotRun as e:
+        print(f"racetrace replay: error: {e}", file=sys.stderr)
+        return 2
     except Exception:
         traceback.print_exc()
         return 1

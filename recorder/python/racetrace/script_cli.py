@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import linecache
 import os
-import shlex
 import sys
 
 import racetrace
-from racetrace import _native
+from racetrace import _native, programs
 
 #: Steps written out as comments; longer traces are cut (the schedule in
 #: the file is always complete).
@@ -44,14 +43,37 @@ def render(trace: str) -> tuple[str, str]:
     """(script text, default file name) for a trace."""
     steps, program, (outcome_kind, outcome_text) = _native.trace_steps(trace)
     schedule, _, _ = _native.replay_source(trace)
-    words = shlex.split(program)
-    if not words or not (words[0] == "pytest" or words[0].endswith(".py")):
+    parsed = programs.of_header(program)
+    if parsed is None:
         raise ValueError(
-            f"{trace}: the trace does not name a script or a pytest run (program: {program!r}); "
-            "record with `racetrace record -- script.py` or `racetrace record -- pytest NODE`"
+            f"{trace}: the trace does not name a script, a module or a pytest run (program: {program!r}); "
+            "record with `racetrace record script.py`, `racetrace record -m pytest NODE` or `pytest --racetrace`"
         )
-    pytest_run = words[0] == "pytest"
-    if pytest_run:
+    words = parsed.words()
+    if parsed.kind == "pytest-node":
+        # One test: its call is replayed inside a pytest session, in a
+        # fresh interpreter when this file itself runs under pytest.
+        call = (
+            "if \"_pytest.config\" in sys.modules and __name__ != \"__main__\":\n"
+            "        import subprocess\n"
+            "        proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True)\n"
+            "        sys.stdout.write(proc.stdout)\n"
+            "        sys.stderr.write(proc.stderr)\n"
+            "        assert proc.returncode == 0, f\"the replayed test failed (exit code {proc.returncode})\"\n"
+            "    else:\n"
+            "        from racetrace.node_run import replay_node\n"
+            "\n"
+            "        replay_node(SCHEDULE, PROGRAM[1], PROGRAM[2:])"
+        )
+        stem = parsed.target.split("::")[-1] if "::" in parsed.target else "test"
+    elif parsed.kind == "module":
+        call = (
+            "from racetrace.programs import module_target\n"
+            "\n"
+            "    racetrace.replay(SCHEDULE, module_target(PROGRAM[1], PROGRAM[2:]))"
+        )
+        stem = parsed.target.rsplit(".", 1)[-1]
+    elif parsed.kind == "pytest":
         # Under pytest, the recorded pytest run is replayed in a fresh
         # interpreter: a pytest session inside another one does not run the
         # same code (plugins, imports, configuration differ).

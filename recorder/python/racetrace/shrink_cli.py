@@ -27,6 +27,7 @@ from typing import TypedDict
 
 from racetrace import _native
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
+from racetrace.run_result import RunResult
 
 EXIT_NOT_FAILING = 1
 EXIT_BAD_INPUT = 2
@@ -85,9 +86,20 @@ class CandidateReport(TypedDict):
 def run_candidate(candidate: str, program: list[str], trace: str | None, deadlock_timeout: float) -> CandidateReport:
     """One controlled run of the program under ``candidate``: the report
     the shrinker needs."""
-    from racetrace import control
+    from racetrace import control, programs
 
-    if program[0] == "pytest":
+    parsed = programs.parse(program)
+    if parsed is not None and parsed.kind == "pytest-node":
+        from racetrace import node_run
+
+        runner = node_run.NodeRun(schedule=candidate, trace=trace, deadlock_timeout=deadlock_timeout)
+        node_run.run_node(parsed.target, parsed.args, runner)
+        if runner.result is None:
+            return CandidateReport(verdict="diverged", kind="", location="", steps=0, executed="", preemptive=[])
+        return _report(runner.result)
+    if parsed is not None and parsed.kind == "module":
+        target = programs.module_target(parsed.target, parsed.args)
+    elif program[0] == "pytest":
         target = control.pytest_target(program[1:])
     else:
         target = control.script_target(program[0], program[1:])
@@ -105,6 +117,10 @@ def run_candidate(candidate: str, program: list[str], trace: str | None, deadloc
         exclude=(),
         program=target.__qualname__,
     )
+    return _report(res)
+
+
+def _report(res: RunResult) -> CandidateReport:
     verdict, kind, location = "pass", "", ""
     if res.status == "divergence":
         verdict = "diverged"
@@ -194,20 +210,18 @@ def main(argv: list[str]) -> int:
     cut = argv.index("--") if "--" in argv else len(argv)
     ns = _parser().parse_args(argv[:cut])
     given = argv[cut + 1 :]
-    if given[:1] and os.path.basename(given[0]).startswith("python"):
-        given = given[1:]  # `-- python script.py` means the script
     from racetrace.replay_cli import program_of
 
     try:
         schedule, _steps, _prog = _native.replay_source(ns.trace)
-        program = program_of(ns.trace, given)
+        program = program_of(ns.trace, given).words()
     except Exception as e:  # noqa: BLE001 - a clear message, exit 2
         print(f"racetrace shrink: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if ns.jobs < 1 or ns.max_candidates < 1 or ns.timeout <= 0:
         print("racetrace shrink: error: --jobs, --max-candidates and --timeout must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if program[0] != "pytest" and not os.path.isfile(program[0]):
+    if program[0].endswith(".py") and not os.path.isfile(program[0]):
         print(f"racetrace shrink: error: no such script: {program[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
     runner = Runner(program, ns.timeout, ns.deadlock_timeout)

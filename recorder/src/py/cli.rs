@@ -29,7 +29,17 @@ pub fn run_cli(
     py.detach(move || racetrace_analyzer::cli::run_with_external(args, &external))
 }
 
-/// Adds the CLI entry point to the `racetrace._native` module.
+/// `racetrace explain TRACE --json`, returned as a string instead of
+/// printed (the pytest plugin's summary reads it). Raises `ValueError`
+/// with the CLI's one-line message for a trace that cannot be read.
+#[pyfunction]
+pub fn explain_json(py: Python<'_>, path: String) -> PyResult<String> {
+    py.detach(move || racetrace_analyzer::explain::explain_file_json(&path))
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.replace(['\r', '\n'], " ")))
+}
+
+/// Adds the CLI entry points to the `racetrace._native` module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(run_cli, m)?)
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(explain_json, m)?)
 }

@@ -390,6 +390,20 @@ fn trace_steps(
     Ok((steps, trace.header().program.clone(), outcome))
 }
 
+/// The source files a trace describes (format version 3): (file, size in
+/// bytes, CRC-32 of the contents) as they were when recorded. A replay
+/// compares them with the files as they are now.
+#[pyfunction]
+fn trace_sources(path: &str) -> PyResult<Vec<(String, u64, u32)>> {
+    let trace = TraceFile::open(Path::new(path)).map_err(|e| trace_error(path, e))?;
+    let tables = trace.tables();
+    Ok(trace
+        .sources()
+        .iter()
+        .map(|s| (tables.str(s.file).to_string(), s.size, s.digest))
+        .collect())
+}
+
 /// Forgets the `threading.local` data of the calling thread, as the end
 /// of the thread would: a pooled thread that ran one actor must start the
 /// next one with none. Returns how many objects had some (at least 1 if
@@ -407,6 +421,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(control_finish, m)?)?;
     m.add_function(wrap_pyfunction!(control_time, m)?)?;
     m.add_function(wrap_pyfunction!(trace_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_sources, m)?)?;
     m.add(
         "DEFAULT_DEADLOCK_TIMEOUT",
         control::DEFAULT_DEADLOCK_TIMEOUT,

@@ -323,6 +323,14 @@ fn abandon_after_fork(py: Python<'_>) {
     session::abandon_after_fork(py);
 }
 
+/// Marks the point of the recording in progress before its next event with
+/// `label` (`racetrace record -m pytest` marks each test's start with
+/// `test NODE_ID`). Returns false when nothing is being recorded.
+#[pyfunction]
+fn mark(label: &str) -> bool {
+    session::with(|s| s.mark(label)).is_some()
+}
+
 #[pyfunction]
 fn is_recording() -> bool {
     session::generation() != 0
@@ -341,6 +349,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.py().get_type::<crate::control::RunAborted>(),
     )?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(mark, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(thread_started, m)?)?;
     m.add_function(wrap_pyfunction!(forget_thread, m)?)?;

@@ -137,7 +137,14 @@ pub struct Session {
     /// racetrace's own (`own_dir`).
     pub controlled: bool,
     pub own_dir: String,
+    /// Files (string ids) whose contents were described in the trace, or
+    /// could not be read; `None` when the trace goes nowhere.
+    sourced: Option<HashSet<u32>>,
 }
+
+/// Files larger than this are not described (a generated module, not
+/// something a person reads line by line).
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// What `start` needs besides the Python-side tables.
 pub struct StartOptions {
@@ -224,6 +231,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         main_start_loc: LocId(0),
         controlled: opts.controlled,
         own_dir: opts.own_dir,
+        sourced: (!in_memory).then(HashSet::new),
     });
     fork::install();
     GENERATION.store(generation, Ordering::Release);
@@ -421,7 +429,46 @@ impl Session {
         if id.index() == self.loc_list.len() {
             self.loc_list.push(loc);
         }
+        if self
+            .sourced
+            .as_mut()
+            .is_some_and(|seen| seen.insert(loc.file.0))
+        {
+            self.describe_source(loc.file);
+        }
         id
+    }
+
+    /// Writes what the source file `file` holds now (its digest and each
+    /// line's), so that a report made later can tell which lines changed
+    /// since this run. Done once per file, when its first code location is
+    /// interned (never per event); a file that cannot be read (`<string>`,
+    /// a frozen module, a deleted file) is not described.
+    fn describe_source(&mut self, file: StrId) {
+        let Some(name) = self.string_list.get(file.index()) else {
+            return;
+        };
+        let path = Path::new(name);
+        let small =
+            std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= MAX_SOURCE_BYTES);
+        if !small {
+            return;
+        }
+        let Ok(contents) = std::fs::read(path) else {
+            return;
+        };
+        if let Some(w) = self.writer.as_mut() {
+            w.add_source(&racetrace_formats::SourceDesc::of_contents(file, &contents));
+        }
+    }
+
+    /// Marks the point before the next event with `label` (a test's start
+    /// in a recorded pytest run).
+    pub fn mark(&mut self, label: &str) {
+        let label = self.string(label);
+        if let Some(w) = self.writer.as_mut() {
+            w.add_mark(label);
+        }
     }
 
     pub fn key(&mut self, obj: ObjId, kind: MemberKind, member: StrId) -> KeyId {
