@@ -8,7 +8,7 @@
 //! has a wakeup-tree child is where the next execution branches off; the
 //! steps before it are replayed.
 
-use racetrace_formats::{ActorId, Event, Schedule, Tables};
+use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
 use super::op::{dependent, Op, NONE};
@@ -43,8 +43,8 @@ struct Point {
     preemptions: u32,
     /// Splitting and estimating (see `split`): set when the point is made.
     split: split::PointSplit,
-    /// Sleepers inherited from above the frontier of a split exploration.
-    top_sleepers: Vec<u32>,
+    /// Split: sleepers that never make a reversal look covered here.
+    untrusted: Vec<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -234,8 +234,9 @@ impl Explorer {
                 self.forest.free_list(children);
                 continue;
             }
-            if self.points[k].top_sleepers.contains(&op.actor) {
-                // Its class is a sibling's, above the frontier.
+            if self.split.active() && self.points[k].sleep.iter().any(|s| s.actor == op.actor) {
+                // Split: sequences are not checked against sleep sets (see
+                // `split`); one that would run a sleeper is cut there.
                 self.forest.free_list(children);
                 continue;
             }
@@ -246,7 +247,7 @@ impl Explorer {
             }
             self.points[k].actor = op.actor;
             self.points[k].sleep.push(op);
-            self.points[k].split.has_child = true;
+            self.taken_at(k, op.actor);
             self.follow = children;
             return Some(ActorId(op.actor));
         }
@@ -265,7 +266,12 @@ impl Explorer {
         let sleep = &self.points[k].sleep;
         let awake = |a: &u32| !asleep(*a, sleep);
         let prev_ok = prev_enabled && !asleep(prev, sleep);
-        let pick = if prev_ok && !gives_up(prev) {
+        let waker = (self.split.active() && !sleep.is_empty() && !over_bound(prev_enabled))
+            .then(|| split::waker(enabled, sleep, prev))
+            .flatten();
+        let pick = if waker.is_some() {
+            waker
+        } else if prev_ok && !gives_up(prev) {
             Some(prev)
         } else if over_bound(prev_enabled) {
             prev_ok.then_some(prev)
@@ -290,7 +296,7 @@ impl Explorer {
                     )
                 };
                 self.points[k].sleep.push(op);
-                self.points[k].split.has_child = true;
+                self.taken_at(k, a);
                 Some(ActorId(a))
             }
             None => {
@@ -379,13 +385,14 @@ impl Explorer {
                 .filter(|s| s.actor != op.actor && !dependent(s, &op))
                 .copied(),
         );
-        split::inherit_top_sleepers(&lo[k], next);
+        split::inherit_untrusted(&lo[k], next);
     }
 
     /// Ends the current execution. `blocked` lists the actors still alive
-    /// but unable to run (a deadlock), each with the operation it waits to
-    /// perform; empty when every actor finished. Computes the races of the
-    /// execution and schedules their reversals.
+    /// but unable to run (a deadlock, or waiting when the execution was
+    /// abandoned), each with the operation it waits to perform; empty when
+    /// every actor finished. Computes the races of the execution and
+    /// schedules their reversals.
     pub fn end_execution(&mut self, blocked: &[PendingOp]) {
         let n = self.exec.len();
         match self.phase {
@@ -403,10 +410,10 @@ impl Explorer {
                 self.depth = self.depth.min(self.step + 1);
                 if self.split.abandoned_with_races() {
                     // Blocked by sleep sets, or stopped before a step that
-                    // must not run: the races of the steps taken still
-                    // lead elsewhere (as source-DPOR finds them while an
-                    // execution runs).
-                    self.analyze(self.exec.len(), &[]);
+                    // must not run: the races of the steps taken (and of
+                    // the actors waiting, `blocked`) still lead elsewhere
+                    // (as source-DPOR finds them while an execution runs).
+                    self.analyze(self.exec.len(), blocked);
                 }
             }
             _ => panic!("end_execution outside an execution"),
@@ -476,8 +483,8 @@ impl Explorer {
         }
         self.sleepers.clear();
         let p = &self.points[i];
-        let own = |s: &&Op| !p.top_sleepers.contains(&s.actor);
-        self.sleepers.extend(p.sleep.iter().filter(own));
+        let trusted = |s: &&Op| !p.untrusted.contains(&s.actor);
+        self.sleepers.extend(p.sleep.iter().filter(trusted));
         if self.seq.covered_by_sleeper(&self.sleepers) {
             return;
         }
@@ -571,32 +578,6 @@ impl Explorer {
                     .is_some_and(|r| !r.op.may_block());
         }
         count
-    }
-
-    /// Counters and the progress estimate.
-    pub fn stats(&self) -> Stats {
-        let mut s = self.stats;
-        s.pending = (0..self.depth.min(self.points.len()))
-            .map(|k| self.forest.leaves(self.points[k].wut))
-            .sum();
-        s.estimated_total = s.executions + s.pending;
-        s.estimate = self.estimate();
-        s
-    }
-
-    /// The schedule of the current (or last) execution so far.
-    pub fn schedule(&self) -> Schedule {
-        Schedule::new(
-            self.points[..self.step.min(self.points.len())]
-                .iter()
-                .map(|p| ActorId(p.actor))
-                .collect(),
-        )
-    }
-
-    /// Whether the exploration is complete.
-    pub fn is_done(&self) -> bool {
-        self.phase == Phase::Done
     }
 }
 

@@ -37,6 +37,9 @@ __all__ = [
     "shrink_schedule",
     "settrace",
     "gettrace",
+    "journal_open",
+    "journal_read",
+    "pct_shared_steps",
 ]
 
 # --- record.rs: free-running recording (racetrace.recording) ----------------

@@ -158,6 +158,15 @@ def explore_dpor(
     failures, explored, stopped, stats = out.failures, out.explored, out.stopped, out.stats
     if shard is not None and shard[1] > 1:
         stats["shard"] = shard
+    if (n > 1 or shard is not None) and (stats.get("diverged", 0) or stats.get("infeasible", 0)):
+        # Split explorations go through orders a single one may not; a
+        # program that then runs differently under the same schedule
+        # prefix makes the split unreliable.
+        limits.unseen.append(
+            f"the program ran differently under the same schedule prefix ({stats.get('diverged', 0)} replayed"
+            f" step(s) diverged, {stats.get('infeasible', 0)} infeasible): some classes may have been missed"
+            " or explored twice"
+        )
 
     if preemption_bound is not None and stopped is None:
         stopped = f"preemption_bound={preemption_bound} (classes needing more preemptions are skipped)"

@@ -22,6 +22,7 @@ from typing import Any
 
 from racetrace import _native
 from racetrace.dpor_run import Note, Stop, explore_here, stats_of
+from racetrace.portfolio import Attempts
 from racetrace.results import Failure
 from racetrace.run_result import RunResult
 from racetrace.runs import RunOptions
@@ -139,3 +140,41 @@ def _dpor(conn: Connection, spec: DporSpec) -> dict[str, Any]:
     )
     batches.flush()
     return stats_of(dpor)
+
+
+@dataclass
+class AttemptsSpec:
+    """What an attempts worker runs (pickled: the test by reference)."""
+
+    setup: Callable[[], Any]
+    threads: Sequence[Callable[[Any], object]]
+    invariant: Callable[[Any], bool]
+    common: RunOptions
+    seed: int
+    strategy: str
+    depth: int
+    journal: str
+
+
+def attempts_worker(conn: Connection, spec: AttemptsSpec) -> None:
+    """Entry point of an ``explore_interleavings`` worker process."""
+    _serve(conn, lambda: _attempts(conn, spec))
+
+
+def _attempts(conn: Connection, spec: AttemptsSpec) -> dict[str, Any]:
+    _native.journal_open(spec.journal, spec.common["max_steps"] + 1)
+    runner = Attempts(
+        spec.setup, spec.threads, spec.invariant, spec.common, seed=spec.seed, strategy=spec.strategy, depth=spec.depth
+    )
+    while True:
+        msg = conn.recv()
+        if msg[0] == "stop":
+            return {}
+        for attempt in msg[1]:
+            if conn.poll():
+                nxt = conn.recv()
+                if nxt[0] == "stop":
+                    return {}
+            res, failure, lane = runner.run(attempt)
+            conn.send(("attempt", attempt, lane, res.steps, res.schedule, Note.of(res), failure))
+        conn.send(("chunk",))

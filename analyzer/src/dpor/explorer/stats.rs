@@ -1,4 +1,9 @@
-//! The explorer's settings and counters.
+//! The explorer's settings, counters and what it tells of the current
+//! execution.
+
+use racetrace_formats::{ActorId, Schedule};
+
+use super::{Explorer, Phase};
 
 /// Exploration settings.
 #[derive(Clone, Debug, Default)]
@@ -57,4 +62,32 @@ pub struct Stats {
     /// region above the frontiers (every alternative there is explored
     /// anyway).
     pub top_dropped: u64,
+}
+
+impl Explorer {
+    /// Counters and the progress estimate.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.pending = (0..self.depth.min(self.points.len()))
+            .map(|k| self.forest.leaves(self.points[k].wut))
+            .sum();
+        s.estimated_total = s.executions + s.pending;
+        s.estimate = self.estimate();
+        s
+    }
+
+    /// The schedule of the current (or last) execution so far.
+    pub fn schedule(&self) -> Schedule {
+        Schedule::new(
+            self.points[..self.step.min(self.points.len())]
+                .iter()
+                .map(|p| ActorId(p.actor))
+                .collect(),
+        )
+    }
+
+    /// Whether the exploration is complete.
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
 }
