@@ -130,7 +130,10 @@ def test_the_default_strategy_finds_depth_3_bugs_within_500_attempts(name: str, 
 
 def test_the_same_seed_gives_the_same_attempts() -> None:
     setup, threads, invariant = BUGS["torn-twice"]
-    runs = [racetrace.explore_interleavings(setup, threads, invariant, max_attempts=500, seed=3, **_quick()) for _ in range(2)]
+    runs = [
+        racetrace.explore_interleavings(setup, threads, invariant, max_attempts=500, seed=3, **_quick())
+        for _ in range(2)
+    ]
     assert runs[0].num_explored == runs[1].num_explored
     assert runs[0].stats["schedules_digest"] == runs[1].stats["schedules_digest"]
     assert runs[0].failures[0].schedule == runs[1].failures[0].schedule
