@@ -328,3 +328,15 @@ def test_progress_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert "explore_dpor [" in err and "executions" in err and "/s" in err
     # The last line says the total.
     assert f"{r.num_explored:,}/{r.num_explored:,} executions" in err.splitlines()[-1]
+
+
+def test_a_worker_that_dies_running_an_attempt_is_its_failure() -> None:
+    r = racetrace.explore_interleavings(
+        Shared, [exits_on_interleaving, set_y], always, workers=2, seed=3, max_attempts=300, progress=False
+    )
+    assert [f.kind for f in r.failures] == [CRASH], r.explanation
+    f = r.failures[0]
+    assert f.schedule.startswith("rts1:") and f.schedule != "rts1:"
+    assert r.stats["found_by"] in ("random", "pct1", "pct2", "pct3", "pb")
+    # Every attempt before it ran and passed.
+    assert f.execution == r.num_explored

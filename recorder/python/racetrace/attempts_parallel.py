@@ -117,7 +117,8 @@ def run_parallel(
                     if queue and out.stopped is None:
                         at = w.crashed_at()
                         schedule = at[1] if at else ""
-                        out.done[queue[0]] = ("crash", 0, schedule, None, crash_failure(msg, schedule or None))
+                        lane = lane_of(strategy, depth, queue[0])
+                        out.done[queue[0]] = (lane, 0, schedule, None, crash_failure(msg, schedule or None))
                         queue.clear()
                     if finished() or not pool.live():
                         stop("stopped at the first failure")
