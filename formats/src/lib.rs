@@ -38,6 +38,7 @@
 pub mod builder;
 pub mod codec;
 pub mod error;
+pub mod journal;
 pub mod model;
 pub mod reader;
 pub mod replay;

@@ -8,63 +8,22 @@
 //! has a wakeup-tree child is where the next execution branches off; the
 //! steps before it are replayed.
 
-use racetrace_formats::{ActorId, Event, Schedule, Tables};
+use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
 use super::op::{dependent, Op, NONE};
 use super::wakeup::{Forest, Seq};
+
+mod split;
+mod stats;
+
+pub use stats::{DporConfig, Stats};
 
 /// An actor's next visible operation, as the scheduler sees it before
 /// letting it run: `actor`, `kind`, `target`, `aux` (and `loc`) mean what
 /// they mean in an [`Event`]. The target of a `Spawn` may be unknown yet
 /// (any value); the engine takes the real one from [`Explorer::executed`].
 pub type PendingOp = Event;
-
-/// Exploration settings.
-#[derive(Clone, Debug, Default)]
-pub struct DporConfig {
-    /// Most preemptions (switches away from an actor that could have gone
-    /// on) per execution; `None` explores without a bound. With a bound the
-    /// exploration is no longer exhaustive over Mazurkiewicz classes: a class
-    /// whose every schedule needs more preemptions is skipped, and so can a
-    /// class that has a schedule within the bound when the race reversal
-    /// that would reach it needs more (DPOR reverses races at fixed points).
-    pub preemption_bound: Option<u32>,
-}
-
-/// Progress and health of an exploration.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Executions run to their end (every actor finished or blocked).
-    pub executions: u64,
-    /// Of those, the ones that ended with actors blocked (deadlocks).
-    pub deadlocks: u64,
-    /// Executions abandoned because every enabled actor was in the sleep set
-    /// (a class already explored). Optimal DPOR keeps this at 0.
-    pub sleep_blocked: u64,
-    /// Executions abandoned because the next step would exceed the
-    /// preemption bound.
-    pub bound_pruned: u64,
-    /// Times a wakeup sequence named an actor that was not enabled: the
-    /// program did not behave the same under the same schedule prefix
-    /// (nondeterminism outside the scheduler's control). 0 when all is well.
-    pub infeasible: u64,
-    /// Replayed steps whose event differed from the one recorded for the
-    /// same schedule prefix before (same cause; results may be incomplete).
-    pub diverged: u64,
-    /// Reversible races found in the executions.
-    pub races: u64,
-    /// Race reversals added to wakeup trees (new executions scheduled).
-    pub scheduled: u64,
-    /// Executions already scheduled and not run yet: a lower bound on what
-    /// is left (races in future executions schedule more).
-    pub pending: u64,
-    /// `executions + pending`: the estimated total, growing as the
-    /// exploration discovers more.
-    pub estimated_total: u64,
-    /// Longest execution, in scheduling points.
-    pub max_steps: u64,
-}
 
 /// One scheduling point of the current execution.
 #[derive(Default)]
@@ -82,6 +41,10 @@ struct Point {
     prev_enabled: bool,
     /// Preemptions in the steps before this one.
     preemptions: u32,
+    /// Splitting and estimating (see `split`): set when the point is made.
+    split: split::PointSplit,
+    /// Split: sleepers that never make a reversal look covered here.
+    untrusted: Vec<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -120,6 +83,8 @@ pub struct Explorer {
     pre: Vec<u32>,
     notdep: Vec<u32>,
     sleepers: Vec<Op>,
+    /// Splitting the exploration into subtrees (see `split`).
+    split: split::Split,
 }
 
 impl Explorer {
@@ -141,6 +106,7 @@ impl Explorer {
             pre: Vec::new(),
             notdep: Vec::new(),
             sleepers: Vec::new(),
+            split: split::Split::default(),
         }
     }
 
@@ -176,9 +142,10 @@ impl Explorer {
     fn next_branch(&mut self) -> bool {
         let n = self.depth;
         for k in (0..n).rev() {
-            if self.points[k].wut != NONE {
+            if self.points[k].wut != NONE || self.points[k].split.claimed {
                 self.branch = k;
                 self.depth = k + 1;
+                self.next_child(k);
                 return true;
             }
         }
@@ -197,6 +164,15 @@ impl Explorer {
     /// Panics if called outside an execution or with no enabled actor (then
     /// the execution is over: call `end_execution`).
     pub fn choose(&mut self, enabled: &[PendingOp]) -> Option<ActorId> {
+        let a = self.choose_actor(enabled)?;
+        if self.split.is_avoided(&self.points[..self.step], a.0) {
+            self.drop_follow();
+            return self.abandon_as(split::Reason::Avoided);
+        }
+        Some(a)
+    }
+
+    fn choose_actor(&mut self, enabled: &[PendingOp]) -> Option<ActorId> {
         assert_eq!(self.phase, Phase::Running, "choose outside an execution");
         assert!(!enabled.is_empty(), "choose with no enabled actor");
         let k = self.step;
@@ -236,10 +212,14 @@ impl Explorer {
             p.wut = self.follow;
             p.preemptions = preemptions;
             self.depth = k + 1;
+            self.fresh_point(k);
         }
         self.follow = NONE;
         let preemptions = self.points[k].preemptions;
         self.points[k].prev_enabled = prev_enabled;
+        if self.split.active() && !self.split_point(k, enabled, prev, prev_enabled) {
+            return self.abandon_as(split::Reason::Frontier);
+        }
         let over_bound = |cost: bool| {
             cost && self
                 .config
@@ -254,6 +234,12 @@ impl Explorer {
                 self.forest.free_list(children);
                 continue;
             }
+            if self.split.active() && self.points[k].sleep.iter().any(|s| s.actor == op.actor) {
+                // Split: sequences are not checked against sleep sets (see
+                // `split`); one that would run a sleeper is cut there.
+                self.forest.free_list(children);
+                continue;
+            }
             if over_bound(prev_enabled && op.actor != prev) {
                 self.forest.free_list(children);
                 self.stats.bound_pruned += 1;
@@ -261,6 +247,7 @@ impl Explorer {
             }
             self.points[k].actor = op.actor;
             self.points[k].sleep.push(op);
+            self.taken_at(k, op.actor);
             self.follow = children;
             return Some(ActorId(op.actor));
         }
@@ -279,7 +266,12 @@ impl Explorer {
         let sleep = &self.points[k].sleep;
         let awake = |a: &u32| !asleep(*a, sleep);
         let prev_ok = prev_enabled && !asleep(prev, sleep);
-        let pick = if prev_ok && !gives_up(prev) {
+        let waker = (self.split.active() && !sleep.is_empty() && !over_bound(prev_enabled))
+            .then(|| split::waker(enabled, sleep, prev))
+            .flatten();
+        let pick = if waker.is_some() {
+            waker
+        } else if prev_ok && !gives_up(prev) {
             Some(prev)
         } else if over_bound(prev_enabled) {
             prev_ok.then_some(prev)
@@ -304,21 +296,32 @@ impl Explorer {
                     )
                 };
                 self.points[k].sleep.push(op);
+                self.taken_at(k, a);
                 Some(ActorId(a))
             }
             None => {
                 if over_bound(prev_enabled) {
                     self.stats.bound_pruned += 1;
+                    self.abandon()
                 } else {
                     self.stats.sleep_blocked += 1;
+                    self.abandon_as(split::Reason::SleepBlocked)
                 }
-                self.abandon()
             }
         }
     }
 
     fn abandon(&mut self) -> Option<ActorId> {
         self.phase = Phase::Abandoned;
+        self.split.abandoned = None;
+        None
+    }
+
+    /// Abandons the execution for `reason`, which says what `end_execution`
+    /// does with it.
+    fn abandon_as(&mut self, reason: split::Reason) -> Option<ActorId> {
+        self.phase = Phase::Abandoned;
+        self.split.abandoned = Some(reason);
         None
     }
 
@@ -382,12 +385,14 @@ impl Explorer {
                 .filter(|s| s.actor != op.actor && !dependent(s, &op))
                 .copied(),
         );
+        split::inherit_untrusted(&lo[k], next);
     }
 
     /// Ends the current execution. `blocked` lists the actors still alive
-    /// but unable to run (a deadlock), each with the operation it waits to
-    /// perform; empty when every actor finished. Computes the races of the
-    /// execution and schedules their reversals.
+    /// but unable to run (a deadlock, or waiting when the execution was
+    /// abandoned), each with the operation it waits to perform; empty when
+    /// every actor finished. Computes the races of the execution and
+    /// schedules their reversals.
     pub fn end_execution(&mut self, blocked: &[PendingOp]) {
         let n = self.exec.len();
         match self.phase {
@@ -398,41 +403,54 @@ impl Explorer {
                 }
                 self.stats.max_steps = self.stats.max_steps.max(n as u64);
                 self.depth = self.depth.min(n);
-                // Every race of the execution, not only those among the new
-                // steps: a reversal runs `notdep(e)`, which reaches past the
-                // branch point, so an old race yields a new sequence.
-                for j in 0..n {
-                    let r = self.exec.recs[j];
-                    self.exec_pre(r.pre);
-                    self.exec
-                        .races_of(j, &r.op, &self.pre, &mut self.acc, &mut self.races);
-                    let races = std::mem::take(&mut self.races);
-                    for &i in &races {
-                        self.reverse(i as usize, r.op, Some(j));
-                    }
-                    self.races = races;
-                }
-                for b in blocked {
-                    let op = Op::of(b, &EMPTY_TABLES);
-                    let mut pre = std::mem::take(&mut self.pre);
-                    self.exec.pre_clock_into(op.actor, &mut pre);
-                    self.exec
-                        .races_of(n, &op, &pre, &mut self.acc, &mut self.races);
-                    self.pre = pre;
-                    let races = std::mem::take(&mut self.races);
-                    for &i in &races {
-                        self.reverse(i as usize, op, None);
-                    }
-                    self.races = races;
-                }
+                self.analyze(n, blocked);
             }
             Phase::Abandoned => {
                 // The points past the abandoned step keep nothing to explore.
                 self.depth = self.depth.min(self.step + 1);
+                if self.split.abandoned_with_races() {
+                    // Blocked by sleep sets, or stopped before a step that
+                    // must not run: the races of the steps taken (and of
+                    // the actors waiting, `blocked`) still lead elsewhere
+                    // (as source-DPOR finds them while an execution runs).
+                    self.analyze(self.exec.len(), blocked);
+                }
             }
             _ => panic!("end_execution outside an execution"),
         }
         self.phase = Phase::Ended;
+    }
+
+    /// Computes the races of the first `n` steps of the execution (and of
+    /// the `blocked` operations after them) and schedules their reversals.
+    fn analyze(&mut self, n: usize, blocked: &[PendingOp]) {
+        // Every race of the execution, not only those among the new
+        // steps: a reversal runs `notdep(e)`, which reaches past the
+        // branch point, so an old race yields a new sequence.
+        for j in 0..n {
+            let r = self.exec.recs[j];
+            self.exec_pre(r.pre);
+            self.exec
+                .races_of(j, &r.op, &self.pre, &mut self.acc, &mut self.races);
+            let races = std::mem::take(&mut self.races);
+            for &i in &races {
+                self.reverse(i as usize, r.op, Some(j));
+            }
+            self.races = races;
+        }
+        for b in blocked {
+            let op = Op::of(b, &EMPTY_TABLES);
+            let mut pre = std::mem::take(&mut self.pre);
+            self.exec.pre_clock_into(op.actor, &mut pre);
+            self.exec
+                .races_of(n, &op, &pre, &mut self.acc, &mut self.races);
+            self.pre = pre;
+            let races = std::mem::take(&mut self.races);
+            for &i in &races {
+                self.reverse(i as usize, op, None);
+            }
+            self.races = races;
+        }
     }
 
     fn exec_pre(&mut self, pre: u32) {
@@ -459,8 +477,14 @@ impl Explorer {
 
     /// Inserts `self.seq` at point `i` unless already covered.
     fn schedule_seq(&mut self, i: usize) {
+        if self.points[i].split.top {
+            self.stats.top_dropped += 1;
+            return;
+        }
         self.sleepers.clear();
-        self.sleepers.extend_from_slice(&self.points[i].sleep);
+        let p = &self.points[i];
+        let trusted = |s: &&Op| !p.untrusted.contains(&s.actor);
+        self.sleepers.extend(p.sleep.iter().filter(trusted));
         if self.seq.covered_by_sleeper(&self.sleepers) {
             return;
         }
@@ -554,31 +578,6 @@ impl Explorer {
                     .is_some_and(|r| !r.op.may_block());
         }
         count
-    }
-
-    /// Counters and the progress estimate.
-    pub fn stats(&self) -> Stats {
-        let mut s = self.stats;
-        s.pending = (0..self.depth.min(self.points.len()))
-            .map(|k| self.forest.leaves(self.points[k].wut))
-            .sum();
-        s.estimated_total = s.executions + s.pending;
-        s
-    }
-
-    /// The schedule of the current (or last) execution so far.
-    pub fn schedule(&self) -> Schedule {
-        Schedule::new(
-            self.points[..self.step.min(self.points.len())]
-                .iter()
-                .map(|p| ActorId(p.actor))
-                .collect(),
-        )
-    }
-
-    /// Whether the exploration is complete.
-    pub fn is_done(&self) -> bool {
-        self.phase == Phase::Done
     }
 }
 

@@ -175,6 +175,31 @@ impl Forest {
         }
     }
 
+    /// Appends `op` as a last branch of the list at `*head`, whatever the
+    /// branches before it (a fully expanded point explores every actor).
+    pub fn push_branch(&mut self, head: &mut u32, op: Op) {
+        let n = self.alloc(op);
+        let mut i = *head;
+        if i == NONE {
+            *head = n;
+            return;
+        }
+        while self.nodes[i as usize].next_sibling != NONE {
+            i = self.nodes[i as usize].next_sibling;
+        }
+        self.nodes[i as usize].next_sibling = n;
+    }
+
+    /// Number of first-level branches in the list starting at `head`.
+    pub fn branches(&self, head: u32) -> u64 {
+        let (mut count, mut i) = (0, head);
+        while i != NONE {
+            count += 1;
+            i = self.nodes[i as usize].next_sibling;
+        }
+        count
+    }
+
     /// Number of leaves below `head` (sequences waiting to be explored).
     pub fn leaves(&self, head: u32) -> u64 {
         let mut count = 0;

@@ -42,6 +42,9 @@ __all__ = [
     "shrink_schedule",
     "settrace",
     "gettrace",
+    "journal_open",
+    "journal_read",
+    "pct_shared_steps",
 ]
 
 # --- record.rs: free-running recording (racetrace.recording) ----------------
@@ -173,17 +176,27 @@ class DporStats(TypedDict):
     pending: int
     estimated_total: int
     max_steps: int
+    estimate: int
+    frontiers: int
+    top_dropped: int
 
 @final
 class DporExplorer:
     """One exploration: ``begin()`` before each controlled run (False: the
     whole space is explored), ``end()`` after it."""
 
-    def __new__(cls, preemption_bound: int | None = None, explore_timeouts: bool = True) -> DporExplorer: ...
+    def __new__(
+        cls, preemption_bound: int | None = None, explore_timeouts: bool = True, split: int | None = None
+    ) -> DporExplorer: ...
     def begin(self) -> bool: ...
     def end(self) -> None: ...
     def shared_objects(self, objs: list[object]) -> None: ...
     def stats(self) -> DporStats: ...
+    def frontier(self) -> str | None: ...
+    def claim(self, mine: bool) -> None: ...
+    def reached_frontier(self) -> bool: ...
+    def schedule(self) -> str: ...
+    def avoid(self, schedule: str) -> None: ...
 
 # --- shrink.rs: schedule shrinking (racetrace.shrinking, shrink_cli) ---------
 
@@ -245,3 +258,14 @@ def settrace(func: Callable[[FrameType, str, Any], Any] | None) -> None:
 
 def gettrace() -> Callable[[FrameType, str, Any], Any] | None:
     """``sys.gettrace``: what the program installed, in a traced thread."""
+
+# --- workers.rs: worker processes of a parallel exploration (racetrace.parallel) --
+
+def journal_open(path: str, capacity: int) -> None:
+    """Every controlled run of this process writes its steps to the journal."""
+
+def journal_read(path: str) -> tuple[int, str, bool] | None:
+    """(execution number, schedule text, truncated) of a journal, or None."""
+
+def pct_shared_steps() -> int:
+    """Shared-state steps of the last PCT run of this process."""

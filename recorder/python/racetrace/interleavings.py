@@ -2,43 +2,34 @@
 
 When the space of interleavings is too large to enumerate (``explore_dpor``),
 sample it: each attempt is one controlled execution whose choices come from
-a seeded strategy, either PCT (random actor priorities with ``depth - 1``
-priority change points, which finds any bug needing ``depth`` ordering
-constraints with a probability that does not shrink with the number of
-interleavings) or uniform random choices at every scheduling point.
+a seeded strategy. The default, ``portfolio``, mixes strategies that find
+different bugs (uniform random, PCT at depths 1 to 3, iterative preemption
+bounding: see ``racetrace.portfolio``); ``strategy=`` selects one.
 
-Attempt ``i`` of an exploration with seed ``s`` uses a seed derived from
-``(s, i)`` only, so the same seed replays the same attempts in the same
-order. The result has the shape of ``explore_dpor``'s.
+Attempt ``i`` of an exploration with seed ``s`` depends on ``(s, i)`` only,
+so the same seed replays the same attempts in the same order, in one
+process, in worker processes (``workers=N``) or in shards (``shard=(i,
+n)``). The result has the shape of ``explore_dpor``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from racetrace import sharding
+from racetrace.attempts_parallel import AttemptsOutcome, count, run_parallel
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
+from racetrace.dpor_run import Note
 from racetrace.explain_failure import explain
-from racetrace.results import ExploreResult, Failure
-from racetrace.runs import Limits, S, check_callable, check_test, reproduce, run_options, run_threads
+from racetrace.parallel import portable_or_warn, resolve_workers
+from racetrace.portfolio import STRATEGIES, Attempts, describe, digest
+from racetrace.progress import ProgressLine, wanted
+from racetrace.results import CRASH, ExploreResult
+from racetrace.runs import Limits, RunOptions, S, check_callable, check_test, reproduce, run_options
 from racetrace.shrinking import shrink_failure
-
-STRATEGIES = ("pct", "random")
-#: PCT's step estimate before any run has been seen.
-_FIRST_K = 100
-_MASK = (1 << 64) - 1
-
-
-def _attempt_seed(seed: int, attempt: int) -> int:
-    """splitmix64 of (seed, attempt): independent-looking seeds per attempt
-    that depend on nothing else."""
-    z = (seed + (attempt + 1) * 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
 
 
 def _check(strategy: str, depth: int, max_attempts: int) -> None:
@@ -57,7 +48,7 @@ def explore_interleavings(
     *,
     max_attempts: int = 200,
     seed: int | None = None,
-    strategy: str = "pct",
+    strategy: str = "portfolio",
     depth: int = 3,
     deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT,
     timeout_per_run: float | None = 10.0,
@@ -70,18 +61,33 @@ def explore_interleavings(
     reproduce_on_failure: int = 10,
     max_steps: int = 100_000,
     explore_timeouts: bool = True,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    progress: bool | None = None,
 ) -> ExploreResult:
     """Runs ``threads`` (each called with ``setup()``'s fresh state) under up
     to ``max_attempts`` sampled interleavings, checking ``invariant(state)``
     after each, and stops at the first failure.
 
-    ``strategy``: ``"pct"`` (with ``depth``: the number of ordering
-    constraints the bugs it aims at need) or ``"random"``. ``seed`` makes the
-    exploration reproducible (a random one is drawn, and reported in
-    ``stats["seed"]`` and the explanation, when None). A failing schedule is
-    shrunk to the fewest preemptions before it is explained (``shrink``).
-    ``on_progress(attempts, max_attempts)`` is called after each attempt; if
-    it raises, exploration stops with a partial result.
+    ``strategy``: ``"portfolio"`` (the default: uniform random, PCT at
+    depths 1 to ``depth`` and iterative preemption bounding 0 to 3, in
+    turn), ``"pct"`` (with ``depth``: the number of ordering constraints
+    the bugs it aims at need), ``"random"`` or ``"pb"`` (preemption
+    bounding alone). The explanation and ``stats["found_by"]`` say which
+    strategy found the failure. ``seed`` makes the exploration
+    reproducible (a random one is drawn, and reported in ``stats["seed"]``
+    and the explanation, when None). A failing schedule is shrunk to the
+    fewest preemptions before it is explained (``shrink``).
+    ``on_progress(attempts, max_attempts)`` is called after each attempt;
+    if it raises, exploration stops with a partial result.
+
+    ``workers=N`` runs attempts in N worker processes (0: one per core;
+    ``setup``, ``threads`` and ``invariant`` must be importable, else the
+    attempts run here, with a warning): the result is the same as in one
+    process (the lowest failing attempt is the one reported).
+    ``shard=(i, n)`` (or ``RACETRACE_SHARD=i/n``) runs only the attempts
+    whose number is ``i`` modulo ``n``. ``progress`` shows a progress line
+    on stderr (None: when stderr is a terminal).
 
     ``explore_timeouts``: now and then (one choice in 8 where one could) a
     blocked timed wait times out although another actor could go on, as
@@ -89,57 +95,47 @@ def explore_interleavings(
     ``max_steps`` ends an execution that runs longer (a poll loop),
     reported in ``limits``.
     """
-    fns: Sequence[Callable[[S], object]] = check_test("explore_interleavings", setup, threads, invariant)
+    api = "explore_interleavings"
+    fns: Sequence[Callable[[S], object]] = check_test(api, setup, threads, invariant)
     _check(strategy, depth, max_attempts)
     if on_progress is not None:
-        check_callable("explore_interleavings", "on_progress", on_progress)
+        check_callable(api, "on_progress", on_progress)
+    shard = sharding.resolve(api, shard)
+    n = resolve_workers(api, workers)
+    if n > 1 and not portable_or_warn(api, n, {"setup": setup, "threads": fns, "invariant": invariant}):
+        n = 1
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
     common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude, explore_timeouts)
     limits = Limits(max_steps, explore_timeouts)
     started = time.monotonic()
-    failures: list[Failure] = []
-    attempts = 0
-    longest = 0
-    digest = hashlib.sha256()
-    stopped: str | None = None
-    while attempts < max_attempts:
-        if total_timeout is not None and time.monotonic() - started > total_timeout:
-            stopped = f"total_timeout ({total_timeout} s) reached"
-            break
-        s = _attempt_seed(seed, attempts)
-        pct = (s, depth, longest or _FIRST_K) if strategy == "pct" else None
-        try:
-            res, failure = run_threads(
-                setup,
-                fns,
-                invariant,
-                api="explore_interleavings",
-                schedule=None,
-                trace=None,
-                seed=s if pct is None else None,
-                pct=pct,
-                **common,
-            )
-        except KeyboardInterrupt:
-            stopped = "interrupted (KeyboardInterrupt)"
-            break
-        attempts += 1
-        limits.add(res, attempts)
-        longest = max(longest, res.steps)
-        digest.update(res.schedule.encode() + b"\n")
-        if failure is not None:
-            failure.execution = attempts
-            failures.append(failure)
-            stopped = "stopped at the first failure"
-            break
+    owned = [a for a in range(max_attempts) if shard is None or a % shard[1] == shard[0]]
+    line = ProgressLine(api, exact_total=True) if wanted(progress) else None
+
+    def report(done: int) -> None:
+        if line is not None:
+            line(done, len(owned))
         if on_progress is not None:
-            try:
-                on_progress(attempts, max_attempts)
-            except Exception as e:  # noqa: BLE001 - the caller asked to stop
-                stopped = f"on_progress raised {type(e).__name__}: {e}"
-                break
-    if stopped is None:
+            on_progress(done, len(owned))
+
+    watch = report if line is not None or on_progress is not None else None
+    out = AttemptsOutcome()
+    try:
+        if n > 1:
+            out = run_parallel(
+                setup, fns, invariant, common, owned=owned, workers=n, seed=seed, strategy=strategy,
+                depth=depth, total_timeout=total_timeout, progress=watch,
+            )
+        else:
+            out = _run_here(setup, fns, invariant, common, owned, seed, strategy, depth, total_timeout, watch)
+    finally:
+        if line is not None:
+            line.close()
+    attempts, failures, longest, schedules = count(out, limits)
+    stopped = out.stopped
+    if failures:
+        stopped = "stopped at the first failure"
+    elif stopped is None:
         stopped = f"max_attempts ({max_attempts}) reached: sampling never shows every interleaving"
     stats: dict[str, Any] = {
         "seed": seed,
@@ -147,14 +143,23 @@ def explore_interleavings(
         "depth": depth,
         "attempts": attempts,
         "longest_run": longest,
-        "schedules_digest": digest.hexdigest(),
+        "schedules_digest": digest(schedules),
     }
+    if n > 1:
+        stats["workers"] = n
+    if shard is not None and shard[1] > 1:
+        stats["shard"] = shard
+    found_by = None
     for f in failures:
+        found_by = out.done[[a for a, d in out.done.items() if d[4] is f][0]][0]
+        stats["found_by"] = found_by
+        if f.kind == CRASH:
+            continue  # replaying it would end this process
         if shrink:
             stats["shrink"] = shrink_failure(
-                f, setup, fns, invariant, common, api="explore_interleavings", max_candidates=max_shrink_candidates
+                f, setup, fns, invariant, common, api=api, max_candidates=max_shrink_candidates
             )
-        reproduce(f, setup, fns, invariant, reproduce_on_failure, common, api="explore_interleavings")
+        reproduce(f, setup, fns, invariant, reproduce_on_failure, common, api=api)
     result = ExploreResult(
         property_holds=not failures,
         num_explored=attempts,
@@ -166,9 +171,46 @@ def explore_interleavings(
         limits=limits.lines(),
     )
     result.explanation = explain(result)
-    if failures:
+    if failures and found_by is not None:
         result.explanation += (
-            f"\nFound by explore_interleavings(strategy={strategy!r}, depth={depth}, seed={seed})"
-            f" at attempt {failures[0].execution}; the same seed finds it again.\n"
+            f"\nFound by explore_interleavings(strategy={strategy!r}, depth={depth}, seed={seed}) at attempt"
+            f" {failures[0].execution}, a {describe(found_by)} attempt; the same seed finds it again.\n"
         )
     return result
+
+
+def _run_here(
+    setup: Callable[[], S],
+    fns: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
+    common: RunOptions,
+    owned: list[int],
+    seed: int,
+    strategy: str,
+    depth: int,
+    total_timeout: float | None,
+    progress: Callable[[int], None] | None,
+) -> AttemptsOutcome:
+    """The attempts ``owned``, in this process, up to the first failure."""
+    out = AttemptsOutcome()
+    runner = Attempts(setup, fns, invariant, common, seed=seed, strategy=strategy, depth=depth)
+    started = time.monotonic()
+    for attempt in owned:
+        if total_timeout is not None and time.monotonic() - started > total_timeout:
+            out.stopped = f"total_timeout ({total_timeout} s) reached"
+            break
+        try:
+            res, failure, lane = runner.run(attempt)
+        except KeyboardInterrupt:
+            out.stopped = "interrupted (KeyboardInterrupt)"
+            break
+        out.done[attempt] = (lane, res.steps, res.schedule, Note.of(res), failure)
+        if failure is not None:
+            break
+        if progress is not None:
+            try:
+                progress(len(out.done))
+            except Exception as e:  # noqa: BLE001 - the caller asked to stop
+                out.stopped = f"on_progress raised {type(e).__name__}: {e}"
+                break
+    return out

@@ -10,13 +10,17 @@ from typing import Any
 INVARIANT = "invariant violation"
 EXCEPTION = "exception in an actor"
 DEADLOCK = "deadlock"
+#: The worker process running the execution died (parallel exploration).
+CRASH = "worker crash"
 
 
 @dataclass
 class Failure:
     """One failing execution."""
 
-    #: ``invariant violation``, ``exception in an actor`` or ``deadlock``.
+    #: ``invariant violation``, ``exception in an actor``, ``deadlock``,
+    #: ``timeout``, or ``worker crash`` (the worker process running it
+    #: died: a segfault, ``os._exit``).
     kind: str
     #: What went wrong, in words (exception with traceback, deadlock report).
     message: str

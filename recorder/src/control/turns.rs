@@ -341,6 +341,10 @@ impl Run {
         let a = match self.strategy.next(&decision) {
             Choice::Actor(a) if cands.iter().any(|c| c.actor == a) => a.0,
             Choice::Abandon => {
+                // DPOR races the blocked actors' operations with the steps
+                // taken, in an abandoned execution too.
+                let blocked = self.blocked_ops();
+                self.strategy.end_execution(&blocked);
                 self.stop(Status::Abandoned);
                 return;
             }

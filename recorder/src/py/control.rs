@@ -175,6 +175,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         (Some(seed), None) => Box::new(crate::strategy::Random::new(seed, steps, explore_timeouts)),
         (None, None) => Box::new(crate::strategy::Replay::new(steps)),
     };
+    let strategy = crate::strategy::journal::wrap(strategy);
     naming::init(py)?;
     crate::identity::init(py)?;
     let (table, roles, keep_alive) = call_tables(&calls, &code_roles);

@@ -2,16 +2,22 @@
 //! explorer kept across the controlled runs of an exploration, plus the
 //! offline backtrack computation on a trace file.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_analyzer::dpor::DporConfig;
+use racetrace_formats::Schedule;
 
 use crate::strategy::dpor::Dpor;
 
 /// One exploration. `begin()` before each controlled run (False: the whole
 /// space is explored), `end()` after it; the run's strategy is `self`.
 /// `explore_timeouts`: a blocked timed wait may time out at any step (a
-/// choice of its own), else only when no actor can go on.
+/// choice of its own), else only when no actor can go on. `split`: the
+/// exploration is split into subtrees below that many fully expanded
+/// branching points (see the analyzer's `dpor::Explorer::split`); each
+/// execution that reaches a frontier stops there (status `abandoned`,
+/// `frontier()` its prefix) until `claim()` says whether to explore below.
 #[pyclass(module = "racetrace._native")]
 pub struct DporExplorer {
     pub dpor: Dpor,
@@ -20,11 +26,46 @@ pub struct DporExplorer {
 #[pymethods]
 impl DporExplorer {
     #[new]
-    #[pyo3(signature = (preemption_bound=None, explore_timeouts=true))]
-    fn new(preemption_bound: Option<u32>, explore_timeouts: bool) -> Self {
-        DporExplorer {
-            dpor: Dpor::new(DporConfig { preemption_bound }, explore_timeouts),
+    #[pyo3(signature = (preemption_bound=None, explore_timeouts=true, split=None))]
+    fn new(preemption_bound: Option<u32>, explore_timeouts: bool, split: Option<u32>) -> Self {
+        let dpor = Dpor::new(DporConfig { preemption_bound }, explore_timeouts);
+        if let Some(depth) = split {
+            dpor.lock().explorer.split(depth);
         }
+        DporExplorer { dpor }
+    }
+
+    /// After an execution stopped at a frontier: the schedule (text) that
+    /// reaches it; else None.
+    fn frontier(&self) -> Option<String> {
+        self.dpor.lock().explorer.frontier().map(|s| s.to_text())
+    }
+
+    /// Whether to explore below the frontier the last execution stopped at.
+    fn claim(&self, mine: bool) {
+        let mut st = self.dpor.lock();
+        if st.explorer.frontier().is_some() {
+            st.explorer.claim(mine);
+        }
+    }
+
+    /// Whether the last execution went through a frontier (False: it ended
+    /// above every frontier, and is claimed by its whole schedule).
+    fn reached_frontier(&self) -> bool {
+        self.dpor.lock().explorer.reached_frontier()
+    }
+
+    /// The schedule (text) of the last execution, as the explorer chose it.
+    fn schedule(&self) -> String {
+        self.dpor.lock().explorer.schedule().to_text()
+    }
+
+    /// Never runs the last step of `schedule` after the steps before it (it
+    /// crashed the process that ran it).
+    fn avoid(&self, schedule: &str) -> PyResult<()> {
+        let s = Schedule::parse(schedule).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.dpor.lock().explorer.avoid(&s.steps);
+        Ok(())
     }
 
     fn begin(&self) -> bool {
@@ -60,6 +101,9 @@ impl DporExplorer {
         d.set_item("pending", s.pending)?;
         d.set_item("estimated_total", s.estimated_total)?;
         d.set_item("max_steps", s.max_steps)?;
+        d.set_item("estimate", s.estimate)?;
+        d.set_item("frontiers", s.frontiers)?;
+        d.set_item("top_dropped", s.top_dropped)?;
         Ok(d)
     }
 }

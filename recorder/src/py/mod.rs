@@ -11,6 +11,8 @@
 //! - `cli`: the bridge to the analyzer's command line (`racetrace.cli`)
 //! - `tracehooks`: `sys.settrace`/`gettrace` while racetrace traces threads
 //! - `setup`: what starting a recording and a controlled run share
+//! - `workers`: the schedule journal and PCT's step count, for the worker
+//!   processes of a parallel exploration (`racetrace.parallel`)
 
 use pyo3::prelude::*;
 
@@ -21,6 +23,7 @@ mod record;
 mod setup;
 mod shrink;
 mod tracehooks;
+mod workers;
 
 /// Adds every function and class of the surface to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -30,5 +33,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dpor::register(m)?;
     shrink::register(m)?;
     tracehooks::register(m)?;
+    workers::register(m)?;
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! clock to its deadline.
 
 pub mod dpor;
+pub mod journal;
 pub mod pct;
 pub mod random;
 pub mod replay;

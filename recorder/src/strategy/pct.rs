@@ -7,8 +7,15 @@
 //! probability at least `1 / (n * k^(d-1))` per run, whatever its shape —
 //! far better than uniform choices for bugs that need a long stretch of one
 //! actor running undisturbed.
+//!
+//! Only steps that touch shared state count (accesses and synchronization,
+//! not the start, exit, spawn or join of actors, nor yields): `k` is their
+//! number in a run and change points fall on them, so the bound stays
+//! useful for programs whose runs are mostly thread bookkeeping.
 
-use racetrace_formats::ActorId;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use racetrace_formats::{ActorId, EventKind};
 
 use super::{earliest_timeout, random_timeout, timeout_seed, Choice, Decision, Rng, Scheduler};
 
@@ -26,9 +33,11 @@ pub struct Pct {
     prio: Vec<Option<u64>>,
     /// Steps at which the running actor's priority drops, sorted.
     changes: Vec<u64>,
-    /// The last step whose change point was applied (the loop may ask twice
-    /// for one step; the drop must happen once).
+    /// The last step counted (the loop may ask twice for one step; the
+    /// drop must happen once).
     applied: Option<u64>,
+    /// Steps touching shared state so far in this run.
+    shared: u64,
     /// Draws for letting timed waits time out (see `random_timeout`), when
     /// timeouts are explored.
     timeouts: Option<Rng>,
@@ -46,6 +55,7 @@ impl Pct {
             prio: Vec::new(),
             changes: Vec::new(),
             applied: None,
+            shared: 0,
             timeouts: timeouts.then(|| Rng::new(timeout_seed(seed))),
         };
         p.new_execution();
@@ -83,6 +93,7 @@ impl Scheduler for Pct {
         self.rng = Rng::new(self.seed);
         self.prio.clear();
         self.applied = None;
+        self.shared = 0;
         if let Some(t) = &mut self.timeouts {
             *t = Rng::new(timeout_seed(self.seed));
         }
@@ -104,9 +115,15 @@ impl Scheduler for Pct {
         let Some(mut a) = self.highest_ready(d) else {
             return Choice::Actor(earliest_timeout(d.candidates));
         };
-        if self.applied != Some(d.step) {
-            if let Some(i) = self.changes.iter().position(|&s| s == d.step) {
-                self.applied = Some(d.step);
+        let shared = d
+            .candidates
+            .iter()
+            .any(|c| c.actor == a && touches_shared(c.op.kind));
+        if shared && self.applied != Some(d.step) {
+            self.applied = Some(d.step);
+            let n = self.shared;
+            self.shared += 1;
+            if let Some(i) = self.changes.iter().position(|&s| s == n) {
                 self.prio[a.0 as usize] = Some((self.depth as u64 - 1) - i as u64);
                 a = self.highest_ready(d).unwrap_or(a);
             }
@@ -114,9 +131,39 @@ impl Scheduler for Pct {
         Choice::Actor(a)
     }
 
+    fn end_execution(&mut self, _blocked: &[racetrace_formats::Event]) {
+        LAST_SHARED_STEPS.store(self.shared, Ordering::Relaxed);
+    }
+
     fn name(&self) -> &'static str {
         "pct"
     }
+}
+
+/// Shared-state steps of the last PCT run that ended in this process: what
+/// the explorer takes as `k` for the runs after it.
+static LAST_SHARED_STEPS: AtomicU64 = AtomicU64::new(0);
+
+pub fn last_shared_steps() -> u64 {
+    LAST_SHARED_STEPS.load(Ordering::Relaxed)
+}
+
+/// Whether a step performing `kind` touches state other actors see: an
+/// access or a synchronization, not an actor's own bookkeeping.
+fn touches_shared(kind: EventKind) -> bool {
+    use EventKind::*;
+    !matches!(
+        kind,
+        Spawn
+            | ActorStart
+            | ActorExit
+            | Join
+            | JoinTimeout
+            | Yield
+            | TaskCreate
+            | TaskAwait
+            | TaskSwitch
+    )
 }
 
 #[cfg(test)]

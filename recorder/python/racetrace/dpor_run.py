@@ -1,0 +1,117 @@
+"""The exploration loop of ``explore_dpor`` in one process: begin an
+execution in the DPOR engine, run it under control, end it, count it.
+
+The same loop explores the whole space (one process, no shard), a shard of
+it, or what one worker process of a parallel exploration claims: with a
+split engine (``_native.DporExplorer(split=...)``), executions stop at the
+roots of the subtrees (*frontiers*) and ``claim(schedule)`` decides which
+this process explores below; an execution that ends above every frontier
+(a *top leaf*) is claimed by its whole schedule and counted only if
+claimed (see ``racetrace.sharding`` and the analyzer's
+``dpor::Explorer::split``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from racetrace import _native
+from racetrace.results import Failure
+from racetrace.run_result import RunResult
+from racetrace.runs import RunOptions, S, run_threads
+
+#: Branching points fully expanded above the subtrees handed out: with up
+#: to ``t`` threads, about ``t ** SPLIT_DEPTH`` subtrees (sleep sets prune
+#: many), enough to balance a few workers or shards, while every process
+#: runs only one short execution per subtree to reach its root.
+SPLIT_DEPTH = 4
+
+
+@dataclass
+class Note:
+    """What the result's ``limits`` need of one execution (``Limits.add``),
+    without its exceptions (sent between processes)."""
+
+    status: str
+    message: str
+    stuck_at: str | None
+    limits: list[str]
+    timeouts_offered: int
+
+    @staticmethod
+    def of(res: RunResult) -> Note | None:
+        """The note of ``res``, or None when it has nothing to say."""
+        if res.status not in ("step_limit", "timeout") and not res.limits and not res.timeouts_offered:
+            return None
+        return Note(res.status, res.message, res.stuck_at, list(res.limits), res.timeouts_offered)
+
+    def as_result(self) -> RunResult:
+        return RunResult(
+            self.status,
+            self.message,
+            "",
+            0,
+            0,
+            0.0,
+            None,
+            limits=self.limits,
+            stuck_at=self.stuck_at,
+            timeouts_offered=self.timeouts_offered,
+        )
+
+
+class Stop(Exception):
+    """Raised by a callback to end the loop (the reason in words)."""
+
+
+def explore_here(
+    setup: Callable[[], S],
+    threads: Sequence[Callable[[S], object]],
+    invariant: Callable[[S], bool],
+    common: RunOptions,
+    dpor: _native.DporExplorer,
+    *,
+    claim: Callable[[str, bool], bool] | None,
+    counted: Callable[[RunResult, Failure | None], None],
+    between: Callable[[], None] | None = None,
+) -> str | None:
+    """Runs executions until the engine has nothing left; returns why it
+    stopped early (None: everything this process claimed is explored).
+    ``claim(schedule, leaf)`` decides frontiers and top leaves (``leaf``)
+    (None: not split);
+    ``counted(res, failure)`` is called for each execution counted (it
+    raises ``Stop`` to end); ``between()`` before each execution (it may
+    raise ``Stop``, or call ``dpor.avoid``)."""
+    while True:
+        try:
+            if between is not None:
+                between()
+        except Stop as e:
+            return str(e)
+        if not dpor.begin():
+            return None
+        try:
+            res, failure = run_threads(
+                setup, threads, invariant, api="explore_dpor", schedule=None, strategy=dpor, trace=None, **common
+            )
+        except KeyboardInterrupt:
+            return "interrupted (KeyboardInterrupt)"
+        finally:
+            dpor.end()
+        if res.status == "abandoned":
+            key = dpor.frontier()
+            if key is not None:
+                dpor.claim(claim(key, False) if claim is not None else True)
+            continue
+        if claim is not None and not dpor.reached_frontier() and not claim(dpor.schedule(), True):
+            continue
+        try:
+            counted(res, failure)
+        except Stop as e:
+            return str(e)
+
+
+def stats_of(dpor: _native.DporExplorer) -> dict[str, Any]:
+    return dict(dpor.stats())
