@@ -154,7 +154,7 @@ mod tests {
     fn one(opcode: u8, arg: u8) -> Instr {
         let mut code = vec![opcode, arg];
         code.extend(std::iter::repeat_n(0u8, 2 * op::cache_entries(opcode)));
-        decode(&code).into_vec().remove(0)
+        decode_units(&code).into_vec().remove(0)
     }
 
     #[test]
@@ -196,7 +196,7 @@ mod tests {
     fn compare_op_skips_its_two_cache_entries() {
         // COMPARE_OP 2 (+2 caches); FOR_ITER
         let code = vec![op::COMPARE_OP, 2, 0, 0, 0, 0, op::FOR_ITER, 1];
-        let t = decode(&code);
+        let t = decode_units(&code);
         assert_eq!(t[0].action, Action::ReadOperands);
         assert!(t[1].is_quiet() && t[2].is_quiet());
         assert_eq!(t[3].action, Action::IterStep);
