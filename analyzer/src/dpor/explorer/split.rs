@@ -46,7 +46,7 @@
 //! fully expanded point such executions can happen, and what their races
 //! lead to must not be lost.
 
-use racetrace_formats::{ActorId, EventKind, Schedule};
+use racetrace_formats::{ActorId, Schedule};
 
 use super::{Explorer, Phase, EMPTY_TABLES};
 use crate::dpor::op::{dependent, Op, NONE};
@@ -231,20 +231,6 @@ impl Explorer {
         // it: the alternatives of a branching point are all explored, and
         // those of a point where one actor can go are asleep or taken.
         self.points[k].split.top = true;
-        // A thread's start touches only the thread (it follows its spawn,
-        // and everything else of the thread follows it): every class has
-        // an execution in which it comes right away. Above the frontier it
-        // goes at once and is no branch, so that the branching points are
-        // those where operations that matter compete.
-        if let Some(start) = awake
-            .iter()
-            .filter(|o| o.kind == EventKind::ActorStart)
-            .min_by_key(|o| o.actor)
-        {
-            let op = *start;
-            self.forest.push_branch(&mut self.points[k].wut, op);
-            return true;
-        }
         if awake.len() < 2 {
             return true;
         }
