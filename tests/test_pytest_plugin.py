@@ -6,6 +6,7 @@ what is missing."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -223,7 +224,11 @@ def test_crashes_hangs_and_leftover_threads_keep_readable_traces(tmp_path: Path)
     assert "the test's process died" in blocks["test_bad.py::test_killed"]
     assert "Timeout" in blocks["test_bad.py::test_hangs"]
     assert "T1 (waiter) was still running when recording stopped" in blocks["test_bad.py::test_hangs"]
-    assert "T1 (leftover) was still running when recording stopped" in blocks["test_bad.py::test_leaves_a_thread"]
+    # The waiter of test_hangs, still blocked, may be listed too (a thread
+    # running when recording starts is an actor), so the leftover's number
+    # is not fixed.
+    leftover = blocks["test_bad.py::test_leaves_a_thread"]
+    assert re.search(r"T\d+ \(leftover\) was still running when recording stopped", leftover), leftover
     # Each is readable: explain says what is missing.
     for t in traces(project):
         x = explain_json(project, t)
