@@ -174,6 +174,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
         ));
     }
     containers::init(py)?;
+    objects::init_types(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };

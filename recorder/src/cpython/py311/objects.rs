@@ -4,7 +4,7 @@
 //! structs it reads (`layout`) are each version's.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 use std::sync::Arc;
 
 use pyo3::ffi::{self, PyTypeObject};
@@ -200,6 +200,20 @@ pub fn is_heap_type(t: &Bound<'_, PyAny>) -> bool {
     }
 }
 
+/// The type of a slot wrapper bound to an object (`method-wrapper`). Its
+/// C name, `_PyMethodWrapper_Type`, is private and not exported from 3.13
+/// on, so it is looked up at import ([`init_types`]); null until then
+/// (then nothing is taken for a method wrapper).
+static METHOD_WRAPPER_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Looks up the types this module compares with but cannot name (at
+/// import). The type is immortal while the interpreter lives.
+pub(super) fn init_types(py: Python<'_>) -> PyResult<()> {
+    let wrapper = py.eval(c"type(().__len__)", None, None)?;
+    METHOD_WRAPPER_TYPE.store(wrapper.as_ptr() as *mut PyTypeObject, Ordering::Release);
+    Ok(())
+}
+
 /// A slot wrapper bound to an object (`[].__len__`, a "method-wrapper"):
 /// the address of its slot wrapper descriptor (`list.__len__`, the
 /// identity the call table knows) and the object.
@@ -208,7 +222,8 @@ pub fn method_wrapper<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Bound
     // SAFETY: type check first, then the fields of `wrapperobject`, which
     // holds strong references to both.
     unsafe {
-        if ffi::Py_TYPE(p) != &raw mut _PyMethodWrapper_Type {
+        let wrapper_type = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
+        if wrapper_type.is_null() || ffi::Py_TYPE(p) != wrapper_type {
             return None;
         }
         let w = p as *const RawMethodWrapper;
