@@ -104,6 +104,10 @@ def test_oracle_runs_are_deterministic(workdir: Path) -> None:
     bodies = {"t0": ["s.l.append(1)", "with s.cv:", "    s.cv.notify()"], "t1": ["o.append(s.qu.get(timeout=0.05))"]}
     p = program_of("mixed", bodies)
     module = load(p, workdir)
+    # The first run in a process is not compared: on CPython 3.13 it takes
+    # other steps (work the standard library does once, on first use, in a
+    # thread the oracle schedules), and determinism is claimed from then on.
+    run_once(module, Policy.draw(99, 50))
     for seed in range(10):
         first, again = run_once(module, Policy.draw(seed, 50)), run_once(module, Policy.draw(seed, 50))
         assert (first.outcome, first.switches) == (again.outcome, again.switches)

@@ -13,6 +13,8 @@ def main(names: list[str]) -> int:
     for name in names:
         suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(importlib.import_module(name)))
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=0).run(suite)
+    # On a line of its own: a test may have left its output unterminated.
+    print()
     print(
         json.dumps(
             {
