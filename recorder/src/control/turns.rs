@@ -60,8 +60,10 @@ pub fn before_emit_timed(
         let Some(run) = g.as_mut() else {
             return Err(Abort);
         };
+        // No slot: an actor of an earlier run (it let the GIL go while that
+        // run ended and this one began) unwinds; it takes no turn here.
         let Some(slot) = run.slots.get_mut(a as usize) else {
-            return Ok(());
+            return Err(Abort);
         };
         if slot.credit {
             slot.credit = false;
@@ -81,7 +83,7 @@ pub fn before_emit_timed(
         if run.status != Status::Running {
             return Err(Abort);
         }
-        let slot = &mut run.slots[a as usize];
+        let slot = run.slots.get_mut(a as usize).ok_or(Abort)?;
         slot.credit = false;
         let deadline = deadline.map(|d| run.vt + d.max(0.0));
         let slot = &mut run.slots[a as usize];
