@@ -1,6 +1,6 @@
 //! Scheduling strategies: the one interface every way of choosing the next
 //! actor implements (one file each: [`replay`] of a schedule, uniformly
-//! [`random`], [`pct`], [`dpor`]), in the manner of Shuttle's `Scheduler` trait. The control loop
+//! [`random`], [`pct`], [`dpor`], [`markers`] written by people), in the manner of Shuttle's `Scheduler` trait. The control loop
 //! (`control`) does the turn-taking, blocking, deadlock detection, timeouts
 //! and tracing once for all of them.
 //!
@@ -15,6 +15,7 @@
 
 pub mod dpor;
 pub mod journal;
+pub mod markers;
 pub mod pct;
 pub mod random;
 pub mod replay;
