@@ -74,7 +74,8 @@ class _Test:
         return {n: i + 1 for i, n in enumerate(self.names)}
 
     def plan(self, steps: Sequence[Step]) -> _native.MarkerPlan:
-        return _native.MarkerPlan(self.table.lines(), self.table.entries(steps, self.ids()))
+        held = list(self.ids().values()) if steps else []
+        return _native.MarkerPlan(self.table.lines(), self.table.entries(steps, self.ids()), held)
 
     def run(self, plan: _native.MarkerPlan, api: str) -> tuple[RunResult, Failure | None]:
         return run_threads(
@@ -123,9 +124,16 @@ def _stuck_error(test: _Test, plan: _native.MarkerPlan, steps: Sequence[Step], r
         why = f"{step.actor} had already passed `{step.marker}` {count} time(s) ({where})"
     elif step.marker == END:
         why = f"{step.actor} cannot run on to its end"
+    elif count == 0:
+        why = f"{step.actor} never reached marker `{step.marker}` ({where})"
     else:
-        why = f"{step.actor} did not reach marker `{step.marker}` ({where}) again (it passed it {count} time(s))"
-    detail = res.message.strip().splitlines()[0] if res.message.strip() else f"the run ended ({res.status})"
+        why = f"{step.actor} did not reach marker `{step.marker}` ({where}) again after passing it {count} time(s)"
+    if res.status == "ok" or not res.message.strip():
+        detail = f"{step.actor} ran to its end"
+    else:
+        # The control loop's words: who is blocked on what, or has finished.
+        detail = res.message.strip().splitlines()[0]
+        detail = detail.split(", but ", 1)[-1]
     return MarkerError(f"{head}: {why}; {step.actor} passed: {seen}; {detail}")
 
 
@@ -233,7 +241,9 @@ def explore_markers(
     interleaving of the program (``explore_dpor`` runs those). An order in
     which an actor reaches other markers than in the first run (the markers
     depend on the order) cannot be followed: it is counted in
-    ``stats["infeasible"]`` and named in ``limits``."""
+    ``stats["infeasible"]`` and named in ``limits``; an order in which the
+    actor whose turn it is blocks (a lock held across a marker) is one the
+    program cannot take, counted in ``stats["blocked"]``."""
     api = "explore_markers"
     started = time.monotonic()
     common = run_options(deadlock_timeout, timeout_per_run, max_steps, include, exclude)
@@ -247,6 +257,7 @@ def explore_markers(
     failures: list[tuple[Failure, list[Step]]] = []
     infeasible: list[str] = []
     explored = 0
+    blocked = 0
     stopped: str | None = None
     if failure is not None and failure.kind != "divergence":
         # The run that found the markers failed by itself: that is a finding
@@ -264,7 +275,12 @@ def explore_markers(
         explored += 1
         limits.add(res, explored)
         if plan.stuck() is not None:
-            infeasible.append(", ".join(map(str, order)))
+            if res.status == "divergence" and " is blocked at " in res.message:
+                # An order the program cannot take (a lock held across a
+                # marker): nothing is missed.
+                blocked += 1
+            else:
+                infeasible.append(", ".join(map(str, order)))
         elif failure is not None:
             failure.execution = explored
             failures.append((failure, order))
@@ -290,6 +306,7 @@ def explore_markers(
         stats={
             "orders": total,
             "infeasible": len(infeasible),
+            "blocked": blocked,
             "sequences": {n: list(s) for n, s in sequences.items()},
             "marker_schedules": [[str(s) for s in o] for _, o in failures],
         },

@@ -171,7 +171,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
             markers
                 .as_ref()
                 .map(|m| m.markers.clone())
-                .unwrap_or_else(|| crate::strategy::markers::Markers::new(Vec::new())),
+                .unwrap_or_else(|| crate::strategy::markers::Markers::new(Vec::new(), &[])),
         ),
         (_, None) if pct.is_some() => {
             let (s, depth, k) = pct.unwrap_or_default();

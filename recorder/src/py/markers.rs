@@ -10,7 +10,8 @@ use crate::strategy::markers::{Entry, Markers, Stuck};
 /// One marker run (or a replay of one): `lines` are (file, line, marker
 /// id) of every marked line; `entries` (actor id, marker id, occurrence,
 /// 0 for the next) the order to force, empty for a free run that only
-/// notes which markers each actor passed.
+/// notes which markers each actor passed; `held` the actor ids held back
+/// until their turn besides those the entries name.
 #[pyclass(module = "racetrace._native")]
 pub struct MarkerPlan {
     pub lines: Vec<(String, u32, u32)>,
@@ -20,7 +21,8 @@ pub struct MarkerPlan {
 #[pymethods]
 impl MarkerPlan {
     #[new]
-    fn new(lines: Vec<(String, u32, u32)>, entries: Vec<(u32, u32, u32)>) -> Self {
+    #[pyo3(signature = (lines, entries, held=Vec::new()))]
+    fn new(lines: Vec<(String, u32, u32)>, entries: Vec<(u32, u32, u32)>, held: Vec<u32>) -> Self {
         let entries = entries
             .into_iter()
             .map(|(a, marker, nth)| Entry {
@@ -31,7 +33,7 @@ impl MarkerPlan {
             .collect();
         MarkerPlan {
             lines,
-            markers: Markers::new(entries),
+            markers: Markers::new(entries, &held.into_iter().map(ActorId).collect::<Vec<_>>()),
         }
     }
 

@@ -7,9 +7,10 @@
 //! (actor, marker, occurrence). The actor of the first entry not yet met
 //! runs, alone among the named actors, until its next step would pass that
 //! marker; the entry is then met (the actor waits there) and the next
-//! entry's actor runs. Actors the schedule does not name (the main actor
-//! that starts and joins them, threads they start) run whenever the actor
-//! whose turn it is cannot. Once every entry is met, the default policy
+//! entry's actor runs. The named actors (those of the schedule, and the
+//! others the caller holds back) wait for their turn; the rest (the main
+//! actor that starts and joins them, threads they start) run whenever the
+//! actor whose turn it is cannot. Once every entry is met, the default policy
 //! runs everything to the end (still controlled).
 //!
 //! A schedule that cannot be completed (the actor whose turn it is blocks,
@@ -70,7 +71,8 @@ pub struct MarkerState {
     exited: Vec<ActorId>,
     /// (actor, marker, occurrence) each met entry waited at.
     waited: Vec<(ActorId, u32, u32)>,
-    /// Actors the schedule names (only these are held back).
+    /// Actors held back until their turn: the named ones (those of the
+    /// schedule and any other the caller names).
     named: Vec<ActorId>,
 }
 
@@ -113,8 +115,12 @@ impl MarkerState {
 pub struct Markers(pub Arc<Mutex<MarkerState>>);
 
 impl Markers {
-    pub fn new(entries: Vec<Entry>) -> Markers {
-        let mut named: Vec<ActorId> = entries.iter().map(|e| e.actor).collect();
+    pub fn new(entries: Vec<Entry>, held: &[ActorId]) -> Markers {
+        let mut named: Vec<ActorId> = entries
+            .iter()
+            .map(|e| e.actor)
+            .chain(held.iter().copied())
+            .collect();
         named.sort();
         named.dedup();
         Markers(Arc::new(Mutex::new(MarkerState {
@@ -255,7 +261,7 @@ mod tests {
             marker: m,
             nth: 0,
         };
-        let mut s = Markers::new(vec![e(1, 0), e(2, 0)]);
+        let mut s = Markers::new(vec![e(1, 0), e(2, 0)], &[]);
         s.new_execution();
         // Actor 1 runs until it is at marker 0, then actor 2.
         let c = [
@@ -274,11 +280,14 @@ mod tests {
 
     #[test]
     fn an_occurrence_counts_the_passes_and_a_passed_one_is_stuck() {
-        let mut s = Markers::new(vec![Entry {
-            actor: ActorId(1),
-            marker: 0,
-            nth: 2,
-        }]);
+        let mut s = Markers::new(
+            vec![Entry {
+                actor: ActorId(1),
+                marker: 0,
+                nth: 2,
+            }],
+            &[],
+        );
         s.new_execution();
         let c = [at_marker(1, 0)];
         // First time at marker 0: not the second occurrence, go on.
@@ -286,11 +295,14 @@ mod tests {
         s.executed(&c[0].op);
         assert_eq!(decide(&mut s, &c, Some(1)), Choice::Actor(ActorId(1)));
         assert_eq!(s.lock().met, 1);
-        let mut s = Markers::new(vec![Entry {
-            actor: ActorId(1),
-            marker: 0,
-            nth: 1,
-        }]);
+        let mut s = Markers::new(
+            vec![Entry {
+                actor: ActorId(1),
+                marker: 0,
+                nth: 1,
+            }],
+            &[],
+        );
         s.new_execution();
         s.executed(&c[0].op);
         assert_eq!(decide(&mut s, &c, Some(1)), Choice::Unavailable(ActorId(1)));
@@ -304,30 +316,62 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_actor_lets_unnamed_ones_go_then_is_stuck() {
-        let mut s = Markers::new(vec![Entry {
-            actor: ActorId(2),
-            marker: 0,
+    fn repeated_entries_are_the_next_occurrences_and_end_waits_for_the_exit() {
+        let e = |a, m| Entry {
+            actor: ActorId(a),
+            marker: m,
             nth: 0,
-        }]);
+        };
+        let mut s = Markers::new(vec![e(1, 0), e(1, 0), e(1, END)], &[]);
         s.new_execution();
-        // Actor 2 not created yet: the unnamed main actor goes.
+        let c = [at_marker(1, 0)];
+        // At its first `0`: the first entry is met, the second is not.
+        assert_eq!(decide(&mut s, &c, Some(1)), Choice::Actor(ActorId(1)));
+        assert_eq!(s.lock().met, 1);
+        s.executed(&c[0].op);
+        assert_eq!(decide(&mut s, &c, Some(1)), Choice::Actor(ActorId(1)));
+        assert_eq!(s.lock().met, 2);
+        let mut exit = c[0].op;
+        exit.kind = EventKind::ActorExit;
+        exit.aux = 0;
+        s.executed(&exit);
+        s.end_execution(&[]);
+        assert_eq!(s.lock().met, 3);
+        assert_eq!(s.lock().stuck, None);
+    }
+
+    #[test]
+    fn a_blocked_actor_lets_unnamed_ones_go_then_is_stuck() {
+        let mut s = Markers::new(
+            vec![Entry {
+                actor: ActorId(2),
+                marker: 0,
+                nth: 0,
+            }],
+            &[ActorId(1)],
+        );
+        s.new_execution();
+        // Actor 2 not created yet: the unnamed main actor goes, not actor
+        // 1 (held back, though the schedule does not name it).
         let c = [cand(0, Readiness::Ready), cand(1, Readiness::Ready)];
         assert_eq!(decide(&mut s, &c, Some(1)), Choice::Actor(ActorId(0)));
         // Nobody but a named actor ... and actor 2 missing: stuck.
         let c = [cand(1, Readiness::Ready)];
-        let mut s2 = Markers::new(vec![
-            Entry {
-                actor: ActorId(1),
-                marker: 5,
-                nth: 0,
-            },
-            Entry {
-                actor: ActorId(2),
-                marker: 0,
-                nth: 0,
-            },
-        ]);
+        let mut s2 = Markers::new(
+            vec![
+                Entry {
+                    actor: ActorId(1),
+                    marker: 5,
+                    nth: 0,
+                },
+                Entry {
+                    actor: ActorId(2),
+                    marker: 0,
+                    nth: 0,
+                },
+            ],
+            &[],
+        );
         s2.new_execution();
         s2.lock().met = 1;
         assert_eq!(
