@@ -43,7 +43,6 @@ extern "C" {
     pub(super) static mut PyWrapperDescr_Type: PyTypeObject;
     pub(super) static mut PyCode_Type: PyTypeObject;
     pub(super) static mut PyFrame_Type: PyTypeObject;
-    pub(super) static mut _PyMethodWrapper_Type: PyTypeObject;
     pub(super) static mut PyMethod_Type: PyTypeObject;
     pub(super) fn PyMethod_Function(m: *mut PyObject) -> *mut PyObject;
     pub(super) fn PyMethod_Self(m: *mut PyObject) -> *mut PyObject;

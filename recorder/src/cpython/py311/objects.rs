@@ -4,7 +4,7 @@
 //! structs it reads (`layout`) are each version's.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pyo3::ffi::{self, PyTypeObject};
@@ -200,15 +200,34 @@ pub fn is_heap_type(t: &Bound<'_, PyAny>) -> bool {
     }
 }
 
+/// The type of a bound slot wrapper ("method-wrapper"), found once from
+/// `[].__len__`: CPython 3.13 no longer exports `_PyMethodWrapper_Type`
+/// (the extension failed to load). A static type: its address never
+/// changes; `usize::MAX` if it could not be found (nothing matches).
+static METHOD_WRAPPER_TYPE: AtomicUsize = AtomicUsize::new(0);
+
+fn method_wrapper_type(py: Python<'_>) -> usize {
+    let t = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
+    if t != 0 {
+        return t;
+    }
+    let t = pyo3::types::PyList::empty(py)
+        .getattr("__len__")
+        .map_or(usize::MAX, |m| m.get_type().as_ptr() as usize);
+    METHOD_WRAPPER_TYPE.store(t, Ordering::Relaxed);
+    t
+}
+
 /// A slot wrapper bound to an object (`[].__len__`, a "method-wrapper"):
 /// the address of its slot wrapper descriptor (`list.__len__`, the
 /// identity the call table knows) and the object.
 pub fn method_wrapper<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Bound<'py, PyAny>)> {
     let p = callable.as_ptr();
+    let wrapper_type = method_wrapper_type(callable.py());
     // SAFETY: type check first, then the fields of `wrapperobject`, which
     // holds strong references to both.
     unsafe {
-        if ffi::Py_TYPE(p) != &raw mut _PyMethodWrapper_Type {
+        if ffi::Py_TYPE(p) as usize != wrapper_type {
             return None;
         }
         let w = p as *const RawMethodWrapper;
