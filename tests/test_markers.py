@@ -247,7 +247,8 @@ def test_an_actor_that_blocks_before_its_marker_is_a_clear_error_not_a_hang() ->
     assert "waiting for event `Gate.ready` to be set" in text
     assert time.monotonic() - started < 5
     # The other order is possible.
-    r = racetrace.run_schedule(Gate, {"alice": waits, "bob": sets}, ["bob:before_set", "bob:end", "alice:after_wait"], lambda g: not g.ready.is_set())
+    order = ["bob:before_set", "bob:end", "alice:after_wait"]
+    r = racetrace.run_schedule(Gate, {"alice": waits, "bob": sets}, order, lambda g: not g.ready.is_set())
     assert r.property_holds, r.explanation
 
 

@@ -268,6 +268,7 @@ def execute(
     pct: tuple[int, int, int] | None = None,
     explore_timeouts: bool = False,
     markers: _native.MarkerPlan | None = None,
+    choices: list[int] | None = None,
 ) -> RunResult:
     _check_not_nested()
     static = _static_tables()
@@ -324,6 +325,7 @@ def execute(
             seed=seed,
             dpor=strategy,
             markers=markers,
+            choices=choices,
             pct=pct,
             deadlock_timeout=float(deadlock_timeout),
             run_timeout=None if run_timeout is None else float(run_timeout),

@@ -132,7 +132,7 @@ def source_files(extra: Iterable[Callable[..., object]] = ()) -> list[str]:
     own = _own_dir()
     files: dict[str, None] = {}
     for fn in extra:
-        code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+        code = getattr(fn, "__code__", None) or getattr(getattr(fn, "func", None), "__code__", None)
         if code is not None:
             files[code.co_filename] = None
     for mod in list(sys.modules.values()):

@@ -125,6 +125,7 @@ def run_threads(
     pct: tuple[int, int, int] | None = None,
     markers: _native.MarkerPlan | None = None,
     names: Sequence[str] | None = None,
+    choices: list[int] | None = None,
 ) -> tuple[RunResult, Failure | None]:
     """One controlled execution of a test, shared by every explorer: fresh
     state from ``setup``, the threads started and joined by the main actor,
@@ -132,7 +133,8 @@ def run_threads(
     errors; ``strategy``, ``seed`` or ``pct`` choose the schedule after
     ``schedule`` runs out; ``markers`` is a marker schedule (or, with
     ``schedule``, the marked lines of a replayed run of one); ``names``
-    names the threads (``thread-1``, ... by default)."""
+    names the threads (``thread-1``, ... by default); ``choices`` is a
+    schedule as one small choice per step (``racetrace.hypothesis``)."""
     try:
         state = setup()
     except Exception as e:
@@ -196,6 +198,7 @@ def run_threads(
         pct=pct,
         explore_timeouts=explore_timeouts,
         markers=markers,
+        choices=choices,
     )
     if coroutines:
         raise TypeError(f"{api}: {', '.join(coroutines)} returned a coroutine; {_NO_ASYNC}")

@@ -137,7 +137,7 @@ def _stuck_error(test: _Test, plan: _native.MarkerPlan, steps: Sequence[Step], r
     return MarkerError(f"{head}: {why}; {step.actor} passed: {seen}; {detail}")
 
 
-def _describe(test: _Test, steps: Sequence[Step], res: RunResult, failure: Failure | None, passed: dict[str, list[str]]) -> str:
+def _describe(steps: Sequence[Step], res: RunResult, failure: Failure | None, passed: dict[str, list[str]]) -> str:
     order = ", ".join(str(s) for s in steps)
     lines = [("FAILED" if failure is not None else "passed") + f": marker schedule [{order}]"]
     if failure is not None:
@@ -175,7 +175,7 @@ def run_schedule(
         raise _stuck_error(test, plan, steps, res)
     passed = test.passed(plan)
     out = ScheduleResult(failure is None, failure, res, passed)
-    out.explanation = _describe(test, steps, res, failure, passed)
+    out.explanation = _describe(steps, res, failure, passed)
     return out
 
 

@@ -93,6 +93,7 @@ struct RunConfig<'py> {
     seed: Option<u64>,
     dpor: Option<PyRef<'py, super::dpor::DporExplorer>>,
     markers: Option<PyRef<'py, super::markers::MarkerPlan>>,
+    choices: Option<Vec<u32>>,
     pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
     run_timeout: Option<f64>,
@@ -106,7 +107,8 @@ struct RunConfig<'py> {
 /// actor 0. The strategy: replay `trace` (checking every step against its
 /// events) or `schedule`, then DPOR, PCT, random choices with `seed`, a
 /// marker schedule (`markers`, whose marked lines are scheduling points in
-/// a replay too), or the default policy.
+/// a replay too), a sequence of `choices` (`strategy::choices`), or the
+/// default policy.
 #[pyfunction]
 fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     let RunConfig {
@@ -121,6 +123,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         seed,
         dpor,
         markers,
+        choices,
         pct,
         deadlock_timeout,
         run_timeout,
@@ -166,6 +169,9 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     // PCT: (seed, depth, estimated steps of a run).
     let strategy: Box<dyn control::Scheduler> = match (seed, dpor) {
         (_, Some(d)) => Box::new(d.dpor.clone()),
+        (None, None) if choices.is_some() => Box::new(crate::strategy::choices::Choices::new(
+            choices.clone().unwrap_or_default(),
+        )),
         // A marker schedule, unless a run of one is replayed step by step.
         (None, None) if markers.is_some() && schedule.is_none() && trace.is_none() => Box::new(
             markers
