@@ -90,9 +90,11 @@ def test_every_order_of_the_markers_runs_once_and_as_written(
     assert r.exhausted and r.property_holds, r.explanation
     assert r.stats["sequences"] == {n: [*s, "end"] for n, s in seqs.items()}
     # The first run found the sequences; the others are the orders, in the
-    # order interleavings() lists them.
+    # order interleavings() lists them: fewest switches between actors first.
     listed = interleavings(r.stats["sequences"])
     orders = [[s.actor for s in o] for o in listed]
+    switches = [sum(a != b for a, b in zip(o, o[1:])) for o in orders]
+    assert switches == sorted(switches)
     assert {tuple(o) for o in orders} == expected
     assert runs[1:] == [executed_order(o, seqs) for o in orders]
 
@@ -139,6 +141,11 @@ def test_stop_on_first_and_the_failing_marker_schedule_replays() -> None:
     assert not r.property_holds and len(r.failures) == 1
     assert r.stopped_because == "stopped at the first failure" and not r.exhausted
     assert progress == [(i, 20) for i in range(1, r.num_explored + 1)]
+    # Orders with fewer switches run first: the failure is one of the
+    # simplest, alice preempted once between her read and her write.
+    assert r.stats["marker_schedules"][0] == [
+        "alice:read#1", "alice:write#1", "bob:read#1", "bob:write#1", "bob:end", "alice:end",
+    ]
     schedule = r.stats["marker_schedules"][0]
     for _ in range(10):
         again = racetrace.run_schedule(Log, actors, schedule, lambda s: s.balance == 2)

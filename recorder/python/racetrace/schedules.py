@@ -181,8 +181,10 @@ def run_schedule(
 
 def interleavings(sequences: Mapping[str, Sequence[str]]) -> list[list[Step]]:
     """Every order of the actors' marker sequences that keeps each
-    actor's own order (a marker met for the k-th time is ``#k``), in
-    lexicographic order of the actors' positions."""
+    actor's own order (a marker met for the k-th time is ``#k``): those
+    with fewer switches between actors first (then in lexicographic order
+    of the actors), so that the first failing order found is one of the
+    simplest — the failing order comes shrunk."""
     names = list(sequences)
     seqs: dict[str, list[Step]] = {}
     for n in names:
@@ -210,6 +212,7 @@ def interleavings(sequences: Mapping[str, Sequence[str]]) -> list[list[Step]]:
                 order.pop()
 
     go()
+    result.sort(key=lambda o: sum(a.actor != b.actor for a, b in zip(o, o[1:])))
     return result
 
 
@@ -235,7 +238,9 @@ def explore_markers(
 ) -> ExploreResult:
     """Runs every order of the markers the actors reach. A first run (the
     default policy) finds each actor's marker sequence, ended by ``end``;
-    then each interleaving of those sequences runs as a marker schedule.
+    then each interleaving of those sequences runs as a marker schedule,
+    those with the fewest switches between actors first (so the first
+    failure found is one of the simplest orders that fail).
     Between markers, an actor's steps are not interleaved with the others':
     ``exhausted`` means that every order of the markers ran, not every
     interleaving of the program (``explore_dpor`` runs those). An order in
