@@ -93,7 +93,7 @@ def test_every_order_of_the_markers_runs_once_and_as_written(
     # order interleavings() lists them: fewest switches between actors first.
     listed = interleavings(r.stats["sequences"])
     orders = [[s.actor for s in o] for o in listed]
-    switches = [sum(a != b for a, b in zip(o, o[1:])) for o in orders]
+    switches = [sum(a != b for a, b in zip(o, o[1:], strict=False)) for o in orders]
     assert switches == sorted(switches)
     assert {tuple(o) for o in orders} == expected
     assert runs[1:] == [executed_order(o, seqs) for o in orders]

@@ -281,3 +281,23 @@ def test_a_failing_actor_is_reported_under_its_name() -> None:
     r = racetrace.run_schedule(setup, {"carol": boom}, ["carol:mark_boom"], lambda a: True)
     assert r.failed and r.failure is not None
     assert r.failure.message.startswith("carol raised RuntimeError: kaboom")
+
+
+def spin(acct: Account) -> None:
+    while True:
+        acct.balance += 1  # racetrace: spin
+
+
+def test_a_marker_far_away_stops_at_the_step_bound_not_a_hang() -> None:
+    started = time.monotonic()
+    with pytest.raises(MarkerError, match=r"stopped before entry 1 `alice:spin#100000` was met: .*step"):
+        racetrace.run_schedule(setup, {"alice": spin}, ["alice:spin#100000"], lambda a: True, max_steps=500)
+    assert time.monotonic() - started < 10
+
+
+def test_an_actor_that_raises_before_its_marker_says_so() -> None:
+    def fails(acct: Account) -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(MarkerError, match=r"never reached marker `read`.*alice raised KeyError: 'missing'"):
+        racetrace.run_schedule(setup, {"alice": fails, "bob": deposit}, ["alice:read"], lambda a: True)

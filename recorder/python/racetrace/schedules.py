@@ -109,12 +109,24 @@ def _make_test(
     return _Test(setup, names, fns, invariant, table, common)
 
 
-def _stuck_error(test: _Test, plan: _native.MarkerPlan, steps: Sequence[Step], res: RunResult) -> MarkerError:
-    """Why the schedule could not be completed, in the user's terms."""
+def _stuck_error(
+    test: _Test, plan: _native.MarkerPlan, steps: Sequence[Step], res: RunResult, failure: Failure | None
+) -> MarkerError:
+    """Why the schedule could not be completed, in the user's terms (with
+    how the run failed, if it did: an actor's exception may be why)."""
     stuck = plan.stuck()
     passed = test.passed(plan)
+    failed = ""
+    if failure is not None and failure.kind != "divergence":
+        failed = f"; the run failed: {failure.kind}: {failure.message.strip().splitlines()[0]}"
+    elif res.worker_exceptions:
+        name, exc = res.worker_exceptions[0]
+        failed = f"; {name} raised {type(exc).__name__}: {exc}"
     if stuck is None:
-        return MarkerError(f"the marker schedule could not be completed: {res.message}")
+        met = plan.met()
+        which = f"entry {met + 1} `{steps[met]}`" if met < len(steps) else "the schedule"
+        first = res.message.strip().splitlines()[0] if res.message.strip() else res.status
+        return MarkerError(f"the marker schedule stopped before {which} was met: {first}{failed}")
     entry, count, already = stuck
     step = steps[entry]
     where = test.table.where(step.marker)
@@ -134,7 +146,7 @@ def _stuck_error(test: _Test, plan: _native.MarkerPlan, steps: Sequence[Step], r
         # The control loop's words: who is blocked on what, or has finished.
         detail = res.message.strip().splitlines()[0]
         detail = detail.split(", but ", 1)[-1]
-    return MarkerError(f"{head}: {why}; {step.actor} passed: {seen}; {detail}")
+    return MarkerError(f"{head}: {why}; {step.actor} passed: {seen}; {detail}{failed}")
 
 
 def _describe(steps: Sequence[Step], res: RunResult, failure: Failure | None, passed: dict[str, list[str]]) -> str:
@@ -171,8 +183,8 @@ def run_schedule(
     steps = parse_schedule(schedule, test.names, test.table.markers)
     plan = test.plan(steps)
     res, failure = test.run(plan, api)
-    if plan.stuck() is not None or (failure is not None and failure.kind == "divergence"):
-        raise _stuck_error(test, plan, steps, res)
+    if plan.stuck() is not None or plan.met() < len(steps) or (failure is not None and failure.kind == "divergence"):
+        raise _stuck_error(test, plan, steps, res, failure)
     passed = test.passed(plan)
     out = ScheduleResult(failure is None, failure, res, passed)
     out.explanation = _describe(steps, res, failure, passed)
@@ -212,7 +224,7 @@ def interleavings(sequences: Mapping[str, Sequence[str]]) -> list[list[Step]]:
                 order.pop()
 
     go()
-    result.sort(key=lambda o: sum(a.actor != b.actor for a, b in zip(o, o[1:])))
+    result.sort(key=lambda o: sum(a.actor != b.actor for a, b in zip(o, o[1:], strict=False)))
     return result
 
 
