@@ -55,11 +55,7 @@ impl MarkerPlan {
         match st.stuck.clone()? {
             Stuck::CannotRun { entry } => {
                 let e = st.entries.get(entry)?;
-                let n = st
-                    .passed
-                    .get(e.actor.index())
-                    .map_or(0, |p| p.iter().filter(|&&m| m == e.marker).count() as u32);
-                Some((entry, n, false))
+                Some((entry, st.count(e.actor, e.marker), false))
             }
             Stuck::Passed { entry, passed } => Some((entry, passed, true)),
         }

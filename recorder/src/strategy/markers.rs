@@ -20,6 +20,7 @@
 //! run that only writes down which markers each actor passed, in order
 //! (`racetrace.explore_markers` discovers the actors' marker sequences so).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use racetrace_formats::{ActorId, Event, EventKind};
@@ -66,6 +67,8 @@ pub struct MarkerState {
     pub met: usize,
     /// Per actor id: the markers it passed, in order.
     pub passed: Vec<Vec<u32>>,
+    /// How many times each (actor, marker) was passed (the same counts).
+    counts: HashMap<(ActorId, u32), u32>,
     pub stuck: Option<Stuck>,
     /// Actors that exited.
     exited: Vec<ActorId>,
@@ -77,10 +80,9 @@ pub struct MarkerState {
 }
 
 impl MarkerState {
-    fn count(&self, a: ActorId, marker: u32) -> u32 {
-        self.passed
-            .get(a.index())
-            .map_or(0, |p| p.iter().filter(|&&m| m == marker).count() as u32)
+    /// Times actor `a` passed `marker`.
+    pub fn count(&self, a: ActorId, marker: u32) -> u32 {
+        self.counts.get(&(a, marker)).copied().unwrap_or(0)
     }
 
     /// The occurrence an entry waits for: the one it names, or the next
@@ -140,6 +142,7 @@ impl Scheduler for Markers {
         let mut st = self.lock();
         st.met = 0;
         st.passed.clear();
+        st.counts.clear();
         st.waited.clear();
         st.exited.clear();
         st.stuck = None;
@@ -209,6 +212,7 @@ impl Scheduler for Markers {
                 st.passed.resize(i + 1, Vec::new());
             }
             st.passed[i].push(m);
+            *st.counts.entry((ev.actor, m)).or_insert(0) += 1;
         }
     }
 
