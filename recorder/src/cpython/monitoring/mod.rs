@@ -75,6 +75,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             v.major, v.minor
         )));
     }
+    objects::find_types(py)?;
     let sysconfig = py.import("sysconfig")?;
     let gil_disabled = sysconfig
         .call_method1("get_config_var", ("Py_GIL_DISABLED",))?

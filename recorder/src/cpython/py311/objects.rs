@@ -200,22 +200,21 @@ pub fn is_heap_type(t: &Bound<'_, PyAny>) -> bool {
     }
 }
 
-/// The type of a bound slot wrapper ("method-wrapper"), found once from
-/// `[].__len__`: CPython 3.13 no longer exports `_PyMethodWrapper_Type`
-/// (the extension failed to load). A static type: its address never
-/// changes; `usize::MAX` if it could not be found (nothing matches).
+/// The type of a bound slot wrapper ("method-wrapper"), found from
+/// `[].__len__` when the extension is imported (`find_types`, from
+/// `check_layout`, before any run: no Python code runs for it inside an
+/// actor): CPython 3.13 no longer exports `_PyMethodWrapper_Type`, and the
+/// extension built for it failed to load. A static type: its address never
+/// changes. 0 until found (nothing matches).
 static METHOD_WRAPPER_TYPE: AtomicUsize = AtomicUsize::new(0);
 
-fn method_wrapper_type(py: Python<'_>) -> usize {
-    let t = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
-    if t != 0 {
-        return t;
-    }
+/// Finds the types the interpreter does not export (at import).
+pub(super) fn find_types(py: Python<'_>) -> PyResult<()> {
     let t = pyo3::types::PyList::empty(py)
-        .getattr("__len__")
-        .map_or(usize::MAX, |m| m.get_type().as_ptr() as usize);
-    METHOD_WRAPPER_TYPE.store(t, Ordering::Relaxed);
-    t
+        .getattr("__len__")?
+        .get_type();
+    METHOD_WRAPPER_TYPE.store(t.as_ptr() as usize, Ordering::Relaxed);
+    Ok(())
 }
 
 /// A slot wrapper bound to an object (`[].__len__`, a "method-wrapper"):
@@ -223,11 +222,11 @@ fn method_wrapper_type(py: Python<'_>) -> usize {
 /// identity the call table knows) and the object.
 pub fn method_wrapper<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Bound<'py, PyAny>)> {
     let p = callable.as_ptr();
-    let wrapper_type = method_wrapper_type(callable.py());
+    let wrapper_type = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
     // SAFETY: type check first, then the fields of `wrapperobject`, which
     // holds strong references to both.
     unsafe {
-        if ffi::Py_TYPE(p) as usize != wrapper_type {
+        if wrapper_type == 0 || ffi::Py_TYPE(p) as usize != wrapper_type {
             return None;
         }
         let w = p as *const RawMethodWrapper;
