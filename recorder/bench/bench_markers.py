@@ -86,10 +86,16 @@ def main() -> None:
         d_rates.append(rate)
         h_rates.append(hypothesis_rate(args.examples))
     m, d, h = statistics.median(m_rates), statistics.median(d_rates), statistics.median(h_rates)
-    print(f"explore_markers: {m_n} orders, {m:.0f} executions/s (median of {args.repeat})")
-    print(f"explore_dpor:    {d_n} executions, {d:.0f} executions/s (median of {args.repeat})")
+    def spread(xs: list[float]) -> str:
+        return f"{min(xs):.0f}-{max(xs):.0f}"
+
+    print(f"explore_markers: {m_n} orders, {m:.0f} executions/s (median of {args.repeat}, {spread(m_rates)})")
+    print(f"explore_dpor:    {d_n} executions, {d:.0f} executions/s (median of {args.repeat}, {spread(d_rates)})")
     print(f"ratio markers/dpor (executions/s): {m / d:.2f}")
-    print(f"hypothesis schedules(): {h:.0f} examples/s (median of {args.repeat}, {args.examples} examples each)")
+    print(
+        f"hypothesis schedules(): {h:.0f} examples/s (median of {args.repeat}, {spread(h_rates)},"
+        f" {args.examples} examples each)"
+    )
 
 
 if __name__ == "__main__":
