@@ -85,6 +85,22 @@ def test_a_reported_schedule_reproduces_with_example() -> None:
     assert outcomes == [True]
 
 
+def test_the_failing_example_is_reported_with_its_replay_call() -> None:
+    @settings(SETTINGS, max_examples=200)
+    @given(schedule=schedules(ACTORS))
+    def check(schedule: str) -> None:
+        r = run(Account, ACTORS, both, schedule)
+        assert r.property_holds
+
+    with pytest.raises(AssertionError) as e:
+        check()
+    # Hypothesis reports the shrunk example and the notes of its last run
+    # on the exception.
+    notes = "\n".join(getattr(e.value, "__notes__", []))
+    assert "schedule='choices:0*5,1'" in notes, notes
+    assert "replay: racetrace.hypothesis.run(setup, actors, invariant, 'choices:0*5,1')" in notes, notes
+
+
 def test_marker_schedules_find_both_reads_first() -> None:
     found = hypothesis.find(
         marker_schedules(Account, ACTORS),

@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from hypothesis import strategies as st
+from hypothesis import note, strategies as st
+from hypothesis.errors import InvalidArgument
 
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.markers import END, MarkerError
@@ -142,6 +143,13 @@ def run(
             timeout_per_run=timeout_per_run, max_steps=max_steps,
         )
     res.explanation += f"\n  replay: racetrace.hypothesis.run(setup, actors, invariant, {schedule!r})"
+    if res.failed:
+        # Inside a Hypothesis test, the report of the failing (shrunk)
+        # example shows how the run failed and the call that replays it.
+        try:
+            note(res.explanation)
+        except InvalidArgument:  # not in a test
+            pass
     return res
 
 
