@@ -15,6 +15,8 @@ from collections.abc import Callable
 import pytest
 
 import racetrace
+from racetrace import _native
+from racetrace.runs import run_options, run_threads
 from racetrace.schedules import count_interleavings, interleavings
 
 
@@ -166,3 +168,27 @@ def test_a_correct_program_passes_and_orders_it_cannot_take_are_counted() -> Non
     assert r.num_explored == math.comb(4, 2)
     assert r.stats["blocked"] == 4
     assert r.exhausted, r.limits
+
+
+def test_the_failure_trace_replays_without_the_markers() -> None:
+    # The trace of a marker run has the markers' scheduling points; read as
+    # something to replay, it skips them: its schedule replays the same
+    # lost update every time through an ordinary controlled run, with no
+    # marker anywhere.
+    actors = {"alice": deposit, "bob": deposit}
+    r = racetrace.explore_markers(Log, actors, lambda s: s.balance == 2, reproduce_on_failure=1)
+    trace = r.failures[0].trace
+    assert trace is not None
+    # The run passed four markers (each actor's read and write): four steps
+    # of its schedule that the trace's replay does without.
+    _, with_markers, _ = _native.replay_source(r.failures[0].schedule)
+    text, count, _ = _native.replay_source(trace)
+    assert count == with_markers - 4
+    steps, _program, _outcome = _native.trace_steps(trace)
+    assert len(steps) == count and not [st for st in steps if st[2] == "yield"]
+    opts = run_options(5.0, 10.0, 10_000, (), ())
+    for _ in range(10):
+        res, failure = run_threads(
+            Log, [deposit, deposit], lambda s: s.balance == 2, api="test", schedule=text, trace=None, **opts
+        )
+        assert failure is not None and failure.kind == "invariant violation", res.message

@@ -29,7 +29,7 @@ use super::{default_choice, Choice, Decision, Scheduler};
 
 /// `Event::aux` of a marker's `Yield`: this plus the marker's id (a
 /// `time.sleep` yields with 0, a wasted wake-up with 1).
-pub const MARK_AUX: u64 = 1 << 32;
+pub const MARK_AUX: u64 = racetrace_formats::YIELD_MARKER;
 
 /// The marker a candidate's next operation reaches, if it is one.
 pub fn marker_of(op: &Event) -> Option<u32> {
