@@ -320,6 +320,13 @@ pub const EXIT_FAILED: u64 = 1;
 /// coverage tool's C tracer does). Nothing it did afterwards is in the trace.
 pub const EXIT_DETACHED: u64 = 2;
 
+/// `Yield`'s aux where an actor reached a comment marker (`# racetrace:
+/// NAME`) in a run with a marker schedule: this plus the marker's id. A
+/// scheduling point of that run only (the program does nothing there): a
+/// replay of the trace skips it ([`crate::ReplaySource`]), so that the
+/// trace replays without the markers.
+pub const YIELD_MARKER: u64 = 1 << 32;
+
 /// How the run ended.
 #[derive(
     Clone,

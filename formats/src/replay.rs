@@ -45,6 +45,10 @@ impl ReplaySource {
         let mut src = ReplaySource::default();
         for ev in trace.events() {
             let ev = ev?;
+            if ev.kind == crate::EventKind::Yield && ev.aux >= crate::YIELD_MARKER {
+                // A comment marker's scheduling point: not the program's.
+                continue;
+            }
             src.steps.push(ev.actor);
             let (file, line, function) = match tables.locs.get(ev.loc.index()) {
                 Some(l) => (

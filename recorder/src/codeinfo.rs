@@ -112,6 +112,10 @@ pub struct Instr {
     /// event (3.12+); [`UNKNOWN_DEPTH`] when unreachable or not computed.
     #[allow(dead_code)] // read by the 3.12+ backends only
     pub depth: u16,
+    /// The first instruction of a line marked `# racetrace: NAME` (a
+    /// controlled run with markers): the marker's id + 1; 0 elsewhere.
+    /// Reaching it is a scheduling point (`strategy::markers`).
+    pub marker: u32,
 }
 
 /// [`Instr::depth`] of an instruction whose operands cannot be located.
@@ -122,7 +126,7 @@ impl Instr {
     /// True when the trace function has nothing to do here.
     #[inline(always)]
     pub fn is_quiet(&self) -> bool {
-        self.action == Action::Invisible && !self.post_call
+        self.action == Action::Invisible && !self.post_call && self.marker == 0
     }
 }
 

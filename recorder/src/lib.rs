@@ -12,6 +12,7 @@ mod fasthash;
 mod filter;
 mod hook;
 mod identity;
+mod marks;
 mod naming;
 mod py;
 mod session;

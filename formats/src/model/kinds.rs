@@ -123,7 +123,9 @@ event_kinds! {
     IoWrite = 27 => "io-write",
 
     /// A scheduling point with no memory effect (`time.sleep`, explicit
-    /// yield); target: self actor.
+    /// yield); target: self actor. aux: 0 for a sleep, 1 for a wake-up
+    /// that found nothing to do, [`crate::YIELD_MARKER`] plus its id for a
+    /// comment marker.
     Yield = 28 => "yield",
 
     // Queue completion (target: obj, the queue).

@@ -24,6 +24,7 @@ from racetrace import _native  # noqa: E402,F401  (fails early if the extension 
 from racetrace.control import RunAborted, replay, run  # noqa: E402
 from racetrace.explore import ExploreResult, Failure, explore_dpor  # noqa: E402
 from racetrace.interleavings import explore_interleavings  # noqa: E402
+from racetrace.markers import MarkerError  # noqa: E402
 from racetrace.recording import record, record_call  # noqa: E402
 from racetrace.run_result import (  # noqa: E402
     ControlTimeout,
@@ -34,6 +35,7 @@ from racetrace.run_result import (  # noqa: E402
     ScheduleError,
     StepLimitError,
 )
+from racetrace.schedules import ScheduleResult, explore_markers, run_schedule  # noqa: E402
 
 try:
     __version__ = version("racetrace")
@@ -47,6 +49,10 @@ __all__ = [
     "replay",
     "explore_dpor",
     "explore_interleavings",
+    "run_schedule",
+    "explore_markers",
+    "ScheduleResult",
+    "MarkerError",
     "ExploreResult",
     "Failure",
     "RunResult",

@@ -39,6 +39,7 @@ __all__ = [
     "trace_sources",
     "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
+    "MarkerPlan",
     "shrink_schedule",
     "settrace",
     "gettrace",
@@ -197,6 +198,22 @@ class DporExplorer:
     def reached_frontier(self) -> bool: ...
     def schedule(self) -> str: ...
     def avoid(self, schedule: str) -> None: ...
+
+# --- markers.rs: marker schedules (racetrace.schedules) ----------------------
+
+@final
+class MarkerPlan:
+    """A marker schedule: ``lines`` (file, line, marker id) of every marked
+    line, ``entries`` (actor id, marker id, occurrence or 0) the order to
+    force (empty: a free run that notes the markers passed), ``held`` the
+    actor ids held back until their turn besides those of ``entries``."""
+
+    def __new__(
+        cls, lines: list[tuple[str, int, int]], entries: list[tuple[int, int, int]], held: list[int] = ...
+    ) -> MarkerPlan: ...
+    def met(self) -> int: ...
+    def passed(self) -> list[list[int]]: ...
+    def stuck(self) -> tuple[int, int, bool] | None: ...
 
 # --- shrink.rs: schedule shrinking (racetrace.shrinking, shrink_cli) ---------
 

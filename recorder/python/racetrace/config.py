@@ -58,6 +58,13 @@ class RunConfig:
     trace: str | None = None
     seed: int | None = None
     dpor: _native.DporExplorer | None = None
+    #: A marker schedule (``racetrace.schedules``): its marked lines are
+    #: scheduling points, and unless ``schedule``/``trace`` replays a run of
+    #: it step by step, it chooses the steps.
+    markers: _native.MarkerPlan | None = None
+    #: One small choice per scheduling point (``racetrace.hypothesis``):
+    #: the k-th runnable actor, the current one first.
+    choices: list[int] | None = None
     pct: tuple[int, int, int] | None = None
     deadlock_timeout: float = _native.DEFAULT_DEADLOCK_TIMEOUT
     #: Wall-clock limit of the whole run (seconds), None for none.

@@ -267,6 +267,8 @@ def execute(
     strategy: _native.DporExplorer | None = None,
     pct: tuple[int, int, int] | None = None,
     explore_timeouts: bool = False,
+    markers: _native.MarkerPlan | None = None,
+    choices: list[int] | None = None,
 ) -> RunResult:
     _check_not_nested()
     static = _static_tables()
@@ -322,6 +324,8 @@ def execute(
             trace=trace_source,
             seed=seed,
             dpor=strategy,
+            markers=markers,
+            choices=choices,
             pct=pct,
             deadlock_timeout=float(deadlock_timeout),
             run_timeout=None if run_timeout is None else float(run_timeout),

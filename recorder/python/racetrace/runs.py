@@ -123,12 +123,18 @@ def run_threads(
     strategy: _native.DporExplorer | None = None,
     seed: int | None = None,
     pct: tuple[int, int, int] | None = None,
+    markers: _native.MarkerPlan | None = None,
+    names: Sequence[str] | None = None,
+    choices: list[int] | None = None,
 ) -> tuple[RunResult, Failure | None]:
     """One controlled execution of a test, shared by every explorer: fresh
     state from ``setup``, the threads started and joined by the main actor,
     then the invariant (outside control). ``api`` names the explorer in
     errors; ``strategy``, ``seed`` or ``pct`` choose the schedule after
-    ``schedule`` runs out."""
+    ``schedule`` runs out; ``markers`` is a marker schedule (or, with
+    ``schedule``, the marked lines of a replayed run of one); ``names``
+    names the threads (``thread-1``, ... by default); ``choices`` is a
+    schedule as one small choice per step (``racetrace.hypothesis``)."""
     try:
         state = setup()
     except Exception as e:
@@ -162,10 +168,11 @@ def run_threads(
 
         return body
 
+    labels = list(names) if names is not None else [f"thread-{i + 1}" for i in range(len(threads))]
+
     def main() -> None:
         workers = [
-            threading.Thread(target=guarded(fn, f"thread-{i + 1}"), name=f"thread-{i + 1}")
-            for i, fn in enumerate(threads)
+            threading.Thread(target=guarded(fn, labels[i]), name=labels[i]) for i, fn in enumerate(threads)
         ]
         for t in workers:
             t.start()
@@ -190,6 +197,8 @@ def run_threads(
         strategy=strategy,
         pct=pct,
         explore_timeouts=explore_timeouts,
+        markers=markers,
+        choices=choices,
     )
     if coroutines:
         raise TypeError(f"{api}: {', '.join(coroutines)} returned a coroutine; {_NO_ASYNC}")
@@ -250,6 +259,8 @@ def reproduce(
     common: RunOptions,
     *,
     api: str,
+    markers: _native.MarkerPlan | None = None,
+    names: Sequence[str] | None = None,
 ) -> None:
     """Replays a failing schedule: `runs` times to count how often it fails
     the same way, and once with a trace written. ``api`` is the explorer
@@ -260,7 +271,8 @@ def reproduce(
     again: Failure | None
     try:
         res, again = run_threads(
-            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=path, **common
+            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=path,
+            markers=markers, names=names, **common
         )
         f.trace = path
     except Exception as e:  # noqa: BLE001 - the trace is a convenience
@@ -271,7 +283,8 @@ def reproduce(
     same = count_same(f, res, again)
     for _ in range(max(0, runs - 1)):
         res, again = run_threads(
-            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=None, **common
+            setup, threads, invariant, api=api, schedule=f.schedule, strategy=None, trace=None,
+            markers=markers, names=names, **common
         )
         same += count_same(f, res, again)
     f.replays = max(runs, 1)

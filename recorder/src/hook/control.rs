@@ -472,6 +472,18 @@ pub(super) fn sleep(
     }
 }
 
+/// The first instruction of a line marked `# racetrace: NAME`: a
+/// scheduling point with no effect (a `Yield` naming the marker), where a
+/// marker schedule holds the actor back until its turn.
+pub(super) fn marker(ctx: &ThreadCtx, loc: LocId, id: u32) {
+    let aux = crate::strategy::markers::MARK_AUX + u64::from(id);
+    if gate(ctx, EventKind::Yield, loc, ctx.actor.0, aux) {
+        session::with_gen(ctx.generation, |s| {
+            s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, aux)
+        });
+    }
+}
+
 /// `Thread.start` returned: the handshake with the child is over; its
 /// state lock is the child's until it exits.
 pub(super) fn thread_started_return(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, failed: bool) {

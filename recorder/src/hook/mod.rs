@@ -159,6 +159,10 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     if ins.post_call {
         resolve_pending(py, ctx, f);
     }
+    if ins.marker != 0 && ctx.in_control() && !aborting() {
+        let loc = instr_loc(info, ins, || f.lineno(), idx);
+        control::marker(ctx, loc, ins.marker - 1);
+    }
     match ins.action {
         Action::Invisible => return,
         // Most calls are not recorded: their location is interned only

@@ -107,7 +107,9 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             .getattr("co_names")
             .and_then(|t| t.extract())
             .unwrap_or_default();
-        (crate::cpython::decode(code), names)
+        let mut instrs = crate::cpython::decode(code);
+        crate::marks::mark(code, &file, gen, &mut instrs);
+        (instrs, names)
     } else {
         (Box::new([]), Vec::new())
     };

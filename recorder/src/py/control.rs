@@ -92,6 +92,8 @@ struct RunConfig<'py> {
     trace: Option<String>,
     seed: Option<u64>,
     dpor: Option<PyRef<'py, super::dpor::DporExplorer>>,
+    markers: Option<PyRef<'py, super::markers::MarkerPlan>>,
+    choices: Option<Vec<u32>>,
     pct: Option<(u64, u32, u64)>,
     deadlock_timeout: f64,
     run_timeout: Option<f64>,
@@ -103,8 +105,10 @@ struct RunConfig<'py> {
 /// Starts a controlled run. The calling thread is the driver (not an
 /// actor); `main_thread` (a `threading.Thread` not started yet) becomes
 /// actor 0. The strategy: replay `trace` (checking every step against its
-/// events) or `schedule`, then DPOR, PCT, random choices with `seed`, or
-/// the default policy.
+/// events) or `schedule`, then DPOR, PCT, random choices with `seed`, a
+/// marker schedule (`markers`, whose marked lines are scheduling points in
+/// a replay too), a sequence of `choices` (`strategy::choices`), or the
+/// default policy.
 #[pyfunction]
 fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     let RunConfig {
@@ -118,6 +122,8 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         trace,
         seed,
         dpor,
+        markers,
+        choices,
         pct,
         deadlock_timeout,
         run_timeout,
@@ -163,6 +169,16 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     // PCT: (seed, depth, estimated steps of a run).
     let strategy: Box<dyn control::Scheduler> = match (seed, dpor) {
         (_, Some(d)) => Box::new(d.dpor.clone()),
+        (None, None) if choices.is_some() => Box::new(crate::strategy::choices::Choices::new(
+            choices.clone().unwrap_or_default(),
+        )),
+        // A marker schedule, unless a run of one is replayed step by step.
+        (None, None) if markers.is_some() && schedule.is_none() && trace.is_none() => Box::new(
+            markers
+                .as_ref()
+                .map(|m| m.markers.clone())
+                .unwrap_or_else(|| crate::strategy::markers::Markers::new(Vec::new(), &[])),
+        ),
         (_, None) if pct.is_some() => {
             let (s, depth, k) = pct.unwrap_or_default();
             Box::new(crate::strategy::pct::Pct::new(
@@ -202,6 +218,9 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         own_dir,
     })
     .map_err(PyOSError::new_err)?;
+    if let Some(m) = &markers {
+        crate::marks::set(session::generation(), m.lines.clone());
+    }
     intern_unknown();
     let name: String = main_thread
         .getattr("name")

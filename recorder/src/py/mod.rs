@@ -7,6 +7,7 @@
 //! - `record`: free-running recording (`racetrace.recording`)
 //! - `control`: controlled runs and schedule replay (`racetrace.control`)
 //! - `dpor`: the DPOR explorer handle (`racetrace.explore`)
+//! - `markers`: marker schedules (`racetrace.markers`)
 //! - `shrink`: schedule shrinking (`racetrace.shrinking`, `shrink_cli`)
 //! - `cli`: the bridge to the analyzer's command line (`racetrace.cli`)
 //! - `tracehooks`: `sys.settrace`/`gettrace` while racetrace traces threads
@@ -19,6 +20,7 @@ use pyo3::prelude::*;
 mod cli;
 mod control;
 mod dpor;
+mod markers;
 mod record;
 mod setup;
 mod shrink;
@@ -31,6 +33,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     record::register(m)?;
     control::register(m)?;
     dpor::register(m)?;
+    markers::register(m)?;
     shrink::register(m)?;
     tracehooks::register(m)?;
     workers::register(m)?;

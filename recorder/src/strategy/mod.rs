@@ -1,6 +1,7 @@
 //! Scheduling strategies: the one interface every way of choosing the next
 //! actor implements (one file each: [`replay`] of a schedule, uniformly
-//! [`random`], [`pct`], [`dpor`]), in the manner of Shuttle's `Scheduler` trait. The control loop
+//! [`random`], [`pct`], [`dpor`], [`markers`] written by people, and
+//! [`choices`] drawn by a property-based testing library), in the manner of Shuttle's `Scheduler` trait. The control loop
 //! (`control`) does the turn-taking, blocking, deadlock detection, timeouts
 //! and tracing once for all of them.
 //!
@@ -13,8 +14,10 @@
 //! a `time.sleep`). Choosing a `Timeout` candidate advances the virtual
 //! clock to its deadline.
 
+pub mod choices;
 pub mod dpor;
 pub mod journal;
+pub mod markers;
 pub mod pct;
 pub mod random;
 pub mod replay;

@@ -370,7 +370,9 @@ unsafe extern "C" fn on_instruction<T: Tracer>(
             return none();
         };
         let (inplace, depth) = match info.instrs.get(index) {
-            Some(ins) if ins.action == Action::InplaceOp && !ins.post_call => (true, ins.depth),
+            Some(ins) if ins.action == Action::InplaceOp && !ins.post_call && ins.marker == 0 => {
+                (true, ins.depth)
+            }
             Some(ins) if !ins.is_quiet() => (false, ins.depth),
             _ => return disable(),
         };
@@ -391,7 +393,11 @@ unsafe extern "C" fn on_instruction<T: Tracer>(
         // truth tests are on bools, most loops over ranges): nothing to
         // record this time, but the instruction stays enabled, since the
         // next value may be one.
-        if let Some(ins) = info.instrs.get(index).filter(|i| !i.post_call) {
+        if let Some(ins) = info
+            .instrs
+            .get(index)
+            .filter(|i| !i.post_call && i.marker == 0)
+        {
             match ins.action {
                 Action::ReadOperands if !operands_may_be_containers(f, ins.arg) => return none(),
                 Action::IterStep if !f.peek_ptr(0).is_some_and(|p| step_may_read_ptr(p)) => {

@@ -75,6 +75,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             v.major, v.minor
         )));
     }
+    objects::find_types(py)?;
     let sysconfig = py.import("sysconfig")?;
     let gil_disabled = sysconfig
         .call_method1("get_config_var", ("Py_GIL_DISABLED",))?
@@ -136,7 +137,6 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
         }
     }
     containers::init(py)?;
-    objects::init_types(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };

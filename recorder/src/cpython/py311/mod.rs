@@ -138,6 +138,7 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
             "racetrace's native recorder supports CPython 3.11 only; this is Python {major}.{minor}"
         )));
     }
+    objects::find_types(py)?;
     let code = py.import("builtins")?.getattr("compile")?.call1((
         "def _f(a, b):\n    c = a\n    return c\n",
         "<racetrace-check>",
@@ -174,7 +175,6 @@ pub fn check_layout(py: Python<'_>) -> PyResult<()> {
         ));
     }
     containers::init(py)?;
-    objects::init_types(py)?;
     if EXTRA_INDEX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the free function matches what we store.
         let idx = unsafe { _PyEval_RequestCodeExtraIndex(Some(free_code_info)) };

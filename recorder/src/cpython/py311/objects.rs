@@ -4,7 +4,7 @@
 //! structs it reads (`layout`) are each version's.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pyo3::ffi::{self, PyTypeObject};
@@ -200,17 +200,20 @@ pub fn is_heap_type(t: &Bound<'_, PyAny>) -> bool {
     }
 }
 
-/// The type of a slot wrapper bound to an object (`method-wrapper`). Its
-/// C name, `_PyMethodWrapper_Type`, is private and not exported from 3.13
-/// on, so it is looked up at import ([`init_types`]); null until then
-/// (then nothing is taken for a method wrapper).
-static METHOD_WRAPPER_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(std::ptr::null_mut());
+/// The type of a bound slot wrapper ("method-wrapper"), found from
+/// `[].__len__` when the extension is imported (`find_types`, from
+/// `check_layout`, before any run: no Python code runs for it inside an
+/// actor): CPython 3.13 no longer exports `_PyMethodWrapper_Type`, and the
+/// extension built for it failed to load. A static type: its address never
+/// changes. 0 until found (nothing matches).
+static METHOD_WRAPPER_TYPE: AtomicUsize = AtomicUsize::new(0);
 
-/// Looks up the types this module compares with but cannot name (at
-/// import). The type is immortal while the interpreter lives.
-pub(super) fn init_types(py: Python<'_>) -> PyResult<()> {
-    let wrapper = py.eval(c"type(().__len__)", None, None)?;
-    METHOD_WRAPPER_TYPE.store(wrapper.as_ptr() as *mut PyTypeObject, Ordering::Release);
+/// Finds the types the interpreter does not export (at import).
+pub(super) fn find_types(py: Python<'_>) -> PyResult<()> {
+    let t = pyo3::types::PyList::empty(py)
+        .getattr("__len__")?
+        .get_type();
+    METHOD_WRAPPER_TYPE.store(t.as_ptr() as usize, Ordering::Relaxed);
     Ok(())
 }
 
@@ -219,11 +222,11 @@ pub(super) fn init_types(py: Python<'_>) -> PyResult<()> {
 /// identity the call table knows) and the object.
 pub fn method_wrapper<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Bound<'py, PyAny>)> {
     let p = callable.as_ptr();
+    let wrapper_type = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
     // SAFETY: type check first, then the fields of `wrapperobject`, which
     // holds strong references to both.
     unsafe {
-        let wrapper_type = METHOD_WRAPPER_TYPE.load(Ordering::Relaxed);
-        if wrapper_type.is_null() || ffi::Py_TYPE(p) != wrapper_type {
+        if wrapper_type == 0 || ffi::Py_TYPE(p) as usize != wrapper_type {
             return None;
         }
         let w = p as *const RawMethodWrapper;

@@ -276,7 +276,10 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
         match info.instrs.get(idx) {
             // `x += 1` on a number: the in-place operator cannot mutate it.
             Some(ins)
-                if ins.action == Action::InplaceOp && !ins.post_call && f.peek_is_number(1) =>
+                if ins.action == Action::InplaceOp
+                    && !ins.post_call
+                    && ins.marker == 0
+                    && f.peek_is_number(1) =>
             {
                 return 0
             }
@@ -285,6 +288,7 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
             Some(ins)
                 if ins.action == Action::ReadOperands
                     && !ins.post_call
+                    && ins.marker == 0
                     && !operands_may_be_containers(f, ins.arg) =>
             {
                 return 0
@@ -292,6 +296,7 @@ unsafe extern "C" fn trace_callback<T: Tracer>(
             Some(ins)
                 if ins.action == Action::IterStep
                     && !ins.post_call
+                    && ins.marker == 0
                     // SAFETY: a live stack value, GIL held.
                     && !f.peek_ptr(0).is_some_and(|p| unsafe { step_may_read_ptr(p) }) =>
             {
