@@ -90,6 +90,12 @@ pub fn start_thread(py: Python<'_>, f: Frame<'_>) -> PyResult<()> {
         let Some(actor) = session::with(|s| s.thread_actor(&thread)).flatten() else {
             return Ok(());
         };
+        // Naming the thread and its target ran Python code: if the run
+        // this thread was started by ended meanwhile (a later one may have
+        // begun), the actor is not this run's and takes no turn in it.
+        if session::generation() != generation {
+            return Err(crate::control::run_aborted());
+        }
         let loc = if actor.0 == 0 { LocId(0) } else { loc };
         let ident: u64 = thread.getattr("ident")?.extract().unwrap_or(0);
         let op = racetrace_formats::Event {
