@@ -56,7 +56,7 @@ pub fn backtrack_points(tables: &Tables, events: &[Event]) -> Vec<Backtrack> {
         races.sort_unstable();
         for &i in &races {
             let i = i as usize;
-            build_reversal(&exec, i, r.op, &mut notdep, &mut seq);
+            build_reversal(&exec, i, r.op, r.wake, &mut notdep, &mut seq);
             let mut steps: Vec<ActorId> = events[..i].iter().map(|e| e.actor).collect();
             steps.extend(notdep.iter().map(|&x| events[x as usize].actor));
             steps.push(r.ev.actor);

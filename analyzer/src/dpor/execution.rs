@@ -15,7 +15,8 @@
 
 use racetrace_formats::{Event, Tables};
 
-use super::op::{dependent, queue_available, reversible, sem_available, Cell, Op, NONE};
+use super::footprint::Footprints;
+use super::op::{dependent_in, queue_available, reversible_in, sem_available, Cell, Op, NONE};
 use super::wakeup::Seq;
 
 /// Per-event record.
@@ -31,6 +32,11 @@ pub(crate) struct Rec {
     /// The object available just before this event: lock free, semaphore
     /// above 0, event flag set, queue non-empty (synchronization events).
     pub avail_before: bool,
+    /// For an atomic step that an earlier step made ready (the task it
+    /// resumes was woken by that step): that step, which it cannot precede;
+    /// `NONE` otherwise. Its clock is part of this step's knowledge before
+    /// it (as a creation is for a first event).
+    pub wake: u32,
 }
 
 /// State of one shared cell within the current execution.
@@ -102,6 +108,8 @@ pub(crate) struct Execution {
     actors: Vec<ActorState>,
     last_creation: u32,
     scratch: Vec<u32>,
+    /// The footprints of atomic steps, kept for the whole exploration.
+    pub fp: Footprints,
 }
 
 #[inline]
@@ -209,8 +217,39 @@ impl Execution {
     }
 
     pub fn push_op(&mut self, ev: &Event, op: Op) {
+        self.push_parts(ev, op, &[], None, NONE);
+    }
+
+    /// Appends an atomic step of `events` (one actor's, nothing between
+    /// them), made ready by step `wake` (`NONE`: by nothing): one record
+    /// whose footprint is the union of its events' (see `footprint`).
+    pub fn push_step(&mut self, events: &[Event], tables: &Tables, wake: u32) -> Op {
+        let first = events.first().expect("a step has at least one event");
+        let op = self.fp.of_step(first.actor.0, events, tables);
+        // The event that stands for the step: the one of its only part, if
+        // it has one, else the first.
+        let ev = match op.cell {
+            Cell::Steps(_) | Cell::Local => *first,
+            _ => *events
+                .iter()
+                .find(|e| Op::of(e, tables) == op)
+                .unwrap_or(first),
+        };
+        self.push_parts(&ev, op, events, Some(tables), wake);
+        op
+    }
+
+    /// Appends `op` (performed as `ev`; for an atomic step of several
+    /// parts, as `events`, whose keys `tables` resolves).
+    fn push_parts(
+        &mut self,
+        ev: &Event,
+        op: Op,
+        events: &[Event],
+        tables: Option<&Tables>,
+        wake: u32,
+    ) {
         let idx = self.recs.len() as u32;
-        let gen = self.gen;
         let a = ev.actor.0;
         let pre = self.pre_of(a);
         let local = self.actor(a).events + 1;
@@ -220,54 +259,110 @@ impl Execution {
         if pre != NONE {
             c.extend_from_slice(&self.clocks[pre as usize]);
         }
-        let mut avail_before = false;
-
-        if op.creates() {
-            if self.last_creation != NONE {
-                join_into(&mut c, &self.clocks[self.last_creation as usize]);
+        if wake != NONE {
+            join_into(&mut c, &self.clocks[wake as usize]);
+        }
+        let avail_before = match tables {
+            Some(tables) => {
+                // Every event's dependencies (each with its own `aux`, and
+                // moving levels as it did), then every event published with
+                // the step's whole clock (no part sees its own step).
+                let mut avail = None;
+                for e in events {
+                    let p = Op::of(e, tables);
+                    let got = self.deps_into(e, &p, &mut c);
+                    if p == op && avail.is_none() {
+                        avail = Some(got);
+                    }
+                }
+                avail.unwrap_or(false)
             }
-            self.last_creation = idx;
+            None => self.deps_into(ev, &op, &mut c),
+        };
+        // Own entry.
+        if c.len() <= a as usize {
+            c.resize(a as usize + 1, 0);
+        }
+        c[a as usize] = local;
+        match tables {
+            Some(tables) => {
+                for e in events {
+                    self.publish(idx, &Op::of(e, tables), &c);
+                }
+            }
+            None => self.publish(idx, &op, &c),
+        }
+        let st = self.actor(a);
+        st.last_event = idx;
+        st.events = local;
+
+        let i = idx as usize;
+        if i < self.clocks.len() {
+            std::mem::swap(&mut self.clocks[i], &mut c);
+        } else {
+            self.clocks.push(std::mem::take(&mut c));
+        }
+        self.scratch = c;
+        self.recs.push(Rec {
+            ev: *ev,
+            op,
+            local,
+            pre,
+            avail_before,
+            wake,
+        });
+    }
+
+    /// Joins into `c` the clocks `op` depends on; returns whether its
+    /// synchronization object was available just before it. Updates the
+    /// object's level (a lock held, an event's flag, a queue's length).
+    fn deps_into(&mut self, ev: &Event, op: &Op, c: &mut Vec<u32>) -> bool {
+        let gen = self.gen;
+        let a = op.actor;
+        let mut avail_before = false;
+        if op.creates() && self.last_creation != NONE {
+            join_into(c, &self.clocks[self.last_creation as usize]);
         }
         match op.cell {
-            Cell::Local => {}
+            Cell::Local | Cell::Steps(_) => {}
             Cell::Key { obj, key, whole } => {
                 if obj != NONE {
                     let o = slot(&mut self.objs, obj as usize).fresh(gen);
                     if whole {
                         if o.whole.last_write != NONE {
-                            join_into(&mut c, &self.clocks[o.whole.last_write as usize]);
+                            join_into(c, &self.clocks[o.whole.last_write as usize]);
                         }
-                        join_into(&mut c, &o.member_writes);
+                        join_into(c, &o.member_writes);
                         if op.write {
-                            join_into(&mut c, &o.whole.reads);
-                            join_into(&mut c, &o.member_reads);
+                            join_into(c, &o.whole.reads);
+                            join_into(c, &o.member_reads);
                         }
                     } else {
                         if o.whole.last_write != NONE {
-                            join_into(&mut c, &self.clocks[o.whole.last_write as usize]);
+                            join_into(c, &self.clocks[o.whole.last_write as usize]);
                         }
                         if op.write {
-                            join_into(&mut c, &o.whole.reads);
+                            join_into(c, &o.whole.reads);
                         }
                     }
                 }
                 if !whole {
                     let k = slot(&mut self.keys, key as usize).fresh(gen);
                     if k.last_write != NONE {
-                        join_into(&mut c, &self.clocks[k.last_write as usize]);
+                        join_into(c, &self.clocks[k.last_write as usize]);
                     }
                     if op.write {
-                        join_into(&mut c, &k.reads);
+                        join_into(c, &k.reads);
                     }
                 }
             }
             Cell::Sync(obj) => {
                 let o = slot(&mut self.objs, obj as usize).fresh(gen);
                 if o.sync.last_write != NONE {
-                    join_into(&mut c, &self.clocks[o.sync.last_write as usize]);
+                    join_into(c, &self.clocks[o.sync.last_write as usize]);
                 }
                 if op.write {
-                    join_into(&mut c, &o.sync.reads);
+                    join_into(c, &o.sync.reads);
                 }
                 use racetrace_formats::EventKind::*;
                 avail_before = match op.kind {
@@ -291,19 +386,21 @@ impl Execution {
                 // A join learns the joined actor's whole history.
                 let t = self.pre_of(target);
                 if t != NONE && target != a {
-                    join_into(&mut c, &self.clocks[t as usize]);
+                    join_into(c, &self.clocks[t as usize]);
                 }
             }
         }
-        // Own entry.
-        if c.len() <= a as usize {
-            c.resize(a as usize + 1, 0);
-        }
-        c[a as usize] = local;
+        avail_before
+    }
 
-        // Publish into the cells.
+    /// Publishes `op`, performed at `idx` with clock `c`, into its cells.
+    fn publish(&mut self, idx: u32, op: &Op, c: &[u32]) {
+        let a = op.actor;
+        if op.creates() {
+            self.last_creation = idx;
+        }
         match op.cell {
-            Cell::Local => {}
+            Cell::Local | Cell::Steps(_) => {}
             Cell::Key { obj, key, whole } => {
                 if obj != NONE {
                     let o = &mut self.objs[obj as usize];
@@ -314,12 +411,12 @@ impl Execution {
                             o.member_writes.clear();
                             o.member_reads.clear();
                         } else {
-                            join_into(&mut o.whole.reads, &c);
+                            join_into(&mut o.whole.reads, c);
                         }
                     } else if op.write {
-                        join_into(&mut o.member_writes, &c);
+                        join_into(&mut o.member_writes, c);
                     } else {
-                        join_into(&mut o.member_reads, &c);
+                        join_into(&mut o.member_reads, c);
                     }
                 }
                 if !whole {
@@ -328,7 +425,7 @@ impl Execution {
                         k.last_write = idx;
                         k.reads.clear();
                     } else {
-                        join_into(&mut k.reads, &c);
+                        join_into(&mut k.reads, c);
                     }
                 }
             }
@@ -338,7 +435,7 @@ impl Execution {
                     o.sync.last_write = idx;
                     o.sync.reads.clear();
                 } else {
-                    join_into(&mut o.sync.reads, &c);
+                    join_into(&mut o.sync.reads, c);
                 }
             }
             Cell::Actor(target) => {
@@ -347,24 +444,6 @@ impl Execution {
                 }
             }
         }
-        let st = self.actor(a);
-        st.last_event = idx;
-        st.events = local;
-
-        let i = idx as usize;
-        if i < self.clocks.len() {
-            std::mem::swap(&mut self.clocks[i], &mut c);
-        } else {
-            self.clocks.push(std::mem::take(&mut c));
-        }
-        self.scratch = c;
-        self.recs.push(Rec {
-            ev: *ev,
-            op,
-            local,
-            pre,
-            avail_before,
-        });
     }
 
     /// The reversible races whose later event is `later` (an event of this
@@ -393,13 +472,13 @@ impl Execution {
         acc.clear();
         for i in (0..before).rev() {
             let r = &self.recs[i];
-            if r.op.actor == later.actor || !dependent(&r.op, later) {
+            if r.op.actor == later.actor || !dependent_in(&self.fp, &r.op, later) {
                 continue;
             }
             if self.in_clock(i, pre) || self.in_clock(i, acc) {
                 continue;
             }
-            if reversible(&r.op, r.avail_before, later) {
+            if reversible_in(&self.fp, &r.op, r.avail_before, later) {
                 out.push(i as u32);
                 join_into(acc, &self.clocks[i]);
             }
@@ -420,13 +499,15 @@ impl Execution {
 }
 
 /// Builds the sequence that reverses the race (`i`, later) into `seq`:
-/// notdep(i) in execution order, then `later`. `notdep` receives the event
+/// notdep(i) in execution order, then `later` (after `later_wake`, the step
+/// that made it ready, `NONE` if none). `notdep` receives the event
 /// indices (without `later`). Shared by the explorer and by
 /// `backtrack_points`.
 pub(crate) fn build_reversal(
     exec: &Execution,
     i: usize,
     later: Op,
+    later_wake: u32,
     notdep: &mut Vec<u32>,
     seq: &mut Seq,
 ) {
@@ -437,5 +518,6 @@ pub(crate) fn build_reversal(
         seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
         debug_assert_eq!(seq.len(), x + 1);
     }
-    seq.push_last(later);
+    let waker = notdep.iter().position(|&x| x == later_wake);
+    seq.push_last(&exec.fp, later, waker);
 }

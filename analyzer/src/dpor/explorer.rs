@@ -11,11 +11,12 @@
 use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
-use super::op::{dependent, Op, NONE};
+use super::op::{Op, NONE};
 use super::wakeup::{Forest, Seq};
 
 mod split;
 mod stats;
+mod steps;
 
 pub use stats::{DporConfig, Stats};
 
@@ -30,6 +31,9 @@ pub type PendingOp = Event;
 struct Point {
     /// The actor chosen here.
     actor: u32,
+    /// Events of the step taken here (more than one for an atomic step,
+    /// see [`Explorer::executed_step`]); the schedule repeats its actor.
+    events: u32,
     /// Sleep set: actors (with their next operation) whose continuations
     /// from here are covered already — inherited from above, plus the
     /// alternatives explored (or being explored) at this point.
@@ -267,7 +271,7 @@ impl Explorer {
         let awake = |a: &u32| !asleep(*a, sleep);
         let prev_ok = prev_enabled && !asleep(prev, sleep);
         let waker = (self.split.active() && !sleep.is_empty() && !over_bound(prev_enabled))
-            .then(|| split::waker(enabled, sleep, prev))
+            .then(|| split::waker(&self.exec.fp, enabled, sleep, prev))
             .flatten();
         let pick = if waker.is_some() {
             waker
@@ -346,46 +350,7 @@ impl Explorer {
             "executed by another actor"
         );
         let op = self.exec.push(ev, tables, timed);
-        self.step += 1;
-        if k < self.branch {
-            // A replayed step must do what it did before (its footprint is
-            // kept among the point's explored alternatives).
-            let same = self.points[k]
-                .sleep
-                .iter()
-                .rev()
-                .find(|s| s.actor == op.actor)
-                .is_some_and(|s| *s == op);
-            if !same {
-                self.stats.diverged += 1;
-            }
-            return;
-        }
-        // The footprint of what was explored here is now known exactly.
-        let p = &mut self.points[k];
-        if let Some(last) = p.sleep.last_mut() {
-            if last.actor == op.actor {
-                *last = op;
-            }
-        }
-        // Sleep set of the next point: the sleepers (and explored
-        // alternatives) this event does not wake.
-        let k1 = k + 1;
-        if k1 >= self.points.len() {
-            self.points.push(Point::default());
-        }
-        let (lo, hi) = self.points.split_at_mut(k1);
-        let next = &mut hi[0];
-        next.sleep.clear();
-        next.wut = NONE;
-        next.sleep.extend(
-            lo[k]
-                .sleep
-                .iter()
-                .filter(|s| s.actor != op.actor && !dependent(s, &op))
-                .copied(),
-        );
-        split::inherit_untrusted(&lo[k], next);
+        self.after_step(k, op, 1);
     }
 
     /// Ends the current execution. `blocked` lists the actors still alive
@@ -429,7 +394,7 @@ impl Explorer {
         // branch point, so an old race yields a new sequence.
         for j in 0..n {
             let r = self.exec.recs[j];
-            self.exec_pre(r.pre);
+            self.exec_pre(r.pre, r.wake);
             self.exec
                 .races_of(j, &r.op, &self.pre, &mut self.acc, &mut self.races);
             let races = std::mem::take(&mut self.races);
@@ -453,10 +418,21 @@ impl Explorer {
         }
     }
 
-    fn exec_pre(&mut self, pre: u32) {
+    /// The knowledge of an actor before a step: the clock of its `pre`,
+    /// joined with that of the step that woke it (`wake`), if any.
+    fn exec_pre(&mut self, pre: u32, wake: u32) {
         self.pre.clear();
         if pre != NONE {
             self.pre.extend_from_slice(self.exec.clock(pre as usize));
+        }
+        if wake != NONE {
+            let c = self.exec.clock(wake as usize);
+            if c.len() > self.pre.len() {
+                self.pre.resize(c.len(), 0);
+            }
+            for (d, s) in self.pre.iter_mut().zip(c) {
+                *d = (*d).max(*s);
+            }
         }
     }
 
@@ -465,7 +441,8 @@ impl Explorer {
     /// there already covers its class.
     fn reverse(&mut self, i: usize, later: Op, later_idx: Option<usize>) {
         self.stats.races += 1;
-        build_reversal(&self.exec, i, later, &mut self.notdep, &mut self.seq);
+        let wake = later_idx.map_or(NONE, |j| self.exec.recs[j].wake);
+        build_reversal(&self.exec, i, later, wake, &mut self.notdep, &mut self.seq);
         if let Some(bound) = self.config.preemption_bound {
             if self.guess_preemptions(i) > bound {
                 self.reverse_bounded(i, bound, later, later_idx);
@@ -485,10 +462,13 @@ impl Explorer {
         let p = &self.points[i];
         let trusted = |s: &&Op| !p.untrusted.contains(&s.actor);
         self.sleepers.extend(p.sleep.iter().filter(trusted));
-        if self.seq.covered_by_sleeper(&self.sleepers) {
+        if self.seq.covered_by_sleeper(&self.exec.fp, &self.sleepers) {
             return;
         }
-        if self.forest.insert(&mut self.points[i].wut, &mut self.seq) {
+        if self
+            .forest
+            .insert(&self.exec.fp, &mut self.points[i].wut, &mut self.seq)
+        {
             self.stats.scheduled += 1;
         }
     }

@@ -45,6 +45,13 @@
 //!   creation order along the schedule, so a replayed prefix gives the same
 //!   ids. Creations (`Spawn`, `TaskCreate`) are mutually dependent — the
 //!   order of two creations decides which child gets which id.
+//! - **Atomic steps** ([`Explorer::executed_step`]): a step of several
+//!   events that no other actor can come between (an asyncio task from one
+//!   suspension point to the next) is chosen once and reported whole; it
+//!   is one transition whose footprint is the union of its events', and a
+//!   step that a waiting actor could take only once another step readied
+//!   it (set the future it awaited) is ordered after that *waker*, never
+//!   before. The schedule repeats the step's actor once per event.
 //! - **Preemption bound** ([`DporConfig::preemption_bound`]): limits
 //!   switches away from an actor that could go on. With a bound the result
 //!   is *not* exhaustive over all classes.
@@ -95,6 +102,7 @@
 mod backtrack;
 mod execution;
 mod explorer;
+mod footprint;
 mod op;
 mod wakeup;
 

@@ -14,11 +14,13 @@
 
 use racetrace_formats::{Event, EventKind, MemberKind, Tables};
 
+use super::footprint::Footprints;
+
 /// Sentinel for "no such index / id".
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// The thing an event touches, beyond its own actor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Cell {
     /// Only the actor's own state (start, exit, yield, re-entrant lock ops).
     Local,
@@ -31,10 +33,13 @@ pub(crate) enum Cell {
     /// Every event *of* that actor conflicts with it as well (a join waits
     /// for all of them, the creation precedes all of them).
     Actor(u32),
+    /// Everything an atomic step of several events touches: footprint
+    /// `id` of the exploration's `Footprints` (see `footprint`).
+    Steps(u32),
 }
 
 /// The footprint of one event (or of an operation an actor is about to do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Op {
     pub(crate) actor: u32,
     pub(crate) kind: EventKind,
@@ -107,6 +112,18 @@ impl Op {
         }
     }
 
+    /// An atomic step of `actor` touching `cell` (`Local`, or `Steps`).
+    pub(crate) fn step(actor: u32, cell: Cell) -> Op {
+        Op {
+            actor,
+            kind: EventKind::TaskSwitch,
+            cell,
+            write: false,
+            gave_up: false,
+            timed: false,
+        }
+    }
+
     /// The same operation, marked as a try or a timed wait (see `timed`).
     #[inline]
     pub(crate) fn with_timed(mut self, timed: bool) -> Op {
@@ -171,6 +188,40 @@ pub fn dependent(a: &Op, b: &Op) -> bool {
             either_writes && x == y
         }
         _ => false,
+    }
+}
+
+/// [`dependent`] for operations that may be atomic steps of several parts
+/// (`Cell::Steps`): dependent when any two of their parts are.
+#[inline]
+pub(crate) fn dependent_in(fp: &Footprints, a: &Op, b: &Op) -> bool {
+    match (a.cell, b.cell) {
+        (Cell::Steps(_), _) => fp.split(a).iter().any(|p| dependent_in(fp, p, b)),
+        (_, Cell::Steps(_)) => fp.split(b).iter().any(|q| dependent(a, q)),
+        _ => dependent(a, b),
+    }
+}
+
+/// [`reversible`] for operations that may be atomic steps. An atomic step
+/// waits for nothing inside it (a task that waits is not ready: what
+/// readied it is its *waker*, which the explorer orders before it), so a
+/// race with it is reversible unless the earlier operation created its
+/// actor. A plain later operation that a step's part enabled (a release
+/// before an acquire) is judged part by part, taking the resource as free
+/// (see `Execution::races_of`).
+#[inline]
+pub(crate) fn reversible_in(fp: &Footprints, earlier: &Op, avail_before: bool, later: &Op) -> bool {
+    match (earlier.cell, later.cell) {
+        (Cell::Steps(_), Cell::Steps(_)) | (_, Cell::Steps(_)) => !fp
+            .split(earlier)
+            .iter()
+            .any(|p| p.creates() && p.cell == Cell::Actor(later.actor)),
+        (Cell::Steps(_), _) => fp
+            .split(earlier)
+            .iter()
+            .filter(|p| dependent(p, later))
+            .all(|p| reversible(p, true, later)),
+        _ => reversible(earlier, avail_before, later),
     }
 }
 

@@ -9,7 +9,8 @@
 //! index of its first child. Taking the first child hands that child's
 //! children to the next scheduling point.
 
-use super::op::{dependent, Op, NONE};
+use super::footprint::Footprints;
+use super::op::{dependent_in, Op, NONE};
 
 #[derive(Clone, Copy, Debug)]
 struct TNode {
@@ -58,13 +59,15 @@ impl Seq {
     }
 
     /// Appends the last operation, whose predecessors are derived from
-    /// dependency (it did not run at this place, so no clock says them).
-    pub fn push_last(&mut self, op: Op) {
+    /// dependency (it did not run at this place, so no clock says them),
+    /// and from `waker`, the position of the step that made it ready (an
+    /// atomic step resuming a task), if it is in the sequence.
+    pub fn push_last(&mut self, fp: &Footprints, op: Op, waker: Option<usize>) {
         let x = self.ops.len();
         let row = x * self.words;
         for y in 0..x {
             let o = &self.ops[y];
-            if o.actor == op.actor || dependent(o, &op) {
+            if o.actor == op.actor || waker == Some(y) || dependent_in(fp, o, &op) {
                 self.pred[row + y / 64] |= 1 << (y % 64);
                 for w in 0..self.words {
                     let p = self.pred[y * self.words + w];
@@ -101,7 +104,7 @@ impl Seq {
     /// first remaining event has no remaining predecessor (returns that
     /// position), or if it has none in the sequence and `op` is independent
     /// of all of it.
-    fn weak_initial(&self, op: &Op) -> Option<Option<usize>> {
+    fn weak_initial(&self, fp: &Footprints, op: &Op) -> Option<Option<usize>> {
         let mut independent = true;
         for x in 0..self.ops.len() {
             if !self.is_remaining(x) {
@@ -113,7 +116,7 @@ impl Seq {
                 let blocked = row.iter().zip(&self.remaining).any(|(p, r)| p & r != 0);
                 return if blocked { None } else { Some(Some(x)) };
             }
-            if independent && dependent(o, op) {
+            if independent && dependent_in(fp, o, op) {
                 independent = false;
             }
         }
@@ -122,9 +125,9 @@ impl Seq {
 
     /// Whether some sleeping actor (its next operation `op`) can start this
     /// sequence's class: then the class was explored already.
-    pub fn covered_by_sleeper(&mut self, sleep: &[Op]) -> bool {
+    pub fn covered_by_sleeper(&mut self, fp: &Footprints, sleep: &[Op]) -> bool {
         self.reset_remaining();
-        sleep.iter().any(|op| self.weak_initial(op).is_some())
+        sleep.iter().any(|op| self.weak_initial(fp, op).is_some())
     }
 }
 
@@ -224,7 +227,7 @@ impl Forest {
     /// followed (its event removed from the sequence); reaching a leaf, or
     /// using up the sequence, means it is covered. Otherwise what remains is
     /// added as a new last branch. Returns whether something was added.
-    pub fn insert(&mut self, head: &mut u32, seq: &mut Seq) -> bool {
+    pub fn insert(&mut self, fp: &Footprints, head: &mut u32, seq: &mut Seq) -> bool {
         seq.reset_remaining();
         // `parent == NONE` stands for the scheduling point's own list.
         let mut parent = NONE;
@@ -242,7 +245,7 @@ impl Forest {
             let mut matched = None;
             while c != NONE {
                 let n = &self.nodes[c as usize];
-                if let Some(pos) = seq.weak_initial(&n.op) {
+                if let Some(pos) = seq.weak_initial(fp, &n.op) {
                     matched = Some((c, pos));
                     break;
                 }

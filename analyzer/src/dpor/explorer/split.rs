@@ -49,7 +49,8 @@
 use racetrace_formats::{ActorId, Schedule};
 
 use super::{Explorer, Phase, EMPTY_TABLES};
-use crate::dpor::op::{dependent, Op, NONE};
+use crate::dpor::footprint::Footprints;
+use crate::dpor::op::{dependent_in, Op, NONE};
 use crate::dpor::PendingOp;
 
 /// Why the current execution was abandoned, when that matters afterwards.
@@ -318,12 +319,17 @@ impl Explorer {
 /// which a sleeper stays asleep to the end is abandoned, so waking them
 /// early wastes fewer. The previous actor first, then by id; never one
 /// that would give up.
-pub(super) fn waker(enabled: &[PendingOp], sleep: &[Op], prev: u32) -> Option<u32> {
+pub(super) fn waker(
+    fp: &Footprints,
+    enabled: &[PendingOp],
+    sleep: &[Op],
+    prev: u32,
+) -> Option<u32> {
     let wakes = |p: &&PendingOp| {
         let op = Op::of(p, &EMPTY_TABLES);
         !op.gave_up
             && !sleep.iter().any(|s| s.actor == op.actor)
-            && sleep.iter().any(|s| dependent(s, &op))
+            && sleep.iter().any(|s| dependent_in(fp, s, &op))
     };
     let mut best: Option<u32> = None;
     for p in enabled.iter().filter(wakes) {

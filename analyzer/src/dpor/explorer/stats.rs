@@ -81,7 +81,7 @@ impl Explorer {
         Schedule::new(
             self.points[..self.step.min(self.points.len())]
                 .iter()
-                .map(|p| ActorId(p.actor))
+                .flat_map(|p| std::iter::repeat_n(ActorId(p.actor), p.events.max(1) as usize))
                 .collect(),
         )
     }

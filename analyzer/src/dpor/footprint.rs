@@ -1,0 +1,80 @@
+//! Footprints of *atomic steps*: a step made of several events that no
+//! other actor can come between (the code of an asyncio task between two
+//! suspension points). DPOR treats such a step as one transition: it
+//! depends on another step when any of its parts does.
+//!
+//! A step's parts are interned once per exploration (the same set of parts
+//! gets the same id in every execution), so that its `Op` stays `Copy`,
+//! compares as an integer in sleep sets and wakeup trees, and a replayed
+//! step that touched the same things compares equal.
+
+use std::collections::HashMap;
+
+use racetrace_formats::{Event, Tables};
+
+use super::op::{Cell, Op};
+
+/// The interned footprints of the atomic steps of one exploration.
+#[derive(Default)]
+pub(crate) struct Footprints {
+    parts: Vec<Op>,
+    ranges: Vec<(u32, u32)>,
+    index: HashMap<Box<[Op]>, u32>,
+    scratch: Vec<Op>,
+}
+
+impl Footprints {
+    /// The parts of footprint `id` (sorted, without duplicates, without
+    /// parts that touch only the actor's own state).
+    #[inline]
+    pub fn parts(&self, id: u32) -> &[Op] {
+        let (start, end) = self.ranges[id as usize];
+        &self.parts[start as usize..end as usize]
+    }
+
+    /// The footprint of the events of one atomic step of `actor`: a plain
+    /// `Op` when one part (or none) matters, else a `Cell::Steps` op whose
+    /// parts are interned. Allocates only the first time a footprint is
+    /// seen.
+    pub fn of_step(&mut self, actor: u32, events: &[Event], tables: &Tables) -> Op {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        s.extend(
+            events
+                .iter()
+                .map(|e| Op::of(e, tables))
+                .filter(|o| o.cell != Cell::Local),
+        );
+        s.sort_unstable();
+        s.dedup();
+        let op = match s.len() {
+            0 => Op::step(actor, Cell::Local),
+            1 => s[0],
+            _ => {
+                let id = match self.index.get(&s[..]) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.ranges.len() as u32;
+                        let start = self.parts.len() as u32;
+                        self.parts.extend_from_slice(&s);
+                        self.ranges.push((start, self.parts.len() as u32));
+                        self.index.insert(s.clone().into_boxed_slice(), id);
+                        id
+                    }
+                };
+                Op::step(actor, Cell::Steps(id))
+            }
+        };
+        self.scratch = s;
+        op
+    }
+
+    /// The parts of `op`: itself for a plain operation.
+    #[inline]
+    pub fn split<'a>(&'a self, op: &'a Op) -> &'a [Op] {
+        match op.cell {
+            Cell::Steps(id) => self.parts(id),
+            _ => std::slice::from_ref(op),
+        }
+    }
+}

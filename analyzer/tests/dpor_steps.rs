@@ -1,0 +1,317 @@
+//! DPOR over atomic steps (the code of an asyncio task between two
+//! suspension points): each actor is a list of steps, each step several
+//! accesses that no other actor can come between; a step may wait for a
+//! signal (a future's result) that another step sets, and is not ready
+//! before. The engine must explore exactly one execution per class of step
+//! orders, every class, none twice, against a brute-force enumeration of
+//! every step order the program can take.
+
+use std::collections::{BTreeSet, HashSet};
+
+use proptest::prelude::*;
+use racetrace_analyzer::dpor::{DporConfig, Explorer, Stats};
+use racetrace_formats::{ActorId, Event, EventKind, LocId, Tables};
+
+#[derive(Clone, Debug)]
+enum Part {
+    Read(u32),
+    Write(u32),
+    /// Sets signal `s` (a write of its key; the first setter wakes the
+    /// waiters).
+    Signal(u32),
+}
+
+#[derive(Clone, Debug)]
+struct Step {
+    /// Not ready before signal `s` is set.
+    wait: Option<u32>,
+    parts: Vec<Part>,
+}
+
+type Program = Vec<Vec<Step>>;
+
+const SIGNAL_KEY: u32 = 100;
+
+fn key_of(p: &Part) -> (u32, bool) {
+    match *p {
+        Part::Read(k) => (k, false),
+        Part::Write(k) => (k, true),
+        Part::Signal(s) => (SIGNAL_KEY + s, true),
+    }
+}
+
+fn conflict(a: &Step, b: &Step) -> bool {
+    a.parts.iter().any(|p| {
+        let (k1, w1) = key_of(p);
+        b.parts.iter().any(|q| {
+            let (k2, w2) = key_of(q);
+            k1 == k2 && (w1 || w2)
+        })
+    })
+}
+
+/// A run of the program: which steps are ready, who set which signal.
+struct State<'a> {
+    prog: &'a Program,
+    pc: Vec<usize>,
+    /// Signal → index of the step (in this run) that first set it.
+    set_at: Vec<Option<usize>>,
+    steps: Vec<(usize, usize)>,
+}
+
+impl<'a> State<'a> {
+    fn new(prog: &'a Program) -> Self {
+        State {
+            prog,
+            pc: vec![0; prog.len()],
+            set_at: vec![None; 8],
+            steps: Vec::new(),
+        }
+    }
+
+    fn ready(&self) -> Vec<usize> {
+        (0..self.prog.len())
+            .filter(|&a| {
+                self.prog[a]
+                    .get(self.pc[a])
+                    .is_some_and(|s| s.wait.is_none_or(|w| self.set_at[w as usize].is_some()))
+            })
+            .collect()
+    }
+
+    /// Runs actor `a`'s next step: its events, and the step that woke it.
+    fn run(&mut self, a: usize) -> (Vec<Event>, Option<usize>) {
+        let step = &self.prog[a][self.pc[a]];
+        let woken_by = step.wait.and_then(|w| self.set_at[w as usize]);
+        let idx = self.steps.len();
+        let mut events = vec![Event {
+            actor: ActorId(a as u32),
+            kind: EventKind::TaskSwitch,
+            loc: LocId(0),
+            target: 0,
+            aux: 0,
+        }];
+        for p in &step.parts {
+            let (key, write) = key_of(p);
+            if let Part::Signal(s) = p {
+                self.set_at[*s as usize].get_or_insert(idx);
+            }
+            events.push(Event {
+                actor: ActorId(a as u32),
+                kind: if write {
+                    EventKind::Write
+                } else {
+                    EventKind::Read
+                },
+                loc: LocId(0),
+                target: key,
+                aux: 0,
+            });
+        }
+        self.steps.push((a, self.pc[a]));
+        self.pc[a] += 1;
+        (events, woken_by)
+    }
+}
+
+/// The class of a run: the order of every pair of conflicting steps of
+/// different actors.
+fn class(prog: &Program, steps: &[(usize, usize)]) -> BTreeSet<((usize, usize), (usize, usize))> {
+    let mut out = BTreeSet::new();
+    for (i, &x) in steps.iter().enumerate() {
+        for &y in &steps[i + 1..] {
+            if x.0 != y.0 && conflict(&prog[x.0][x.1], &prog[y.0][y.1]) {
+                out.insert((x, y));
+            }
+        }
+    }
+    out
+}
+
+type Class = BTreeSet<((usize, usize), (usize, usize))>;
+
+/// Every class of complete runs (a run ends when no step is ready).
+fn brute_force(prog: &Program) -> HashSet<Class> {
+    fn go(st: &mut State<'_>, out: &mut HashSet<Class>) {
+        let ready = st.ready();
+        if ready.is_empty() {
+            out.insert(class(st.prog, &st.steps));
+            return;
+        }
+        for a in ready {
+            let (pc, set_at, n) = (st.pc.clone(), st.set_at.clone(), st.steps.len());
+            st.run(a);
+            go(st, out);
+            st.pc = pc;
+            st.set_at = set_at;
+            st.steps.truncate(n);
+        }
+    }
+    let mut out = HashSet::new();
+    go(&mut State::new(prog), &mut out);
+    out
+}
+
+/// Every run DPOR explores (its class and schedule), and its counters.
+fn explore(prog: &Program) -> (Vec<(Class, String)>, Stats) {
+    let tables = Tables::default();
+    let mut dpor = Explorer::new(DporConfig::default());
+    let mut runs = Vec::new();
+    while dpor.begin_execution() {
+        let mut st = State::new(prog);
+        let mut complete = true;
+        loop {
+            let ready = st.ready();
+            if ready.is_empty() {
+                break;
+            }
+            // What a task will do is not known before it runs.
+            let pending: Vec<Event> = ready
+                .iter()
+                .map(|&a| Event {
+                    actor: ActorId(a as u32),
+                    kind: EventKind::TaskSwitch,
+                    loc: LocId(0),
+                    target: 0,
+                    aux: 0,
+                })
+                .collect();
+            let Some(a) = dpor.choose(&pending) else {
+                complete = false;
+                break;
+            };
+            let (events, woken_by) = st.run(a.index());
+            dpor.executed_step(&events, woken_by, &tables);
+        }
+        dpor.end_execution(&[]);
+        if complete {
+            runs.push((class(prog, &st.steps), dpor.schedule().to_text()));
+        }
+    }
+    (runs, dpor.stats())
+}
+
+/// Explores `prog` and checks it against the brute force; returns the
+/// number of classes.
+fn check(prog: &Program) -> usize {
+    let expected = brute_force(prog);
+    let (runs, stats) = explore(prog);
+    let seen: HashSet<Class> = runs.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(seen.len(), runs.len(), "a class explored twice: {prog:?}");
+    assert_eq!(seen, expected, "classes differ: {prog:?}");
+    assert_eq!(stats.sleep_blocked, 0, "wasted executions: {prog:?}");
+    assert_eq!(stats.executions as usize, expected.len(), "{prog:?}");
+    expected.len()
+}
+
+fn step(wait: Option<u32>, parts: Vec<Part>) -> Step {
+    Step { wait, parts }
+}
+
+use Part::*;
+
+#[test]
+fn no_await_between_read_and_write_is_one_step() {
+    // Two tasks each read and write x in one step: the steps conflict, so
+    // two orders, and never a lost update (the brute force agrees).
+    let p = vec![
+        vec![step(None, vec![Read(0), Write(0)])],
+        vec![step(None, vec![Read(0), Write(0)])],
+    ];
+    assert_eq!(check(&p), 2);
+}
+
+#[test]
+fn await_between_read_and_write_splits_the_steps() {
+    // r / w in two steps each: the lost update's four classes.
+    let p = vec![
+        vec![step(None, vec![Read(0)]), step(None, vec![Write(0)])],
+        vec![step(None, vec![Read(0)]), step(None, vec![Write(0)])],
+    ];
+    assert_eq!(check(&p), 4);
+}
+
+#[test]
+fn independent_steps_are_one_class() {
+    let p = vec![
+        vec![
+            step(None, vec![Read(0), Write(1)]),
+            step(None, vec![Write(1)]),
+        ],
+        vec![step(None, vec![Read(0), Write(2), Read(3)])],
+        vec![step(None, vec![Write(4)]), step(None, vec![Read(0)])],
+    ];
+    assert_eq!(check(&p), 1);
+}
+
+#[test]
+fn a_conflict_late_in_a_step_reverses_the_whole_step() {
+    // The steps conflict only through their last parts.
+    let p = vec![
+        vec![step(None, vec![Write(1), Read(0)])],
+        vec![step(None, vec![Write(2), Write(0)])],
+    ];
+    assert_eq!(check(&p), 2);
+}
+
+#[test]
+fn a_woken_step_never_goes_before_its_waker() {
+    // A sets the signal in its second step; B waits for it, then writes x,
+    // which A's first step reads: A's first step and B's step race, but B
+    // can only go after A's second step.
+    let p = vec![
+        vec![step(None, vec![Read(0)]), step(None, vec![Signal(0)])],
+        vec![step(Some(0), vec![Write(0)])],
+    ];
+    assert_eq!(check(&p), 1);
+}
+
+#[test]
+fn the_first_of_two_setters_wakes() {
+    let p = vec![
+        vec![step(None, vec![Signal(0), Write(0)])],
+        vec![step(None, vec![Signal(0)])],
+        vec![step(Some(0), vec![Read(0)])],
+    ];
+    check(&p);
+}
+
+#[test]
+fn schedules_repeat_the_actor_of_a_step_per_event() {
+    let p = vec![
+        vec![step(None, vec![Read(0), Write(0)])],
+        vec![step(None, vec![Write(0)])],
+    ];
+    let (runs, _) = explore(&p);
+    let schedules: Vec<&str> = runs.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(schedules, ["rts1:0*3,1*2", "rts1:1*2,0*3"]);
+}
+
+fn arb_part() -> impl Strategy<Value = Part> {
+    prop_oneof![
+        (0..3u32).prop_map(Read),
+        (0..3u32).prop_map(Write),
+        (0..2u32).prop_map(Signal),
+    ]
+}
+
+fn arb_step() -> impl Strategy<Value = Step> {
+    (
+        prop::option::weighted(0.25, 0..2u32),
+        prop::collection::vec(arb_part(), 1..4),
+    )
+        .prop_map(|(wait, parts)| Step { wait, parts })
+}
+
+fn arb_program() -> impl Strategy<Value = Program> {
+    prop::collection::vec(prop::collection::vec(arb_step(), 1..4), 2..4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_step_programs_match_the_brute_force(prog in arb_program()) {
+        check(&prog);
+    }
+}
