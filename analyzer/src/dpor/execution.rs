@@ -15,8 +15,8 @@
 
 use racetrace_formats::{Event, Tables};
 
-use super::footprint::Footprints;
-use super::op::{dependent_in, queue_available, reversible_in, sem_available, Cell, Op, NONE};
+use super::footprint::{dependent_in, reversible_in, Footprints};
+use super::op::{queue_available, sem_available, Cell, Op, NONE};
 use super::wakeup::Seq;
 
 /// Per-event record.

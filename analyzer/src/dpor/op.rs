@@ -14,8 +14,6 @@
 
 use racetrace_formats::{Event, EventKind, MemberKind, Tables};
 
-use super::footprint::Footprints;
-
 /// Sentinel for "no such index / id".
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -188,40 +186,6 @@ pub fn dependent(a: &Op, b: &Op) -> bool {
             either_writes && x == y
         }
         _ => false,
-    }
-}
-
-/// [`dependent`] for operations that may be atomic steps of several parts
-/// (`Cell::Steps`): dependent when any two of their parts are.
-#[inline]
-pub(crate) fn dependent_in(fp: &Footprints, a: &Op, b: &Op) -> bool {
-    match (a.cell, b.cell) {
-        (Cell::Steps(_), _) => fp.split(a).iter().any(|p| dependent_in(fp, p, b)),
-        (_, Cell::Steps(_)) => fp.split(b).iter().any(|q| dependent(a, q)),
-        _ => dependent(a, b),
-    }
-}
-
-/// [`reversible`] for operations that may be atomic steps. An atomic step
-/// waits for nothing inside it (a task that waits is not ready: what
-/// readied it is its *waker*, which the explorer orders before it), so a
-/// race with it is reversible unless the earlier operation created its
-/// actor. A plain later operation that a step's part enabled (a release
-/// before an acquire) is judged part by part, taking the resource as free
-/// (see `Execution::races_of`).
-#[inline]
-pub(crate) fn reversible_in(fp: &Footprints, earlier: &Op, avail_before: bool, later: &Op) -> bool {
-    match (earlier.cell, later.cell) {
-        (Cell::Steps(_), Cell::Steps(_)) | (_, Cell::Steps(_)) => !fp
-            .split(earlier)
-            .iter()
-            .any(|p| p.creates() && p.cell == Cell::Actor(later.actor)),
-        (Cell::Steps(_), _) => fp
-            .split(earlier)
-            .iter()
-            .filter(|p| dependent(p, later))
-            .all(|p| reversible(p, true, later)),
-        _ => reversible(earlier, avail_before, later),
     }
 }
 

@@ -9,8 +9,8 @@
 //! index of its first child. Taking the first child hands that child's
 //! children to the next scheduling point.
 
-use super::footprint::Footprints;
-use super::op::{dependent_in, Op, NONE};
+use super::footprint::{dependent_in, Footprints};
+use super::op::{Op, NONE};
 
 #[derive(Clone, Copy, Debug)]
 struct TNode {

@@ -41,6 +41,15 @@ __all__ = [
     "DporExplorer",
     "MarkerPlan",
     "shrink_schedule",
+    "task_create",
+    "task_ready",
+    "task_now",
+    "task_switch",
+    "task_begin",
+    "task_exit",
+    "task_leave",
+    "task_await",
+    "task_deadlock",
     "settrace",
     "gettrace",
     "journal_open",
@@ -258,6 +267,36 @@ def shrink_schedule(
     fail; re-raises the first exception ``runner`` or ``progress`` raised.
     ``partial_moves`` adds the second pass (moving part of a preempted
     actor's next run, for one that blocks partway)."""
+
+# --- tasks.rs: asyncio tasks as actors (racetrace.aio) ----------------------
+
+def task_create(base: int, creator: int, name: str, file: str, line: int, function: str) -> int:
+    """``creator`` creates a task of the loop of actor ``base``'s thread;
+    returns its actor id (``RunAborted`` if the run was stopped)."""
+
+def task_ready(actor: int, waker: int | None) -> None:
+    """Task ``actor`` has a step to run, made ready by event ``waker``."""
+
+def task_now() -> int | None:
+    """The index of the last event written."""
+
+def task_switch(base: int) -> int:
+    """Between two steps of the loop: the task the strategy chose."""
+
+def task_begin(actor: int, file: str, line: int, function: str) -> None:
+    """The step of task ``actor`` begins, resuming at ``file:line``."""
+
+def task_exit(actor: int, file: str, line: int, function: str) -> None:
+    """Task ``actor`` finished in the step in progress."""
+
+def task_leave(base: int) -> None:
+    """The loop returns; its thread is actor ``base`` again."""
+
+def task_await(actor: int, task: int, file: str, line: int, function: str) -> None:
+    """``actor`` waits for the finished task ``task``."""
+
+def task_deadlock(what: str) -> None:
+    """Every task of the loop waits: the run stops with a deadlock."""
 
 # --- cli.rs: the analyzer's command line (racetrace.cli) --------------------
 

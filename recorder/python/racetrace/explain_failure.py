@@ -13,6 +13,10 @@ import linecache
 from racetrace import _native
 from racetrace.results import ExploreResult
 
+#: An asyncio task resuming (each of its steps begins at the `await` it
+#: was suspended at).
+_SWITCH = "task-switch"
+
 #: Failures explained step by step (the rest are counted).
 _SHOWN = 3
 
@@ -166,9 +170,26 @@ def _interesting(steps: list[_native.TraceStep], kind: str) -> list[_native.Trac
     if kind == "deadlock":
         # Releases after the deadlock are the aborted actors unwinding.
         return [s for s, g in pairs if (s[2] in _SYNC and s[2] != "release") or g[6] in shared][-16:]
-    return [
-        s for s, g in pairs if (g[6] in shared and (s[2] in _READS or s[2] in _WRITES)) or s[2] in _CHOICES
-    ][:24]
+    keep = [
+        i
+        for i, (s, g) in enumerate(pairs)
+        if (g[6] in shared and (s[2] in _READS or s[2] in _WRITES)) or s[2] in _CHOICES
+    ]
+    return [steps[i] for i in sorted(set(keep) | _splitting_awaits(steps, keep))][:24]
+
+
+def _splitting_awaits(steps: list[_native.TraceStep], keep: list[int]) -> set[int]:
+    """The task switches (an asyncio task resuming at an ``await``) that
+    split an actor's kept steps: the await between its check and its act,
+    where the other tasks ran."""
+    out: set[int] = set()
+    by_actor: dict[int, list[int]] = {}
+    for i in keep:
+        by_actor.setdefault(steps[i][0], []).append(i)
+    for actor, idx in by_actor.items():
+        for lo, hi in zip(idx, idx[1:], strict=False):
+            out.update(j for j in range(lo + 1, hi) if steps[j][0] == actor and steps[j][2] == _SWITCH)
+    return out
 
 
 #: What an operation that gave up did, in words.
@@ -197,7 +218,7 @@ def _describe_step(s: _native.TraceStep) -> str:
     actor, name, kind, file, line, function, what = s
     src = linecache.getline(file, line).strip() if file and line else ""
     where = f"{file}:{line}" if line else file or "?"
-    access = f"{kind} {what}".strip()
+    access = "resumes after its await" if kind == _SWITCH else f"{kind} {what}".strip()
     return f"  {name:<12} {where:<40} {access:<28} {src}"
 
 

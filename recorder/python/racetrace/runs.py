@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, TypeVar, cast
 
-from racetrace import _native
+from racetrace import _native, aio
 from racetrace._native import RunAborted
 from racetrace.control import execute
 from racetrace.reach import shared_objects
@@ -67,18 +67,21 @@ def run_options(
     )
 
 
-_NO_ASYNC = "asyncio tasks cannot be explored yet (support for them is not there): pass plain functions"
-
-
 def _refuse_coroutine(api: str, name: str, value: object) -> None:
-    """A coroutine function (or object) cannot be a thread: called, it
-    would only make a coroutine that nobody awaits."""
+    """A coroutine object is not a worker: it can run only once, and an
+    exploration runs the worker again at every execution."""
     if inspect.iscoroutine(value):
         value.close()  # never awaited, and says nothing about it
-        raise TypeError(f"{api}: {name} is a coroutine object, not a function; {_NO_ASYNC}")
-    if inspect.iscoroutinefunction(value):
-        what = getattr(value, "__qualname__", None) or repr(value)
-        raise TypeError(f"{api}: {name} ({what}) is an async def function; {_NO_ASYNC}")
+        raise TypeError(
+            f"{api}: {name} is a coroutine object, not a function: pass the async def function "
+            "itself (it is called with the state at every execution)"
+        )
+
+
+def is_async(fn: object) -> bool:
+    """Whether ``fn`` is an ``async def`` function (its workers run as
+    asyncio tasks)."""
+    return inspect.iscoroutinefunction(fn)
 
 
 def check_callable(api: str, name: str, value: object) -> None:
@@ -91,9 +94,10 @@ def check_callable(api: str, name: str, value: object) -> None:
 def check_test(api: str, setup: object, threads: object, invariant: object) -> list[Callable[[Any], object]]:
     """Checks the arguments that make a test; returns ``threads`` as a
     list."""
+    _refuse_coroutine(api, "setup", setup)
     check_callable(api, "setup", setup)
-    check_callable(api, "invariant", invariant)
     _refuse_coroutine(api, "invariant", invariant)
+    check_callable(api, "invariant", invariant)
     if isinstance(threads, (str, bytes)) or not hasattr(threads, "__iter__"):
         raise TypeError(f"{api}: threads must be a sequence of callables")
     fns = list(cast(Iterable[Callable[[Any], object]], threads))
@@ -102,7 +106,16 @@ def check_test(api: str, setup: object, threads: object, invariant: object) -> l
     for i, fn in enumerate(fns):
         _refuse_coroutine(api, f"threads[{i}]", fn)
         if not callable(fn):
-            raise TypeError(f"{api}: threads[{i}] must be callable, not {type(fn).__name__}")
+            raise TypeError(
+                f"{api}: threads[{i}] must be callable (a function or an async def function), "
+                f"not {type(fn).__name__}"
+            )
+    kinds = {is_async(fn) for fn in fns}
+    if len(kinds) > 1:
+        raise TypeError(
+            f"{api}: threads mixes async def functions (run as asyncio tasks) and plain functions "
+            "(run as threads); give one kind"
+        )
     return fns
 
 
@@ -137,6 +150,8 @@ def run_threads(
     schedule as one small choice per step (``racetrace.hypothesis``)."""
     try:
         state = setup()
+        if inspect.iscoroutine(state):
+            state = aio.run_plain(state)
     except Exception as e:
         raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
     if strategy is not None:
@@ -169,6 +184,11 @@ def run_threads(
         return body
 
     labels = list(names) if names is not None else [f"thread-{i + 1}" for i in range(len(threads))]
+    tasks = bool(threads) and is_async(threads[0])
+    task_labels = list(names) if names is not None else [f"task-{i + 1}" for i in range(len(threads))]
+
+    def main_tasks() -> None:
+        errors.extend(aio.run_tasks(threads, state, task_labels))
 
     def main() -> None:
         workers = [
@@ -180,8 +200,9 @@ def run_threads(
             t.join()
 
     main.__qualname__ = api
+    main_tasks.__qualname__ = api
     res = execute(
-        main,
+        main_tasks if tasks else main,
         (),
         {},
         schedule=schedule,
@@ -201,7 +222,10 @@ def run_threads(
         choices=choices,
     )
     if coroutines:
-        raise TypeError(f"{api}: {', '.join(coroutines)} returned a coroutine; {_NO_ASYNC}")
+        raise TypeError(
+            f"{api}: {', '.join(coroutines)} returned a coroutine: make it an async def function "
+            "(then every worker must be one)"
+        )
     res.worker_exceptions[:0] = errors
     return res, failure_of(res, state, invariant, api=api)
 
@@ -228,6 +252,8 @@ def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool], *, api:
         return Failure(EXCEPTION, f"{name} raised {type(e).__name__}: {e}\n{text}", res.schedule)
     try:
         ok: object = invariant(state)
+        if inspect.iscoroutine(ok):
+            ok = aio.run_plain(ok)
     except Exception as e:
         text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         return Failure(INVARIANT, f"invariant raised {type(e).__name__}: {e}\n{text}", res.schedule)

@@ -146,6 +146,15 @@ enum State {
     Blocked(Box<Blocked>),
     Running,
     Finished,
+    /// An asyncio task between its steps: `ready` when its loop has a step
+    /// of it to run (made ready by the event `waker`, if known).
+    Task {
+        ready: bool,
+        waker: Option<u64>,
+    },
+    /// A thread whose event loop runs tasks (it acts as them, one step at a
+    /// time): not a candidate itself until the loop returns.
+    InLoop,
 }
 
 struct Blocked {
@@ -195,6 +204,11 @@ struct Slot {
     name: String,
     preempt: bool,
     last_loc: LocId,
+    /// A task: the actor whose thread runs its loop.
+    loop_of: Option<u32>,
+    /// A task made ready again during its own step (a `sleep(0)`): its
+    /// waker, applied when the step ends.
+    task_wake: Option<Option<u64>>,
 }
 
 impl Slot {
@@ -208,6 +222,8 @@ impl Slot {
             name,
             preempt: false,
             last_loc: LocId(0),
+            loop_of: None,
+            task_wake: None,
         }
     }
 }
@@ -263,6 +279,9 @@ struct Run {
     /// Steps at which a timed wait was among the candidates (it could have
     /// timed out, had it been blocked).
     timeouts_offered: u64,
+    /// The task taking an atomic step (see `tasks`): the only candidate
+    /// until its step ends.
+    atomic: Option<u32>,
 }
 
 /// Most catch-up resumes for one step of a trace replay.
@@ -312,6 +331,7 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         catchups: 0,
         stuck: None,
         timeouts_offered: 0,
+        atomic: None,
     };
     run.decide();
     *g = Some(run);
@@ -484,7 +504,7 @@ pub fn exited(actor: ActorId) {
             l.count = 0;
         }
     }
-    if run.status == Status::Running && run.turn == Some(a) {
+    if run.status == Status::Running && (run.turn == Some(a) || run.turn.is_none()) {
         run.turn = None;
         run.decide();
     }
@@ -493,10 +513,14 @@ pub fn exited(actor: ActorId) {
 mod locks;
 mod report;
 mod sems;
+mod tasks;
 mod turns;
 
 pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, release, Acquire};
 pub use report::{loc_text, same_file};
 pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
+pub use tasks::{
+    task_created, task_deadlock, task_exited, task_leave, task_now, task_ready, task_switch,
+};
 pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn};

@@ -93,7 +93,8 @@ pub fn before_emit_timed(
             timed,
         };
         let cv = slot.cv.clone();
-        if run.turn == Some(a) {
+        // Nobody holds the turn after a loop thread's tasks returned it.
+        if run.turn == Some(a) || run.turn.is_none() {
             run.turn = None;
             run.decide();
         }
@@ -146,7 +147,8 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
         slot.credit = false;
         slot.state = State::Blocked(Box::new(b));
         let cv = slot.cv.clone();
-        if run.turn == Some(a) {
+        // Nobody holds the turn after a loop thread's tasks returned it.
+        if run.turn == Some(a) || run.turn.is_none() {
             run.turn = None;
             run.decide();
         }
@@ -239,6 +241,7 @@ impl Run {
                         } else {
                             GiveUp::Never
                         },
+                        waker: None,
                     });
                     continue;
                 }
@@ -255,6 +258,7 @@ impl Run {
                             op: b.op,
                             readiness: Readiness::Ready,
                             give_up,
+                            waker: None,
                         });
                         continue;
                     }
@@ -272,17 +276,39 @@ impl Run {
                         op: gave_up(b.op),
                         readiness,
                         give_up,
+                        waker: None,
                     });
                     continue;
                 }
-                State::Running | State::Finished => continue,
+                State::Task { ready: true, waker } if self.loop_running(s.loop_of) => {
+                    out.push(Candidate {
+                        actor: ActorId(a),
+                        op: Event {
+                            actor: ActorId(a),
+                            kind: EventKind::TaskSwitch,
+                            loc: LocId(0),
+                            target: a,
+                            aux: 0,
+                        },
+                        readiness: Readiness::Ready,
+                        give_up: GiveUp::Never,
+                        waker: *waker,
+                    });
+                    continue;
+                }
+                State::Running | State::Finished | State::Task { .. } | State::InLoop => continue,
             };
             out.push(Candidate {
                 actor: ActorId(a),
                 op,
                 readiness,
                 give_up: GiveUp::Never,
+                waker: None,
             });
+        }
+        // A task's step is atomic: nobody else goes until it ends.
+        if let Some(t) = self.atomic {
+            out.retain(|c| c.actor.0 == t);
         }
         out
     }
@@ -338,6 +364,7 @@ impl Run {
             current: self.last_actor.map(ActorId),
             candidates: &cands,
             actors: self.slots.len() as u32,
+            atomic: self.atomic.is_some(),
         };
         let mut catchup = false;
         let a = match self.strategy.next(&decision) {
@@ -412,7 +439,12 @@ impl Run {
                     }
                 }
             }
-            State::Running | State::Finished => {}
+            State::Task { .. } => {
+                // The loop thread takes the step as this task: its first
+                // event (`TaskSwitch`) goes on this choice.
+                credit = true;
+            }
+            State::Running | State::Finished | State::InLoop => {}
         }
         self.vt = new_vt;
         let slot = &mut self.slots[a as usize];
@@ -476,8 +508,9 @@ impl Run {
         }
         self.step += 1;
         self.catchups = 0;
-        if op.kind != EventKind::Spawn {
-            // A spawn is reported once its child has an id (`spawned`).
+        if !matches!(op.kind, EventKind::Spawn | EventKind::TaskCreate) {
+            // A creation is reported once its child has an id (`spawned`,
+            // `task_created`).
             self.strategy.executed(op);
         }
         self.executed.push(ActorId(a));

@@ -268,14 +268,14 @@ fn sequence_turn(
         return true;
     };
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind,
         loc,
         target: whole.0,
         aux: 0,
     };
     let what = "its turn to index a sequence from its end".to_string();
-    if crate::control::take_turn(py, ctx.actor, op, what, false, None).is_err() {
+    if crate::control::take_turn(py, ctx.actor(), op, what, false, None).is_err() {
         set_abort();
         return false;
     }

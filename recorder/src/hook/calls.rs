@@ -352,7 +352,7 @@ fn on_call_of<'py>(
             if gate(ctx, EventKind::QueuePut, loc, queue.0, 0) {
                 session::with_gen(ctx.generation, |s| {
                     let token = s.queue_put(queue, addr);
-                    s.emit(ctx.actor, EventKind::QueuePut, loc, queue.0, token);
+                    s.emit(ctx.actor(), EventKind::QueuePut, loc, queue.0, token);
                 });
             }
         }

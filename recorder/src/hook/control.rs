@@ -71,8 +71,8 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
                 .unwrap_or(1);
             let _ = acquire(py, ctx, f, info, &obj, true, None, count);
         }
-        CallRole::LockRelease => ctl::release(ctx.actor, &obj, false),
-        CallRole::LockReleaseSave => ctl::release(ctx.actor, &obj, true),
+        CallRole::LockRelease => ctl::release(ctx.actor(), &obj, false),
+        CallRole::LockReleaseSave => ctl::release(ctx.actor(), &obj, true),
         CallRole::HandleJoin => {
             // Like the state lock `join` acquires and releases up to 3.12:
             // the model gives the handle to the child until its exit.
@@ -84,7 +84,7 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
                 .filter(|&t| t >= 0.0);
             match acquire(py, ctx, f, info, &obj, true, timeout, 1) {
                 Resume::TimedOut => rewrite(py, f, Resume::TimedOut, None, timeout_at),
-                _ => ctl::release(ctx.actor, &obj, false),
+                _ => ctl::release(ctx.actor(), &obj, false),
             }
         }
         CallRole::QueuePut => {
@@ -113,7 +113,7 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
                 id = object(py, Some(&f), &obj).map_or(u32::MAX, |(o, _)| o.0);
             }
             let op = racetrace_formats::Event {
-                actor: ctx.actor,
+                actor: ctx.actor(),
                 kind: EventKind::QueueGet,
                 loc: site,
                 target: id,
@@ -123,7 +123,16 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
             let size = queue_size(&obj);
             let turn_first = id != u32::MAX;
             match ctl::queue_get(
-                py, ctx.actor, &obj, size, blocking, timeout, op, site, what, turn_first,
+                py,
+                ctx.actor(),
+                &obj,
+                size,
+                blocking,
+                timeout,
+                op,
+                site,
+                what,
+                turn_first,
             ) {
                 Ok(r) => {
                     if r == Resume::TimedOut {
@@ -208,8 +217,8 @@ pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
         return;
     };
     match session::with(|s| s.calls.method(def)).flatten() {
-        Some(CallRole::LockRelease) => ctl::release(ctx.actor, &obj, false),
-        Some(CallRole::LockReleaseSave) => ctl::release(ctx.actor, &obj, true),
+        Some(CallRole::LockRelease) => ctl::release(ctx.actor(), &obj, false),
+        Some(CallRole::LockReleaseSave) => ctl::release(ctx.actor(), &obj, true),
         Some(CallRole::LockAcquire) => {
             let _ = acquire(py, ctx, f, info, &obj, true, None, 1);
         }
@@ -231,7 +240,7 @@ pub(super) fn with_except(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(exit) = f.peek(py, 3) else { return };
     if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
         if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
-            ctl::release(ctx.actor, &owner, false);
+            ctl::release(ctx.actor(), &owner, false);
         }
     }
 }
@@ -390,7 +399,7 @@ fn acquire(
     };
     drop(prims);
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind,
         loc: site,
         target,
@@ -411,7 +420,7 @@ fn acquire(
         first_sight,
         turn_first,
     };
-    match ctl::acquire(py, ctx.actor, req) {
+    match ctl::acquire(py, ctx.actor(), req) {
         Ok(r) => {
             if r == Resume::TimedOut {
                 // The primitive the user called ends by giving up.
@@ -460,11 +469,11 @@ pub(super) fn sleep(
 ) {
     let Ok(d) = secs.extract::<f64>() else { return };
     let controlled = ctx.in_control();
-    if !gate_at(ctx, EventKind::Yield, loc, ctx.actor.0, 0, Some(d)) {
+    if !gate_at(ctx, EventKind::Yield, loc, ctx.actor().0, 0, Some(d)) {
         return;
     }
     session::with_gen(ctx.generation, |s| {
-        s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, 0)
+        s.emit(ctx.actor(), EventKind::Yield, loc, ctx.actor().0, 0)
     });
     // `time.sleep(s)` at PRECALL: `s` is on top of the stack.
     if controlled && f.peek(py, 0).is_some_and(|top| top.is(secs)) {
@@ -477,9 +486,9 @@ pub(super) fn sleep(
 /// marker schedule holds the actor back until its turn.
 pub(super) fn marker(ctx: &ThreadCtx, loc: LocId, id: u32) {
     let aux = crate::strategy::markers::MARK_AUX + u64::from(id);
-    if gate(ctx, EventKind::Yield, loc, ctx.actor.0, aux) {
+    if gate(ctx, EventKind::Yield, loc, ctx.actor().0, aux) {
         session::with_gen(ctx.generation, |s| {
-            s.emit(ctx.actor, EventKind::Yield, loc, ctx.actor.0, aux)
+            s.emit(ctx.actor(), EventKind::Yield, loc, ctx.actor().0, aux)
         });
     }
 }

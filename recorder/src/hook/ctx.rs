@@ -11,8 +11,20 @@ use crate::codeinfo::Role;
 use crate::cpython::{Frame, Tracer};
 use crate::session;
 
+thread_local! {
+    /// The asyncio task this thread's event loop is running a step of, if
+    /// any: the thread's events are that task's (see `control::tasks`).
+    static TASK: Cell<Option<ActorId>> = const { Cell::new(None) };
+}
+
+/// The calling thread now acts as task `task` (`None`: as itself again).
+pub fn set_task(task: Option<ActorId>) {
+    TASK.with(|t| t.set(task));
+}
+
 /// Per-thread recorder state, owned by the installed trace function.
 pub struct ThreadCtx {
+    /// The thread's own actor (see [`ThreadCtx::actor`]).
     pub actor: ActorId,
     pub generation: u64,
     /// A lock acquire waiting to learn whether it succeeded.
@@ -139,6 +151,13 @@ impl Drop for ThreadCtx {
 }
 
 impl ThreadCtx {
+    /// The actor the thread's events belong to: the task its event loop is
+    /// running a step of, else the thread's own.
+    #[inline]
+    pub fn actor(&self) -> ActorId {
+        TASK.with(|t| t.get()).unwrap_or(self.actor)
+    }
+
     pub fn new(actor: ActorId, generation: u64, start_loc: LocId) -> ThreadCtx {
         ThreadCtx {
             actor,
@@ -217,7 +236,7 @@ pub(crate) fn gate_at(
     // Hooks and the native API run with the GIL held.
     let py = crate::cpython::gil_held();
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind,
         loc,
         target,
@@ -232,7 +251,7 @@ pub(crate) fn gate_at(
         .rev()
         .find(|p| p.site.is_some() && p.ends_in(kind))
         .is_some_and(|p| p.timed);
-    match crate::control::before_emit_timed(py, ctx.actor, op, deadline, timed) {
+    match crate::control::before_emit_timed(py, ctx.actor(), op, deadline, timed) {
         Ok(()) => ctx_is_current(ctx),
         Err(_) => {
             set_abort();

@@ -37,7 +37,7 @@ fn turn(
         return false;
     };
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind,
         loc: site,
         target: id,
@@ -45,7 +45,7 @@ fn turn(
     };
     let what = format!("its turn to {what} {}", quoted(&label));
     let py = crate::cpython::gil_held();
-    if crate::control::take_turn(py, ctx.actor, op, what, try_only, timeout).is_err() {
+    if crate::control::take_turn(py, ctx.actor(), op, what, try_only, timeout).is_err() {
         set_abort();
         return false;
     }

@@ -26,7 +26,13 @@ pub(super) fn emit_acquire(ctx: &ThreadCtx, lock: ObjId, reentrant: bool, loc: L
     }
     session::with_gen(ctx.generation, |s| {
         let depth = s.lock_acquired(lock, reentrant);
-        s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, depth as u64);
+        s.emit(
+            ctx.actor(),
+            EventKind::LockAcquire,
+            loc,
+            lock.0,
+            depth as u64,
+        );
     });
 }
 
@@ -37,7 +43,13 @@ pub(super) fn emit_release(ctx: &ThreadCtx, lock: ObjId, loc: LocId) {
     }
     session::with_gen(ctx.generation, |s| {
         let depth = s.lock_released(lock);
-        s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, depth as u64);
+        s.emit(
+            ctx.actor(),
+            EventKind::LockRelease,
+            loc,
+            lock.0,
+            depth as u64,
+        );
     });
 }
 
@@ -67,7 +79,7 @@ pub(super) fn resolve_pending(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
             };
             if gate(ctx, EventKind::QueueGet, p.loc, queue.0, token) {
                 session::with_gen(ctx.generation, |s| {
-                    s.emit(ctx.actor, EventKind::QueueGet, p.loc, queue.0, token)
+                    s.emit(ctx.actor(), EventKind::QueueGet, p.loc, queue.0, token)
                 });
             }
         }

@@ -26,7 +26,7 @@ use ctx::*;
 fn emit(ctx: &ThreadCtx, kind: EventKind, loc: LocId, target: u32, aux: u64) {
     if gate(ctx, kind, loc, target, aux) {
         session::with_gen(ctx.generation, |s| {
-            s.emit(ctx.actor, kind, loc, target, aux)
+            s.emit(ctx.actor(), kind, loc, target, aux)
         });
     }
 }
@@ -65,6 +65,7 @@ mod queues;
 mod sems;
 mod stdlib;
 mod tables;
+pub mod tasks;
 mod threads;
 
 use access::*;

@@ -151,7 +151,7 @@ pub(super) fn timed_out_wake(ctx: &ThreadCtx) {
         return;
     }
     session::with_gen(ctx.generation, |s| {
-        s.emit(ctx.actor, EventKind::CondWake, site, cond, 0)
+        s.emit(ctx.actor(), EventKind::CondWake, site, cond, 0)
     });
     ctx.woken_waits.borrow_mut().push(frame);
 }

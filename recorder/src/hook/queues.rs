@@ -66,7 +66,7 @@ pub(super) fn queue_put_event(
     if gate(ctx, EventKind::QueuePut, loc, id.0, 0) {
         session::with_gen(ctx.generation, |s| {
             let token = s.queue_put(id, addr);
-            s.emit(ctx.actor, EventKind::QueuePut, loc, id.0, token);
+            s.emit(ctx.actor(), EventKind::QueuePut, loc, id.0, token);
         });
     }
 }

@@ -42,7 +42,7 @@ pub(super) fn acquire_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, sem: &
     }
     let value_now = value(sem);
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind: EventKind::SemAcquire,
         loc: site.unwrap_or_default(),
         target: id,
@@ -63,7 +63,7 @@ pub(super) fn acquire_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, sem: &
         ),
         label,
     };
-    match ctl::sem_acquire(py, ctx.actor, req) {
+    match ctl::sem_acquire(py, ctx.actor(), req) {
         Ok(Resume::TimedOut) => {
             if let Some(p) = ctx.prims.borrow_mut().last_mut() {
                 p.gave_up = true;
@@ -91,14 +91,14 @@ pub(super) fn release_turn(py: Python<'_>, ctx: &ThreadCtx, sem: &Bound<'_, PyAn
         return;
     }
     let op = racetrace_formats::Event {
-        actor: ctx.actor,
+        actor: ctx.actor(),
         kind: EventKind::SemRelease,
         loc: site,
         target: id,
         aux: aux(sem, false),
     };
     let what = format!("its turn to release semaphore {}", quoted(&label));
-    if ctl::sem_release_turn(py, ctx.actor, op, what).is_err() {
+    if ctl::sem_release_turn(py, ctx.actor(), op, what).is_err() {
         set_abort();
     }
 }

@@ -52,7 +52,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
                 let _ = gate(ctx, EventKind::LockRelease, loc, lock.0, 1);
                 let depth = session::with_gen(ctx.generation, |s| {
                     let d = s.lock_released_fully(lock);
-                    s.emit(ctx.actor, EventKind::LockRelease, loc, lock.0, 1);
+                    s.emit(ctx.actor(), EventKind::LockRelease, loc, lock.0, 1);
                     d
                 })
                 .unwrap_or(1);
@@ -111,7 +111,7 @@ pub(super) fn sync_call(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, role: Rol
             }
             let Some(gen) = session::with_gen(ctx.generation, |s| {
                 let g = s.barrier_arrive(id, parties);
-                s.emit(ctx.actor, EventKind::BarrierArrive, loc, id.0, g);
+                s.emit(ctx.actor(), EventKind::BarrierArrive, loc, id.0, g);
                 g
             }) else {
                 return;
@@ -203,19 +203,19 @@ pub(super) fn sync_return(
         .unwrap_or(false);
     match role {
         Role::ThreadBootstrapInner => {
-            let failed = session::with(|s| s.has_failed(ctx.actor)).unwrap_or(false);
+            let failed = session::with(|s| s.has_failed(ctx.actor())).unwrap_or(false);
             emit(
                 ctx,
                 EventKind::ActorExit,
                 ctx.start_loc.get(),
-                ctx.actor.0,
+                ctx.actor().0,
                 failed as u64,
             );
             if ctx.controlled && !ctx.finished.get() {
                 // The thread is ending: never raise in it, hand the turn on.
                 take_abort();
                 ctx.finished.set(true);
-                crate::control::exited(ctx.actor);
+                crate::control::exited(ctx.actor());
             }
             return;
         }
@@ -248,7 +248,7 @@ pub(super) fn sync_return(
                 }
                 session::with_gen(ctx.generation, |s| {
                     s.emit(
-                        ctx.actor,
+                        ctx.actor(),
                         EventKind::CondWake,
                         loc,
                         cond.0,
@@ -261,7 +261,7 @@ pub(super) fn sync_return(
             }
             session::with_gen(ctx.generation, |s| {
                 s.lock_restore(lock, depth);
-                s.emit(ctx.actor, EventKind::LockAcquire, loc, lock.0, 1);
+                s.emit(ctx.actor(), EventKind::LockAcquire, loc, lock.0, 1);
             });
             return;
         }
@@ -418,7 +418,7 @@ pub(super) fn sync_return(
             };
             if gate(ctx, EventKind::QueueGet, loc, id.0, token) {
                 session::with_gen(ctx.generation, |s| {
-                    s.emit(ctx.actor, EventKind::QueueGet, loc, id.0, token)
+                    s.emit(ctx.actor(), EventKind::QueueGet, loc, id.0, token)
                 });
             }
         }
@@ -499,9 +499,9 @@ pub(super) fn thread_start(
     let weakref = crate::identity::watch(thread);
     let Some(child) = session::with_gen(ctx.generation, |s| {
         let at = s.events_written();
-        let child = s.new_actor(&name, Some(ctx.actor), Some(at));
+        let child = s.new_actor(&name, Some(ctx.actor()), Some(at));
         s.bind_thread(thread, child, weakref);
-        s.emit(ctx.actor, EventKind::Spawn, loc, child.0, 0);
+        s.emit(ctx.actor(), EventKind::Spawn, loc, child.0, 0);
         child
     }) else {
         return;
@@ -512,7 +512,7 @@ pub(super) fn thread_start(
             .and_then(|d| d.is_truthy())
             .unwrap_or(false);
         let spawn = racetrace_formats::Event {
-            actor: ctx.actor,
+            actor: ctx.actor(),
             kind: EventKind::Spawn,
             loc,
             target: child.0,

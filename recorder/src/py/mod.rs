@@ -11,6 +11,8 @@
 //! - `shrink`: schedule shrinking (`racetrace.shrinking`, `shrink_cli`)
 //! - `cli`: the bridge to the analyzer's command line (`racetrace.cli`)
 //! - `tracehooks`: `sys.settrace`/`gettrace` while racetrace traces threads
+//! - `tasks`: asyncio tasks as actors, for the controlled event loop
+//!   (`racetrace.aio`)
 //! - `setup`: what starting a recording and a controlled run share
 //! - `workers`: the schedule journal and PCT's step count, for the worker
 //!   processes of a parallel exploration (`racetrace.parallel`)
@@ -24,6 +26,7 @@ mod markers;
 mod record;
 mod setup;
 mod shrink;
+mod tasks;
 mod tracehooks;
 mod workers;
 
@@ -35,6 +38,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dpor::register(m)?;
     markers::register(m)?;
     shrink::register(m)?;
+    tasks::register(m)?;
     tracehooks::register(m)?;
     workers::register(m)?;
     Ok(())

@@ -510,9 +510,20 @@ impl Session {
         parent: Option<ActorId>,
         created_by_event: Option<u64>,
     ) -> ActorId {
+        self.new_actor_of(ActorKind::Thread, name, parent, created_by_event)
+    }
+
+    /// A new actor of `kind` (a thread, or an asyncio task).
+    pub fn new_actor_of(
+        &mut self,
+        kind: ActorKind,
+        name: &str,
+        parent: Option<ActorId>,
+        created_by_event: Option<u64>,
+    ) -> ActorId {
         let name = self.string(name);
         let desc = ActorDesc {
-            kind: ActorKind::Thread,
+            kind,
             name,
             parent,
             created_by_event,

@@ -51,6 +51,18 @@ pub struct DporState {
     pub blocked: Vec<Event>,
     /// Whether the current execution is in progress in the explorer.
     pub running: bool,
+    /// The atomic step of an asyncio task in progress: its events so far
+    /// (named as the explorer names them), and the step that woke it.
+    task_step: Vec<Event>,
+    task_waker: Option<usize>,
+    /// Whether the step chosen last is a task's (its events are gathered
+    /// into one step).
+    in_task: bool,
+    /// The explorer's step of each event of the execution (a task's step
+    /// has several), to name a waker by its step.
+    step_of_event: Vec<u32>,
+    /// Steps reported to the explorer in this execution.
+    steps: u32,
 }
 
 impl DporState {
@@ -62,7 +74,29 @@ impl DporState {
             explore_timeouts,
             blocked: Vec::new(),
             running: false,
+            task_step: Vec::new(),
+            task_waker: None,
+            in_task: false,
+            step_of_event: Vec::new(),
+            steps: 0,
         }
+    }
+
+    /// Reports the task step gathered so far as one step.
+    fn flush_task_step(&mut self) {
+        if self.task_step.is_empty() {
+            return;
+        }
+        let DporState {
+            explorer,
+            keys,
+            task_step,
+            task_waker,
+            ..
+        } = self;
+        explorer.executed_step(task_step, *task_waker, &keys.tables);
+        task_step.clear();
+        self.steps += 1;
     }
 
     /// Starts the next execution; false when everything is explored.
@@ -70,6 +104,10 @@ impl DporState {
         self.keys.new_run();
         self.chosen = None;
         self.blocked.clear();
+        self.task_step.clear();
+        self.in_task = false;
+        self.step_of_event.clear();
+        self.steps = 0;
         self.running = self.explorer.begin_execution();
         self.running
     }
@@ -88,6 +126,7 @@ impl DporState {
     /// Ends the current execution (after its run ended, however it ended).
     pub fn end(&mut self) {
         if self.running {
+            self.flush_task_step();
             let blocked = std::mem::take(&mut self.blocked);
             self.explorer.end_execution(&blocked);
             self.running = false;
@@ -118,6 +157,16 @@ impl Scheduler for Dpor {
         if !st.running {
             return Choice::Abandon;
         }
+        if d.atomic {
+            // Inside a task's step: no choice (its only candidate).
+            return match (d.current, d.candidates.first()) {
+                (_, Some(c)) => Choice::Actor(c.actor),
+                (Some(a), None) => Choice::Actor(a),
+                (None, None) => Choice::Abandon,
+            };
+        }
+        st.flush_task_step();
+        st.in_task = false;
         if let Some((step, a, _)) = st.chosen {
             // Asked again for a step whose actor found nothing to do: the
             // explorer has decided this step already.
@@ -155,6 +204,17 @@ impl Scheduler for Dpor {
                         && (c.give_up == GiveUp::Try || (timeouts && c.give_up == GiveUp::Timeout))
                 });
                 st.chosen = Some((d.step, a, timed));
+                // A task's step begins: its events make one step, after
+                // the step that woke it.
+                if let Some(c) = d.candidates.iter().find(|c| c.actor == a) {
+                    if c.op.kind == racetrace_formats::EventKind::TaskSwitch {
+                        st.in_task = true;
+                        st.task_waker = c
+                            .waker
+                            .and_then(|w| st.step_of_event.get(w as usize))
+                            .map(|&s| s as usize);
+                    }
+                }
                 Choice::Actor(a)
             }
             None => Choice::Abandon,
@@ -171,12 +231,23 @@ impl Scheduler for Dpor {
             .take()
             .is_some_and(|(_, a, timed)| timed && a == ev.actor);
         let ev = st.keys.canonical_executed(ev);
+        let step = st.steps;
+        st.step_of_event.push(step);
+        if st.in_task {
+            st.task_step.push(ev);
+            return;
+        }
         let DporState { explorer, keys, .. } = &mut *st;
         explorer.executed_timed(&ev, &keys.tables, timed);
+        st.steps += 1;
     }
 
     fn end_execution(&mut self, blocked: &[Event]) {
         let mut st = self.lock();
+        if st.running {
+            st.flush_task_step();
+            st.in_task = false;
+        }
         // Named as the explorer names the operations it ran.
         let blocked = blocked.iter().map(|b| st.keys.canonical(b)).collect();
         st.blocked = blocked;

@@ -255,6 +255,7 @@ mod tests {
             current: current.map(ActorId),
             candidates: cands,
             actors: 3,
+            atomic: false,
         })
     }
 

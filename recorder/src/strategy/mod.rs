@@ -61,6 +61,10 @@ pub struct Candidate {
     pub op: Event,
     pub readiness: Readiness,
     pub give_up: GiveUp,
+    /// An asyncio task's step: the step (event index) that made it ready,
+    /// if known (it cannot go before that one).
+    #[allow(dead_code)] // read by the DPOR strategy
+    pub waker: Option<u64>,
 }
 
 impl Candidate {
@@ -80,6 +84,9 @@ pub struct Decision<'a> {
     /// Actors created so far (ids `0..actors`).
     #[allow(dead_code)] // for strategies that weigh actors (PCT)
     pub actors: u32,
+    /// The step continues an asyncio task's atomic step: the only
+    /// candidate is that task, and this is no scheduling point.
+    pub atomic: bool,
 }
 
 /// The strategy's answer.
@@ -209,6 +216,7 @@ pub(crate) mod tests {
             },
             readiness: r,
             give_up: GiveUp::Never,
+            waker: None,
         }
     }
 
@@ -221,6 +229,7 @@ pub(crate) mod tests {
                 current: cur,
                 candidates: cands,
                 actors: 3,
+                atomic: false,
             })
         };
         assert_eq!(d(Some(ActorId(2)), &c), ActorId(2));
@@ -288,6 +297,7 @@ pub(crate) mod tests {
                         op: write(a),
                         readiness: Readiness::Ready,
                         give_up: GiveUp::Never,
+                        waker: None,
                     })
                     .collect();
                 let d = Decision {
@@ -295,6 +305,7 @@ pub(crate) mod tests {
                     current: None,
                     candidates: &cands,
                     actors: 3,
+                    atomic: false,
                 };
                 let Choice::Actor(a) = dpor.next(&d) else {
                     panic!("abandoned")

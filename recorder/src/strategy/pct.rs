@@ -185,6 +185,7 @@ mod tests {
                 },
                 readiness: Readiness::Ready,
                 give_up: crate::strategy::GiveUp::Never,
+                waker: None,
             })
             .collect()
     }
@@ -199,6 +200,7 @@ mod tests {
                     current: None,
                     candidates: &c,
                     actors: 3,
+                    atomic: false,
                 };
                 match p.next(&d) {
                     Choice::Actor(a) => a.0,
@@ -229,6 +231,7 @@ mod tests {
             current: None,
             candidates: &c,
             actors: 2,
+            atomic: false,
         };
         let first = p.next(&d);
         assert_eq!(p.next(&d), first);

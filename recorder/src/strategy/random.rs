@@ -80,6 +80,7 @@ mod tests {
                         current: None,
                         candidates: &c,
                         actors: 3,
+                        atomic: false,
                     };
                     match r.next(&d) {
                         Choice::Actor(a) => a.0,

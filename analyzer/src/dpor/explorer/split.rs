@@ -49,8 +49,8 @@
 use racetrace_formats::{ActorId, Schedule};
 
 use super::{Explorer, Phase, EMPTY_TABLES};
-use crate::dpor::footprint::Footprints;
-use crate::dpor::op::{dependent_in, Op, NONE};
+use crate::dpor::footprint::{dependent_in, Footprints};
+use crate::dpor::op::{Op, NONE};
 use crate::dpor::PendingOp;
 
 /// Why the current execution was abandoned, when that matters afterwards.

@@ -13,7 +13,8 @@
 use racetrace_formats::{Event, Tables};
 
 use super::{Explorer, Phase};
-use crate::dpor::op::{dependent_in, Op, NONE};
+use crate::dpor::footprint::dependent_in;
+use crate::dpor::op::{Op, NONE};
 
 impl Explorer {
     /// Reports the atomic step the chosen actor took: `events` in order

@@ -1,0 +1,378 @@
+"""asyncio tasks as actors of a controlled run.
+
+``ControlledLoop`` is an event loop whose every task is an actor: which
+ready task runs its next step is the strategy's choice (DPOR, random, PCT,
+a replayed schedule), made by the native scheduler like any other step
+(``racetrace._native.task_switch``). A task's *step* is its code from one
+suspension point to the next (a ``Task`` step, as asyncio runs it); the
+other tasks of the loop cannot come between, so the step is atomic: its
+events are the task's, and the explorer treats them as one transition.
+
+- A task is made ready by a step of some actor (a future's result set, a
+  lock released, a task created): that step is its *waker*, which the
+  explorer never puts after it. Callbacks that are not task steps (a
+  future's done callbacks, ``gather``'s bookkeeping, timers) run between
+  steps, in order, as part of the loop; a task they make ready keeps the
+  waker of the step that scheduled them.
+- Time is virtual: when no task is ready, the clock jumps to the earliest
+  timer, and timers fire in deadline order (``asyncio.sleep(10)`` costs
+  nothing).
+- When every task waits and no timer or callback is pending, the run
+  stops at once with a deadlock naming each task, where it waits and for
+  what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import inspect
+import os
+import sys
+import sysconfig
+from collections.abc import Awaitable, Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from racetrace import _native
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+#: Frames of these directories are never where the user's code waits or
+#: creates a task (asyncio itself, racetrace, the rest of the standard
+#: library).
+_NOT_USER = (_ASYNCIO_DIR, _HERE, sysconfig.get_paths()["stdlib"])
+
+
+def _user_frame(depth: int) -> FrameType | None:
+    """The innermost frame outside asyncio and racetrace, from ``depth``."""
+    f: FrameType | None = sys._getframe(depth + 1)
+    while f is not None:
+        if not f.f_code.co_filename.startswith(_NOT_USER):
+            return f
+        f = f.f_back
+    return None
+
+
+def _where(frame: FrameType | None) -> tuple[str, int, str]:
+    if frame is None:
+        return ("<asyncio>", 0, "<loop>")
+    return (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname)
+
+
+def _coro_frame(task: asyncio.Task[Any]) -> FrameType | None:
+    """The innermost frame of ``task``'s suspended coroutine chain."""
+    coro: Any = task.get_coro()
+    frame = None
+    while coro is not None:
+        f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if f is None:
+            break
+        frame = f
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    # Innermost user frame: the chain goes down into asyncio (a lock's
+    # acquire, a queue's get); its user frame is the one that awaits.
+    while frame is not None and frame.f_code.co_filename.startswith(_NOT_USER):
+        frame = _outer_of(task, frame)
+    return frame
+
+
+def _outer_of(task: asyncio.Task[Any], inner: FrameType) -> FrameType | None:
+    """The frame of ``task``'s coroutine chain that awaits ``inner``'s."""
+    coro: Any = task.get_coro()
+    outer = None
+    while coro is not None:
+        f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if f is None or f is inner:
+            return outer
+        outer = f
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return None
+
+
+def _source_line(file: str, line: int) -> str:
+    import linecache
+
+    return linecache.getline(file, line).strip()
+
+
+class ControlledLoop(asyncio.BaseEventLoop):
+    """An event loop whose tasks are actors of the controlled run in
+    progress; ``base`` is the actor of the thread that runs it."""
+
+    # BaseEventLoop's own state, which this loop drives.
+    _ready: collections.deque[asyncio.Handle]
+    _scheduled: list[Any]
+    _stopping: bool
+    _timer_cancelled_count: int
+
+    def __init__(self, base: int) -> None:
+        super().__init__()
+        self._base = base
+        self._vt = 0.0
+        #: Task → its actor; handle → the task whose step it is.
+        self._actors: dict[asyncio.Task[Any], int] = {}
+        self._names: dict[int, str] = {}
+        self._handle_task: dict[asyncio.Handle, asyncio.Task[Any]] = {}
+        #: Plain callbacks → the event that scheduled them (their waker).
+        self._plain_waker: dict[asyncio.Handle, int | None] = {}
+        #: The task taking a step, and the waker plain callbacks pass on.
+        self._current: int | None = None
+        self._passing: int | None = None
+        self._creating: int | None = None
+        self._entered = False
+
+    # -- what BaseEventLoop leaves to subclasses (no I/O here) ----------
+
+    def _process_events(self, event_list: Any) -> None:
+        pass
+
+    def _write_to_self(self) -> None:
+        pass
+
+    def time(self) -> float:
+        return self._vt
+
+    # -- tasks and callbacks ----------------------------------------------
+
+    def _waker(self) -> int | None:
+        if self._current is not None:
+            return _native.task_now()
+        return self._passing
+
+    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> asyncio.Task[Any]:  # type: ignore[override]
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        creator = self._current if self._current is not None else self._base
+        label = name or getattr(coro, "__qualname__", None) or "task"
+        frame = _user_frame(1)
+        code = getattr(coro, "cr_code", None)
+        if frame is None and code is not None:
+            # Made by racetrace (a worker of an exploration): named by its
+            # code.
+            file, line, func = code.co_filename, code.co_firstlineno, code.co_qualname
+        else:
+            file, line, func = _where(frame)
+        actor = _native.task_create(self._base, creator, label, file, line, func)
+        self._names[actor] = label
+        self._creating = actor
+        try:
+            if context is None:
+                task = asyncio.Task(coro, loop=self, name=name)
+            else:
+                task = asyncio.Task(coro, loop=self, name=name, context=context)
+        finally:
+            self._creating = None
+        self._actors[task] = actor
+        return task
+
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        handle = super().call_soon(callback, *args, context=context)
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, asyncio.Task):
+            actor = self._actors.get(owner)
+            if actor is None and self._creating is not None:
+                actor = self._creating  # the first step, scheduled while it is made
+            if actor is not None:
+                self._handle_task[handle] = owner
+                _native.task_ready(actor, self._waker())
+                return handle
+        self._plain_waker[handle] = self._waker()
+        return handle
+
+    # -- one step -----------------------------------------------------------
+
+    def _run_once(self) -> None:
+        ready = self._ready
+        while True:
+            # Callbacks that are not task steps run first, in order, as
+            # the loop's own work between steps.
+            n = len(ready)
+            tasks_ready = False
+            for _ in range(n):
+                h = ready.popleft()
+                if h._cancelled:
+                    self._handle_task.pop(h, None)
+                    self._plain_waker.pop(h, None)
+                    continue
+                if h in self._handle_task:
+                    ready.append(h)
+                    tasks_ready = True
+                    continue
+                self._passing = self._plain_waker.pop(h, None)
+                try:
+                    h._run()
+                finally:
+                    self._passing = None
+            if tasks_ready and not any(h not in self._handle_task for h in ready):
+                break
+            if ready:
+                continue  # plain callbacks scheduled by plain callbacks
+            if self._stopping:
+                return
+            if not self._fire_timers():
+                self._deadlock()
+                return
+        self._step()
+
+    def _fire_timers(self) -> bool:
+        """Moves the clock to the earliest timer; its timers (and those at
+        the same time) become ready, in deadline order. False: none."""
+        sched: list[Any] = self._scheduled
+        while sched and sched[0]._cancelled:
+            h = heapq.heappop(sched)
+            h._scheduled = False
+            self._timer_cancelled_count = max(0, self._timer_cancelled_count - 1)
+        if not sched:
+            return False
+        self._vt = max(self._vt, sched[0]._when)
+        while sched and sched[0]._when <= self._vt:
+            h = heapq.heappop(sched)
+            h._scheduled = False
+            if not h._cancelled:
+                # A timer fires by time: what it readies has no waker but
+                # its own past (it set the timer).
+                self._plain_waker[h] = None
+                self._ready.append(h)
+        return True
+
+    def _step(self) -> None:
+        actor = _native.task_switch(self._base)
+        self._entered = True
+        ready = self._ready
+        for i, h in enumerate(ready):
+            task = self._handle_task.get(h)
+            if task is not None and self._actors.get(task) == actor:
+                del ready[i]
+                del self._handle_task[h]
+                break
+        else:  # the native side chose a task with nothing to run
+            raise RuntimeError(f"racetrace: task T{actor} was chosen but has no step to run")
+        self._current = actor
+        try:
+            file, line, func = _where(_coro_frame(task))
+            _native.task_begin(actor, file, line, func)
+            h._run()
+            if task.done():
+                file, line, func = _where(_user_frame(0))
+                code = task.get_coro()
+                c = getattr(code, "cr_code", None)
+                if c is not None:
+                    file, line, func = c.co_filename, c.co_firstlineno, c.co_qualname
+                _native.task_exit(actor, file, line, func)
+        finally:
+            self._current = None
+
+    def _deadlock(self) -> None:
+        """No task ready, no callback, no timer: every pending task waits
+        for something only another pending task could give."""
+        waiting = [(a, t) for t, a in self._actors.items() if not t.done()]
+        if not waiting:
+            # Nothing left at all; the loop will be stopped by its caller.
+            self.stop()
+            return
+        lines = []
+        for actor, task in sorted(waiting, key=lambda x: x[0]):
+            frame = _coro_frame(task)
+            file, line, func = _where(frame)
+            text = _source_line(file, line)
+            what = self._awaits(task)
+            lines.append(
+                f"T{actor} ({self._names.get(actor, '?')}) awaits {what} at {file}:{line} in {func}"
+                + (f": {text}" if text else "")
+            )
+        msg = "deadlock: every task waits and nothing is pending\n  " + "\n  ".join(lines)
+        _native.task_deadlock(msg)
+        raise _native.RunAborted(msg)
+
+    def _awaits(self, task: asyncio.Task[Any]) -> str:
+        fut = getattr(task, "_fut_waiter", None)
+        if isinstance(fut, asyncio.Task) and fut in self._actors:
+            a = self._actors[fut]
+            return f"task T{a} ({self._names.get(a, '?')})"
+        # A future a primitive made: which primitive waits on it.
+        frame: Any = None
+        coro: Any = task.get_coro()
+        while coro is not None:
+            f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if f is None:
+                break
+            frame = f
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if frame is not None and frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
+            owner = frame.f_locals.get("self")
+            kind = type(owner).__name__ if owner is not None else "a future"
+            return f"{kind}.{frame.f_code.co_name}()"
+        return "a future nobody will complete"
+
+    def leave(self) -> None:
+        """The loop's thread is its own actor again (called once the loop
+        returned, however it returned)."""
+        _native.task_leave(self._base)
+
+
+def run_tasks(
+    fns: Sequence[Callable[[Any], Any]],
+    state: Any,
+    labels: Sequence[str],
+    *,
+    base: int = 0,
+) -> list[tuple[str, BaseException]]:
+    """Runs ``fn(state)`` for each ``fn`` as a task of a controlled loop
+    run by this thread (actor ``base``), until they are all done; returns
+    the exceptions that ended them, by label."""
+    loop = ControlledLoop(base)
+    errors: list[tuple[str, BaseException]] = []
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        for fn, label in zip(fns, labels, strict=False):
+            coro: Any = fn(state)
+            try:
+                tasks.append(loop.create_task(coro, name=label))
+            except BaseException:
+                coro.close()  # never started: nothing to say about it
+                raise
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    finally:
+        loop.leave()
+        _abandon(loop)
+    file, line, func = _where(_user_frame(0))
+    for t, label in zip(tasks, labels, strict=False):
+        _native.task_await(base, loop._actors[t], file, line, func)
+        exc = t.exception() if not t.cancelled() else asyncio.CancelledError()
+        if exc is not None and not isinstance(exc, _native.RunAborted):
+            errors.append((label, exc))
+    return errors
+
+
+def _abandon(loop: ControlledLoop) -> None:
+    """Closes a loop whose run is over, however it ended: tasks that never
+    started are closed, those left waiting are dropped without asyncio's
+    complaints (the run that made them was stopped), and the exceptions of
+    finished ones are taken (they are reported as the run's)."""
+    for t in loop._actors:
+        if t.done():
+            if not t.cancelled():
+                t.exception()
+            continue
+        t._log_destroy_pending = False  # type: ignore[attr-defined]
+        coro: Any = t.get_coro()
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
+    asyncio.events._set_running_loop(None)
+    loop._ready.clear()
+    loop._scheduled.clear()
+    loop.close()
+
+
+def run_plain(coro: Awaitable[Any]) -> Any:
+    """Runs a coroutine to its end on a plain event loop of its own (an
+    async ``setup`` or ``invariant``, outside the controlled run)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()

@@ -1,0 +1,176 @@
+//! asyncio tasks as actors. A controlled event loop (`racetrace/aio.py`)
+//! runs one ready task at a time on its thread; which one is the
+//! strategy's choice, made here like any other step:
+//!
+//! * the thread running the loop (actor `base`) is `InLoop` while the loop
+//!   runs: never a candidate itself; its ready tasks are (`State::Task`);
+//! * at each switch (`task_switch`) the task whose step just ended goes
+//!   back to `Task` (ready again if it woke itself), the strategy chooses
+//!   among the ready tasks, and the loop thread then acts as the chosen
+//!   task: its first event (`TaskSwitch`, written by `hook::tasks`) goes
+//!   on this choice;
+//! * until the next switch the task's step is *atomic*: the only candidate
+//!   at each of its events is the task itself (`Decision::atomic`), so the
+//!   code between two suspension points of a task is one step of it, as
+//!   the DPOR strategy reports it to the explorer;
+//! * a task is made ready by a step of some actor (a future's result set,
+//!   a lock released): that step, its *waker*, is given with the candidate
+//!   so that DPOR never runs the task before it.
+
+use super::*;
+
+impl Run {
+    /// Whether the loop run by actor `base` is running tasks.
+    pub(super) fn loop_running(&self, base: Option<u32>) -> bool {
+        base.and_then(|b| self.slots.get(b as usize))
+            .is_some_and(|s| matches!(s.state, State::InLoop))
+    }
+
+    /// The task taking a step ends it: back between steps (ready again if
+    /// it woke itself meanwhile), unless it finished.
+    fn end_task_step(&mut self) {
+        if let Some(t) = self.atomic.take() {
+            let s = &mut self.slots[t as usize];
+            if !matches!(s.state, State::Finished) {
+                let wake = s.task_wake.take();
+                s.state = State::Task {
+                    ready: wake.is_some(),
+                    waker: wake.flatten(),
+                };
+            }
+            if self.turn == Some(t) {
+                self.turn = None;
+            }
+        }
+    }
+}
+
+/// A task was created (its `TaskCreate`, `create`, is recorded): `child`,
+/// run by the loop of the thread of actor `base`.
+pub fn task_created(base: ActorId, create: Event, child: ActorId, name: String) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    run.strategy.executed(&create);
+    let cv = run.slots.get(base.index()).map(|s| s.cv.clone());
+    let i = child.index();
+    while run.slots.len() <= i {
+        run.slots.push(Slot::new(String::new(), false));
+    }
+    let mut slot = Slot::new(name, false);
+    // The loop thread waits for its tasks' turns on its own variable.
+    if let Some(cv) = cv {
+        slot.cv = cv;
+    }
+    slot.state = State::Task {
+        ready: false,
+        waker: None,
+    };
+    slot.loop_of = Some(base.0);
+    run.slots[i] = slot;
+}
+
+/// The index of the last event written (what a step that readies a task
+/// names as its waker).
+pub fn task_now() -> Option<u64> {
+    lock().as_ref().and_then(|r| r.step.checked_sub(1))
+}
+
+/// Task `actor` has a step to run, made ready by event `waker` (`None`: by
+/// its own past only, such as a timer it set).
+pub fn task_ready(actor: ActorId, waker: Option<u64>) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    let Some(s) = run.slots.get_mut(actor.index()) else {
+        return;
+    };
+    match &mut s.state {
+        State::Task { ready, waker: w } => {
+            *ready = true;
+            *w = waker;
+        }
+        State::Finished => {}
+        // In its own step (it yielded to the loop and is ready again).
+        _ => s.task_wake = Some(waker),
+    }
+}
+
+/// The task taking a step finished (its exit is recorded).
+pub fn task_exited(actor: ActorId) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    if let Some(s) = run.slots.get_mut(actor.index()) {
+        s.state = State::Finished;
+    }
+}
+
+/// Between two steps of the loop run by actor `base`: ends the step in
+/// progress, lets the strategy choose among the ready tasks and waits until
+/// it has; returns the task the loop thread now acts as.
+pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
+    py.detach(|| {
+        let mut g = lock();
+        let run = g.as_mut().ok_or(Abort)?;
+        if run.status != Status::Running {
+            return Err(Abort);
+        }
+        run.end_task_step();
+        let b = base.index();
+        let cv = run.slots.get(b).ok_or(Abort)?.cv.clone();
+        run.slots[b].state = State::InLoop;
+        if run.turn == Some(base.0) || run.turn.is_none() {
+            run.turn = None;
+            run.decide();
+        }
+        loop {
+            let run = g.as_mut().ok_or(Abort)?;
+            if run.status != Status::Running {
+                return Err(Abort);
+            }
+            if let Some(t) = run.turn {
+                let s = &mut run.slots[t as usize];
+                if s.loop_of == Some(base.0) {
+                    s.state = State::Running;
+                    run.atomic = Some(t);
+                    run.turn_since = Instant::now();
+                    return Ok(ActorId(t));
+                }
+            }
+            run.watchdog();
+            if run.status != Status::Running {
+                return Err(Abort);
+            }
+            g = cv
+                .wait_timeout(g, POLL)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    })
+}
+
+/// The loop run by actor `base` returns: the step in progress ends, tasks
+/// still pending are abandoned (as a stopped loop leaves them), and the
+/// thread goes on as `base` (its next event takes a turn).
+pub fn task_leave(base: ActorId) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    run.end_task_step();
+    for s in run.slots.iter_mut() {
+        if s.loop_of == Some(base.0) && matches!(s.state, State::Task { .. }) {
+            s.state = State::Finished;
+        }
+    }
+    if let Some(s) = run.slots.get_mut(base.index()) {
+        s.state = State::Running;
+    }
+    run.turn = None;
+}
+
+/// Every task of a loop waits and nothing is pending: a deadlock, which
+/// the loop describes (`what`: who awaits what, where).
+pub fn task_deadlock(what: String) {
+    let mut g = lock();
+    let Some(run) = g.as_mut() else { return };
+    run.atomic = None;
+    run.strategy.end_execution(&[]);
+    run.stop(Status::Deadlock(what));
+}

@@ -1,0 +1,81 @@
+//! The events of asyncio tasks in a controlled run, written for the
+//! controlled event loop (`racetrace/aio.py`, through `py::tasks`): a
+//! task's creation, the switch to it that begins each of its steps (at the
+//! `await` it resumes from), its end, and the loop thread's wait for it.
+//! Each takes its actor's turn like any event (`control::before_emit`).
+
+use pyo3::prelude::*;
+use racetrace_formats::{ActorId, ActorKind, CodeLoc, Event, EventKind, LocId};
+
+use crate::session;
+
+pub use super::ctx::set_task;
+
+/// A location named by its parts (interned on first use).
+pub fn loc_of(file: &str, line: u32, function: &str, offset: u32) -> LocId {
+    session::with(|s| {
+        let loc = CodeLoc {
+            file: s.string(file),
+            line,
+            function: s.string(function),
+            offset,
+        };
+        s.loc(loc)
+    })
+    .unwrap_or_default()
+}
+
+/// Takes `actor`'s turn for an event and writes it; false when the run
+/// was stopped (the caller unwinds).
+pub fn task_event(
+    py: Python<'_>,
+    actor: ActorId,
+    kind: EventKind,
+    loc: LocId,
+    target: u32,
+) -> bool {
+    let op = Event {
+        actor,
+        kind,
+        loc,
+        target,
+        aux: 0,
+    };
+    if crate::control::before_emit(py, actor, op, None).is_err() {
+        return false;
+    }
+    session::with(|s| s.emit(actor, kind, loc, target, 0));
+    true
+}
+
+/// `creator` creates a task named `name`, run by the loop of the thread of
+/// actor `base`: its `TaskCreate`, then the new actor. `None` when the run
+/// was stopped.
+pub fn task_create(
+    py: Python<'_>,
+    base: ActorId,
+    creator: ActorId,
+    name: &str,
+    loc: LocId,
+) -> Option<ActorId> {
+    let op = Event {
+        actor: creator,
+        kind: EventKind::TaskCreate,
+        loc,
+        target: u32::MAX,
+        aux: 0,
+    };
+    crate::control::before_emit(py, creator, op, None).ok()?;
+    let child = session::with(|s| {
+        let at = s.events_written();
+        let child = s.new_actor_of(ActorKind::Task, name, Some(creator), Some(at));
+        s.emit(creator, EventKind::TaskCreate, loc, child.0, 0);
+        child
+    })?;
+    let create = Event {
+        target: child.0,
+        ..op
+    };
+    crate::control::task_created(base, create, child, name.to_string());
+    Some(child)
+}

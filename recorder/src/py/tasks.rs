@@ -1,0 +1,123 @@
+//! The functions `racetrace._native` exposes to the controlled event loop
+//! (`racetrace.aio` is their only caller): asyncio tasks as actors of a
+//! controlled run (see `control::tasks`).
+
+use pyo3::prelude::*;
+use racetrace_formats::{ActorId, EventKind};
+
+use crate::control::{self, run_aborted};
+use crate::hook::tasks::{self, loc_of, set_task};
+
+/// `creator` creates a task named `name` at `file:line` in `function`,
+/// run by the loop of actor `base`'s thread; returns the task's actor id.
+#[pyfunction]
+fn task_create(
+    py: Python<'_>,
+    base: u32,
+    creator: u32,
+    name: &str,
+    file: &str,
+    line: u32,
+    function: &str,
+) -> PyResult<u32> {
+    let loc = loc_of(file, line, function, 0);
+    tasks::task_create(py, ActorId(base), ActorId(creator), name, loc)
+        .map(|a| a.0)
+        .ok_or_else(run_aborted)
+}
+
+/// Task `actor` has a step to run, made ready by the event `waker` (`None`:
+/// by its own past only).
+#[pyfunction]
+#[pyo3(signature = (actor, waker))]
+fn task_ready(actor: u32, waker: Option<u64>) {
+    control::task_ready(ActorId(actor), waker);
+}
+
+/// The index of the last event written (a waker to remember).
+#[pyfunction]
+fn task_now() -> Option<u64> {
+    control::task_now()
+}
+
+/// Between two steps of the loop of actor `base`'s thread: returns the
+/// task the strategy chose (the thread acts as it from now on).
+#[pyfunction]
+fn task_switch(py: Python<'_>, base: u32) -> PyResult<u32> {
+    set_task(None);
+    let t = control::task_switch(py, ActorId(base)).map_err(|_| run_aborted())?;
+    set_task(Some(t));
+    Ok(t.0)
+}
+
+/// The step of task `actor` begins, resuming at `file:line` in `function`
+/// (its `TaskSwitch`).
+#[pyfunction]
+fn task_begin(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
+    let loc = loc_of(file, line, function, 0);
+    if tasks::task_event(py, ActorId(actor), EventKind::TaskSwitch, loc, actor) {
+        Ok(())
+    } else {
+        Err(run_aborted())
+    }
+}
+
+/// Task `actor` finished in the step in progress (its `ActorExit`).
+#[pyfunction]
+fn task_exit(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
+    let loc = loc_of(file, line, function, 0);
+    let ok = tasks::task_event(py, ActorId(actor), EventKind::ActorExit, loc, actor);
+    control::task_exited(ActorId(actor));
+    if ok {
+        Ok(())
+    } else {
+        Err(run_aborted())
+    }
+}
+
+/// The loop of actor `base`'s thread returns; the thread is `base` again.
+#[pyfunction]
+fn task_leave(base: u32) {
+    set_task(None);
+    control::task_leave(ActorId(base));
+}
+
+/// `actor` (the loop's thread, after its loop returned) waits for task
+/// `task`, which has finished (its `TaskAwait`, at `file:line`).
+#[pyfunction]
+fn task_await(
+    py: Python<'_>,
+    actor: u32,
+    task: u32,
+    file: &str,
+    line: u32,
+    function: &str,
+) -> PyResult<()> {
+    let loc = loc_of(file, line, function, 0);
+    if tasks::task_event(py, ActorId(actor), EventKind::TaskAwait, loc, task) {
+        Ok(())
+    } else {
+        Err(run_aborted())
+    }
+}
+
+/// Every task of a loop waits and nothing is pending: the run stops with a
+/// deadlock described by `what`.
+#[pyfunction]
+fn task_deadlock(what: String) {
+    set_task(None);
+    control::task_deadlock(what);
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(task_create, m)?)?;
+    m.add_function(wrap_pyfunction!(task_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(task_now, m)?)?;
+    m.add_function(wrap_pyfunction!(task_switch, m)?)?;
+    m.add_function(wrap_pyfunction!(task_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(task_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(task_leave, m)?)?;
+    m.add_function(wrap_pyfunction!(task_await, m)?)?;
+    m.add_function(wrap_pyfunction!(task_deadlock, m)?)?;
+    Ok(())
+}
