@@ -178,3 +178,248 @@ def test_generated_task_programs_explore_exactly_the_brute_force_count(tmp_path)
         assert res.exhausted and not res.failures, (program, res)
         assert res.num_explored == expected, (program, res.num_explored, expected)
         assert res.stats["sleep_blocked"] == 0, program
+
+
+# -- bugs found -----------------------------------------------------------------
+
+
+class Cache:
+    def __init__(self) -> None:
+        self.data: dict[str, int] = {}
+        self.loads = 0
+
+
+async def get_or_load(c: Cache) -> int:
+    if "k" not in c.data:  # check ...
+        await asyncio.sleep(0.01)  # ... the slow load ...
+        c.loads += 1
+        c.data["k"] = 42  # ... act
+    return c.data["k"]
+
+
+def test_check_then_act_cache_stampede_is_found() -> None:
+    res = racetrace.explore_dpor(Cache, [get_or_load, get_or_load], lambda c: c.loads == 1)
+    assert res.failures
+    text = str(res)
+    assert 'if "k" not in c.data' in text and "await asyncio.sleep(0.01)" in text
+
+
+class TwoLocks:
+    def __init__(self) -> None:
+        self.a = asyncio.Lock()
+        self.b = asyncio.Lock()
+
+
+async def a_then_b(s: TwoLocks) -> None:
+    async with s.a:
+        await asyncio.sleep(0)
+        async with s.b:
+            pass
+
+
+async def b_then_a(s: TwoLocks) -> None:
+    async with s.b:
+        await asyncio.sleep(0)
+        async with s.a:
+            pass
+
+
+def test_lock_order_deadlock_between_two_tasks_is_reported_at_once() -> None:
+    res = racetrace.explore_dpor(TwoLocks, [a_then_b, b_then_a], lambda s: True, deadlock_timeout=30)
+    assert res.failures and res.failures[0].kind == "deadlock"
+    msg = res.failures[0].message
+    # Who waits for what, where: both tasks, at their inner `async with`.
+    assert "T1 (task-1) awaits Lock.acquire()" in msg and "T2 (task-2) awaits Lock.acquire()" in msg
+    assert "async with s.b:" in msg and "async with s.a:" in msg
+    assert res.elapsed < 10  # at once, not after deadlock_timeout
+
+
+class Spawned:
+    def __init__(self) -> None:
+        self.total = 0
+
+
+async def spawner(s: Spawned) -> None:
+    async def add() -> None:
+        v = s.total
+        await asyncio.sleep(0)
+        s.total = v + 1
+
+    await asyncio.gather(add(), add())
+
+
+def test_tasks_spawned_by_a_task_race() -> None:
+    res = racetrace.explore_dpor(Spawned, [spawner], lambda s: s.total == 2)
+    assert res.failures
+    text = str(res)
+    assert "T2 (spawner.<locals>.add)" in text and "T3 (spawner.<locals>.add)" in text  # creation order
+
+
+class Three:
+    def __init__(self) -> None:
+        self.x = 0
+
+
+async def stepper(s: Three) -> None:
+    s.x = 1
+    await asyncio.sleep(0)
+    s.x = 2
+    await asyncio.sleep(0)
+    s.x = 3
+
+
+async def watcher(s: Three) -> None:
+    # Sees 1, then 2, then 3: only when it runs between each of the
+    # stepper's steps (three switches).
+    seen = []
+    for _ in range(3):
+        seen.append(s.x)
+        await asyncio.sleep(0)
+    assert seen != [1, 2, 3], seen
+
+
+def test_a_bug_that_needs_three_task_switches_is_found() -> None:
+    res = racetrace.explore_dpor(Three, [stepper, watcher], lambda s: True)
+    assert res.failures and res.failures[0].kind == "exception in an actor"
+    assert "[1, 2, 3]" in res.failures[0].message
+
+
+# -- safe programs: exhausted, no false alarm -----------------------------------------
+
+
+class Locked:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.value = 0
+
+
+async def locked_incr(s: Locked) -> None:
+    async with s.lock:
+        v = s.value
+        await asyncio.sleep(0)
+        s.value = v + 1
+
+
+def test_an_asyncio_lock_counter_is_safe() -> None:
+    res = racetrace.explore_dpor(Locked, [locked_incr, locked_incr, locked_incr], lambda s: s.value == 3)
+    assert res.exhausted and not res.failures
+    assert res.num_explored > 1  # who takes the lock first, and who waits
+
+
+class Pipe:
+    def __init__(self) -> None:
+        self.q: asyncio.Queue[int | None] = asyncio.Queue()
+        self.got: list[int] = []
+
+
+async def producer(p: Pipe) -> None:
+    for i in range(3):
+        await p.q.put(i)
+    await p.q.put(None)
+
+
+async def consumer(p: Pipe) -> None:
+    while (item := await p.q.get()) is not None:
+        p.got.append(item)
+
+
+def test_queue_producer_and_consumer_with_a_sentinel_is_safe() -> None:
+    res = racetrace.explore_dpor(Pipe, [producer, consumer], lambda p: p.got == [0, 1, 2])
+    assert res.exhausted and not res.failures
+    assert res.num_explored > 1
+
+
+class Handoff:
+    def __init__(self) -> None:
+        self.cond = asyncio.Condition()
+        self.item: int | None = None
+        self.taken: int | None = None
+
+
+async def give(h: Handoff) -> None:
+    async with h.cond:
+        h.item = 7
+        h.cond.notify()
+
+
+async def take(h: Handoff) -> None:
+    async with h.cond:
+        await h.cond.wait_for(lambda: h.item is not None)
+        h.taken = h.item
+
+
+def test_condition_handoff_is_safe() -> None:
+    res = racetrace.explore_dpor(Handoff, [take, give], lambda h: h.taken == 7)
+    assert res.exhausted and not res.failures
+    assert res.num_explored >= 2  # the taker waits, or finds the item
+
+
+class Writers:
+    def __init__(self) -> None:
+        self.a = 0
+        self.b = 0
+        self.c = 0
+
+
+async def group(w: Writers) -> None:
+    async def write(name: str) -> None:
+        await asyncio.sleep(0)
+        setattr(w, name, 1)
+
+    async with asyncio.TaskGroup() as tg:
+        for name in "abc":
+            tg.create_task(write(name))
+
+
+def test_a_taskgroup_of_independent_writers_is_one_class() -> None:
+    res = racetrace.explore_dpor(Writers, [group], lambda w: (w.a, w.b, w.c) == (1, 1, 1))
+    assert res.exhausted and not res.failures
+    assert res.num_explored == 1
+
+
+def test_virtual_time_makes_long_sleeps_free_and_fires_timers_in_deadline_order() -> None:
+    order: list[str] = []
+
+    async def slow(s: object) -> None:
+        await asyncio.sleep(3600)
+        order.append("slow")
+
+    async def fast(s: object) -> None:
+        await asyncio.sleep(60)
+        order.append("fast")
+
+    res = racetrace.explore_dpor(object, [slow, fast], lambda s: True)
+    assert res.exhausted and not res.failures and res.elapsed < 10
+    assert order and all(order[i : i + 2] == ["fast", "slow"] for i in range(0, len(order), 2))
+
+
+# -- bad input ----------------------------------------------------------------------
+
+
+def test_a_coroutine_object_instead_of_a_function_is_refused() -> None:
+    coro = incr_split(Counter())
+    with pytest.raises(TypeError, match=r"threads\[1\] is a coroutine object, not a function"):
+        racetrace.explore_dpor(Counter, [incr_split, coro], lambda c: True)
+    assert coro.cr_frame is None  # closed: no "never awaited" warning
+
+
+def test_a_task_blocking_the_loop_on_a_thread_lock_is_reported_with_its_place() -> None:
+    import threading
+
+    class Blocking:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+    async def holder(s: Blocking) -> None:
+        s.lock.acquire()
+        await asyncio.sleep(0)
+        s.lock.release()
+
+    async def blocker(s: Blocking) -> None:
+        s.lock.acquire()  # blocks the loop: the holder can never release
+        s.lock.release()
+
+    res = racetrace.explore_dpor(Blocking, [holder, blocker], lambda s: True, deadlock_timeout=2)
+    assert res.failures
+    msg = res.failures[0].message
+    assert "T2 (task-2)" in msg and "test_explore_async.py" in msg

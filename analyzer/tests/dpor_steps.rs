@@ -25,6 +25,9 @@ enum Part {
 struct Step {
     /// Not ready before signal `s` is set.
     wait: Option<u32>,
+    /// Comes after a sleep: ready once a timer fires, which happens when
+    /// no other step is ready (virtual time); it stays ready after.
+    timer: bool,
     parts: Vec<Part>,
 }
 
@@ -57,6 +60,9 @@ struct State<'a> {
     /// Signal → index of the step (in this run) that first set it.
     set_at: Vec<Option<usize>>,
     steps: Vec<(usize, usize)>,
+    /// Per actor: its next step is a timer step that fired after this many
+    /// steps.
+    fired: Vec<Option<usize>>,
 }
 
 impl<'a> State<'a> {
@@ -66,23 +72,39 @@ impl<'a> State<'a> {
             pc: vec![0; prog.len()],
             set_at: vec![None; 8],
             steps: Vec::new(),
+            fired: vec![None; prog.len()],
         }
     }
 
-    fn ready(&self) -> Vec<usize> {
-        (0..self.prog.len())
-            .filter(|&a| {
-                self.prog[a]
-                    .get(self.pc[a])
-                    .is_some_and(|s| s.wait.is_none_or(|w| self.set_at[w as usize].is_some()))
-            })
+    /// The actors whose next step can go; fires the timers when nothing
+    /// else can.
+    fn ready(&mut self) -> Vec<usize> {
+        let normal = |st: &Self, a: usize| {
+            st.prog[a]
+                .get(st.pc[a])
+                .is_some_and(|s| !s.timer && s.wait.is_none_or(|w| st.set_at[w as usize].is_some()))
+        };
+        let n = self.prog.len();
+        if !(0..n).any(|a| normal(self, a) || self.fired[a].is_some()) {
+            for a in 0..n {
+                if self.prog[a].get(self.pc[a]).is_some_and(|s| s.timer) {
+                    self.fired[a] = Some(self.steps.len());
+                }
+            }
+        }
+        (0..n)
+            .filter(|&a| normal(self, a) || self.fired[a].is_some())
             .collect()
     }
 
     /// Runs actor `a`'s next step: its events, and the step that woke it.
     fn run(&mut self, a: usize) -> (Vec<Event>, Option<usize>) {
         let step = &self.prog[a][self.pc[a]];
-        let woken_by = step.wait.and_then(|w| self.set_at[w as usize]);
+        let woken_by = match self.fired[a].take() {
+            // After every step before the timer fired.
+            Some(n) => n.checked_sub(1).map(|last| last + Explorer::AFTER_ALL),
+            None => step.wait.and_then(|w| self.set_at[w as usize]),
+        };
         let idx = self.steps.len();
         let mut events = vec![Event {
             actor: ActorId(a as u32),
@@ -139,12 +161,18 @@ fn brute_force(prog: &Program) -> HashSet<Class> {
             return;
         }
         for a in ready {
-            let (pc, set_at, n) = (st.pc.clone(), st.set_at.clone(), st.steps.len());
+            let (pc, set_at, n, fired) = (
+                st.pc.clone(),
+                st.set_at.clone(),
+                st.steps.len(),
+                st.fired.clone(),
+            );
             st.run(a);
             go(st, out);
             st.pc = pc;
             st.set_at = set_at;
             st.steps.truncate(n);
+            st.fired = fired;
         }
     }
     let mut out = HashSet::new();
@@ -205,7 +233,19 @@ fn check(prog: &Program) -> usize {
 }
 
 fn step(wait: Option<u32>, parts: Vec<Part>) -> Step {
-    Step { wait, parts }
+    Step {
+        wait,
+        timer: false,
+        parts,
+    }
+}
+
+fn after_sleep(parts: Vec<Part>) -> Step {
+    Step {
+        wait: None,
+        timer: true,
+        parts,
+    }
 }
 
 use Part::*;
@@ -277,6 +317,17 @@ fn the_first_of_two_setters_wakes() {
 }
 
 #[test]
+fn a_step_after_a_timer_never_goes_before_what_ran_before_it_fired() {
+    // Both check, sleep, then act (a cache stampede): the timers fire once
+    // both checks ran, so no act goes before the other's check.
+    let p = vec![
+        vec![step(None, vec![Read(0)]), after_sleep(vec![Write(0)])],
+        vec![step(None, vec![Read(0)]), after_sleep(vec![Write(0)])],
+    ];
+    assert_eq!(check(&p), 2);
+}
+
+#[test]
 fn schedules_repeat_the_actor_of_a_step_per_event() {
     let p = vec![
         vec![step(None, vec![Read(0), Write(0)])],
@@ -298,9 +349,14 @@ fn arb_part() -> impl Strategy<Value = Part> {
 fn arb_step() -> impl Strategy<Value = Step> {
     (
         prop::option::weighted(0.25, 0..2u32),
+        prop::bool::weighted(0.25),
         prop::collection::vec(arb_part(), 1..4),
     )
-        .prop_map(|(wait, parts)| Step { wait, parts })
+        .prop_map(|(wait, timer, parts)| Step {
+            wait: wait.filter(|_| !timer),
+            timer,
+            parts,
+        })
 }
 
 fn arb_program() -> impl Strategy<Value = Program> {

@@ -110,7 +110,14 @@ pub(crate) struct Execution {
     scratch: Vec<u32>,
     /// The footprints of atomic steps, kept for the whole exploration.
     pub fp: Footprints,
+    /// Scratch for the join of the clocks of a prefix (see `WAKE_ALL`).
+    frontier: Vec<u32>,
 }
+
+/// Set in `Rec::wake` (with the index of a step) for a step that could
+/// only come after every step up to that one (an asyncio task woken by a
+/// timer, which fires only once no task is ready).
+pub(crate) const WAKE_ALL: u32 = 1 << 31;
 
 #[inline]
 fn join_into(dst: &mut Vec<u32>, src: &[u32]) {
@@ -259,9 +266,7 @@ impl Execution {
         if pre != NONE {
             c.extend_from_slice(&self.clocks[pre as usize]);
         }
-        if wake != NONE {
-            join_into(&mut c, &self.clocks[wake as usize]);
-        }
+        self.wake_into(wake, &mut c);
         let avail_before = match tables {
             Some(tables) => {
                 // Every event's dependencies (each with its own `aux`, and
@@ -311,6 +316,26 @@ impl Execution {
             avail_before,
             wake,
         });
+    }
+
+    /// Joins into `c` what a step woken by `wake` knows from its waker: the
+    /// waker's clock, or with `WAKE_ALL`, every clock up to the step named.
+    pub fn wake_into(&mut self, wake: u32, c: &mut Vec<u32>) {
+        if wake == NONE {
+            return;
+        }
+        let w = (wake & !WAKE_ALL) as usize;
+        if wake & WAKE_ALL == 0 {
+            join_into(c, &self.clocks[w]);
+            return;
+        }
+        let mut f = std::mem::take(&mut self.frontier);
+        f.clear();
+        for clock in &self.clocks[..=w.min(self.recs.len().saturating_sub(1))] {
+            join_into(&mut f, clock);
+        }
+        join_into(c, &f);
+        self.frontier = f;
     }
 
     /// Joins into `c` the clocks `op` depends on; returns whether its
@@ -518,6 +543,12 @@ pub(crate) fn build_reversal(
         seq.push(op, |y| exec.hb(notdep[y] as usize, ex as usize));
         debug_assert_eq!(seq.len(), x + 1);
     }
-    let waker = notdep.iter().position(|&x| x == later_wake);
-    seq.push_last(&exec.fp, later, waker);
+    // The waker must precede; with `WAKE_ALL`, every step up to it.
+    let w = later_wake & !WAKE_ALL;
+    let all = later_wake != NONE && later_wake & WAKE_ALL != 0;
+    let one = later_wake != NONE && !all;
+    seq.push_last(&exec.fp, later, |y| {
+        let x = notdep[y];
+        (one && x == w) || (all && x <= w)
+    });
 }

@@ -425,15 +425,9 @@ impl Explorer {
         if pre != NONE {
             self.pre.extend_from_slice(self.exec.clock(pre as usize));
         }
-        if wake != NONE {
-            let c = self.exec.clock(wake as usize);
-            if c.len() > self.pre.len() {
-                self.pre.resize(c.len(), 0);
-            }
-            for (d, s) in self.pre.iter_mut().zip(c) {
-                *d = (*d).max(*s);
-            }
-        }
+        let mut c = std::mem::take(&mut self.pre);
+        self.exec.wake_into(wake, &mut c);
+        self.pre = c;
     }
 
     /// Schedules the reversal of the race (`i`, later): at point `i`, the

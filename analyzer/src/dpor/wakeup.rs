@@ -60,14 +60,14 @@ impl Seq {
 
     /// Appends the last operation, whose predecessors are derived from
     /// dependency (it did not run at this place, so no clock says them),
-    /// and from `waker`, the position of the step that made it ready (an
-    /// atomic step resuming a task), if it is in the sequence.
-    pub fn push_last(&mut self, fp: &Footprints, op: Op, waker: Option<usize>) {
+    /// and from `waker`: whether position `y` holds a step that must come
+    /// first (what made an atomic step resuming a task ready).
+    pub fn push_last(&mut self, fp: &Footprints, op: Op, waker: impl Fn(usize) -> bool) {
         let x = self.ops.len();
         let row = x * self.words;
         for y in 0..x {
             let o = &self.ops[y];
-            if o.actor == op.actor || waker == Some(y) || dependent_in(fp, o, &op) {
+            if o.actor == op.actor || waker(y) || dependent_in(fp, o, &op) {
                 self.pred[row + y / 64] |= 1 << (y % 64);
                 for w in 0..self.words {
                     let p = self.pred[y * self.words + w];

@@ -41,6 +41,7 @@ __all__ = [
     "DporExplorer",
     "MarkerPlan",
     "shrink_schedule",
+    "TASK_AFTER_ALL",
     "task_create",
     "task_ready",
     "task_now",
@@ -269,6 +270,9 @@ def shrink_schedule(
     actor's next run, for one that blocks partway)."""
 
 # --- tasks.rs: asyncio tasks as actors (racetrace.aio) ----------------------
+
+#: Added to a waker when the task goes only after every event up to it.
+TASK_AFTER_ALL: int
 
 def task_create(base: int, creator: int, name: str, file: str, line: int, function: str) -> int:
     """``creator`` creates a task of the loop of actor ``base``'s thread;

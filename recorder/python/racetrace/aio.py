@@ -39,6 +39,14 @@ from racetrace import _native
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _HERE = os.path.dirname(os.path.abspath(__file__))
+#: The asyncio primitives whose state the tasks' steps touch: traced in a
+#: controlled run of tasks, so that taking a Lock, setting an Event or
+#: putting into a Queue are accesses of the primitive's state (a task that
+#: takes a free lock writes its `_locked`), and two steps that use one
+#: primitive are dependent. Blocking needs nothing more: a task that waits
+#: is not ready, and the step that wakes it is its waker.
+PRIMITIVES = [os.path.join(_ASYNCIO_DIR, name) for name in ("locks.py", "queues.py")]
+
 #: Frames of these directories are never where the user's code waits or
 #: creates a task (asyncio itself, racetrace, the rest of the standard
 #: library).
@@ -229,13 +237,15 @@ class ControlledLoop(asyncio.BaseEventLoop):
         if not sched:
             return False
         self._vt = max(self._vt, sched[0]._when)
+        # A timer fires once no task is ready: what it readies comes after
+        # every step so far.
+        now = _native.task_now()
+        waker = None if now is None else now + _native.TASK_AFTER_ALL
         while sched and sched[0]._when <= self._vt:
             h = heapq.heappop(sched)
             h._scheduled = False
             if not h._cancelled:
-                # A timer fires by time: what it readies has no waker but
-                # its own past (it set the timer).
-                self._plain_waker[h] = None
+                self._plain_waker[h] = waker
                 self._ready.append(h)
         return True
 
@@ -359,9 +369,14 @@ def _abandon(loop: ControlledLoop) -> None:
                 t.exception()
             continue
         t._log_destroy_pending = False  # type: ignore[attr-defined]
+        # Closed now, while the loop is open: its `finally` blocks and
+        # `async with` exits run here (not when it is collected, on a closed
+        # loop); the run is over, so what they do is not recorded.
         coro: Any = t.get_coro()
-        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        try:
             coro.close()
+        except BaseException:  # noqa: BLE001 - an abandoned task's last words
+            pass
     asyncio.events._set_running_loop(None)
     loop._ready.clear()
     loop._scheduled.clear()

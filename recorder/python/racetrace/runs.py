@@ -212,7 +212,7 @@ def run_threads(
         deadlock_timeout=deadlock_timeout,
         run_timeout=run_timeout,
         max_steps=max_steps,
-        include=include,
+        include=[*include, *aio.PRIMITIVES] if tasks else include,
         exclude=exclude,
         program=getattr(threads[0], "__qualname__", api),
         strategy=strategy,

@@ -521,6 +521,7 @@ pub use report::{loc_text, same_file};
 pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
 pub use tasks::{
     task_created, task_deadlock, task_exited, task_leave, task_now, task_ready, task_switch,
+    TASK_AFTER_ALL,
 };
 pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn};

@@ -19,6 +19,11 @@
 
 use super::*;
 
+/// Added to a waker (an event index) when the task could only go after
+/// every event up to it, not only after that one: a task woken by a timer,
+/// which fires once no task is ready (virtual time).
+pub const TASK_AFTER_ALL: u64 = 1 << 62;
+
 impl Run {
     /// Whether the loop run by actor `base` is running tasks.
     pub(super) fn loop_running(&self, base: Option<u32>) -> bool {

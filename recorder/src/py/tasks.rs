@@ -110,6 +110,7 @@ fn task_deadlock(what: String) {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("TASK_AFTER_ALL", control::TASK_AFTER_ALL)?;
     m.add_function(wrap_pyfunction!(task_create, m)?)?;
     m.add_function(wrap_pyfunction!(task_ready, m)?)?;
     m.add_function(wrap_pyfunction!(task_now, m)?)?;

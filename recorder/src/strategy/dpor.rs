@@ -209,10 +209,15 @@ impl Scheduler for Dpor {
                 if let Some(c) = d.candidates.iter().find(|c| c.actor == a) {
                     if c.op.kind == racetrace_formats::EventKind::TaskSwitch {
                         st.in_task = true;
-                        st.task_waker = c
-                            .waker
-                            .and_then(|w| st.step_of_event.get(w as usize))
-                            .map(|&s| s as usize);
+                        let all = crate::control::TASK_AFTER_ALL;
+                        st.task_waker = c.waker.and_then(|w| {
+                            let step = *st.step_of_event.get((w & !all) as usize)? as usize;
+                            Some(if w & all != 0 {
+                                step + Explorer::AFTER_ALL
+                            } else {
+                                step
+                            })
+                        });
                     }
                 }
                 Choice::Actor(a)

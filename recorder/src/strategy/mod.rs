@@ -62,7 +62,8 @@ pub struct Candidate {
     pub readiness: Readiness,
     pub give_up: GiveUp,
     /// An asyncio task's step: the step (event index) that made it ready,
-    /// if known (it cannot go before that one).
+    /// if known (it cannot go before that one; plus `TASK_AFTER_ALL` when
+    /// it cannot go before any step up to that one).
     #[allow(dead_code)] // read by the DPOR strategy
     pub waker: Option<u64>,
 }

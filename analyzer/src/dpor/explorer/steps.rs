@@ -13,23 +13,32 @@
 use racetrace_formats::{Event, Tables};
 
 use super::{Explorer, Phase};
+use crate::dpor::execution::WAKE_ALL;
 use crate::dpor::footprint::dependent_in;
 use crate::dpor::op::{Op, NONE};
 
 impl Explorer {
+    /// Added to the `woken_by` of a step that could only come after every
+    /// step up to its waker, not only after the waker (a task woken by a
+    /// timer, which fires only once no task is ready).
+    pub const AFTER_ALL: usize = 1 << 31;
+
     /// Reports the atomic step the chosen actor took: `events` in order
     /// (at least one, all of that actor). `woken_by`: the index (among the
     /// steps of this execution, from 0) of the step that made this one
-    /// ready, if it waited. The schedule repeats the actor once per event.
+    /// ready, if it waited (plus [`Explorer::AFTER_ALL`] when every step up
+    /// to that one must precede it). The schedule repeats the actor once
+    /// per event.
     pub fn executed_step(&mut self, events: &[Event], woken_by: Option<usize>, tables: &Tables) {
         assert_eq!(self.phase, Phase::Running, "executed outside an execution");
         assert!(!events.is_empty(), "a step has at least one event");
         let k = self.step;
         debug_assert!(events.iter().all(|e| e.actor.0 == self.points[k].actor));
         let wake = match woken_by {
-            Some(w) if w < k => w as u32,
+            Some(w) if (w & !Self::AFTER_ALL) < k => w as u32,
             _ => NONE,
         };
+        debug_assert_eq!(Self::AFTER_ALL as u32, WAKE_ALL);
         let op = self.exec.push_step(events, tables, wake);
         self.after_step(k, op, events.len() as u32);
     }
