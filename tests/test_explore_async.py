@@ -106,37 +106,54 @@ def test_async_lastzero_explores_exactly_the_classes_of_the_thread_version(n: in
 
 # -- generated programs against a brute force over step orders -----------------
 
-Step = list[tuple[str, int]]  # ("r" | "w", attribute index)
+Step = list[tuple[str, int]]  # ("r" | "w", attribute index); ("sleep", 0) first: after a timer
 
 
 def brute_force(program: list[list[Step]]) -> int:
     """Classes of step orders: two orders are alike when every pair of
-    conflicting steps of different tasks comes in the same order."""
-    ids = [(t, k) for t, steps in enumerate(program) for k in range(len(steps))]
+    conflicting steps of different tasks comes in the same order. A step
+    that begins after `asyncio.sleep(0.01)` is ready once its timer fires:
+    on the virtual clock, when no task is ready, the earliest timers fire
+    (deadline: the time of the sleep plus 0.01)."""
+
+    def accesses(t: int, k: int) -> Step:
+        return [a for a in program[t][k] if a[0] != "sleep"]
+
+    def timed(t: int, k: int) -> bool:
+        return k < len(program[t]) and bool(program[t][k]) and program[t][k][0][0] == "sleep"
 
     def conflict(a: tuple[int, int], b: tuple[int, int]) -> bool:
-        sa, sb = program[a[0]][a[1]], program[b[0]][b[1]]
+        sa, sb = accesses(*a), accesses(*b)
         return any(x == y and "w" in (m, n) for m, x in sa for n, y in sb)
 
     classes = set()
+    total = sum(len(steps) for steps in program)
 
-    def go(pc: list[int], order: list[tuple[int, int]]) -> None:
-        if len(order) == len(ids):
+    def go(pc: list[int], order: list[tuple[int, int]], vt: int, deadline: dict[int, int], fired: set[int]) -> None:
+        if len(order) == total:
             sig = frozenset(
-                (a, b)
-                for i, a in enumerate(order)
-                for b in order[i + 1 :]
-                if a[0] != b[0] and conflict(a, b)
+                (a, b) for i, a in enumerate(order) for b in order[i + 1 :] if a[0] != b[0] and conflict(a, b)
             )
             classes.add(sig)
             return
-        for t in range(len(program)):
-            if pc[t] < len(program[t]):
-                pc[t] += 1
-                go(pc, order + [(t, pc[t] - 1)])
-                pc[t] -= 1
+        ready = [t for t in range(len(program)) if pc[t] < len(program[t]) and (not timed(t, pc[t]) or t in fired)]
+        if not ready:
+            if not deadline:
+                raise AssertionError("stuck")
+            vt = min(deadline.values())
+            fired = fired | {t for t, d in deadline.items() if d == vt}
+            deadline = {t: d for t, d in deadline.items() if d != vt}
+            ready = sorted(fired)
+        for t in ready:
+            k = pc[t]
+            pc[t] += 1
+            dl = dict(deadline)
+            if timed(t, pc[t]):
+                dl[t] = vt + 1
+            go(pc, order + [(t, k)], vt, dl, fired - {t})
+            pc[t] -= 1
 
-    go([0] * len(program), [])
+    go([0] * len(program), [], 0, {}, set())
     return len(classes)
 
 
@@ -146,27 +163,29 @@ def source_of(program: list[list[Step]]) -> str:
     for t, steps in enumerate(program):
         out += ["", f"async def task{t}(s):"]
         for k, step in enumerate(steps):
-            if k:
-                out.append("    await asyncio.sleep(0)")
             for mode, x in step:
-                out.append(f"    _ = s.x{x}" if mode == "r" else f"    s.x{x} = {t + 1}")
+                if mode == "sleep":
+                    out.append("    await asyncio.sleep(0.01)")
+                else:
+                    out.append(f"    _ = s.x{x}" if mode == "r" else f"    s.x{x} = {t + 1}")
+            if k + 1 < len(steps) and not (steps[k + 1] and steps[k + 1][0][0] == "sleep"):
+                out.append("    await asyncio.sleep(0)")
     return "\n".join(out) + "\n"
 
 
-def generate(rng: random.Random) -> list[list[Step]]:
-    return [
-        [
-            [(rng.choice("rw"), rng.randrange(3)) for _ in range(rng.randint(1, 3))]
-            for _ in range(rng.randint(1, 3))
-        ]
-        for _ in range(rng.randint(2, 3))
-    ]
+def generate(rng: random.Random, timers: bool = False) -> list[list[Step]]:
+    def step(k: int) -> Step:
+        accesses: Step = [(rng.choice("rw"), rng.randrange(3)) for _ in range(rng.randint(1, 3))]
+        return [("sleep", 0), *accesses] if timers and k and rng.random() < 0.4 else accesses
+
+    return [[step(k) for k in range(rng.randint(1, 3))] for _ in range(rng.randint(2, 3))]
 
 
-def test_generated_task_programs_explore_exactly_the_brute_force_count(tmp_path) -> None:
-    rng = random.Random(14)
+@pytest.mark.parametrize("timers", [False, True], ids=["sleep0", "timers"])
+def test_generated_task_programs_explore_exactly_the_brute_force_count(tmp_path, timers: bool) -> None:
+    rng = random.Random(14 + timers)
     for i in range(25):
-        program = generate(rng)
+        program = generate(rng, timers)
         path = tmp_path / f"gen{i}.py"
         path.write_text(source_of(program))
         mod = types.ModuleType(f"gen{i}")

@@ -165,8 +165,15 @@ impl Explorer {
         }
     }
 
+    /// The schedule of the steps before point `k` (an atomic step's actor
+    /// once per event, as a controlled run counts steps).
     pub(super) fn prefix(&self, k: usize) -> Schedule {
-        Schedule::new(self.points[..k].iter().map(|p| ActorId(p.actor)).collect())
+        Schedule::new(
+            self.points[..k]
+                .iter()
+                .flat_map(|p| std::iter::repeat_n(ActorId(p.actor), p.events.max(1) as usize))
+                .collect(),
+        )
     }
 
     /// A point just made at step `k` (its sleep set and top sleepers were
