@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
-import inspect
 import os
 import sys
 import sysconfig
