@@ -442,3 +442,17 @@ def test_a_task_blocking_the_loop_on_a_thread_lock_is_reported_with_its_place() 
     assert res.failures
     msg = res.failures[0].message
     assert "T2 (task-2)" in msg and "test_explore_async.py" in msg
+
+
+def test_a_task_that_calls_time_sleep_is_reported_as_blocking_its_loop() -> None:
+    import time
+
+    async def sleeper(s: object) -> None:
+        time.sleep(5)
+
+    res = racetrace.explore_dpor(object, [sleeper, sleeper], lambda s: True, deadlock_timeout=2)
+    assert res.failures and res.failures[0].kind == "timeout"
+    msg = res.failures[0].message
+    assert "T1 (task-1) blocks its event loop: it called time.sleep at" in msg
+    assert "test_explore_async.py:" in msg
+    assert res.elapsed < 5  # not the 5 s of the sleep

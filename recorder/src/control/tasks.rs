@@ -31,6 +31,21 @@ impl Run {
             .is_some_and(|s| matches!(s.state, State::InLoop))
     }
 
+    /// A timed wait (`time.sleep`) of `a` inside a task's step: it would
+    /// stop the whole event loop, which is reported (the run stops).
+    pub(super) fn blocks_loop(&mut self, a: u32, op: &Event) -> bool {
+        if self.atomic != Some(a) {
+            return false;
+        }
+        let msg = format!(
+            "{} blocks its event loop: it called time.sleep at {} inside a task, so no other task can run meanwhile (await asyncio.sleep instead)",
+            self.actor_name(a),
+            loc_text(op.loc),
+        );
+        self.stop(Status::Timeout(msg));
+        true
+    }
+
     /// The task taking a step ends it: back between steps (ready again if
     /// it woke itself meanwhile), unless it finished.
     fn end_task_step(&mut self) {
@@ -47,6 +62,25 @@ impl Run {
                 self.turn = None;
             }
         }
+    }
+}
+
+/// Ready task `a` as a candidate: its next step begins with a switch to
+/// it (the operation is a placeholder: what the step does is known once it
+/// ran).
+pub(super) fn task_candidate(a: u32, waker: Option<u64>) -> Candidate {
+    Candidate {
+        actor: ActorId(a),
+        op: Event {
+            actor: ActorId(a),
+            kind: EventKind::TaskSwitch,
+            loc: LocId(0),
+            target: a,
+            aux: 0,
+        },
+        readiness: Readiness::Ready,
+        give_up: GiveUp::Never,
+        waker,
     }
 }
 

@@ -83,6 +83,9 @@ pub fn before_emit_timed(
         if run.status != Status::Running {
             return Err(Abort);
         }
+        if deadline.is_some() && run.blocks_loop(a, &op) {
+            return Err(Abort);
+        }
         let slot = run.slots.get_mut(a as usize).ok_or(Abort)?;
         slot.credit = false;
         let deadline = deadline.map(|d| run.vt + d.max(0.0));
@@ -281,19 +284,7 @@ impl Run {
                     continue;
                 }
                 State::Task { ready: true, waker } if self.loop_running(s.loop_of) => {
-                    out.push(Candidate {
-                        actor: ActorId(a),
-                        op: Event {
-                            actor: ActorId(a),
-                            kind: EventKind::TaskSwitch,
-                            loc: LocId(0),
-                            target: a,
-                            aux: 0,
-                        },
-                        readiness: Readiness::Ready,
-                        give_up: GiveUp::Never,
-                        waker: *waker,
-                    });
+                    out.push(tasks::task_candidate(a, *waker));
                     continue;
                 }
                 State::Running | State::Finished | State::Task { .. } | State::InLoop => continue,
