@@ -30,6 +30,7 @@ import heapq
 import os
 import sys
 import sysconfig
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any
@@ -111,7 +112,6 @@ class ControlledLoop(asyncio.BaseEventLoop):
     # BaseEventLoop's own state, which this loop drives.
     _ready: collections.deque[asyncio.Handle]
     _scheduled: list[Any]
-    _stopping: bool
     _timer_cancelled_count: int
 
     def __init__(self, base: int) -> None:
@@ -218,8 +218,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 break
             if ready:
                 continue  # plain callbacks scheduled by plain callbacks
-            if self._stopping:
-                return
+            # (`loop.stop()` does not end the run: the workers do.)
             if not self._fire_timers():
                 self._deadlock()
                 return
@@ -280,9 +279,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         for something only another pending task could give."""
         waiting = [(a, t) for t, a in self._actors.items() if not t.done()]
         if not waiting:
-            # Nothing left at all; the loop will be stopped by its caller.
-            self.stop()
-            return
+            return  # nothing left at all: the caller's tasks are done
         lines = []
         for actor, task in sorted(waiting, key=lambda x: x[0]):
             frame = _coro_frame(task)
@@ -317,6 +314,21 @@ class ControlledLoop(asyncio.BaseEventLoop):
             return f"{kind}.{frame.f_code.co_name}()"
         return "a future nobody will complete"
 
+    def run_until_done(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
+        """Runs the loop until every task of ``tasks`` is done (what
+        ``run_until_complete(gather(*tasks))`` does, without the gathering
+        future and its callbacks on every step)."""
+        if self.is_running() or asyncio.events._get_running_loop() is not None:
+            raise RuntimeError("racetrace: the controlled loop cannot run inside another event loop")
+        self._thread_id: int | None = threading.get_ident()
+        asyncio.events._set_running_loop(self)
+        try:
+            while not all(t.done() for t in tasks):
+                self._run_once()
+        finally:
+            self._thread_id = None
+            asyncio.events._set_running_loop(None)
+
     def leave(self) -> None:
         """The loop's thread is its own actor again (called once the loop
         returned, however it returned)."""
@@ -344,7 +356,7 @@ def run_tasks(
             except BaseException:
                 coro.close()  # never started: nothing to say about it
                 raise
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_done(tasks)
     finally:
         loop.leave()
         _abandon(loop)
