@@ -9,7 +9,7 @@
 //! Memory is per actor, per live channel and per queue item in flight
 //! (12 bytes each, see `items`), never per event.
 
-use racetrace_formats::{ActorId, Event};
+use racetrace_formats::{ActorId, Event, EventKind};
 
 use crate::clock::{Epoch, VClock};
 use crate::items::ItemClocks;
@@ -30,6 +30,9 @@ pub struct HbTracker {
     channels: ChannelStore<VClock>,
     /// Queue items in flight (kept apart: they are many, and share clocks).
     items: ItemClocks,
+    /// The asyncio task whose step ran last: the next task's step begins
+    /// after it ends (the loop runs one step at a time).
+    loop_holder: Option<ActorId>,
 }
 
 impl HbTracker {
@@ -48,9 +51,34 @@ impl HbTracker {
         if ev.kind.is_access() {
             return SyncEffect::None;
         }
+        if ev.kind == EventKind::TaskSwitch {
+            self.task_switch(ev.actor);
+        }
         let eff = sync::effect(ev);
         self.apply(ev.actor, eff);
         eff
+    }
+
+    /// A task's step begins: after the step the loop ran before it (steps
+    /// of one loop never overlap, so tasks do not race: what an `await`
+    /// lets happen in between is `awaits`' business).
+    fn task_switch(&mut self, task: ActorId) {
+        if let Some(prev) = self.loop_holder.replace(task) {
+            let (p, t) = (prev.index(), task.index());
+            if p != t && p < self.clocks.len() && t < self.clocks.len() {
+                // Both clocks at once, without a copy.
+                let (before, mine) = if p < t {
+                    let (lo, hi) = self.clocks.split_at_mut(t);
+                    (&lo[p], &mut hi[0])
+                } else {
+                    let (lo, hi) = self.clocks.split_at_mut(p);
+                    (&hi[0], &mut lo[t])
+                };
+                mine.join(before);
+                self.clocks[p].tick(prev.0);
+                self.items.invalidate(task);
+            }
+        }
     }
 
     fn apply(&mut self, actor: ActorId, eff: SyncEffect) {

@@ -26,6 +26,7 @@
 //! and distinct findings (the graph excepted, which has a node per segment).
 
 /// The `racetrace` command line (used by the binary and by `racetrace._native`).
+pub mod awaits;
 pub mod cli;
 pub mod clock;
 pub mod dpor;

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use racetrace_formats::{Event, FormatError, Tables, TraceFile};
 use serde::Serialize;
 
+use crate::awaits::{AwaitChecker, AwaitViolation};
 use crate::hb::HbTracker;
 use crate::lockorder::{LockOrder, PotentialDeadlock};
 use crate::races::{RaceClass, RaceDetector, RaceGroup};
@@ -30,12 +31,15 @@ pub struct Analysis {
     pub deadlocks: Vec<PotentialDeadlock>,
     /// Distinct (held lock, acquired lock) pairs seen.
     pub lock_order_edges: usize,
+    /// asyncio tasks whose read and write of a key an `await` split while
+    /// another task wrote it (see `awaits`).
+    pub await_violations: Vec<AwaitViolation>,
 }
 
 impl Analysis {
     /// Whether anything worth a non-zero exit status was found.
     pub fn has_findings(&self) -> bool {
-        !self.races.is_empty() || !self.deadlocks.is_empty()
+        !self.races.is_empty() || !self.deadlocks.is_empty() || !self.await_violations.is_empty()
     }
 }
 
@@ -46,6 +50,7 @@ pub struct Analyzer {
     hb: HbTracker,
     races: RaceDetector,
     locks: LockOrder,
+    awaits: AwaitChecker,
     next_index: u64,
 }
 
@@ -55,6 +60,7 @@ impl Analyzer {
             hb: HbTracker::new(),
             races: RaceDetector::new(tables),
             locks: LockOrder::new(),
+            awaits: AwaitChecker::new(tables),
             next_index: 0,
         }
     }
@@ -66,6 +72,7 @@ impl Analyzer {
         let index = self.next_index;
         self.next_index += 1;
         self.hb.on_event(ev);
+        self.awaits.on_event(index, ev);
         if ev.kind.is_access() {
             self.races.on_access(index, ev, self.hb.clock(ev.actor));
         } else {
@@ -92,6 +99,7 @@ impl Analyzer {
             race_detections: self.races.detections(),
             deadlocks: self.locks.finish(tables),
             lock_order_edges: self.locks.edge_count(),
+            await_violations: self.awaits.finish(tables),
         }
     }
 }
@@ -135,7 +143,7 @@ pub fn analyze_file(file: &TraceFile) -> Result<Analysis, FormatError> {
 /// Atomicity violations come first; order-only races (two atomic writes,
 /// see `RaceClass`) are counted, and listed only with `all`.
 pub fn render_races(analysis: &Analysis, _tables: &Tables, all: bool) -> String {
-    let mut out = String::new();
+    let mut out = render_await_violations(analysis);
     if analysis.races.is_empty() {
         out.push_str("No data races found.\n");
         return out;
@@ -205,6 +213,48 @@ pub fn render_races(analysis: &Analysis, _tables: &Tables, all: bool) -> String 
                 let _ = writeln!(out, "       (this pair seen {} times)", p.occurrences);
             }
         }
+    }
+    out
+}
+
+/// Text report of the atomicity violations across an await (empty when
+/// there are none), e.g.
+///
+/// ```text
+/// Atomicity violation across an await on Counter.value (1 seen)
+///   T1 (task-1) read it at app.py:9   [event 4]
+///   T1 (task-1) awaited at app.py:10; meanwhile
+///   T2 (task-2) wrote it at app.py:11   [event 8]
+///   T1 (task-1) then wrote it at app.py:11   [event 11]
+/// ```
+pub fn render_await_violations(analysis: &Analysis) -> String {
+    let mut out = String::new();
+    for v in &analysis.await_violations {
+        let _ = writeln!(
+            out,
+            "Atomicity violation across an await on {} ({} seen)",
+            v.key_name, v.occurrences
+        );
+        let _ = writeln!(
+            out,
+            "  {} read it at {}   [event {}]",
+            v.actor_name, v.read_location, v.read_event
+        );
+        let _ = writeln!(
+            out,
+            "  {} awaited at {}; meanwhile",
+            v.actor_name, v.await_location
+        );
+        let _ = writeln!(
+            out,
+            "  {} wrote it at {}   [event {}]",
+            v.other_name, v.other_location, v.other_event
+        );
+        let _ = writeln!(
+            out,
+            "  {} then wrote it at {}   [event {}]\n",
+            v.actor_name, v.write_location, v.write_event
+        );
     }
     out
 }

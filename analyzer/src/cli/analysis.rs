@@ -39,7 +39,9 @@ pub fn races(trace: &TraceFile, as_json: bool, all: bool) -> Result<Output, CliE
         .iter()
         .filter(|g| g.class == RaceClass::OrderOnly)
         .count();
-    let found = analysis.races.len() > order_only || (all && order_only > 0);
+    let found = analysis.races.len() > order_only
+        || (all && order_only > 0)
+        || !analysis.await_violations.is_empty();
     let text = if as_json {
         findings_json(
             trace,
@@ -50,6 +52,7 @@ pub fn races(trace: &TraceFile, as_json: bool, all: bool) -> Result<Output, CliE
                 "order_only_count": order_only,
                 "race_detections": analysis.race_detections,
                 "races": analysis.races,
+                "await_violations": analysis.await_violations,
             }),
         )
     } else {

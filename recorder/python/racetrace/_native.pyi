@@ -51,6 +51,9 @@ __all__ = [
     "task_leave",
     "task_await",
     "task_deadlock",
+    "record_task_create",
+    "record_task_begin",
+    "record_task_end",
     "settrace",
     "gettrace",
     "journal_open",
@@ -301,6 +304,15 @@ def task_await(actor: int, task: int, file: str, line: int, function: str) -> No
 
 def task_deadlock(what: str) -> None:
     """Every task of the loop waits: the run stops with a deadlock."""
+
+def record_task_create(thread: threading.Thread, name: str, file: str, line: int, function: str) -> int | None:
+    """Recording: a task is created on ``thread``; its actor id, or None."""
+
+def record_task_begin(actor: int, file: str, line: int, function: str) -> None:
+    """Recording: a step of task ``actor`` begins, resuming at ``file:line``."""
+
+def record_task_end(actor: int, done: bool, file: str, line: int, function: str) -> None:
+    """Recording: the step of task ``actor`` ends (and the task, if ``done``)."""
 
 # --- cli.rs: the analyzer's command line (racetrace.cli) --------------------
 

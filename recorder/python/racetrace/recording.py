@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from racetrace import _native, tables, tracehooks
+from racetrace import _native, aio_record, tables, tracehooks
 from racetrace.config import Recognized, RecordConfig
 
 T = TypeVar("T")
@@ -100,6 +100,7 @@ class record:
         _active = self
         self._pid = os.getpid()
         tracehooks.install()
+        aio_record.install()
         os._exit = _exit_closing_the_trace
         self._prev_excepthook = threading.excepthook
         threading.excepthook = self._excepthook
@@ -122,6 +123,7 @@ class record:
         global _active
         _active = None
         tracehooks.uninstall()
+        aio_record.uninstall()
         if os._exit is _exit_closing_the_trace:
             os._exit = _real_exit
         if threading.excepthook == self._excepthook:

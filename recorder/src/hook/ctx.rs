@@ -22,6 +22,11 @@ pub fn set_task(task: Option<ActorId>) {
     TASK.with(|t| t.set(task));
 }
 
+/// The task the calling thread acts as, if any.
+pub fn current_task() -> Option<ActorId> {
+    TASK.with(|t| t.get())
+}
+
 /// Per-thread recorder state, owned by the installed trace function.
 pub struct ThreadCtx {
     /// The thread's own actor (see [`ThreadCtx::actor`]).

@@ -9,7 +9,7 @@ use racetrace_formats::{ActorId, ActorKind, CodeLoc, Event, EventKind, LocId};
 
 use crate::session;
 
-pub use super::ctx::set_task;
+pub use super::ctx::{current_task, set_task};
 
 /// A location named by its parts (interned on first use).
 pub fn loc_of(file: &str, line: u32, function: &str, offset: u32) -> LocId {
@@ -78,4 +78,37 @@ pub fn task_create(
     };
     crate::control::task_created(base, create, child, name.to_string());
     Some(child)
+}
+
+// ---------------------------------------------------------------------------
+// Free-running recording (`racetrace.aio_record`): the same events, written
+// as they happen; nobody takes turns.
+
+/// A task named `name` is created by whoever runs on the calling thread
+/// (the task it acts as, else `thread`'s actor): its `TaskCreate` and the
+/// new actor. `None` when the thread is not recorded.
+pub fn record_task_create(thread: &Bound<'_, PyAny>, name: &str, loc: LocId) -> Option<ActorId> {
+    session::with(|s| {
+        let creator = current_task().or_else(|| s.thread_actor(thread))?;
+        let at = s.events_written();
+        let child = s.new_actor_of(ActorKind::Task, name, Some(creator), Some(at));
+        s.emit(creator, EventKind::TaskCreate, loc, child.0, 0);
+        Some(child)
+    })
+    .flatten()
+}
+
+/// A step of task `actor` begins on the calling thread, resuming at `loc`:
+/// the thread's events are the task's until [`record_task_end`].
+pub fn record_task_begin(actor: ActorId, loc: LocId) {
+    set_task(Some(actor));
+    session::with(|s| s.emit(actor, EventKind::TaskSwitch, loc, actor.0, 0));
+}
+
+/// The step of task `actor` ends (with the task, if `done`: its exit).
+pub fn record_task_end(actor: ActorId, done: bool, loc: LocId) {
+    if done {
+        session::with(|s| s.emit(actor, EventKind::ActorExit, loc, actor.0, 0));
+    }
+    set_task(None);
 }

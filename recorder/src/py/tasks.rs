@@ -109,6 +109,32 @@ fn task_deadlock(what: String) {
     control::task_deadlock(what);
 }
 
+/// Recording: a task named `name` is created at `file:line` on `thread`;
+/// its actor id (`None` when the thread is not recorded).
+#[pyfunction]
+fn record_task_create(
+    thread: &Bound<'_, PyAny>,
+    name: &str,
+    file: &str,
+    line: u32,
+    function: &str,
+) -> Option<u32> {
+    let loc = loc_of(file, line, function, 0);
+    tasks::record_task_create(thread, name, loc).map(|a| a.0)
+}
+
+/// Recording: a step of task `actor` begins, resuming at `file:line`.
+#[pyfunction]
+fn record_task_begin(actor: u32, file: &str, line: u32, function: &str) {
+    tasks::record_task_begin(ActorId(actor), loc_of(file, line, function, 0));
+}
+
+/// Recording: the step of task `actor` ends (and the task, if `done`).
+#[pyfunction]
+fn record_task_end(actor: u32, done: bool, file: &str, line: u32, function: &str) {
+    tasks::record_task_end(ActorId(actor), done, loc_of(file, line, function, 0));
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TASK_AFTER_ALL", control::TASK_AFTER_ALL)?;
     m.add_function(wrap_pyfunction!(task_create, m)?)?;
@@ -120,5 +146,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(task_leave, m)?)?;
     m.add_function(wrap_pyfunction!(task_await, m)?)?;
     m.add_function(wrap_pyfunction!(task_deadlock, m)?)?;
+    m.add_function(wrap_pyfunction!(record_task_create, m)?)?;
+    m.add_function(wrap_pyfunction!(record_task_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(record_task_end, m)?)?;
     Ok(())
 }
