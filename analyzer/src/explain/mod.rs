@@ -158,6 +158,9 @@ pub struct Explanation {
     pub race_count: usize,
     pub deadlock_count: usize,
     pub findings: Vec<Finding>,
+    /// asyncio tasks whose read and write an `await` split while another
+    /// task wrote the key (see `awaits`).
+    pub await_violations: Vec<crate::awaits::AwaitViolation>,
     pub steps: Vec<Step>,
     /// Relevant steps after the last one shown.
     pub skipped_after: u64,
@@ -522,6 +525,7 @@ pub fn explain(
         race_count: fp.analysis.races.len(),
         deadlock_count: fp.analysis.deadlocks.len(),
         findings,
+        await_violations: fp.analysis.await_violations.clone(),
         steps: win.steps,
         skipped_after: win.skipped_after,
         lost_update: win.lost_update,

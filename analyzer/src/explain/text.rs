@@ -201,7 +201,24 @@ pub fn render(x: &Explanation) -> String {
     }
 
     let _ = writeln!(out, "\n== Findings, most relevant first ==");
-    if x.findings.is_empty() {
+    for v in &x.await_violations {
+        let _ = writeln!(
+            out,
+            "atomicity violation across an await on {}: {} read it at {} (event {}), awaited at {}, {} wrote it meanwhile at {} (event {}), and {} then wrote it at {} (event {})",
+            v.key_name,
+            v.actor_name,
+            v.read_location,
+            v.read_event,
+            v.await_location,
+            v.other_name,
+            v.other_location,
+            v.other_event,
+            v.actor_name,
+            v.write_location,
+            v.write_event
+        );
+    }
+    if x.findings.is_empty() && x.await_violations.is_empty() {
         let _ = writeln!(
             out,
             "no data race and no potential deadlock in this trace: nothing unordered touched shared state{}",
