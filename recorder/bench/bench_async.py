@@ -11,6 +11,10 @@ same program written with threads, measured in the same run.
    classes), explored the same way.
 2. **576 classes**: four tasks each doing the same (4!·4! classes, as four
    threads reading then writing one attribute), against four threads.
+3. **Recording slowdown**: an asyncio program of 10 tasks that each do
+   2,000 small awaits (`await asyncio.sleep(0)` between two accesses),
+   recorded with `racetrace.record`, against the plain run in the same
+   process.
 
 Prints the median executions/s of R runs of each (and the runs).
 """
@@ -52,6 +56,34 @@ def rate(workers: list, rounds: int) -> tuple[float, int]:
     return total / (time.perf_counter() - start), total
 
 
+class Shared:
+    def __init__(self) -> None:
+        self.total = 0
+
+
+async def many_awaits(s: Shared, n: int) -> None:
+    for _ in range(n):
+        v = s.total
+        await asyncio.sleep(0)
+        s.total = v + 1
+
+
+async def program(n: int) -> None:
+    s = Shared()
+    await asyncio.gather(*(many_awaits(s, n) for _ in range(10)))
+
+
+def recording_slowdown(path: str, n: int = 2000) -> tuple[float, float]:
+    """Seconds of the plain run and of the recorded one."""
+    start = time.perf_counter()
+    asyncio.run(program(n))
+    plain = time.perf_counter() - start
+    start = time.perf_counter()
+    with racetrace.record(path):
+        asyncio.run(program(n))
+    return plain, time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
@@ -76,6 +108,17 @@ def main() -> None:
         ta = statistics.median(results[cases[a][0]])
         tb = statistics.median(results[cases[b][0]])
         print(f"tasks/threads, {cases[a][0].split(',')[1].strip()}: {ta / tb:.2f}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        runs = [recording_slowdown(f"{d}/bench.rtrace") for _ in range(args.repeat)]
+    ratios = [rec / plain for plain, rec in runs]
+    plain = statistics.median(p for p, _ in runs)
+    rec = statistics.median(r for _, r in runs)
+    print(
+        f"recording 10 tasks x 2,000 awaits: plain {plain * 1000:.0f} ms, recorded {rec * 1000:.0f} ms, "
+        f"slowdown median {statistics.median(ratios):.2f}x ({', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
 
 if __name__ == "__main__":
