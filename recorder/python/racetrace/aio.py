@@ -32,7 +32,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from racetrace import _native
@@ -70,33 +70,29 @@ def _where(frame: FrameType | None) -> tuple[str, int, str]:
 
 
 def _coro_frame(task: asyncio.Task[Any]) -> FrameType | None:
-    """The innermost frame of ``task``'s suspended coroutine chain."""
+    """The innermost user frame of ``task``'s suspended coroutine chain:
+    where it awaits (the chain goes on down into asyncio: a lock's
+    acquire, a queue's get, ``sleep``)."""
     coro: Any = task.get_coro()
-    frame = None
+    user = None
     while coro is not None:
         f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if f is None:
             break
-        frame = f
+        code = f.f_code
+        mine = _USER_CODE.get(code)
+        if mine is None:
+            mine = _USER_CODE[code] = not code.co_filename.startswith(_NOT_USER)
+        if mine:
+            user = f
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    # Innermost user frame: the chain goes down into asyncio (a lock's
-    # acquire, a queue's get); its user frame is the one that awaits.
-    while frame is not None and frame.f_code.co_filename.startswith(_NOT_USER):
-        frame = _outer_of(task, frame)
-    return frame
+    return user
 
 
-def _outer_of(task: asyncio.Task[Any], inner: FrameType) -> FrameType | None:
-    """The frame of ``task``'s coroutine chain that awaits ``inner``'s."""
-    coro: Any = task.get_coro()
-    outer = None
-    while coro is not None:
-        f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if f is None or f is inner:
-            return outer
-        outer = f
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return None
+#: Whether a code object is the user's (not asyncio's, racetrace's or the
+#: standard library's), by code object (kept: code objects of coroutines
+#: are few and live as long as their functions).
+_USER_CODE: dict[CodeType, bool] = {}
 
 
 def _source_line(file: str, line: int) -> str:

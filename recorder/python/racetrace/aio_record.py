@@ -20,31 +20,31 @@ import asyncio
 import asyncio.events
 import asyncio.tasks
 import threading
-import weakref
 from typing import Any
 
 from racetrace import _native
 from racetrace.aio import _coro_frame, _user_frame, _where
 
-_actors: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
 _saved: tuple[Any, Any] | None = None
 
 
 class _RecordedTask(asyncio.Task):  # type: ignore[type-arg]
     """A task whose creation is recorded (the loop makes it as usual)."""
 
+    #: Its actor in the trace (None: made in a thread that is not recorded).
+    _racetrace_actor: int | None = None
+
     def __init__(self, coro: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(coro, *args, **kwargs)
         name = kwargs.get("name") or getattr(coro, "__qualname__", None) or self.get_name()
         file, line, func = _where(_user_frame(1))
         actor = _native.record_task_create(threading.current_thread(), name, file, line, func)
-        if actor is not None:
-            _actors[self] = actor
+        self._racetrace_actor = actor
 
 
 def _run(handle: asyncio.Handle) -> None:
     task = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
-    actor = _actors.get(task) if isinstance(task, asyncio.Task) else None
+    actor = getattr(task, "_racetrace_actor", None) if isinstance(task, _RecordedTask) else None
     assert _saved is not None
     run = _saved[1]
     if actor is None:
@@ -78,4 +78,3 @@ def uninstall() -> None:
         return
     asyncio.tasks.Task, asyncio.events.Handle._run = _saved  # type: ignore[misc, method-assign]
     _saved = None
-    _actors.clear()
