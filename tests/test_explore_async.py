@@ -456,3 +456,13 @@ def test_a_task_that_calls_time_sleep_is_reported_as_blocking_its_loop() -> None
     assert "T1 (task-1) blocks its event loop: it called time.sleep at" in msg
     assert "test_explore_async.py:" in msg
     assert res.elapsed < 5  # not the 5 s of the sleep
+
+
+def _holds(c: Counter) -> bool:
+    return c.value == 2
+
+
+def test_workers_explore_tasks_whole_in_this_process() -> None:
+    with pytest.warns(RuntimeWarning, match="asyncio tasks are explored whole, in this process"):
+        res = racetrace.explore_dpor(Counter, [incr_whole, incr_whole], _holds, workers=2)
+    assert res.exhausted and not res.failures and res.num_explored == 2
