@@ -70,3 +70,10 @@ def test_no_await_between_read_and_write_is_no_finding(tmp_path):
     report = races(rec.trace)
     assert report["await_violations"] == [] and report["races"] == []
     assert cli("races", rec.trace).returncode == 0
+
+
+def test_a_task_using_a_threads_result_after_awaiting_it_is_no_race(tmp_path):
+    rec = record(tmp_path, "async_to_thread.py")
+    assert rec.code == 0 and rec.stdout == "42\n", rec.stderr
+    report = races(rec.trace)
+    assert report["races"] == [] and report["await_violations"] == [], report

@@ -30,9 +30,12 @@ pub struct HbTracker {
     channels: ChannelStore<VClock>,
     /// Queue items in flight (kept apart: they are many, and share clocks).
     items: ItemClocks,
-    /// The asyncio task whose step ran last: the next task's step begins
-    /// after it ends (the loop runs one step at a time).
-    loop_holder: Option<ActorId>,
+    /// Per actor: the event loop it runs on (a task, from its
+    /// `TaskSwitch`; the loop's thread itself; see `joins_loop`), 0 for
+    /// none.
+    on_loop: Vec<u32>,
+    /// Per loop (`on_loop - 1`): the actor that ran on it last.
+    loop_last: Vec<Option<ActorId>>,
 }
 
 impl HbTracker {
@@ -48,37 +51,66 @@ impl HbTracker {
         if a >= self.started.len() || !self.started[a] {
             self.first_event(ev.actor);
         }
+        if ev.kind == EventKind::TaskSwitch {
+            self.joins_loop(ev.actor, ev.aux);
+        }
+        if self.on_loop.get(a).is_some_and(|&l| l != 0) {
+            self.loop_turn(ev.actor);
+        }
         if ev.kind.is_access() {
             return SyncEffect::None;
-        }
-        if ev.kind == EventKind::TaskSwitch {
-            self.task_switch(ev.actor);
         }
         let eff = sync::effect(ev);
         self.apply(ev.actor, eff);
         eff
     }
 
-    /// A task's step begins: after the step the loop ran before it (steps
-    /// of one loop never overlap, so tasks do not race: what an `await`
-    /// lets happen in between is `awaits`' business).
-    fn task_switch(&mut self, task: ActorId) {
-        if let Some(prev) = self.loop_holder.replace(task) {
-            let (p, t) = (prev.index(), task.index());
-            if p != t && p < self.clocks.len() && t < self.clocks.len() {
-                // Both clocks at once, without a copy.
-                let (before, mine) = if p < t {
-                    let (lo, hi) = self.clocks.split_at_mut(t);
-                    (&lo[p], &mut hi[0])
-                } else {
-                    let (lo, hi) = self.clocks.split_at_mut(p);
-                    (&hi[0], &mut lo[t])
-                };
-                mine.join(before);
-                self.clocks[p].tick(prev.0);
-                self.items.invalidate(task);
+    /// A step of `task` begins on the loop of thread `aux - 1` (0: a loop
+    /// not named, one for all such tasks): the task and that thread run on
+    /// the loop. `on_loop` holds 1 for the loop not named, 2 + the thread
+    /// for the others.
+    fn joins_loop(&mut self, task: ActorId, aux: u64) {
+        let (mark, thread) = match aux.checked_sub(1) {
+            None => (1, None),
+            Some(l) => (l as u32 + 2, Some(l as usize)),
+        };
+        for x in std::iter::once(task.index()).chain(thread) {
+            if self.on_loop.len() <= x {
+                self.on_loop.resize(x + 1, 0);
             }
+            self.on_loop[x] = mark;
         }
+    }
+
+    /// `actor` runs on its loop next: after whatever ran there before it
+    /// (a loop runs one task's step, or one of its callbacks, at a time, so
+    /// tasks do not race; what an `await` lets happen in between is
+    /// `awaits`' business).
+    #[inline]
+    fn loop_turn(&mut self, actor: ActorId) {
+        let slot = (self.on_loop[actor.index()] - 1) as usize;
+        if self.loop_last.len() <= slot {
+            self.loop_last.resize(slot + 1, None);
+        }
+        let Some(prev) = self.loop_last[slot].replace(actor) else {
+            return;
+        };
+        let (p, t) = (prev.index(), actor.index());
+        if p == t || p >= self.clocks.len() || t >= self.clocks.len() {
+            return;
+        }
+        // Both clocks at once, without a copy.
+        let (before, mine) = if p < t {
+            let (lo, hi) = self.clocks.split_at_mut(t);
+            (&lo[p], &mut hi[0])
+        } else {
+            let (lo, hi) = self.clocks.split_at_mut(p);
+            (&hi[0], &mut lo[t])
+        };
+        if mine.join(before) {
+            self.items.invalidate(actor);
+        }
+        self.clocks[p].tick(prev.0);
     }
 
     fn apply(&mut self, actor: ActorId, eff: SyncEffect) {

@@ -19,8 +19,9 @@ fn task(t: &mut Trace, name: &str, loc: LocId) -> ActorId {
     child
 }
 
+/// A step of `a` begins on the main thread's loop.
 fn switch(t: &mut Trace, a: ActorId, loc: LocId) {
-    t.event(a, EventKind::TaskSwitch, loc, a.0, 0);
+    t.event(a, EventKind::TaskSwitch, loc, a.0, u64::from(MAIN.0) + 1);
 }
 
 /// Two tasks `v = c.value; [await]; c.value = v + 1`, interleaved at the

@@ -115,7 +115,9 @@ event_kinds! {
     TaskCreate = 23 => "task-create",
     /// Awaiting a task that has completed.
     TaskAwait = 24 => "task-await",
-    /// The running task gives control back to the loop (target: self).
+    /// A step of the task begins: the loop switched to it, at the `await`
+    /// it resumes from (target: self; aux: 1 + the actor of the thread
+    /// whose loop runs it, 0 when unknown).
     TaskSwitch = 25 => "task-switch",
 
     // I/O on a resource (target: key with `MemberKind::Resource`).

@@ -290,8 +290,9 @@ def task_now() -> int | None:
 def task_switch(base: int) -> int:
     """Between two steps of the loop: the task the strategy chose."""
 
-def task_begin(actor: int, file: str, line: int, function: str) -> None:
-    """The step of task ``actor`` begins, resuming at ``file:line``."""
+def task_begin(base: int, actor: int, file: str, line: int, function: str) -> None:
+    """The step of task ``actor`` begins on the loop of actor ``base``'s
+    thread, resuming at ``file:line``."""
 
 def task_exit(actor: int, file: str, line: int, function: str) -> None:
     """Task ``actor`` finished in the step in progress."""
@@ -308,8 +309,9 @@ def task_deadlock(what: str) -> None:
 def record_task_create(thread: threading.Thread, name: str, file: str, line: int, function: str) -> int | None:
     """Recording: a task is created on ``thread``; its actor id, or None."""
 
-def record_task_begin(actor: int, file: str, line: int, function: str) -> None:
-    """Recording: a step of task ``actor`` begins, resuming at ``file:line``."""
+def record_task_begin(thread: threading.Thread, actor: int, file: str, line: int, function: str) -> None:
+    """Recording: a step of task ``actor`` begins on ``thread``, resuming at
+    ``file:line``."""
 
 def record_task_end(actor: int, done: bool, file: str, line: int, function: str) -> None:
     """Recording: the step of task ``actor`` ends (and the task, if ``done``)."""

@@ -258,7 +258,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._current = actor
         try:
             file, line, func = _where(_coro_frame(task))
-            _native.task_begin(actor, file, line, func)
+            _native.task_begin(self._base, actor, file, line, func)
             h._run()
             if task.done():
                 file, line, func = _where(_user_frame(0))

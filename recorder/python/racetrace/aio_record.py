@@ -50,7 +50,7 @@ def _run(handle: asyncio.Handle) -> None:
     if actor is None:
         return run(handle)  # type: ignore[no-any-return]
     file, line, func = _where(_coro_frame(task))  # type: ignore[arg-type]
-    _native.record_task_begin(actor, file, line, func)
+    _native.record_task_begin(threading.current_thread(), actor, file, line, func)
     try:
         return run(handle)  # type: ignore[no-any-return]
     finally:

@@ -33,18 +33,19 @@ pub fn task_event(
     kind: EventKind,
     loc: LocId,
     target: u32,
+    aux: u64,
 ) -> bool {
     let op = Event {
         actor,
         kind,
         loc,
         target,
-        aux: 0,
+        aux,
     };
     if crate::control::before_emit(py, actor, op, None).is_err() {
         return false;
     }
-    session::with(|s| s.emit(actor, kind, loc, target, 0));
+    session::with(|s| s.emit(actor, kind, loc, target, aux));
     true
 }
 
@@ -98,11 +99,15 @@ pub fn record_task_create(thread: &Bound<'_, PyAny>, name: &str, loc: LocId) -> 
     .flatten()
 }
 
-/// A step of task `actor` begins on the calling thread, resuming at `loc`:
-/// the thread's events are the task's until [`record_task_end`].
-pub fn record_task_begin(actor: ActorId, loc: LocId) {
+/// A step of task `actor` begins on the calling thread (`thread`, whose
+/// loop runs it), resuming at `loc`: the thread's events are the task's
+/// until [`record_task_end`].
+pub fn record_task_begin(thread: &Bound<'_, PyAny>, actor: ActorId, loc: LocId) {
     set_task(Some(actor));
-    session::with(|s| s.emit(actor, EventKind::TaskSwitch, loc, actor.0, 0));
+    session::with(|s| {
+        let on = s.thread_actor(thread).map_or(0, |t| u64::from(t.0) + 1);
+        s.emit(actor, EventKind::TaskSwitch, loc, actor.0, on)
+    });
 }
 
 /// The step of task `actor` ends (with the task, if `done`: its exit).

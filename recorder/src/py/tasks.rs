@@ -50,12 +50,20 @@ fn task_switch(py: Python<'_>, base: u32) -> PyResult<u32> {
     Ok(t.0)
 }
 
-/// The step of task `actor` begins, resuming at `file:line` in `function`
-/// (its `TaskSwitch`).
+/// The step of task `actor` begins on the loop of actor `base`'s thread,
+/// resuming at `file:line` in `function` (its `TaskSwitch`).
 #[pyfunction]
-fn task_begin(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
+fn task_begin(
+    py: Python<'_>,
+    base: u32,
+    actor: u32,
+    file: &str,
+    line: u32,
+    function: &str,
+) -> PyResult<()> {
     let loc = loc_of(file, line, function, 0);
-    if tasks::task_event(py, ActorId(actor), EventKind::TaskSwitch, loc, actor) {
+    let on = u64::from(base) + 1;
+    if tasks::task_event(py, ActorId(actor), EventKind::TaskSwitch, loc, actor, on) {
         Ok(())
     } else {
         Err(run_aborted())
@@ -66,7 +74,7 @@ fn task_begin(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str)
 #[pyfunction]
 fn task_exit(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
     let loc = loc_of(file, line, function, 0);
-    let ok = tasks::task_event(py, ActorId(actor), EventKind::ActorExit, loc, actor);
+    let ok = tasks::task_event(py, ActorId(actor), EventKind::ActorExit, loc, actor, 0);
     control::task_exited(ActorId(actor));
     if ok {
         Ok(())
@@ -94,7 +102,7 @@ fn task_await(
     function: &str,
 ) -> PyResult<()> {
     let loc = loc_of(file, line, function, 0);
-    if tasks::task_event(py, ActorId(actor), EventKind::TaskAwait, loc, task) {
+    if tasks::task_event(py, ActorId(actor), EventKind::TaskAwait, loc, task, 0) {
         Ok(())
     } else {
         Err(run_aborted())
@@ -123,10 +131,11 @@ fn record_task_create(
     tasks::record_task_create(thread, name, loc).map(|a| a.0)
 }
 
-/// Recording: a step of task `actor` begins, resuming at `file:line`.
+/// Recording: a step of task `actor` begins on `thread`, resuming at
+/// `file:line`.
 #[pyfunction]
-fn record_task_begin(actor: u32, file: &str, line: u32, function: &str) {
-    tasks::record_task_begin(ActorId(actor), loc_of(file, line, function, 0));
+fn record_task_begin(thread: &Bound<'_, PyAny>, actor: u32, file: &str, line: u32, function: &str) {
+    tasks::record_task_begin(thread, ActorId(actor), loc_of(file, line, function, 0));
 }
 
 /// Recording: the step of task `actor` ends (and the task, if `done`).
