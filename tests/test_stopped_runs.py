@@ -127,6 +127,7 @@ def test_threads_of_an_abandoned_execution_take_no_part_in_the_next() -> None:
     # program in eight on a loaded machine.
     from racetrace import _native
     from racetrace.dpor_run import explore_here
+    from racetrace.run_result import RunResult
     from racetrace.runs import run_options
 
     threads = [_xyz, _xy, _x]
@@ -135,6 +136,10 @@ def test_threads_of_an_abandoned_execution_take_no_part_in_the_next() -> None:
     for _ in range(6):
         dpor = _native.DporExplorer(None, False, split=8)
         counted: list[object] = []
+
+        def count(res: RunResult, failure: object, counted: list[object] = counted) -> None:
+            counted.append(res.status)
+
         stopped = explore_here(
             Counts,
             threads,
@@ -142,7 +147,7 @@ def test_threads_of_an_abandoned_execution_take_no_part_in_the_next() -> None:
             common,
             dpor,
             claim=lambda key, leaf: True,
-            counted=lambda res, failure: counted.append(res.status),
+            counted=count,
         )
         stats = dict(dpor.stats())
         assert stopped is None
