@@ -19,7 +19,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -119,16 +118,12 @@ def test_two_workers_explore_the_same_classes(name: str) -> None:
     setup, threads = COUNT_PROGRAMS[name]
     one = _explore(setup, threads)
     two = _explore(setup, threads, workers=2)
-    if not two.exhausted and two.stats["diverged"] and not two.stats["infeasible"]:
-        # A replayed step that did not do what it did before is rare (about
-        # one exploration in a hundred here, cause open) and is reported as
-        # a limit, never hidden: the exploration is run once more, and must
-        # then be exact.
-        warnings.warn(f"{name}: a replay diverged with workers=2; explored again", stacklevel=1)
-        two = _explore(setup, threads, workers=2)
     assert one.exhausted, one.explanation
     assert two.exhausted, two.explanation
     assert two.num_explored == one.num_explored
+    # No replayed step may go elsewhere (threads of an abandoned execution
+    # once acted in the next one).
+    assert (two.stats["diverged"], two.stats["infeasible"]) == (0, 0)
     assert two.stats["workers"] == 2
     assert not two.failures
 
@@ -136,7 +131,7 @@ def test_two_workers_explore_the_same_classes(name: str) -> None:
 def test_failing_classes_are_the_same_with_workers() -> None:
     one = _explore(Shared, [incr_x] * 3, x_is_count)
     two = _explore(Shared, [incr_x] * 3, x_is_count, workers=2)
-    assert one.num_explored == two.num_explored == 90 or one.num_explored == two.num_explored
+    assert two.num_explored == one.num_explored
     assert len(one.failures) == len(two.failures) > 0
     assert Counter(f.kind for f in one.failures) == Counter(f.kind for f in two.failures)
     # Each failure replays as reported.

@@ -93,3 +93,63 @@ def test_actors_of_stopped_runs_unwind_quietly() -> None:
         assert seen == []
     finally:
         threading.excepthook = before
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.x = 0
+        self.y = 0
+        self.z = 0
+
+
+def _xyz(s: Counts) -> None:
+    s.x += 1
+    s.y += 1
+    s.z += 1
+
+
+def _xy(s: Counts) -> None:
+    s.x += 1
+    s.y += 1
+
+
+def _x(s: Counts) -> None:
+    s.x += 1
+
+
+def test_threads_of_an_abandoned_execution_take_no_part_in_the_next() -> None:
+    # A split exploration (deeply, as a shard's) abandons many executions,
+    # often while a thread waits for the turn of its exit; woken, it needs
+    # the GIL back, and the next execution may begin first. Such a thread
+    # once marked the next run's actor of the same id as exited (or took a
+    # turn in its place), so that a replayed prefix went elsewhere (the
+    # engine's `diverged`/`infeasible`): in about one exploration of this
+    # program in eight on a loaded machine.
+    from racetrace import _native
+    from racetrace.dpor_run import explore_here
+    from racetrace.run_result import RunResult
+    from racetrace.runs import run_options
+
+    threads = [_xyz, _xy, _x]
+    whole = racetrace.explore_dpor(Counts, threads, lambda s: True, progress=False).num_explored
+    common = run_options(5.0, None, 10_000, [], [])
+    for _ in range(6):
+        dpor = _native.DporExplorer(None, False, split=8)
+        counted: list[object] = []
+
+        def count(res: RunResult, failure: object, counted: list[object] = counted) -> None:
+            counted.append(res.status)
+
+        stopped = explore_here(
+            Counts,
+            threads,
+            lambda s: True,
+            common,
+            dpor,
+            claim=lambda key, leaf: True,
+            counted=count,
+        )
+        stats = dict(dpor.stats())
+        assert stopped is None
+        assert (stats["diverged"], stats["infeasible"]) == (0, 0), stats
+        assert len(counted) == whole and set(counted) == {"ok"}, (len(counted), whole)

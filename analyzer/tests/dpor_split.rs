@@ -408,3 +408,26 @@ fn spawned_workers_split_deep() {
         }
     }
 }
+
+#[test]
+fn creations_by_several_actors_split() {
+    // Two actors create threads. Creations are dependent (the children's
+    // ids follow their order): a creation put to sleep wakes up when
+    // another actor creates, so unlike a start it is not the only choice
+    // worth exploring where it can go.
+    let w = vec![Read(X), Write(X)];
+    let a = vec![Spawn(w.clone()), Write(Y), Join(0)];
+    let b = vec![Read(Y), Spawn(w.clone()), Write(X), Join(0)];
+    let p = prog(vec![a, b]);
+    let whole = explore(&p, DporConfig::default()).classes.len();
+    assert!(whole > 1);
+    for depth in 0..6 {
+        for n in [1, 2, 3] {
+            assert_eq!(
+                check_shards(&p, depth, n),
+                whole,
+                "depth {depth}, {n} shards"
+            );
+        }
+    }
+}

@@ -35,8 +35,11 @@ pub enum MOp {
     Write(u32),
     Acquire(u32),
     Release(u32),
-    /// Start a child running these operations.
+    /// Start a child running these operations (after its `Start`).
     Spawn(Vec<MOp>),
+    /// A spawned actor's first step, as a thread's `ActorStart`: it
+    /// touches nothing but the actor itself.
+    Start,
     /// Join the n-th child this actor spawned (from 0).
     Join(usize),
     Set(u32),
@@ -210,6 +213,7 @@ impl State {
             MOp::Acquire(l) => (ev(a, EventKind::LockAcquire, *l, 1), !self.held(*l)),
             MOp::Release(l) => (ev(a, EventKind::LockRelease, *l, 1), true),
             MOp::Spawn(_) => (ev(a, EventKind::Spawn, self.actors.len() as u32, 0), true),
+            MOp::Start => (ev(a, EventKind::ActorStart, a, 0), true),
             MOp::Join(n) => {
                 let c = act.children[*n];
                 (ev(a, EventKind::Join, c, 0), self.actors[c as usize].exited)
@@ -306,7 +310,7 @@ impl State {
                 let id = self.actors.len() as u32;
                 self.actors[a as usize].children.push(id);
                 self.actors.push(Actor {
-                    ops,
+                    ops: std::iter::once(MOp::Start).chain(ops).collect(),
                     pc: 0,
                     children: Vec::new(),
                     exited: false,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from racetrace.dpor_run import SPLIT_DEPTH, Note
+from racetrace.dpor_run import Note, split_depth
 from racetrace.parallel import Pool, Worker
 from racetrace.results import CRASH, Failure
 from racetrace.runs import Limits, RunOptions, S
@@ -90,9 +90,11 @@ def explore_parallel(
     error: BaseException | None = None
     crashes = 0
 
+    depth = split_depth(shard[1] if shard is not None else 1, workers)
+
     def spec(index: int, journal: str) -> DporSpec:
         return DporSpec(
-            setup, threads, invariant, common, preemption_bound, explore_timeouts, SPLIT_DEPTH, journal, list(avoid)
+            setup, threads, invariant, common, preemption_bound, explore_timeouts, depth, journal, list(avoid)
         )
 
     pool = Pool(dpor_worker, spec)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from racetrace import _native, sharding
 from racetrace.control import DEFAULT_DEADLOCK_TIMEOUT
 from racetrace.dpor_parallel import Outcome, explore_parallel
-from racetrace.dpor_run import SPLIT_DEPTH, Stop, explore_here, stats_of
+from racetrace.dpor_run import Stop, explore_here, split_depth, stats_of
 from racetrace.explain_failure import explain
 from racetrace.parallel import portable_or_warn, resolve_workers
 from racetrace.progress import ProgressLine, wanted
@@ -227,7 +227,9 @@ def _explore_here(
 ) -> Outcome:
     """The exploration (or the shard of it) in this process."""
     split = shard is not None and shard[1] > 1
-    dpor = _native.DporExplorer(preemption_bound, explore_timeouts, split=SPLIT_DEPTH if split else None)
+    dpor = _native.DporExplorer(
+        preemption_bound, explore_timeouts, split=split_depth(shard[1], 1) if shard is not None and split else None
+    )
     out = Outcome()
 
     def counted(res: RunResult, failure: Failure | None) -> None:

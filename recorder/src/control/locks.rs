@@ -44,7 +44,7 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
     let mut keep = Some(keep);
     {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {
@@ -138,7 +138,7 @@ pub fn acquire(py: Python<'_>, actor: ActorId, req: Acquire<'_, '_>) -> Result<R
 pub fn release(actor: ActorId, obj: &Bound<'_, PyAny>, all: bool) {
     let addr = obj.as_ptr() as usize;
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     let Some(l) = run.locks.get_mut(&addr) else {
         return;
     };
@@ -162,7 +162,7 @@ pub fn release(actor: ActorId, obj: &Bound<'_, PyAny>, all: bool) {
 /// `SimpleQueue.put`.
 pub fn queue_put(q: &Bound<'_, PyAny>, size_now: u64) {
     let addr = q.as_ptr() as usize;
-    if let Some(run) = lock().as_mut() {
+    if let Some(run) = own(&mut lock()) {
         let e = run
             .queues
             .entry(addr)
@@ -192,7 +192,7 @@ pub fn queue_get(
     let addr = q.as_ptr() as usize;
     {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {
@@ -233,7 +233,7 @@ pub fn queue_get(
 /// it exits.
 pub fn register_tstate(lock_obj: &Bound<'_, PyAny>, child: ActorId) {
     let addr = lock_obj.as_ptr() as usize;
-    if let Some(run) = lock().as_mut() {
+    if let Some(run) = own(&mut lock()) {
         run.locks.insert(
             addr,
             LockState {
@@ -253,7 +253,7 @@ pub fn register_tstate(lock_obj: &Bound<'_, PyAny>, child: ActorId) {
 /// state on first sight).
 pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
     let addr = obj.as_ptr() as usize;
-    lock().as_ref().is_some_and(|r| r.locks.contains_key(&addr))
+    own_ref(&lock()).is_some_and(|r| r.locks.contains_key(&addr))
 }
 
 impl Run {

@@ -45,6 +45,7 @@
 //! (to render locations), never the other way round; Python is never
 //! called with the run mutex held.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -77,6 +78,37 @@ pub fn active() -> bool {
 
 fn lock() -> MutexGuard<'static, Option<Run>> {
     RUN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    /// The recording generation (`session::generation`) whose run this
+    /// thread is an actor of (0: none).
+    static ACTS_FOR: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The calling thread is an actor of the run of recording `generation`
+/// (set when the thread is hooked, before its first turn).
+pub fn acts_for(generation: u64) {
+    ACTS_FOR.with(|c| c.set(generation));
+}
+
+/// The run in progress, if the calling thread is one of its actors.
+///
+/// Every call an actor makes into the model goes through here. A thread of
+/// an earlier run can still be on its way out when the next run begins: it
+/// let the GIL go (before taking the run lock, or while waiting for a
+/// turn), or its bootstrap returns late. Its actor id means another actor
+/// in the new run, so nothing it does may touch that run: not take a turn,
+/// not arrive, not exit, not release a lock that has the same address.
+fn own(g: &mut Option<Run>) -> Option<&mut Run> {
+    let mine = ACTS_FOR.with(|c| c.get());
+    g.as_mut().filter(|r| r.generation == mine)
+}
+
+/// [`own`], to read.
+fn own_ref(g: &Option<Run>) -> Option<&Run> {
+    let mine = ACTS_FOR.with(|c| c.get());
+    g.as_ref().filter(|r| r.generation == mine)
 }
 
 /// The run was stopped (deadlock, divergence, timeout, ...): the actor must
@@ -247,6 +279,8 @@ struct LockState {
 }
 
 struct Run {
+    /// The recording this run writes (`session::generation`).
+    generation: u64,
     strategy: Box<dyn Scheduler>,
     slots: Vec<Slot>,
     turn: Option<u32>,
@@ -308,6 +342,7 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
     let mut strategy = cfg.strategy;
     strategy.new_execution();
     let mut run = Run {
+        generation: session::generation(),
         strategy,
         slots: vec![Slot::new(main_name, false)],
         turn: None,
@@ -445,7 +480,7 @@ pub fn virtual_time() -> Option<f64> {
 /// A new actor was spawned by the current one (its `Spawn` was recorded,
 /// `spawn` is that event).
 pub fn spawned(spawn: Event, child: ActorId, name: String, daemon: bool) {
-    if let Some(run) = lock().as_mut() {
+    if let Some(run) = own(&mut lock()) {
         run.strategy.executed(&spawn);
         let i = child.index();
         while run.slots.len() <= i {
@@ -457,7 +492,7 @@ pub fn spawned(spawn: Event, child: ActorId, name: String, daemon: bool) {
 
 /// `Thread.start` failed: the child will never arrive.
 pub fn never_started(child: ActorId) {
-    if let Some(run) = lock().as_mut() {
+    if let Some(run) = own(&mut lock()) {
         if let Some(s) = run.slots.get_mut(child.index()) {
             if matches!(s.state, State::Starting { arrived: false }) {
                 s.state = State::Finished;
@@ -473,7 +508,7 @@ pub fn arrive(py: Python<'_>, actor: ActorId, ident: u64) -> Result<(), Abort> {
     let a = actor.0;
     py.detach(|| {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         run.idents.insert(ident, a);
@@ -490,7 +525,7 @@ pub fn arrive(py: Python<'_>, actor: ActorId, ident: u64) -> Result<(), Abort> {
 /// The actor recorded its last event: hand the turn on, never wait again.
 pub fn exited(actor: ActorId) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     let a = actor.0;
     if let Some(s) = run.slots.get_mut(a as usize) {
         s.state = State::Finished;

@@ -48,7 +48,7 @@ pub fn sem_acquire(
     let addr = req.obj.as_ptr() as usize;
     {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {
@@ -140,7 +140,7 @@ pub fn take_turn(
 pub fn sem_release(obj: &Bound<'_, PyAny>, value_now: u64, n: u64, bound: Option<u64>) {
     let addr = obj.as_ptr() as usize;
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     let after = value_now.saturating_add(n);
     let value = if bound.is_some_and(|b| after > b) {
         value_now
@@ -158,7 +158,7 @@ pub fn sem_release(obj: &Bound<'_, PyAny>, value_now: u64, n: u64, bound: Option
 /// virtual clock moves past its `timeout`, so that the call's own
 /// remaining-time check ends it.
 pub fn expire_wait(timeout: Option<f64>) {
-    if let Some(run) = lock().as_mut() {
+    if let Some(run) = own(&mut lock()) {
         if let Some(t) = timeout.filter(|t| t.is_finite() && *t > 0.0) {
             run.vt += t;
         }

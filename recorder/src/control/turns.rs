@@ -43,7 +43,7 @@ pub fn before_emit_timed(
     let a = actor.0;
     let check = {
         let g = lock();
-        match g.as_ref() {
+        match own_ref(&g) {
             Some(run) if run.status == Status::Running => (run.step as usize) < run.expected.len(),
             Some(_) => return Err(Abort),
             None => return Err(Abort),
@@ -57,7 +57,7 @@ pub fn before_emit_timed(
     };
     let fast = {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         // No slot: an actor of an earlier run (it let the GIL go while that
@@ -77,7 +77,7 @@ pub fn before_emit_timed(
     }
     py.detach(|| {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {
@@ -102,7 +102,7 @@ pub fn before_emit_timed(
             run.decide();
         }
         let mut g = wait_turn_guard(g, a, &cv)?;
-        let run = g.as_mut().ok_or(Abort)?;
+        let run = own(&mut g).ok_or(Abort)?;
         run.slots[a as usize].credit = false;
         run.account(a, &op, actual.as_ref())
     })
@@ -113,11 +113,10 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
     // becomes a `Yield` step, so that steps and events stay one to one.
     let (wasted, replaying_trace) = {
         let g = lock();
-        let credit = g
-            .as_ref()
+        let credit = own_ref(&g)
             .and_then(|r| r.slots.get(a as usize))
             .is_some_and(|s| s.credit);
-        (credit, g.as_ref().is_some_and(|r| !r.expected.is_empty()))
+        (credit, own_ref(&g).is_some_and(|r| !r.expected.is_empty()))
     };
     // Replaying a recorded trace, which never shows such wake-ups, the turn
     // is simply given back (the step is not taken; see `catch_up`).
@@ -139,7 +138,7 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
     }
     py.detach(move || {
         let mut g = lock();
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {
@@ -156,7 +155,7 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
             run.decide();
         }
         let mut g = wait_turn_guard(g, a, &cv)?;
-        let run = g.as_mut().ok_or(Abort)?;
+        let run = own(&mut g).ok_or(Abort)?;
         Ok(run.slots[a as usize].resume)
     })
 }
@@ -176,7 +175,7 @@ fn wait_turn_guard(
     cv: &Condvar,
 ) -> Result<MutexGuard<'static, Option<Run>>, Abort> {
     loop {
-        let Some(run) = g.as_mut() else {
+        let Some(run) = own(&mut g) else {
             return Err(Abort);
         };
         if run.status != Status::Running {

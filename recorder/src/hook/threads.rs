@@ -97,6 +97,8 @@ pub fn start_thread(py: Python<'_>, f: Frame<'_>) -> PyResult<()> {
             return Err(crate::control::run_aborted());
         }
         let loc = if actor.0 == 0 { LocId(0) } else { loc };
+        // From here on, this thread acts in this recording's run only.
+        crate::control::acts_for(generation);
         let ident: u64 = thread.getattr("ident")?.extract().unwrap_or(0);
         let op = racetrace_formats::Event {
             actor,

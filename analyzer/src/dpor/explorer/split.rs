@@ -46,7 +46,7 @@
 //! fully expanded point such executions can happen, and what their races
 //! lead to must not be lost.
 
-use racetrace_formats::{ActorId, Schedule};
+use racetrace_formats::{ActorId, EventKind, Schedule};
 
 use super::{Explorer, Phase, EMPTY_TABLES};
 use crate::dpor::footprint::{dependent_in, Footprints};
@@ -242,6 +242,23 @@ impl Explorer {
         if awake.len() < 2 {
             return true;
         }
+        awake.sort_by_key(|o| (o.actor != prev || o.gave_up, o.gave_up, o.actor));
+        // A thread's start touches nothing but the thread itself: it
+        // commutes with every other actor's operations and comes before
+        // all of its own, so every class here has an execution that starts
+        // that thread first. Where one can start, it is the only choice
+        // explored (the other choices would hold no class of their own:
+        // with the start asleep, every execution below them would end with
+        // it asleep), and the point does not count as branching. Counted,
+        // the starts of a program's threads would use up the split's depth,
+        // with nearly every class below one frontier. (A creation is not
+        // such an operation: two creations are dependent, since the
+        // children's ids follow their order.)
+        if let Some(start) = awake.iter().find(|o| o.kind == EventKind::ActorStart) {
+            let start = *start;
+            self.forest.push_branch(&mut self.points[k].wut, start);
+            return true;
+        }
         self.points[k].split.branch_here = true;
         if branching == top_depth {
             let p = &mut self.points[k];
@@ -253,7 +270,6 @@ impl Explorer {
             self.stats.frontiers += 1;
             return false;
         }
-        awake.sort_by_key(|o| (o.actor != prev || o.gave_up, o.gave_up, o.actor));
         debug_assert_eq!(self.points[k].wut, NONE, "a reversal above the frontier");
         for op in awake {
             self.forest.push_branch(&mut self.points[k].wut, op);
