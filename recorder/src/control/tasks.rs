@@ -88,7 +88,7 @@ pub(super) fn task_candidate(a: u32, waker: Option<u64>) -> Candidate {
 /// run by the loop of the thread of actor `base`.
 pub fn task_created(base: ActorId, create: Event, child: ActorId, name: String) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     run.strategy.executed(&create);
     let cv = run.slots.get(base.index()).map(|s| s.cv.clone());
     let i = child.index();
@@ -111,14 +111,14 @@ pub fn task_created(base: ActorId, create: Event, child: ActorId, name: String) 
 /// The index of the last event written (what a step that readies a task
 /// names as its waker).
 pub fn task_now() -> Option<u64> {
-    lock().as_ref().and_then(|r| r.step.checked_sub(1))
+    own_ref(&lock()).and_then(|r| r.step.checked_sub(1))
 }
 
 /// Task `actor` has a step to run, made ready by event `waker` (`None`: by
 /// its own past only, such as a timer it set).
 pub fn task_ready(actor: ActorId, waker: Option<u64>) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     let Some(s) = run.slots.get_mut(actor.index()) else {
         return;
     };
@@ -136,7 +136,7 @@ pub fn task_ready(actor: ActorId, waker: Option<u64>) {
 /// The task taking a step finished (its exit is recorded).
 pub fn task_exited(actor: ActorId) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     if let Some(s) = run.slots.get_mut(actor.index()) {
         s.state = State::Finished;
     }
@@ -148,7 +148,7 @@ pub fn task_exited(actor: ActorId) {
 pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
     py.detach(|| {
         let mut g = lock();
-        let run = g.as_mut().ok_or(Abort)?;
+        let run = own(&mut g).ok_or(Abort)?;
         if run.status != Status::Running {
             return Err(Abort);
         }
@@ -161,7 +161,7 @@ pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
             run.decide();
         }
         loop {
-            let run = g.as_mut().ok_or(Abort)?;
+            let run = own(&mut g).ok_or(Abort)?;
             if run.status != Status::Running {
                 return Err(Abort);
             }
@@ -191,7 +191,7 @@ pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
 /// thread goes on as `base` (its next event takes a turn).
 pub fn task_leave(base: ActorId) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     run.end_task_step();
     for s in run.slots.iter_mut() {
         if s.loop_of == Some(base.0) && matches!(s.state, State::Task { .. }) {
@@ -208,7 +208,7 @@ pub fn task_leave(base: ActorId) {
 /// the loop describes (`what`: who awaits what, where).
 pub fn task_deadlock(what: String) {
     let mut g = lock();
-    let Some(run) = g.as_mut() else { return };
+    let Some(run) = own(&mut g) else { return };
     run.atomic = None;
     run.strategy.end_execution(&[]);
     run.stop(Status::Deadlock(what));
