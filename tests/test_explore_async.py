@@ -18,7 +18,15 @@ import types
 import pytest
 
 import racetrace
+from racetrace.runs import TASKS_INCOMPLETE
 from test_dpor_exact import LASTZERO_CLASSES
+
+
+def _complete(res: racetrace.ExploreResult) -> bool:
+    """Everything an exploration of tasks covers today was explored:
+    nothing stopped it, and its only limit is the one every exploration of
+    tasks reports (orders its model of task steps does not tell apart)."""
+    return res.stopped_because is None and res.limits == [TASKS_INCOMPLETE]
 
 
 class Counter:
@@ -54,7 +62,7 @@ def test_lost_update_across_an_await_is_found_and_replays() -> None:
 
 def test_no_await_between_read_and_write_is_never_a_lost_update() -> None:
     res = racetrace.explore_dpor(Counter, [incr_whole, incr_whole], lambda c: c.value == 2)
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     # The two steps conflict: either goes first.
     assert res.num_explored == 2
     assert res.stats["sleep_blocked"] == 0
@@ -99,7 +107,7 @@ def async_lastzero(n: int):
 def test_async_lastzero_explores_exactly_the_classes_of_the_thread_version(n: int) -> None:
     setup, tasks = async_lastzero(n)
     res = racetrace.explore_dpor(setup, tasks, lambda s: True)
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     assert res.num_explored == LASTZERO_CLASSES[n]
     assert res.stats["sleep_blocked"] == 0
 
@@ -194,7 +202,7 @@ def test_generated_task_programs_explore_exactly_the_brute_force_count(tmp_path,
         tasks = [getattr(mod, f"task{t}") for t in range(len(program))]
         res = racetrace.explore_dpor(mod.State, tasks, lambda s: True)
         expected = brute_force(program)
-        assert res.exhausted and not res.failures, (program, res)
+        assert _complete(res) and not res.failures, (program, res)
         assert res.num_explored == expected, (program, res.num_explored, expected)
         assert res.stats["sleep_blocked"] == 0, program
 
@@ -303,7 +311,7 @@ def test_a_bug_that_needs_three_task_switches_is_found() -> None:
     assert "[1, 2, 3]" in res.failures[0].message
 
 
-# -- safe programs: exhausted, no false alarm -----------------------------------------
+# -- safe programs: explored, no false alarm -----------------------------------------
 
 
 class Locked:
@@ -321,7 +329,7 @@ async def locked_incr(s: Locked) -> None:
 
 def test_an_asyncio_lock_counter_is_safe() -> None:
     res = racetrace.explore_dpor(Locked, [locked_incr, locked_incr, locked_incr], lambda s: s.value == 3)
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     assert res.num_explored > 1  # who takes the lock first, and who waits
 
 
@@ -344,7 +352,7 @@ async def consumer(p: Pipe) -> None:
 
 def test_queue_producer_and_consumer_with_a_sentinel_is_safe() -> None:
     res = racetrace.explore_dpor(Pipe, [producer, consumer], lambda p: p.got == [0, 1, 2])
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     assert res.num_explored > 1
 
 
@@ -369,7 +377,7 @@ async def take(h: Handoff) -> None:
 
 def test_condition_handoff_is_safe() -> None:
     res = racetrace.explore_dpor(Handoff, [take, give], lambda h: h.taken == 7)
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     assert res.num_explored >= 2  # the taker waits, or finds the item
 
 
@@ -392,7 +400,7 @@ async def group(w: Writers) -> None:
 
 def test_a_taskgroup_of_independent_writers_is_one_class() -> None:
     res = racetrace.explore_dpor(Writers, [group], lambda w: (w.a, w.b, w.c) == (1, 1, 1))
-    assert res.exhausted and not res.failures
+    assert _complete(res) and not res.failures
     assert res.num_explored == 1
 
 
@@ -408,7 +416,7 @@ def test_virtual_time_makes_long_sleeps_free_and_fires_timers_in_deadline_order(
         order.append("fast")
 
     res = racetrace.explore_dpor(object, [slow, fast], lambda s: True)
-    assert res.exhausted and not res.failures and res.elapsed < 10
+    assert _complete(res) and not res.failures and res.elapsed < 10
     assert order and all(order[i : i + 2] == ["fast", "slow"] for i in range(0, len(order), 2))
 
 
@@ -465,4 +473,79 @@ def _holds(c: Counter) -> bool:
 def test_workers_explore_tasks_whole_in_this_process() -> None:
     with pytest.warns(RuntimeWarning, match="asyncio tasks are explored whole, in this process"):
         res = racetrace.explore_dpor(Counter, [incr_whole, incr_whole], _holds, workers=2)
-    assert res.exhausted and not res.failures and res.num_explored == 2
+    assert _complete(res) and not res.failures and res.num_explored == 2
+
+
+class _Branchy:
+    def __init__(self) -> None:
+        self.x = 0
+        self.y = 0
+        self.z = 0
+
+
+async def _q(s: _Branchy) -> None:
+    s.y = 1
+    s.z = 1
+
+
+async def _e(s: _Branchy) -> None:
+    s.x = 1
+
+
+async def _w(s: _Branchy) -> None:
+    s.z = 2
+
+
+async def _l(s: _Branchy) -> None:
+    if s.x == 0:
+        s.y = 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a task step whose accesses depend on what it read is reversed with the footprint it had"
+    " after the other step; the coverage checks trust it, and the only failing order is missed",
+)
+def test_a_step_whose_accesses_depend_on_what_it_read_is_reversed_soundly() -> None:
+    # Only the order w, q, l, e leaves y == 2 and z == 1 (brute force over
+    # the 24 orders of the four one-step tasks finds exactly that one).
+    r = racetrace.explore_dpor(
+        _Branchy, [_q, _e, _w, _l], lambda s: not (s.y == 2 and s.z == 1), shrink=False, progress=False
+    )
+    assert not r.property_holds
+
+
+class _Waits:
+    def __init__(self) -> None:
+        self.done: int | None = None
+
+
+async def _child(s: _Waits) -> int:
+    return 1
+
+
+async def _first_completed(s: _Waits) -> None:
+    ta = asyncio.ensure_future(_child(s))
+    tb = asyncio.ensure_future(_child(s))
+    done, pending = await asyncio.wait({ta, tb}, return_when=asyncio.FIRST_COMPLETED)
+    s.done = len(done)
+    await asyncio.gather(*pending)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the completion of a task or future is not an event DPOR sees: both orders of the"
+    " second child's end and the waiter's wake-up are one class to it",
+)
+def test_wait_first_completed_sees_one_or_both_children_done() -> None:
+    # The second child may end before the waiter resumes (its wake-up is a
+    # callback like any other), so `done` holds one task or both.
+    seen: set[int | None] = set()
+
+    def note(s: _Waits) -> bool:
+        seen.add(s.done)
+        return True
+
+    r = racetrace.explore_dpor(_Waits, [_first_completed], note, stop_on_first=False, shrink=False, progress=False)
+    assert r.exhausted
+    assert seen == {1, 2}
