@@ -518,7 +518,7 @@ pub fn arrive(py: Python<'_>, actor: ActorId, ident: u64) -> Result<(), Abort> {
         slot.state = State::Starting { arrived: true };
         slot.credit = true;
         let cv = slot.cv.clone();
-        wait_turn(g, a, &cv)
+        wait_turn(g, a, &cv).map(|_| ())
     })
 }
 
@@ -559,4 +559,4 @@ pub use tasks::{
     TASK_AFTER_ALL,
 };
 pub use turns::{before_emit, before_emit_timed};
-use turns::{block, wait_turn};
+use turns::{block, wait_turn, wait_until};

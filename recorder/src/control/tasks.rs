@@ -160,29 +160,18 @@ pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
             run.turn = None;
             run.decide();
         }
-        loop {
-            let run = own(&mut g).ok_or(Abort)?;
-            if run.status != Status::Running {
-                return Err(Abort);
+        let (_g, task) = wait_until(g, &cv, |run| {
+            let t = run.turn?;
+            let s = &mut run.slots[t as usize];
+            if s.loop_of != Some(base.0) {
+                return None;
             }
-            if let Some(t) = run.turn {
-                let s = &mut run.slots[t as usize];
-                if s.loop_of == Some(base.0) {
-                    s.state = State::Running;
-                    run.atomic = Some(t);
-                    run.turn_since = Instant::now();
-                    return Ok(ActorId(t));
-                }
-            }
-            run.watchdog();
-            if run.status != Status::Running {
-                return Err(Abort);
-            }
-            g = cv
-                .wait_timeout(g, POLL)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+            s.state = State::Running;
+            run.atomic = Some(t);
+            run.turn_since = Instant::now();
+            Some(ActorId(t))
+        })?;
+        Ok(task)
     })
 }
 

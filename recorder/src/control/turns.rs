@@ -101,7 +101,7 @@ pub fn before_emit_timed(
             run.turn = None;
             run.decide();
         }
-        let mut g = wait_turn_guard(g, a, &cv)?;
+        let mut g = wait_turn(g, a, &cv)?;
         let run = own(&mut g).ok_or(Abort)?;
         run.slots[a as usize].credit = false;
         run.account(a, &op, actual.as_ref())
@@ -154,7 +154,7 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
             run.turn = None;
             run.decide();
         }
-        let mut g = wait_turn_guard(g, a, &cv)?;
+        let mut g = wait_turn(g, a, &cv)?;
         let run = own(&mut g).ok_or(Abort)?;
         Ok(run.slots[a as usize].resume)
     })
@@ -165,15 +165,25 @@ pub(super) fn wait_turn(
     g: MutexGuard<'static, Option<Run>>,
     a: u32,
     cv: &Condvar,
-) -> Result<(), Abort> {
-    wait_turn_guard(g, a, cv).map(|_| ())
+) -> Result<MutexGuard<'static, Option<Run>>, Abort> {
+    let (g, ()) = wait_until(g, cv, |run| {
+        (run.turn == Some(a)).then(|| {
+            run.slots[a as usize].state = State::Running;
+            run.turn_since = Instant::now();
+        })
+    })?;
+    Ok(g)
 }
 
-fn wait_turn_guard(
+/// Waits on `cv` (the lock is released while waiting) until `ready` finds
+/// in the run what the caller waits for (and takes it); looks at the
+/// watchdog meanwhile. `Abort` once the run is stopped or is not the
+/// calling thread's any more.
+pub(super) fn wait_until<R>(
     mut g: MutexGuard<'static, Option<Run>>,
-    a: u32,
     cv: &Condvar,
-) -> Result<MutexGuard<'static, Option<Run>>, Abort> {
+    mut ready: impl FnMut(&mut Run) -> Option<R>,
+) -> Result<(MutexGuard<'static, Option<Run>>, R), Abort> {
     loop {
         let Some(run) = own(&mut g) else {
             return Err(Abort);
@@ -181,10 +191,8 @@ fn wait_turn_guard(
         if run.status != Status::Running {
             return Err(Abort);
         }
-        if run.turn == Some(a) {
-            run.slots[a as usize].state = State::Running;
-            run.turn_since = Instant::now();
-            return Ok(g);
+        if let Some(r) = ready(run) {
+            return Ok((g, r));
         }
         run.watchdog();
         if run.status != Status::Running {
