@@ -37,6 +37,9 @@ pub(crate) struct Rec {
     /// `NONE` otherwise. Its clock is part of this step's knowledge before
     /// it (as a creation is for a first event).
     pub wake: u32,
+    /// An atomic step (see `push_step`): what it touches depends on what it
+    /// read, so moved elsewhere it may touch other things.
+    pub atomic: bool,
 }
 
 /// State of one shared cell within the current execution.
@@ -236,7 +239,7 @@ impl Execution {
         // The event that stands for the step: the one of its only part, if
         // it has one, else the first.
         let ev = match op.cell {
-            Cell::Steps(_) | Cell::Local => *first,
+            Cell::Steps(_) | Cell::Local | Cell::Unknown => *first,
             _ => *events
                 .iter()
                 .find(|e| Op::of(e, tables) == op)
@@ -315,6 +318,7 @@ impl Execution {
             pre,
             avail_before,
             wake,
+            atomic: tables.is_some(),
         });
     }
 
@@ -349,7 +353,7 @@ impl Execution {
             join_into(c, &self.clocks[self.last_creation as usize]);
         }
         match op.cell {
-            Cell::Local | Cell::Steps(_) => {}
+            Cell::Local | Cell::Steps(_) | Cell::Unknown => {}
             Cell::Key { obj, key, whole } => {
                 if obj != NONE {
                     let o = slot(&mut self.objs, obj as usize).fresh(gen);
@@ -425,7 +429,7 @@ impl Execution {
             self.last_creation = idx;
         }
         match op.cell {
-            Cell::Local | Cell::Steps(_) => {}
+            Cell::Local | Cell::Steps(_) | Cell::Unknown => {}
             Cell::Key { obj, key, whole } => {
                 if obj != NONE {
                     let o = &mut self.objs[obj as usize];

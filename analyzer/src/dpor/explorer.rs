@@ -11,6 +11,7 @@
 use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
+use super::footprint::may_read_from;
 use super::op::{Op, NONE};
 use super::wakeup::{Forest, Seq};
 
@@ -436,6 +437,20 @@ impl Explorer {
     fn reverse(&mut self, i: usize, later: Op, later_idx: Option<usize>) {
         self.stats.races += 1;
         let wake = later_idx.map_or(NONE, |j| self.exec.recs[j].wake);
+        // An atomic step may branch on what it read: moved before a step
+        // whose writes it read, it may read something else and touch
+        // other things, so its footprint there is not the one it had here.
+        // Taken as unknown, only its actor is known (how the wakeup trees
+        // treat it: `wakeup`); once it runs there, its footprint is known.
+        let later = match later_idx {
+            Some(j)
+                if self.exec.recs[j].atomic
+                    && may_read_from(&self.exec.fp, &later, &self.exec.recs[i].op) =>
+            {
+                Op::unknown(later.actor)
+            }
+            _ => later,
+        };
         build_reversal(&self.exec, i, later, wake, &mut self.notdep, &mut self.seq);
         if let Some(bound) = self.config.preemption_bound {
             if self.guess_preemptions(i) > bound {
@@ -459,10 +474,12 @@ impl Explorer {
         if self.seq.covered_by_sleeper(&self.exec.fp, &self.sleepers) {
             return;
         }
-        if self
-            .forest
-            .insert(&self.exec.fp, &mut self.points[i].wut, &mut self.seq)
-        {
+        if self.forest.insert(
+            &self.exec.fp,
+            &mut self.points[i].wut,
+            &mut self.seq,
+            &self.sleepers,
+        ) {
             self.stats.scheduled += 1;
         }
     }
@@ -506,7 +523,8 @@ impl Explorer {
                 .skip(first)
                 .filter(|(_, r)| r.op.actor == q)
                 .take_while(|&(x, r)| x <= end || !r.op.may_block())
-                .map(|(_, r)| r.op),
+                // Moved to `k`, an atomic step may touch other things.
+                .map(|(_, r)| if r.atomic { Op::unknown(q) } else { r.op }),
         );
         self.seq.begin(ops.len() + usize::from(later_idx.is_none()));
         for op in &ops {

@@ -34,6 +34,11 @@ pub(crate) enum Cell {
     /// Everything an atomic step of several events touches: footprint
     /// `id` of the exploration's `Footprints` (see `footprint`).
     Steps(u32),
+    /// Not known before the operation runs: an atomic step moved to a place
+    /// where it has not run yet (it may read other values there, and then
+    /// touch other things). Dependent with every operation of another
+    /// actor, so that nothing is judged covered on its account.
+    Unknown,
 }
 
 /// The footprint of one event (or of an operation an actor is about to do).
@@ -122,6 +127,12 @@ impl Op {
         }
     }
 
+    /// The next step of `actor` where it has not run yet: its footprint is
+    /// unknown (see `Cell::Unknown`).
+    pub(crate) fn unknown(actor: u32) -> Op {
+        Op::step(actor, Cell::Unknown)
+    }
+
     /// The same operation, marked as a try or a timed wait (see `timed`).
     #[inline]
     pub(crate) fn with_timed(mut self, timed: bool) -> Op {
@@ -162,6 +173,9 @@ impl Op {
 #[inline]
 pub fn dependent(a: &Op, b: &Op) -> bool {
     debug_assert_ne!(a.actor, b.actor);
+    if a.cell == Cell::Unknown || b.cell == Cell::Unknown {
+        return true;
+    }
     if a.creates() && b.creates() {
         return true;
     }
