@@ -109,7 +109,12 @@ def test_async_lastzero_explores_exactly_the_classes_of_the_thread_version(n: in
     res = racetrace.explore_dpor(setup, tasks, lambda s: True)
     assert _complete(res) and not res.failures
     assert res.num_explored == LASTZERO_CLASSES[n]
-    assert res.stats["sleep_blocked"] == 0
+    # A task step moved before a write it read has an unknown footprint
+    # there: some classes run twice (not counted again) and some runs stop
+    # as redundant, a bounded cost.
+    st = res.stats
+    assert st["executions"] - st["repeated"] == LASTZERO_CLASSES[n]
+    assert st["executions"] + st["sleep_blocked"] <= 5 * LASTZERO_CLASSES[n], st
 
 
 # -- generated programs against a brute force over step orders -----------------
@@ -204,7 +209,6 @@ def test_generated_task_programs_explore_exactly_the_brute_force_count(tmp_path,
         expected = brute_force(program)
         assert _complete(res) and not res.failures, (program, res)
         assert res.num_explored == expected, (program, res.num_explored, expected)
-        assert res.stats["sleep_blocked"] == 0, program
 
 
 # -- bugs found -----------------------------------------------------------------
@@ -501,18 +505,21 @@ async def _l(s: _Branchy) -> None:
         s.y = 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task step whose accesses depend on what it read is reversed with the footprint it had"
-    " after the other step; the coverage checks trust it, and the only failing order is missed",
-)
 def test_a_step_whose_accesses_depend_on_what_it_read_is_reversed_soundly() -> None:
     # Only the order w, q, l, e leaves y == 2 and z == 1 (brute force over
     # the 24 orders of the four one-step tasks finds exactly that one).
+    # That order is a class of its own (w < q < l < e is a chain of
+    # conflicts): found once.
     r = racetrace.explore_dpor(
-        _Branchy, [_q, _e, _w, _l], lambda s: not (s.y == 2 and s.z == 1), shrink=False, progress=False
+        _Branchy,
+        [_q, _e, _w, _l],
+        lambda s: not (s.y == 2 and s.z == 1),
+        stop_on_first=False,
+        shrink=False,
+        progress=False,
     )
     assert not r.property_holds
+    assert len(r.failures) == 1
 
 
 class _Waits:

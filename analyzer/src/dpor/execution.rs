@@ -475,6 +475,33 @@ impl Execution {
         }
     }
 
+    /// A fingerprint of the execution's Mazurkiewicz class: of every event,
+    /// its actor, its place among the actor's events and its clock (which
+    /// together are the happens-before order); independent of the order the
+    /// events ran in, so equivalent executions get the same one.
+    pub fn class_fingerprint(&self) -> u128 {
+        #[inline]
+        fn mix(mut z: u64) -> u64 {
+            // splitmix64's finalizer.
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        let (mut lo, mut hi) = (0u64, 0u64);
+        for (r, clock) in self.recs.iter().zip(&self.clocks) {
+            let mut h = mix(u64::from(r.ev.actor.0) << 32 | u64::from(r.local));
+            let mut g = mix(h ^ 0x9e37_79b9_7f4a_7c15);
+            for (a, &t) in clock.iter().enumerate().filter(|(_, &t)| t != 0) {
+                h = mix(h ^ (a as u64) << 32 ^ u64::from(t));
+                g = mix(g.rotate_left(17) ^ (a as u64) << 40 ^ u64::from(t));
+            }
+            // A sum: the events' order does not count.
+            lo = lo.wrapping_add(h);
+            hi = hi.wrapping_add(g);
+        }
+        u128::from(hi) << 64 | u128::from(lo)
+    }
+
     /// The reversible races whose later event is `later` (an event of this
     /// execution at index `before`, or — for an actor left blocked at the
     /// end — the operation it could not perform, with `before` the length of

@@ -8,6 +8,8 @@
 //! has a wakeup-tree child is where the next execution branches off; the
 //! steps before it are replayed.
 
+use std::collections::HashSet;
+
 use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
@@ -90,6 +92,12 @@ pub struct Explorer {
     sleepers: Vec<Op>,
     /// Splitting the exploration into subtrees (see `split`).
     split: split::Split,
+    /// Fingerprints of the classes explored, kept once an atomic step ran
+    /// (see `Stats::repeated`).
+    classes: HashSet<u128>,
+    atomic: bool,
+    /// The last execution repeated a class.
+    repeated: bool,
 }
 
 impl Explorer {
@@ -112,6 +120,9 @@ impl Explorer {
             notdep: Vec::new(),
             sleepers: Vec::new(),
             split: split::Split::default(),
+            classes: HashSet::new(),
+            atomic: false,
+            repeated: false,
         }
     }
 
@@ -136,6 +147,7 @@ impl Explorer {
             }
         }
         self.phase = Phase::Running;
+        self.repeated = false;
         self.step = 0;
         self.follow = NONE;
         self.exec.reset();
@@ -364,6 +376,10 @@ impl Explorer {
         match self.phase {
             Phase::Running => {
                 self.stats.executions += 1;
+                if self.atomic && !self.classes.insert(self.exec.class_fingerprint()) {
+                    self.stats.repeated += 1;
+                    self.repeated = true;
+                }
                 if !blocked.is_empty() {
                     self.stats.deadlocks += 1;
                 }
@@ -385,6 +401,13 @@ impl Explorer {
             _ => panic!("end_execution outside an execution"),
         }
         self.phase = Phase::Ended;
+    }
+
+    /// Whether the execution just ended had the class of an earlier one
+    /// (possible only with atomic steps, see `Stats::repeated`): its
+    /// outcome was reported already.
+    pub fn repeated(&self) -> bool {
+        self.repeated
     }
 
     /// Computes the races of the first `n` steps of the execution (and of

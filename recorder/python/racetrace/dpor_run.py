@@ -119,6 +119,8 @@ def explore_here(
             continue
         if claim is not None and not dpor.reached_frontier() and not claim(dpor.schedule(), True):
             continue
+        if dpor.repeated():
+            continue  # a class run before (tasks only): its outcome is known
         try:
             counted(res, failure)
         except Stop as e:

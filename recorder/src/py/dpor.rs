@@ -76,6 +76,13 @@ impl DporExplorer {
         self.dpor.lock().end()
     }
 
+    /// Whether the run just ended had the Mazurkiewicz class of an earlier
+    /// one (only with asyncio tasks: see the analyzer's `Stats::repeated`);
+    /// its outcome was seen already, so it is not counted again.
+    fn repeated(&self) -> bool {
+        self.dpor.lock().explorer.repeated()
+    }
+
     /// The objects the actors of the coming run share from the start, in
     /// an order that is the same in every execution (`racetrace.reach`):
     /// the explorer names them by their place in it.
@@ -94,6 +101,7 @@ impl DporExplorer {
         d.set_item("executions", s.executions)?;
         d.set_item("deadlocks", s.deadlocks)?;
         d.set_item("sleep_blocked", s.sleep_blocked)?;
+        d.set_item("repeated", s.repeated)?;
         d.set_item("bound_pruned", s.bound_pruned)?;
         d.set_item("infeasible", s.infeasible)?;
         d.set_item("diverged", s.diverged)?;

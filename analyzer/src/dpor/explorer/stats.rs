@@ -37,6 +37,11 @@ pub struct Stats {
     /// Replayed steps whose event differed from the one recorded for the
     /// same schedule prefix before (same cause; results may be incomplete).
     pub diverged: u64,
+    /// Of the executions, those whose Mazurkiewicz class an earlier one had
+    /// (explorations of atomic steps only: a step moved where it has not
+    /// run has an unknown footprint, see `wakeup`). They are not reported
+    /// again; 0 for threads.
+    pub repeated: u64,
     /// Reversible races found in the executions.
     pub races: u64,
     /// Race reversals added to wakeup trees (new executions scheduled).

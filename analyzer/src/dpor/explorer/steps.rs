@@ -39,6 +39,7 @@ impl Explorer {
             _ => NONE,
         };
         debug_assert_eq!(Self::AFTER_ALL as u32, WAKE_ALL);
+        self.atomic = true;
         let op = self.exec.push_step(events, tables, wake);
         self.after_step(k, op, events.len() as u32);
     }
