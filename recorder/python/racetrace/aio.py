@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import CodeType, FrameType
 from typing import Any
 
-from racetrace import _native
+from racetrace import _native, aio_futures, aio_marks
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,12 +45,24 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 #: takes a free lock writes its `_locked`), and two steps that use one
 #: primitive are dependent. Blocking needs nothing more: a task that waits
 #: is not ready, and the step that wakes it is its waker.
-PRIMITIVES = [os.path.join(_ASYNCIO_DIR, name) for name in ("locks.py", "queues.py")]
+PRIMITIVES = [
+    *(os.path.join(_ASYNCIO_DIR, name) for name in ("locks.py", "queues.py")),
+    # The end of the loop's futures and tasks, and the checks of it.
+    aio_marks.__file__,
+]
 
 #: Frames of these directories are never where the user's code waits or
 #: creates a task (asyncio itself, racetrace, the rest of the standard
 #: library).
 _NOT_USER = (_ASYNCIO_DIR, _HERE, sysconfig.get_paths()["stdlib"])
+
+
+#: The loop's own looks at its tasks, which are no step's: the C methods
+#: (the observed ones are accesses of the step that runs them, see
+#: ``aio_futures``).
+_done = asyncio.Future.done
+_cancelled = asyncio.Future.cancelled
+_exception = asyncio.Future.exception
 
 
 def _user_frame(depth: int) -> FrameType | None:
@@ -125,6 +137,13 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._passing: int | None = None
         self._creating: int | None = None
         self._entered = False
+        #: Timers fired and not run yet; set while one runs.
+        self._timers: set[asyncio.Handle] = set()
+        self._rt_quiet = False
+        self._timed = False
+        self._dropped = False
+        self._endings = aio_marks.Endings()
+        aio_marks.opened(self._endings)
 
     # -- what BaseEventLoop leaves to subclasses (no I/O here) ----------
 
@@ -157,18 +176,22 @@ class ControlledLoop(asyncio.BaseEventLoop):
             file, line, func = code.co_filename, code.co_firstlineno, code.co_qualname
         else:
             file, line, func = _where(frame)
+        task = aio_futures.ObservedTask.blank()
         actor = _native.task_create(self._base, creator, label, file, line, func)
         self._names[actor] = label
         self._creating = actor
         try:
             if context is None:
-                task = asyncio.Task(coro, loop=self, name=name)
+                task.__init__(coro, loop=self, name=name)  # type: ignore[misc]
             else:
-                task = asyncio.Task(coro, loop=self, name=name, context=context)
+                task.__init__(coro, loop=self, name=name, context=context)  # type: ignore[misc]
         finally:
             self._creating = None
         self._actors[task] = actor
         return task
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return aio_futures.ObservedFuture(loop=self)
 
     def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
@@ -200,16 +223,21 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 if h._cancelled:
                     self._handle_task.pop(h, None)
                     self._plain_waker.pop(h, None)
+                    self._timers.discard(h)
                     continue
                 if h in self._handle_task:
                     ready.append(h)
                     tasks_ready = True
                     continue
                 self._passing = self._plain_waker.pop(h, None)
+                # A timer's work is no step's (see `aio_futures`).
+                self._rt_quiet = h in self._timers
+                self._timers.discard(h)
                 try:
                     h._run()
                 finally:
                     self._passing = None
+                    self._rt_quiet = False
             if tasks_ready and not any(h not in self._handle_task for h in ready):
                 break
             if ready:
@@ -231,6 +259,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         if not sched:
             return False
         self._vt = max(self._vt, sched[0]._when)
+        self._timed = True
         # A timer fires once no task is ready: what it readies comes after
         # every step so far.
         now = _native.task_now()
@@ -240,6 +269,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             h._scheduled = False
             if not h._cancelled:
                 self._plain_waker[h] = waker
+                self._timers.add(h)
                 self._ready.append(h)
         return True
 
@@ -260,7 +290,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             file, line, func = _where(_coro_frame(task))
             _native.task_begin(self._base, actor, file, line, func)
             h._run()
-            if task.done():
+            if _done(task):
                 file, line, func = _where(_user_frame(0))
                 code = task.get_coro()
                 c = getattr(code, "cr_code", None)
@@ -270,10 +300,18 @@ class ControlledLoop(asyncio.BaseEventLoop):
         finally:
             self._current = None
 
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), _native.RunAborted):
+            # The run was stopped in a callback: the loop stops with it.
+            raise context["exception"]
+        if self._dropped:
+            return  # what an abandoned run left behind (see `_abandon`)
+        super().call_exception_handler(context)
+
     def _deadlock(self) -> None:
         """No task ready, no callback, no timer: every pending task waits
         for something only another pending task could give."""
-        waiting = [(a, t) for t, a in self._actors.items() if not t.done()]
+        waiting = [(a, t) for t, a in self._actors.items() if not _done(t)]
         if not waiting:
             return  # nothing left at all: the caller's tasks are done
         lines = []
@@ -319,7 +357,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._thread_id: int | None = threading.get_ident()
         asyncio.events._set_running_loop(self)
         try:
-            while not all(t.done() for t in tasks):
+            while not all(_done(t) for t in tasks):
                 self._run_once()
         finally:
             self._thread_id = None
@@ -337,10 +375,12 @@ def run_tasks(
     labels: Sequence[str],
     *,
     base: int = 0,
+    timed: list[bool] | None = None,
 ) -> list[tuple[str, BaseException]]:
     """Runs ``fn(state)`` for each ``fn`` as a task of a controlled loop
     run by this thread (actor ``base``), until they are all done; returns
-    the exceptions that ended them, by label."""
+    the exceptions that ended them, by label. Appends to ``timed`` whether
+    a timer fired."""
     loop = ControlledLoop(base)
     errors: list[tuple[str, BaseException]] = []
     tasks: list[asyncio.Task[Any]] = []
@@ -356,10 +396,12 @@ def run_tasks(
     finally:
         loop.leave()
         _abandon(loop)
+        if timed is not None:
+            timed.append(loop._timed)
     file, line, func = _where(_user_frame(0))
     for t, label in zip(tasks, labels, strict=False):
         _native.task_await(base, loop._actors[t], file, line, func)
-        exc = t.exception() if not t.cancelled() else asyncio.CancelledError()
+        exc = _exception(t) if not _cancelled(t) else asyncio.CancelledError()
         if exc is not None and not isinstance(exc, _native.RunAborted):
             errors.append((label, exc))
     return errors
@@ -371,9 +413,9 @@ def _abandon(loop: ControlledLoop) -> None:
     complaints (the run that made them was stopped), and the exceptions of
     finished ones are taken (they are reported as the run's)."""
     for t in loop._actors:
-        if t.done():
-            if not t.cancelled():
-                t.exception()
+        if _done(t):
+            if not _cancelled(t):
+                _exception(t)
             continue
         t._log_destroy_pending = False  # type: ignore[attr-defined]
         # Closed now, while the loop is open: its `finally` blocks and
@@ -384,6 +426,7 @@ def _abandon(loop: ControlledLoop) -> None:
             coro.close()
         except BaseException:  # noqa: BLE001 - an abandoned task's last words
             pass
+    loop._dropped = True
     asyncio.events._set_running_loop(None)
     loop._ready.clear()
     loop._scheduled.clear()

@@ -30,7 +30,6 @@ from racetrace.progress import ProgressLine, wanted
 from racetrace.results import CRASH, DEADLOCK, EXCEPTION, INVARIANT, ExploreResult, Failure
 from racetrace.run_result import RunResult
 from racetrace.runs import (
-    TASKS_INCOMPLETE,
     Limits,
     RunOptions,
     S,
@@ -181,8 +180,6 @@ def explore_dpor(
             " or explored twice"
         )
 
-    if is_async(fns[0]):
-        limits.unseen.append(TASKS_INCOMPLETE)
     if preemption_bound is not None and stopped is None:
         stopped = f"preemption_bound={preemption_bound} (classes needing more preemptions are skipped)"
     # Shrunk, replayed and traced: the first few (the rest keep their

@@ -311,15 +311,14 @@ impl Run {
         out
     }
 
-    /// What the blocked actors wait to do, predicted (for `end_execution`).
+    /// What the blocked actors (and the tasks left ready) wait to do,
+    /// predicted (for `end_execution`).
     pub(super) fn blocked_ops(&self) -> Vec<Event> {
-        self.slots
-            .iter()
-            .filter_map(|s| match &s.state {
-                State::Blocked(b) => Some(b.op),
-                _ => None,
-            })
-            .collect()
+        let blocked = self.slots.iter().filter_map(|s| match &s.state {
+            State::Blocked(b) => Some(b.op),
+            _ => None,
+        });
+        blocked.chain(self.left.iter().copied()).collect()
     }
 
     pub(super) fn alive(&self) -> impl Iterator<Item = (usize, &Slot)> {
@@ -338,7 +337,8 @@ impl Run {
         let main_done = matches!(self.slots[0].state, State::Finished);
         if main_done && self.alive().all(|(_, s)| s.daemon) {
             // Only daemon threads left: the program is over.
-            self.strategy.end_execution(&[]);
+            let left = std::mem::take(&mut self.left);
+            self.strategy.end_execution(&left);
             self.stop(Status::Finished);
             return;
         }

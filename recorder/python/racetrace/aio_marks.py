@@ -1,0 +1,43 @@
+"""The two accesses that make a future's end visible to an exploration of
+tasks (see ``aio_futures``). Traced during a controlled run of tasks: keep
+it to these plain attribute accesses (a call into C here would be taken
+for a write of the whole object)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Endings:
+    """One per controlled loop: the end of every task that failed or was
+    cancelled writes it, so that two such ends are ordered both ways (which
+    exception ``gather`` raises, the order of a ``TaskGroup``'s errors)."""
+
+    failures = 0
+
+
+def opened(endings: Endings) -> None:
+    """The loop's ``Endings`` was just made (named by the loop's thread)."""
+    endings.failures = 0
+
+
+def failed(endings: Endings) -> None:
+    """A task of the loop ended by an exception or a cancellation."""
+    endings.failures = 1
+
+
+def begun(fut: Any) -> None:
+    """``fut`` was just made: not ended. Also names the object in the step
+    that made it (the exploration names an object made during a run by
+    the actor that first touches it: that must not depend on the order)."""
+    fut._rt_done = False
+
+
+def saw(fut: Any) -> None:
+    """A check of whether ``fut`` has ended: a read of its end."""
+    fut._rt_done  # noqa: B018 - the read the exploration sees
+
+
+def ended(fut: Any) -> None:
+    """``fut`` has ended (its first done callback): a write of its end."""
+    fut._rt_done = True
