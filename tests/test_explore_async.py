@@ -621,3 +621,25 @@ def test_a_program_that_sleeps_says_time_was_virtual() -> None:
     assert not r.failures and r.stopped_because is None
     assert not r.exhausted
     assert any(TIMERS_VIRTUAL in line for line in r.limits)
+
+
+async def _returns(msg: str) -> str:
+    return msg
+
+
+async def _takes_first_completed(s: _Seen) -> None:
+    for first in asyncio.as_completed([_returns("a"), _returns("b")]):
+        s.error = await first
+        break
+
+
+def test_as_completed_yields_either_child_first() -> None:
+    seen: set[str | None] = set()
+
+    def note(s: _Seen) -> bool:
+        seen.add(s.error)
+        return True
+
+    r = racetrace.explore_dpor(_Seen, [_takes_first_completed], note, stop_on_first=False, shrink=False, progress=False)
+    assert r.exhausted
+    assert seen == {"a", "b"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import linecache
 
-from racetrace import _native
+from racetrace import _native, aio_marks
 from racetrace.results import ExploreResult
 
 #: An asyncio task resuming (each of its steps begins at the `await` it
@@ -40,7 +40,12 @@ def _steps(trace: str) -> list[_native.TraceStep]:
         steps, _program, _outcome = _native.trace_steps(trace)
     except Exception:  # noqa: BLE001 - an explanation without steps still helps
         return []
-    return list(steps)
+    # The marks of a future's end (``aio_marks``) are racetrace's own
+    # bookkeeping, not the program's steps.
+    return [s for s in steps if s[3] != _MARKS]
+
+
+_MARKS = aio_marks.__file__
 
 
 _WHOLE = " (whole)"
