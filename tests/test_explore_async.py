@@ -643,3 +643,64 @@ def test_as_completed_yields_either_child_first() -> None:
     r = racetrace.explore_dpor(_Seen, [_takes_first_completed], note, stop_on_first=False, shrink=False, progress=False)
     assert r.exhausted
     assert seen == {"a", "b"}
+
+
+class _Made:
+    def __init__(self) -> None:
+        self.x = 0
+
+
+async def _bumps(s: _Made) -> None:
+    s.x += 1
+
+
+async def _creates_from_a_callback(s: _Made) -> None:
+    loop = asyncio.get_running_loop()
+    loop.call_soon(lambda: loop.create_task(_bumps(s)))
+    await asyncio.sleep(0)
+    s.x += 10
+
+
+def test_a_task_created_by_a_plain_callback_runs_at_once() -> None:
+    # The callback creates as the task whose step scheduled it; the child
+    # races the worker's write (11 either way: no await inside either).
+    seen: set[int] = set()
+
+    def note(s: _Made) -> bool:
+        seen.add(s.x)
+        return True
+
+    r = racetrace.explore_dpor(_Made, [_creates_from_a_callback], note, deadlock_timeout=5, progress=False)
+    assert r.exhausted and not r.failures
+    assert r.elapsed < 5
+    assert seen == {11}
+    assert r.num_explored == 2
+
+
+async def _raises_lost(s: _Made) -> None:
+    raise ValueError("lost")
+
+
+async def _fires_and_forgets(s: _Made) -> None:
+    asyncio.get_running_loop().create_task(_raises_lost(s))
+    await asyncio.sleep(0)
+
+
+def test_an_exception_nobody_retrieves_is_a_failure() -> None:
+    r = racetrace.explore_dpor(_Made, [_fires_and_forgets], lambda s: True, shrink=False, progress=False)
+    assert not r.property_holds
+    f = r.failures[0]
+    assert "never awaited" in f.message and "ValueError: lost" in f.message
+
+
+async def _awaits_its_failing_child(s: _Made) -> None:
+    t = asyncio.get_running_loop().create_task(_raises_lost(s))
+    try:
+        await t
+    except ValueError:
+        s.x = 1
+
+
+def test_an_exception_the_parent_awaited_is_not_reported_again() -> None:
+    r = racetrace.explore_dpor(_Made, [_awaits_its_failing_child], lambda s: s.x == 1, progress=False)
+    assert r.exhausted and not r.failures

@@ -141,6 +141,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._timers: set[asyncio.Handle] = set()
         self._rt_quiet = False
         self._timed = False
+        #: The actor the loop's thread acts as (its base before any step).
+        self._acting = base
         self._dropped = False
         self._endings = aio_marks.Endings()
         aio_marks.opened(self._endings)
@@ -166,7 +168,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> asyncio.Task[Any]:  # type: ignore[override]
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
-        creator = self._current if self._current is not None else self._base
+        # A plain callback (between steps) creates as the task whose step
+        # ran last: the loop's thread acts as it until the next switch.
+        creator = self._current if self._current is not None else self._acting
         label = name or getattr(coro, "__qualname__", None) or "task"
         frame = _user_frame(1)
         code = getattr(coro, "cr_code", None)
@@ -211,7 +215,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
 
     # -- one step -----------------------------------------------------------
 
-    def _run_once(self) -> None:
+    def _run_once(self, draining: bool = False) -> bool:
+        """Runs the callbacks that are due, then one task's step; False
+        when there was none (``draining``: no timer fires then)."""
         ready = self._ready
         while True:
             # Callbacks that are not task steps run first, in order, as
@@ -243,10 +249,13 @@ class ControlledLoop(asyncio.BaseEventLoop):
             if ready:
                 continue  # plain callbacks scheduled by plain callbacks
             # (`loop.stop()` does not end the run: the workers do.)
+            if draining:
+                return False
             if not self._fire_timers():
                 self._deadlock()
-                return
+                return False
         self._step()
+        return True
 
     def _fire_timers(self) -> bool:
         """Moves the clock to the earliest timer; its timers (and those at
@@ -275,6 +284,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
 
     def _step(self) -> None:
         actor = _native.task_switch(self._base)
+        self._acting = actor
         self._entered = True
         ready = self._ready
         for i, h in enumerate(ready):
@@ -351,7 +361,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def run_until_done(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
         """Runs the loop until every task of ``tasks`` is done (what
         ``run_until_complete(gather(*tasks))`` does, without the gathering
-        future and its callbacks on every step)."""
+        future and its callbacks on every step), then while a task is
+        ready."""
         if self.is_running() or asyncio.events._get_running_loop() is not None:
             raise RuntimeError("racetrace: the controlled loop cannot run inside another event loop")
         self._thread_id: int | None = threading.get_ident()
@@ -359,6 +370,13 @@ class ControlledLoop(asyncio.BaseEventLoop):
         try:
             while not all(_done(t) for t in tasks):
                 self._run_once()
+            # The tasks still ready then take their steps too (time stops:
+            # no timer fires). Had the run ended with the workers, a task
+            # they left ready would run only in the orders where it went
+            # before their last step; and the worker's last step, which
+            # touches nothing of it, would look independent of it.
+            while self._run_once(draining=True):
+                pass
         finally:
             self._thread_id = None
             asyncio.events._set_running_loop(None)
@@ -384,6 +402,7 @@ def run_tasks(
     loop = ControlledLoop(base)
     errors: list[tuple[str, BaseException]] = []
     tasks: list[asyncio.Task[Any]] = []
+    unretrieved: list[tuple[str, BaseException]] = []
     try:
         for fn, label in zip(fns, labels, strict=False):
             coro: Any = fn(state)
@@ -393,6 +412,7 @@ def run_tasks(
                 coro.close()  # never started: nothing to say about it
                 raise
         loop.run_until_done(tasks)
+        unretrieved = _never_retrieved(loop, tasks)
     finally:
         loop.leave()
         _abandon(loop)
@@ -404,7 +424,22 @@ def run_tasks(
         exc = _exception(t) if not _cancelled(t) else asyncio.CancelledError()
         if exc is not None and not isinstance(exc, _native.RunAborted):
             errors.append((label, exc))
-    return errors
+    return errors + unretrieved
+
+
+def _never_retrieved(loop: ControlledLoop, workers: Sequence[asyncio.Task[Any]]) -> list[tuple[str, BaseException]]:
+    """The exceptions that ended tasks other than the workers and that
+    nobody retrieved (awaited, ``gather``-ed, asked for): asyncio would only
+    log them when the task is collected; an exploration reports them, as it
+    does an exception that ends a thread."""
+    out = []
+    for t, actor in loop._actors.items():
+        if t in workers or not _done(t) or _cancelled(t) or not getattr(t, "_log_traceback", False):
+            continue
+        exc = _exception(t)
+        if exc is not None and not isinstance(exc, _native.RunAborted):
+            out.append((f"T{actor} ({loop._names.get(actor, '?')}, never awaited)", exc))
+    return out
 
 
 def _abandon(loop: ControlledLoop) -> None:

@@ -48,7 +48,9 @@ def _end_of(fut: ObservedFuture) -> None:
 
 def _task_end(task: ObservedTask) -> None:
     _ended(task)
-    if asyncio.Future.cancelled(task) or asyncio.Future.exception(task) is not None:
+    # (`_exception`, not `exception()`, which would take the exception as
+    # retrieved.)
+    if asyncio.Future.cancelled(task) or task._exception is not None:
         endings = getattr(task.get_loop(), "_endings", None)
         if endings is not None:
             _failed(endings)
