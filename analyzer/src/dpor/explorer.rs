@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use racetrace_formats::{ActorId, Event, EventKind, Tables};
+use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
 use super::footprint::may_read_from;
@@ -381,8 +381,7 @@ impl Explorer {
                     self.stats.repeated += 1;
                     self.repeated = true;
                 }
-                // (Tasks left ready, `TaskSwitch`, are not blocked.)
-                if blocked.iter().any(|b| b.kind != EventKind::TaskSwitch) {
+                if !blocked.is_empty() {
                     self.stats.deadlocks += 1;
                 }
                 self.stats.max_steps = self.stats.max_steps.max(n as u64);
@@ -430,12 +429,7 @@ impl Explorer {
             self.races = races;
         }
         for b in blocked {
-            // A task left ready (`TaskSwitch`): its next step never ran, so
-            // what it would touch is unknown.
-            let op = match b.kind {
-                EventKind::TaskSwitch => Op::unknown(b.actor.0),
-                _ => Op::of(b, &EMPTY_TABLES),
-            };
+            let op = Op::of(b, &EMPTY_TABLES);
             let mut pre = std::mem::take(&mut self.pre);
             self.exec.pre_clock_into(op.actor, &mut pre);
             self.exec

@@ -316,8 +316,6 @@ struct Run {
     /// The task taking an atomic step (see `tasks`): the only candidate
     /// until its step ends.
     atomic: Option<u32>,
-    /// Tasks still ready when their loop returned (see `tasks::task_leave`).
-    left: Vec<Event>,
 }
 
 /// Most catch-up resumes for one step of a trace replay.
@@ -369,7 +367,6 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         stuck: None,
         timeouts_offered: 0,
         atomic: None,
-        left: Vec::new(),
     };
     run.decide();
     *g = Some(run);

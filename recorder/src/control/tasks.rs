@@ -182,21 +182,8 @@ pub fn task_leave(base: ActorId) {
     let mut g = lock();
     let Some(run) = own(&mut g) else { return };
     run.end_task_step();
-    for (i, s) in run.slots.iter_mut().enumerate() {
+    for s in run.slots.iter_mut() {
         if s.loop_of == Some(base.0) && matches!(s.state, State::Task { .. }) {
-            // A task left ready never took the step it could have taken:
-            // to DPOR, an operation it waits to do, whose footprint is
-            // unknown (had it gone earlier, it would have run; the orders
-            // where it does come from its races with what ran instead).
-            if matches!(s.state, State::Task { ready: true, .. }) {
-                run.left.push(Event {
-                    actor: ActorId(i as u32),
-                    kind: EventKind::TaskSwitch,
-                    loc: LocId(0),
-                    target: i as u32,
-                    aux: 0,
-                });
-            }
             s.state = State::Finished;
         }
     }

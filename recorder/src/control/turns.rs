@@ -311,14 +311,15 @@ impl Run {
         out
     }
 
-    /// What the blocked actors (and the tasks left ready) wait to do,
-    /// predicted (for `end_execution`).
+    /// What the blocked actors wait to do, predicted (for `end_execution`).
     pub(super) fn blocked_ops(&self) -> Vec<Event> {
-        let blocked = self.slots.iter().filter_map(|s| match &s.state {
-            State::Blocked(b) => Some(b.op),
-            _ => None,
-        });
-        blocked.chain(self.left.iter().copied()).collect()
+        self.slots
+            .iter()
+            .filter_map(|s| match &s.state {
+                State::Blocked(b) => Some(b.op),
+                _ => None,
+            })
+            .collect()
     }
 
     pub(super) fn alive(&self) -> impl Iterator<Item = (usize, &Slot)> {
@@ -337,8 +338,7 @@ impl Run {
         let main_done = matches!(self.slots[0].state, State::Finished);
         if main_done && self.alive().all(|(_, s)| s.daemon) {
             // Only daemon threads left: the program is over.
-            let left = std::mem::take(&mut self.left);
-            self.strategy.end_execution(&left);
+            self.strategy.end_execution(&[]);
             self.stop(Status::Finished);
             return;
         }
