@@ -704,3 +704,25 @@ async def _awaits_its_failing_child(s: _Made) -> None:
 def test_an_exception_the_parent_awaited_is_not_reported_again() -> None:
     r = racetrace.explore_dpor(_Made, [_awaits_its_failing_child], lambda s: s.x == 1, progress=False)
     assert r.exhausted and not r.failures
+
+
+async def _builds_a_task_directly(s: _Made) -> None:
+    t = asyncio.Task(_bumps(s), loop=asyncio.get_running_loop())
+    v = s.x
+    await asyncio.sleep(0)
+    s.x = v + 10
+    await t
+
+
+def test_a_task_built_directly_is_an_actor_too() -> None:
+    # The child's bump lands between the parent's read and write, or not:
+    # 10 (lost) or 11.
+    seen: set[int] = set()
+
+    def note(s: _Made) -> bool:
+        seen.add(s.x)
+        return True
+
+    r = racetrace.explore_dpor(_Made, [_builds_a_task_directly], note, stop_on_first=False, progress=False)
+    assert r.exhausted and not r.failures
+    assert seen == {10, 11}

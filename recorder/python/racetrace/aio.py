@@ -194,6 +194,19 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._actors[task] = actor
         return task
 
+    def _adopt(self, task: asyncio.Task[Any]) -> int:
+        """A task made directly (``asyncio.Task(coro, loop=loop)``, not
+        by ``create_task``) schedules its first step: it becomes an actor
+        now, created by the task whose step made it. (Its end is not
+        observed as that of the loop's own tasks is, see ``aio_futures``.)"""
+        creator = self._current if self._current is not None else self._acting
+        label = task.get_name()
+        file, line, func = _where(_user_frame(1))
+        actor = _native.task_create(self._base, creator, label, file, line, func)
+        self._names[actor] = label
+        self._actors[task] = actor
+        return actor
+
     def create_future(self) -> asyncio.Future[Any]:
         return aio_futures.ObservedFuture(loop=self)
 
@@ -206,6 +219,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
             actor = self._actors.get(owner)
             if actor is None and self._creating is not None:
                 actor = self._creating  # the first step, scheduled while it is made
+            if actor is None and not _done(owner):
+                actor = self._adopt(owner)  # made as `asyncio.Task(coro, loop=...)`
             if actor is not None:
                 self._handle_task[handle] = owner
                 _native.task_ready(actor, self._waker())
