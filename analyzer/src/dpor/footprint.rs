@@ -113,16 +113,18 @@ pub(crate) fn reversible_in(fp: &Footprints, earlier: &Op, avail_before: bool, l
     }
 }
 
-/// Whether `later` may read something `earlier` writes (judged part by
-/// part; an operation on a synchronization object or an actor counts as a
-/// read of it). Then `later`, moved before `earlier`, may see another value
-/// there and, being an atomic step that branches on what it read, touch
-/// other things. Otherwise it reads what it read where it ran (the steps
-/// between them that it does not follow write nothing it reads), so it
-/// does exactly the same.
+/// Whether `later` may read something `earlier` writes: a part of
+/// `later` dependent on a write of `earlier` (an operation on a
+/// synchronization object or an actor counts as both). Any kind of part of
+/// `later` counts: a recorded write may read too (`dict.pop`, `list.pop`,
+/// `del d[k]` are writes that return or check a value). Then `later`, moved
+/// before `earlier`, may see another value there and, being an atomic step
+/// that branches on what it read, touch other things. Otherwise every value
+/// it reads is the one it read where it ran (the steps between them that
+/// it does not follow write nothing it reads), so it does exactly the same.
 pub(crate) fn may_read_from(fp: &Footprints, later: &Op, earlier: &Op) -> bool {
-    fp.split(later).iter().any(|p| {
-        let blind_write = p.write && matches!(p.cell, Cell::Key { .. });
-        !blind_write && fp.split(earlier).iter().any(|q| dependent(p, q))
+    fp.split(earlier).iter().any(|q| {
+        let writes = q.write || !matches!(q.cell, Cell::Key { .. });
+        writes && fp.split(later).iter().any(|p| dependent(p, q))
     })
 }
