@@ -18,6 +18,7 @@ import types
 import pytest
 
 import racetrace
+from racetrace.aio import UNOBSERVED
 from racetrace.runs import TIMERS_VIRTUAL
 from test_dpor_exact import LASTZERO_CLASSES
 
@@ -663,7 +664,8 @@ async def _creates_from_a_callback(s: _Made) -> None:
 
 def test_a_task_created_by_a_plain_callback_runs_at_once() -> None:
     # The callback creates as the task whose step scheduled it; the child
-    # races the worker's write (11 either way: no await inside either).
+    # runs before the worker's write or after it (11 either way: no await
+    # inside either), or is cancelled when the worker ends (10).
     seen: set[int] = set()
 
     def note(s: _Made) -> bool:
@@ -673,8 +675,7 @@ def test_a_task_created_by_a_plain_callback_runs_at_once() -> None:
     r = racetrace.explore_dpor(_Made, [_creates_from_a_callback], note, deadlock_timeout=5, progress=False)
     assert r.exhausted and not r.failures
     assert r.elapsed < 5
-    assert seen == {11}
-    assert r.num_explored == 2
+    assert seen == {10, 11}
 
 
 async def _raises_lost(s: _Made) -> None:
@@ -724,8 +725,10 @@ def test_a_task_built_directly_is_an_actor_too() -> None:
         return True
 
     r = racetrace.explore_dpor(_Made, [_builds_a_task_directly], note, stop_on_first=False, progress=False)
-    assert r.exhausted and not r.failures
+    assert not r.failures and r.stopped_because is None
     assert seen == {10, 11}
+    # Its end is not observed as the loop's own tasks' is: said.
+    assert not r.exhausted and any(UNOBSERVED in line for line in r.limits)
 
 
 def _bump_in_a_thread(s: _Made) -> None:
@@ -742,3 +745,54 @@ def test_a_task_that_starts_a_thread_gets_a_clear_error_not_a_deadlock() -> None
     f = r.failures[0]
     assert f.kind != "deadlock"
     assert "NotImplementedError" in f.message and "asyncio.to_thread" in f.message
+
+
+async def _spins(s: _Made) -> None:
+    while True:
+        s.x += 1
+        await asyncio.sleep(0)
+
+
+async def _starts_a_spinner(s: _Made) -> None:
+    asyncio.get_running_loop().create_task(_spins(s))
+    await asyncio.sleep(0)
+
+
+def test_a_background_task_is_cancelled_when_the_workers_end() -> None:
+    # As asyncio.run does. The first execution runs the worker to its end
+    # (the actor that just ran goes on): the spinner, never started, is
+    # cancelled then and the run ends. (Later ones let the spinner go
+    # first, where it can spin for ever, as a spinning thread would.)
+    r = racetrace.explore_dpor(_Made, [_starts_a_spinner], lambda s: s.x == 0, max_executions=1, progress=False)
+    assert r.num_explored == 1 and not r.failures, r.explanation
+    assert not any("step bound" in line for line in r.limits), r.limits
+
+
+class _Plain:
+    def __init__(self) -> None:
+        self.fut: asyncio.Future[int] | None = None
+        self.saw: bool | None = None
+
+
+async def _makes_a_plain_future(s: _Plain) -> None:
+    s.fut = asyncio.Future()
+    await asyncio.sleep(0)
+    s.saw = s.fut.done()
+    await s.fut
+
+
+async def _sets_it(s: _Plain) -> None:
+    await asyncio.sleep(0)
+    if s.fut is not None and not s.fut.done():
+        s.fut.set_result(1)
+
+
+def test_a_future_built_directly_makes_the_result_say_its_end_was_not_observed() -> None:
+    r = racetrace.explore_dpor(_Plain, [_makes_a_plain_future, _sets_it], lambda s: True, progress=False)
+    assert not r.exhausted
+    assert any(UNOBSERVED in line for line in r.limits)
+
+
+def test_futures_of_the_loop_and_gather_leave_no_such_limit() -> None:
+    r = racetrace.explore_dpor(_Seen, [_gathers_two_failures], lambda s: True, progress=False)
+    assert r.exhausted

@@ -57,6 +57,32 @@ PRIMITIVES = [
 _NOT_USER = (_ASYNCIO_DIR, _HERE, sysconfig.get_paths()["stdlib"])
 
 
+#: What a run of tasks that waited on a timer says it did not see: time
+#: is virtual, so a timer fires only once no task is ready.
+TIMERS_VIRTUAL = (
+    "asyncio timers fire in virtual time, once no task is ready: a sleep or a timeout (wait_for,"
+    " asyncio.timeout) that ends before work that was ready is not explored"
+)
+
+#: What a run says when a future or task the loop did not make ended (see
+#: ``aio_futures``): checks of its end are not accesses it sees.
+UNOBSERVED = (
+    "a future or task not made by the event loop ended (asyncio.Future() or asyncio.Task() built"
+    " directly): its done()/result() checks are not accesses the exploration orders, so an order of"
+    " such a check and that end may have been missed (use loop.create_future() / create_task())"
+)
+
+
+def _foreign(obj: object) -> bool:
+    """A future whose end is not observed, other than ``gather``'s own
+    (its end only wakes its waiters, which are ordered after it)."""
+    return (
+        isinstance(obj, asyncio.Future)
+        and not isinstance(obj, (aio_futures.ObservedFuture, aio_futures.ObservedTask))
+        and type(obj).__name__ != "_GatheringFuture"
+    )
+
+
 #: The loop's own looks at its tasks, which are no step's: the C methods
 #: (the observed ones are accesses of the step that runs them, see
 #: ``aio_futures``).
@@ -140,7 +166,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         #: Timers fired and not run yet; set while one runs.
         self._timers: set[asyncio.Handle] = set()
         self._rt_quiet = False
-        self._timed = False
+        #: What this run could not model (see `run_tasks`).
+        self._notes: set[str] = set()
         #: The actor the loop's thread acts as (its base before any step).
         self._acting = base
         self._dropped = False
@@ -205,6 +232,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         actor = _native.task_create(self._base, creator, label, file, line, func)
         self._names[actor] = label
         self._actors[task] = actor
+        self._notes.add(UNOBSERVED)
         return actor
 
     def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:  # type: ignore[override]
@@ -222,6 +250,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
         handle = super().call_soon(callback, *args, context=context)
+        if args and _foreign(args[0]):
+            self._notes.add(UNOBSERVED)  # a done callback of such a future
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, asyncio.Task):
             actor = self._actors.get(owner)
@@ -291,7 +321,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         if not sched:
             return False
         self._vt = max(self._vt, sched[0]._when)
-        self._timed = True
+        self._notes.add(TIMERS_VIRTUAL)
         # A timer fires once no task is ready: what it readies comes after
         # every step so far.
         now = _native.task_now()
@@ -322,6 +352,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         try:
             file, line, func = _where(_coro_frame(task))
             _native.task_begin(self._base, actor, file, line, func)
+            if isinstance(task, aio_futures.ObservedTask):
+                aio_marks.stepping(task)
             h._run()
             if _done(task):
                 file, line, func = _where(_user_frame(0))
@@ -384,8 +416,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def run_until_done(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
         """Runs the loop until every task of ``tasks`` is done (what
         ``run_until_complete(gather(*tasks))`` does, without the gathering
-        future and its callbacks on every step), then while a task is
-        ready."""
+        future and its callbacks on every step), then shuts it down (see
+        ``_shut_down``)."""
         if self.is_running() or asyncio.events._get_running_loop() is not None:
             raise RuntimeError("racetrace: the controlled loop cannot run inside another event loop")
         self._thread_id: int | None = threading.get_ident()
@@ -393,16 +425,30 @@ class ControlledLoop(asyncio.BaseEventLoop):
         try:
             while not all(_done(t) for t in tasks):
                 self._run_once()
-            # The tasks still ready then take their steps too (time stops:
-            # no timer fires). Had the run ended with the workers, a task
-            # they left ready would run only in the orders where it went
-            # before their last step; and the worker's last step, which
-            # touches nothing of it, would look independent of it.
+            self._shut_down(tasks)
             while self._run_once(draining=True):
                 pass
         finally:
             self._thread_id = None
             asyncio.events._set_running_loop(None)
+
+    def _shut_down(self, workers: Sequence[asyncio.Task[Any]]) -> None:
+        """The workers have ended: every other task that has not is
+        cancelled, as ``asyncio.run`` cancels what its main left running,
+        and the loop runs on (time stopped: no timer fires) until they have
+        taken the steps that end them.
+
+        The shutdown is part of the last worker's step, and it marks every
+        other task, ended or not, as shut (a footprint that does not depend
+        on which have ended); each step of a task reads its mark. So a
+        step that ran before the workers ended and one cut off by the
+        shutdown are ordered both ways, as any two conflicting steps."""
+        for t in self._actors:
+            if t not in workers and isinstance(t, aio_futures.ObservedTask):
+                aio_marks.shut(t)
+        for t in list(self._actors):
+            if not _done(t):
+                t.cancel()
 
     def leave(self) -> None:
         """The loop's thread is its own actor again (called once the loop
@@ -416,12 +462,12 @@ def run_tasks(
     labels: Sequence[str],
     *,
     base: int = 0,
-    timed: list[bool] | None = None,
+    notes: list[str] | None = None,
 ) -> list[tuple[str, BaseException]]:
     """Runs ``fn(state)`` for each ``fn`` as a task of a controlled loop
     run by this thread (actor ``base``), until they are all done; returns
-    the exceptions that ended them, by label. Appends to ``timed`` whether
-    a timer fired."""
+    the exceptions that ended them, by label. Appends to ``notes`` what the
+    run could not model (``TIMERS_VIRTUAL``, ``UNOBSERVED``)."""
     loop = ControlledLoop(base)
     errors: list[tuple[str, BaseException]] = []
     tasks: list[asyncio.Task[Any]] = []
@@ -439,8 +485,8 @@ def run_tasks(
     finally:
         loop.leave()
         _abandon(loop)
-        if timed is not None:
-            timed.append(loop._timed)
+        if notes is not None:
+            notes.extend(sorted(loop._notes))
     file, line, func = _where(_user_frame(0))
     for t, label in zip(tasks, labels, strict=False):
         _native.task_await(base, loop._actors[t], file, line, func)

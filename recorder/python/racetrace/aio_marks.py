@@ -31,6 +31,19 @@ def begun(fut: Any) -> None:
     that made it (the exploration names an object made during a run by
     the actor that first touches it: that must not depend on the order)."""
     fut._rt_done = False
+    fut._rt_shut = False
+
+
+def stepping(task: Any) -> None:
+    """A step of ``task`` begins: it reads whether the run was shut down
+    (then the step is the one that ends it, cancelled)."""
+    task._rt_shut  # noqa: B018 - the read the exploration sees
+
+
+def shut(task: Any) -> None:
+    """The workers have ended: ``task``, not one of them, is cancelled if
+    it has not ended (as ``asyncio.run`` does when its main returns)."""
+    task._rt_shut = True
 
 
 def saw(fut: Any) -> None:

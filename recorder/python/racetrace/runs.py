@@ -78,13 +78,7 @@ def _refuse_coroutine(api: str, name: str, value: object) -> None:
         )
 
 
-#: What a run of tasks that waited on a timer says it did not see (in
-#: ``limits``): time is virtual, so a timer fires only once no task is
-#: ready.
-TIMERS_VIRTUAL = (
-    "asyncio timers fire in virtual time, once no task is ready: a sleep or a timeout (wait_for,"
-    " asyncio.timeout) that ends before work that was ready is not explored"
-)
+TIMERS_VIRTUAL = aio.TIMERS_VIRTUAL
 
 
 def is_async(fn: object) -> bool:
@@ -196,10 +190,10 @@ def run_threads(
     tasks = bool(threads) and is_async(threads[0])
     task_labels = list(names) if names is not None else [f"task-{i + 1}" for i in range(len(threads))]
 
-    timed: list[bool] = []
+    notes: list[str] = []
 
     def main_tasks() -> None:
-        errors.extend(aio.run_tasks(threads, state, task_labels, timed=timed))
+        errors.extend(aio.run_tasks(threads, state, task_labels, notes=notes))
 
     def main() -> None:
         workers = [
@@ -238,8 +232,7 @@ def run_threads(
             "(then every worker must be one)"
         )
     res.worker_exceptions[:0] = errors
-    if any(timed):
-        res.limits.append(TIMERS_VIRTUAL)
+    res.limits.extend(n for n in notes if n not in res.limits)
     return res, failure_of(res, state, invariant, api=api)
 
 
