@@ -629,7 +629,11 @@ async def _returns(msg: str) -> str:
 
 
 async def _takes_first_completed(s: _Seen) -> None:
-    for first in asyncio.as_completed([_returns("a"), _returns("b")]):
+    # Tasks, not coroutines: as_completed makes tasks of coroutines in the
+    # order of a set of them (by address), which differs from run to run.
+    loop = asyncio.get_running_loop()
+    children = [loop.create_task(_returns("a")), loop.create_task(_returns("b"))]
+    for first in asyncio.as_completed(children):
         s.error = await first
         break
 
