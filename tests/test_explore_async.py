@@ -14,13 +14,32 @@ from __future__ import annotations
 import asyncio
 import random
 import types
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 
 import racetrace
-from racetrace.aio import UNOBSERVED
-from racetrace.runs import TIMERS_VIRTUAL
+from racetrace.aio import TIMERS_VIRTUAL, UNOBSERVED
 from test_dpor_exact import LASTZERO_CLASSES
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+def _outcomes(
+    setup: Callable[[], S], workers: list[Callable[[S], Any]], look: Callable[[S], T], **options: Any
+) -> tuple[racetrace.ExploreResult, set[T]]:
+    """Explores every class (not stopping at a failure) and returns the
+    result with what ``look`` saw at the end of each execution."""
+    seen: set[T] = set()
+
+    def note(s: S) -> bool:
+        seen.add(look(s))
+        return True
+
+    r = racetrace.explore_dpor(setup, workers, note, stop_on_first=False, shrink=False, progress=False, **options)
+    return r, seen
 
 
 def _complete(res: racetrace.ExploreResult) -> bool:
@@ -542,13 +561,7 @@ async def _first_completed(s: _Waits) -> None:
 def test_wait_first_completed_sees_one_or_both_children_done() -> None:
     # The second child may end before the waiter resumes (its wake-up is a
     # callback like any other), so `done` holds one task or both.
-    seen: set[int | None] = set()
-
-    def note(s: _Waits) -> bool:
-        seen.add(s.done)
-        return True
-
-    r = racetrace.explore_dpor(_Waits, [_first_completed], note, stop_on_first=False, shrink=False, progress=False)
+    r, seen = _outcomes(_Waits, [_first_completed], lambda s: s.done)
     assert r.exhausted
     assert seen == {1, 2}
 
@@ -571,13 +584,7 @@ async def _gathers_two_failures(s: _Seen) -> None:
 
 def test_gather_raises_the_exception_of_either_failing_child() -> None:
     # Which child ends first decides which exception gather raises.
-    seen: set[str | None] = set()
-
-    def note(s: _Seen) -> bool:
-        seen.add(s.error)
-        return True
-
-    r = racetrace.explore_dpor(_Seen, [_gathers_two_failures], note, stop_on_first=False, shrink=False, progress=False)
+    r, seen = _outcomes(_Seen, [_gathers_two_failures], lambda s: s.error)
     assert r.exhausted
     assert seen == {"a", "b"}
 
@@ -601,13 +608,7 @@ async def _spawns_and_forgets(s: _Left) -> None:
 def test_a_task_left_unrun_when_the_workers_end_is_explored_where_it_could_have_run() -> None:
     # The child is ready from the worker's first step on; once the worker
     # ends, the run is over, so the child runs only if it goes first.
-    seen: set[int | None] = set()
-
-    def note(s: _Left) -> bool:
-        seen.add(s.seen)
-        return True
-
-    r = racetrace.explore_dpor(_Left, [_spawns_and_forgets], note, stop_on_first=False, shrink=False, progress=False)
+    r, seen = _outcomes(_Left, [_spawns_and_forgets], lambda s: s.seen)
     assert r.exhausted
     assert seen == {0, 1}
 
@@ -639,13 +640,7 @@ async def _takes_first_completed(s: _Seen) -> None:
 
 
 def test_as_completed_yields_either_child_first() -> None:
-    seen: set[str | None] = set()
-
-    def note(s: _Seen) -> bool:
-        seen.add(s.error)
-        return True
-
-    r = racetrace.explore_dpor(_Seen, [_takes_first_completed], note, stop_on_first=False, shrink=False, progress=False)
+    r, seen = _outcomes(_Seen, [_takes_first_completed], lambda s: s.error)
     assert r.exhausted
     assert seen == {"a", "b"}
 
@@ -670,13 +665,7 @@ def test_a_task_created_by_a_plain_callback_runs_at_once() -> None:
     # The callback creates as the task whose step scheduled it; the child
     # runs before the worker's write or after it (11 either way: no await
     # inside either), or is cancelled when the worker ends (10).
-    seen: set[int] = set()
-
-    def note(s: _Made) -> bool:
-        seen.add(s.x)
-        return True
-
-    r = racetrace.explore_dpor(_Made, [_creates_from_a_callback], note, deadlock_timeout=5, progress=False)
+    r, seen = _outcomes(_Made, [_creates_from_a_callback], lambda s: s.x, deadlock_timeout=5)
     assert r.exhausted and not r.failures
     assert r.elapsed < 5
     assert seen == {10, 11}
@@ -722,13 +711,7 @@ async def _builds_a_task_directly(s: _Made) -> None:
 def test_a_task_built_directly_is_an_actor_too() -> None:
     # The child's bump lands between the parent's read and write, or not:
     # 10 (lost) or 11.
-    seen: set[int] = set()
-
-    def note(s: _Made) -> bool:
-        seen.add(s.x)
-        return True
-
-    r = racetrace.explore_dpor(_Made, [_builds_a_task_directly], note, stop_on_first=False, progress=False)
+    r, seen = _outcomes(_Made, [_builds_a_task_directly], lambda s: s.x)
     assert not r.failures and r.stopped_because is None
     assert seen == {10, 11}
     # Its end is not observed as the loop's own tasks' is: said.

@@ -394,33 +394,29 @@ fn schedules_repeat_the_actor_of_a_step_per_event() {
     assert_eq!(schedules, ["rts1:0*3,1*2", "rts1:1*2,0*3"]);
 }
 
-#[test]
-fn a_step_that_writes_only_after_reading_zero_is_reversed_with_what_it_would_write() {
-    // x, y, z = keys 0, 1, 2. q: y = 1; z = 1 / e: x = 1 / w: z = 2 /
-    // l: if x == 0: y = 2. Only w, q, l, e leaves y == 2 and z == 1: l
-    // runs before e (so it writes y) and after q, and w before q. Where l
-    // ran after e it wrote nothing, and its reversal must not be taken as
-    // covered by the order of q and w it was independent of there.
-    let p = vec![
+/// x, y, z = keys 0, 1, 2. q: y = 1; z = 1 / e: x = 1 / w: z = 2 / l:
+/// `l_part` on x (writes y when x held 0). Only w, q, l, e leaves y == 2
+/// and z == 1: l runs before e (so it writes y) and after q, and w before
+/// q. Where l ran after e it wrote nothing, and its reversal must not be
+/// taken as covered by the order of q and w it was independent of there.
+fn only_one_order_writes_y_late(l_part: Part) -> Program {
+    vec![
         vec![step(None, vec![Write(1), Write(2)])],
         vec![step(None, vec![Write(0)])],
         vec![step(None, vec![Write(2)])],
-        vec![step(None, vec![IfZero(0, 1)])],
-    ];
-    check(&p);
+        vec![step(None, vec![l_part])],
+    ]
+}
+
+#[test]
+fn a_step_that_writes_only_after_reading_zero_is_reversed_with_what_it_would_write() {
+    check(&only_one_order_writes_y_late(IfZero(0, 1)));
 }
 
 #[test]
 fn a_step_whose_write_returns_a_value_is_reversed_with_what_it_would_write() {
-    // As above, l taking x with a pop: recorded as a write of x, it still
-    // reads x, and moved before e it writes y.
-    let p = vec![
-        vec![step(None, vec![Write(1), Write(2)])],
-        vec![step(None, vec![Write(0)])],
-        vec![step(None, vec![Write(2)])],
-        vec![step(None, vec![PopIfZero(0, 1)])],
-    ];
-    check(&p);
+    // l takes x with a pop: recorded as a write of x, it still reads x.
+    check(&only_one_order_writes_y_late(PopIfZero(0, 1)));
 }
 
 #[test]

@@ -195,9 +195,6 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> asyncio.Task[Any]:  # type: ignore[override]
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
-        # A plain callback (between steps) creates as the task whose step
-        # ran last: the loop's thread acts as it until the next switch.
-        creator = self._current if self._current is not None else self._acting
         label = name or getattr(coro, "__qualname__", None) or "task"
         frame = _user_frame(1)
         code = getattr(coro, "cr_code", None)
@@ -208,8 +205,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         else:
             file, line, func = _where(frame)
         task = aio_futures.ObservedTask.blank()
-        actor = _native.task_create(self._base, creator, label, file, line, func)
-        self._names[actor] = label
+        actor = self._new_actor(label, file, line, func)
         self._creating = actor
         try:
             if context is None:
@@ -221,16 +217,20 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._actors[task] = actor
         return task
 
+    def _new_actor(self, label: str, file: str, line: int, func: str) -> int:
+        """A new task's actor, made at ``file:line``. Its creator is the
+        actor the loop's thread acts as: the task taking a step, or, from
+        a plain callback between steps, the one whose step ran last."""
+        actor = _native.task_create(self._base, self._acting, label, file, line, func)
+        self._names[actor] = label
+        return actor
+
     def _adopt(self, task: asyncio.Task[Any]) -> int:
         """A task made directly (``asyncio.Task(coro, loop=loop)``, not
         by ``create_task``) schedules its first step: it becomes an actor
         now, created by the task whose step made it. (Its end is not
         observed as that of the loop's own tasks is, see ``aio_futures``.)"""
-        creator = self._current if self._current is not None else self._acting
-        label = task.get_name()
-        file, line, func = _where(_user_frame(1))
-        actor = _native.task_create(self._base, creator, label, file, line, func)
-        self._names[actor] = label
+        actor = self._new_actor(task.get_name(), *_where(_user_frame(1)))
         self._actors[task] = actor
         self._notes.add(UNOBSERVED)
         return actor

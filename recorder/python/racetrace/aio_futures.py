@@ -56,14 +56,43 @@ def _task_end(task: ObservedTask) -> None:
             _failed(endings)
 
 
-class ObservedFuture(asyncio.Future):  # type: ignore[type-arg]
-    """An ``asyncio.Future`` whose end and whose checks are traced accesses."""
+class _Checks:
+    """The checks of an end, each a read of it (``_look``) before the C
+    method."""
+
+    def _look(self) -> None:
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        self._look()
+        return super().done()  # type: ignore[misc, no-any-return]
+
+    def cancelled(self) -> bool:
+        self._look()
+        return super().cancelled()  # type: ignore[misc, no-any-return]
+
+    def result(self) -> Any:
+        self._look()
+        return super().result()  # type: ignore[misc]
+
+    def exception(self) -> BaseException | None:
+        self._look()
+        return super().exception()  # type: ignore[misc, no-any-return]
+
+
+class ObservedFuture(_Checks, asyncio.Future):  # type: ignore[type-arg]
+    """An ``asyncio.Future`` whose end and whose checks are traced accesses
+    (none while a timer fires)."""
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(loop=loop)
         _begun(self)
         self._rt_silent = False
         self.add_done_callback(_end_of)
+
+    def _look(self) -> None:
+        if not _quiet(self):
+            _saw(self)
 
     def set_result(self, result: Any) -> None:
         self._rt_silent = _quiet(self)
@@ -77,28 +106,8 @@ class ObservedFuture(asyncio.Future):  # type: ignore[type-arg]
         self._rt_silent = _quiet(self)
         return super().cancel(msg)
 
-    def done(self) -> bool:
-        if not _quiet(self):
-            _saw(self)
-        return super().done()
 
-    def cancelled(self) -> bool:
-        if not _quiet(self):
-            _saw(self)
-        return super().cancelled()
-
-    def result(self) -> Any:
-        if not _quiet(self):
-            _saw(self)
-        return super().result()
-
-    def exception(self) -> BaseException | None:
-        if not _quiet(self):
-            _saw(self)
-        return super().exception()
-
-
-class ObservedTask(asyncio.Task):  # type: ignore[type-arg]
+class ObservedTask(_Checks, asyncio.Task):  # type: ignore[type-arg]
     """An ``asyncio.Task`` whose end and whose checks are traced accesses.
     Made in two halves (see ``blank``), so that its mark is written before
     the task is created as an actor."""
@@ -116,18 +125,5 @@ class ObservedTask(asyncio.Task):  # type: ignore[type-arg]
         super().__init__(coro, loop=loop, **kwargs)
         self.add_done_callback(_task_end)
 
-    def done(self) -> bool:
+    def _look(self) -> None:
         _saw(self)
-        return super().done()
-
-    def cancelled(self) -> bool:
-        _saw(self)
-        return super().cancelled()
-
-    def result(self) -> Any:
-        _saw(self)
-        return super().result()
-
-    def exception(self) -> BaseException | None:
-        _saw(self)
-        return super().exception()

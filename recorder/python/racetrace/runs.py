@@ -78,9 +78,6 @@ def _refuse_coroutine(api: str, name: str, value: object) -> None:
         )
 
 
-TIMERS_VIRTUAL = aio.TIMERS_VIRTUAL
-
-
 def is_async(fn: object) -> bool:
     """Whether ``fn`` is an ``async def`` function (its workers run as
     asyncio tasks)."""
