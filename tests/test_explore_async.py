@@ -718,22 +718,6 @@ def test_a_task_built_directly_is_an_actor_too() -> None:
     assert not r.exhausted and any(UNOBSERVED in line for line in r.limits)
 
 
-def _bump_in_a_thread(s: _Made) -> None:
-    s.x += 1
-
-
-async def _uses_to_thread(s: _Made) -> None:
-    await asyncio.to_thread(_bump_in_a_thread, s)
-
-
-def test_a_task_that_starts_a_thread_gets_a_clear_error_not_a_deadlock() -> None:
-    r = racetrace.explore_dpor(_Made, [_uses_to_thread], lambda s: True, shrink=False, progress=False)
-    assert not r.property_holds
-    f = r.failures[0]
-    assert f.kind != "deadlock"
-    assert "NotImplementedError" in f.message and "asyncio.to_thread" in f.message
-
-
 async def _spins(s: _Made) -> None:
     while True:
         s.x += 1

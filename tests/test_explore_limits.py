@@ -135,18 +135,19 @@ async def _coroutine_worker(s):
 
 
 @pytest.mark.parametrize("explore", [racetrace.explore_dpor, racetrace.explore_interleavings])
-def test_async_def_and_plain_workers_mixed_are_refused_up_front(explore):
-    calls = []
+def test_async_def_and_plain_workers_mixed_run_as_tasks_and_threads(explore):
+    seen = []
 
-    def setup():
-        calls.append(1)
-        return State()
+    def plain(s):
+        seen.append(threading.current_thread().name)
 
-    with pytest.raises(TypeError, match=r"threads mixes async def functions .* and plain functions"):
-        explore(setup, [lambda s: None, _coroutine_worker], lambda s: True)
-    assert calls == []
-    # Alone, async def workers run as tasks.
-    assert explore(setup, [_coroutine_worker, _coroutine_worker], lambda s: True).property_holds
+    async def coroutine(s):
+        await asyncio.sleep(0)
+        seen.append(asyncio.current_task().get_name())
+
+    bound = {"max_executions": 3} if explore is racetrace.explore_dpor else {"max_attempts": 3}
+    assert explore(State, [plain, coroutine], lambda s: True, **bound).property_holds
+    assert {"thread-1", "task-2"} <= set(seen), seen
 
 
 def test_a_coroutine_object_is_refused_and_closed():

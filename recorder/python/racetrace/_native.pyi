@@ -46,6 +46,8 @@ __all__ = [
     "task_ready",
     "task_now",
     "task_switch",
+    "loop_others",
+    "acting_actor",
     "task_begin",
     "task_exit",
     "task_leave",
@@ -289,8 +291,18 @@ def task_ready(actor: int, waker: int | None) -> None:
 def task_now() -> int | None:
     """The index of the last event written."""
 
-def task_switch(base: int) -> int:
-    """Between two steps of the loop: the task the strategy chose."""
+def task_switch(base: int, idle: tuple[bool, str] | None = None) -> tuple[int, bool]:
+    """Between two steps of the loop: the task the strategy chose (``base``
+    itself: the loop's timers fire, nobody else can go), and whether other
+    actors (threads) were alive. ``idle``: no task of the loop is ready
+    (whether the loop has timers, and who waits for what)."""
+
+def loop_others(base: int) -> bool:
+    """Whether actors other than the loop of actor ``base``'s thread and its
+    tasks are alive."""
+
+def acting_actor(thread: threading.Thread) -> int | None:
+    """The actor the calling thread acts as (its task, else its own)."""
 
 def task_begin(base: int, actor: int, file: str, line: int, function: str) -> None:
     """The step of task ``actor`` begins on the loop of actor ``base``'s
@@ -299,7 +311,7 @@ def task_begin(base: int, actor: int, file: str, line: int, function: str) -> No
 def task_exit(actor: int, file: str, line: int, function: str) -> None:
     """Task ``actor`` finished in the step in progress."""
 
-def task_leave(base: int) -> None:
+def task_leave(base: int) -> bool:
     """The loop returns; its thread is actor ``base`` again."""
 
 def task_await(actor: int, task: int, file: str, line: int, function: str) -> None:

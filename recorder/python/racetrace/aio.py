@@ -28,17 +28,13 @@ import asyncio
 import collections
 import heapq
 import os
-import sys
-import sysconfig
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from types import CodeType, FrameType
 from typing import Any
 
-from racetrace import _native, aio_futures, aio_marks
+from racetrace import _native, aio_futures, aio_marks, aio_where
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
-_HERE = os.path.dirname(os.path.abspath(__file__))
 #: The asyncio primitives whose state the tasks' steps touch: traced in a
 #: controlled run of tasks, so that taking a Lock, setting an Event or
 #: putting into a Queue are accesses of the primitive's state (a task that
@@ -51,10 +47,6 @@ PRIMITIVES = [
     aio_marks.__file__,
 ]
 
-#: Frames of these directories are never where the user's code waits or
-#: creates a task (asyncio itself, racetrace, the rest of the standard
-#: library).
-_NOT_USER = (_ASYNCIO_DIR, _HERE, sysconfig.get_paths()["stdlib"])
 
 
 #: What a run of tasks that waited on a timer says it did not see: time
@@ -70,6 +62,16 @@ UNOBSERVED = (
     "a future or task not made by the event loop ended (asyncio.Future() or asyncio.Task() built"
     " directly): its done()/result() checks are not accesses the exploration orders, so an order of"
     " such a check and that end may have been missed (use loop.create_future() / create_task())"
+)
+
+
+#: What a run of tasks says when threads ran beside them (a
+#: ``to_thread`` worker, a thread of the program's): a task's step is taken
+#: whole, so a thread's steps were placed between the tasks' steps only.
+THREADS_BETWEEN_STEPS = (
+    "threads ran beside the event loop's tasks: their steps were placed only between the tasks' steps"
+    " (at an await), not inside one, so an order where a thread comes between two accesses of one task"
+    " step was not explored"
 )
 
 
@@ -91,54 +93,6 @@ _cancelled = asyncio.Future.cancelled
 _exception = asyncio.Future.exception
 
 
-def _user_frame(depth: int) -> FrameType | None:
-    """The innermost frame outside asyncio and racetrace, from ``depth``."""
-    f: FrameType | None = sys._getframe(depth + 1)
-    while f is not None:
-        if not f.f_code.co_filename.startswith(_NOT_USER):
-            return f
-        f = f.f_back
-    return None
-
-
-def _where(frame: FrameType | None) -> tuple[str, int, str]:
-    if frame is None:
-        return ("<asyncio>", 0, "<loop>")
-    return (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname)
-
-
-def _coro_frame(task: asyncio.Task[Any]) -> FrameType | None:
-    """The innermost user frame of ``task``'s suspended coroutine chain:
-    where it awaits (the chain goes on down into asyncio: a lock's
-    acquire, a queue's get, ``sleep``)."""
-    coro: Any = task.get_coro()
-    user = None
-    while coro is not None:
-        f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if f is None:
-            break
-        code = f.f_code
-        mine = _USER_CODE.get(code)
-        if mine is None:
-            mine = _USER_CODE[code] = not code.co_filename.startswith(_NOT_USER)
-        if mine:
-            user = f
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return user
-
-
-#: Whether a code object is the user's (not asyncio's, racetrace's or the
-#: standard library's), by code object (kept: code objects of coroutines
-#: are few and live as long as their functions).
-_USER_CODE: dict[CodeType, bool] = {}
-
-
-def _source_line(file: str, line: int) -> str:
-    import linecache
-
-    return linecache.getline(file, line).strip()
-
-
 class ControlledLoop(asyncio.BaseEventLoop):
     """An event loop whose tasks are actors of the controlled run in
     progress; ``base`` is the actor of the thread that runs it."""
@@ -147,6 +101,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
     _ready: collections.deque[asyncio.Handle]
     _scheduled: list[Any]
     _timer_cancelled_count: int
+    _thread_id: int | None
+    _stopping: bool
+    #: Whether `stop()` ends `run_forever` (a loop the program runs).
+    _stops = False
 
     def __init__(self, base: int) -> None:
         super().__init__()
@@ -156,6 +114,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._actors: dict[asyncio.Task[Any], int] = {}
         self._names: dict[int, str] = {}
         self._handle_task: dict[asyncio.Handle, asyncio.Task[Any]] = {}
+        #: Callbacks handed to the loop by other threads: each is an actor
+        #: of its own (see `call_soon_threadsafe`).
+        self._handle_actor: dict[asyncio.Handle, int] = {}
         #: Plain callbacks → the event that scheduled them (their waker).
         self._plain_waker: dict[asyncio.Handle, int | None] = {}
         #: The task taking a step, and the waker plain callbacks pass on.
@@ -188,7 +149,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
     # -- tasks and callbacks ----------------------------------------------
 
     def _waker(self) -> int | None:
-        if self._current is not None:
+        if self._current is not None or (self._thread_id is not None and threading.get_ident() != self._thread_id):
+            # A task's step, or a thread of the run's (what it did last).
             return _native.task_now()
         return self._passing
 
@@ -196,16 +158,21 @@ class ControlledLoop(asyncio.BaseEventLoop):
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
         label = name or getattr(coro, "__qualname__", None) or "task"
-        frame = _user_frame(1)
+        frame = aio_where.user_frame(1)
         code = getattr(coro, "cr_code", None)
         if frame is None and code is not None:
             # Made by racetrace (a worker of an exploration): named by its
             # code.
             file, line, func = code.co_filename, code.co_firstlineno, code.co_qualname
         else:
-            file, line, func = _where(frame)
+            file, line, func = aio_where.where(frame)
         task = aio_futures.ObservedTask.blank()
-        actor = self._new_actor(label, file, line, func)
+        try:
+            actor = self._new_actor(label, file, line, func)
+        except _native.RunAborted:
+            if hasattr(coro, "close"):
+                coro.close()  # the run was stopped: it never starts
+            raise
         self._creating = actor
         try:
             if context is None:
@@ -230,18 +197,35 @@ class ControlledLoop(asyncio.BaseEventLoop):
         by ``create_task``) schedules its first step: it becomes an actor
         now, created by the task whose step made it. (Its end is not
         observed as that of the loop's own tasks is, see ``aio_futures``.)"""
-        actor = self._new_actor(task.get_name(), *_where(_user_frame(1)))
+        actor = self._new_actor(task.get_name(), *aio_where.where(aio_where.user_frame(1)))
         self._actors[task] = actor
         self._notes.add(UNOBSERVED)
         return actor
 
-    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:  # type: ignore[override]
-        # A thread the loop's tasks wait for would run outside the run's
-        # control, and the task awaiting it would look blocked for ever.
-        raise NotImplementedError(
-            "racetrace: a task that runs a thread (asyncio.to_thread, loop.run_in_executor) is not supported"
-            " in an exploration of tasks yet: threads and tasks are not mixed in one exploration"
-        )
+    def call_soon_threadsafe(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        """A callback handed to the running loop by another actor's thread
+        (a ``to_thread`` worker's result, ``run_coroutine_threadsafe``, the
+        program's own) is an actor of its own, created by that thread's: its
+        one step, which the strategy places among the tasks' steps, runs it
+        (asyncio runs it between two steps, at one of them)."""
+        if self._thread_id is None or threading.get_ident() == self._thread_id:
+            return super().call_soon_threadsafe(callback, *args, context=context)
+        creator = _native.acting_actor(threading.current_thread())
+        if creator is None:  # a thread outside the run
+            return super().call_soon_threadsafe(callback, *args, context=context)
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        handle = asyncio.Handle(callback, args, self, context)
+        name = getattr(callback, "__qualname__", None) or type(callback).__name__
+        label = f"call_soon_threadsafe({name})"
+        actor = _native.task_create(self._base, creator, label, *aio_where.callable_where(callback))
+        self._names[actor] = label
+        self._handle_actor[handle] = actor
+        self._ready.append(handle)
+        _native.task_ready(actor, _native.task_now())
+        return handle
 
     def create_future(self) -> asyncio.Future[Any]:
         return aio_futures.ObservedFuture(loop=self)
@@ -273,20 +257,20 @@ class ControlledLoop(asyncio.BaseEventLoop):
         when there was none (``draining``: no timer fires then)."""
         ready = self._ready
         while True:
-            # Callbacks that are not task steps run first, in order, as
-            # the loop's own work between steps.
+            # Callbacks that are not steps run first, in order, as the
+            # loop's own work between steps.
             n = len(ready)
-            tasks_ready = False
+            steps_ready = False
             for _ in range(n):
                 h = ready.popleft()
-                if h._cancelled:
+                if h._cancelled and h not in self._handle_actor:
                     self._handle_task.pop(h, None)
                     self._plain_waker.pop(h, None)
                     self._timers.discard(h)
                     continue
-                if h in self._handle_task:
+                if h in self._handle_task or h in self._handle_actor:
                     ready.append(h)
-                    tasks_ready = True
+                    steps_ready = True
                     continue
                 self._passing = self._plain_waker.pop(h, None)
                 # A timer's work is no step's (see `aio_futures`).
@@ -297,18 +281,32 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 finally:
                     self._passing = None
                     self._rt_quiet = False
-            if tasks_ready and not any(h not in self._handle_task for h in ready):
+            if steps_ready and all(h in self._handle_task or h in self._handle_actor for h in ready):
                 break
             if ready:
                 continue  # plain callbacks scheduled by plain callbacks
-            # (`loop.stop()` does not end the run: the workers do.)
-            if draining:
+            # `loop.stop()` ends a loop the program runs (`aio_policy`);
+            # the workers' loop ends when they do.
+            if draining or (self._stopping and self._stops):
                 return False
+            if _native.loop_others(self._base):
+                # Threads of the run may make a task ready: they go, and
+                # the timers fire only once none of them can.
+                idle = (self._has_timers(), "\n".join(self._waiting()))
+                if self._step(idle):
+                    return True
+                self._fire_timers()
+                continue
             if not self._fire_timers():
                 self._deadlock()
+                if self._stops:
+                    self._idle_for_ever()
                 return False
         self._step()
         return True
+
+    def _has_timers(self) -> bool:
+        return any(not h._cancelled for h in self._scheduled)
 
     def _fire_timers(self) -> bool:
         """Moves the clock to the earliest timer; its timers (and those at
@@ -335,28 +333,45 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 self._ready.append(h)
         return True
 
-    def _step(self) -> None:
-        actor = _native.task_switch(self._base)
+    def _step(self, idle: tuple[bool, str] | None = None) -> bool:
+        """Runs the step of the task (or thread's callback) the strategy
+        chooses; False when it chose none: the timers fire (``idle``: no
+        task is ready, only other actors can go, see ``task_switch``)."""
+        actor, passed_over = _native.task_switch(self._base, idle)
+        if passed_over:  # (in the step that ended here)
+            self._notes.add(THREADS_BETWEEN_STEPS)
+        if actor == self._base:
+            return False
         self._acting = actor
         self._entered = True
         ready = self._ready
+        task = None
         for i, h in enumerate(ready):
             task = self._handle_task.get(h)
-            if task is not None and self._actors.get(task) == actor:
+            if (task is not None and self._actors.get(task) == actor) or self._handle_actor.get(h) == actor:
                 del ready[i]
-                del self._handle_task[h]
+                self._handle_task.pop(h, None)
+                self._handle_actor.pop(h, None)
                 break
         else:  # the native side chose a task with nothing to run
             raise RuntimeError(f"racetrace: task T{actor} was chosen but has no step to run")
         self._current = actor
         try:
-            file, line, func = _where(_coro_frame(task))
+            if task is None:
+                # A thread's callback: one step, its whole life.
+                where = aio_where.callable_where(getattr(h, "_callback", None))
+                _native.task_begin(self._base, actor, *where)
+                if not h._cancelled:  # (then its step does nothing)
+                    h._run()
+                _native.task_exit(actor, *where)
+                return True
+            file, line, func = aio_where.where(aio_where.coro_frame(task))
             _native.task_begin(self._base, actor, file, line, func)
             if isinstance(task, aio_futures.ObservedTask):
                 aio_marks.stepping(task)
             h._run()
             if _done(task):
-                file, line, func = _where(_user_frame(0))
+                file, line, func = aio_where.where(aio_where.user_frame(0))
                 code = task.get_coro()
                 c = getattr(code, "cr_code", None)
                 if c is not None:
@@ -364,11 +379,15 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 _native.task_exit(actor, file, line, func)
         finally:
             self._current = None
+        return True
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
         if isinstance(context.get("exception"), _native.RunAborted):
             # The run was stopped in a callback: the loop stops with it.
-            raise context["exception"]
+            # (Outside a run of the loop, a task collected later: quiet.)
+            if self.is_running():
+                raise context["exception"]
+            return
         if self._dropped:
             return  # what an abandoned run left behind (see `_abandon`)
         super().call_exception_handler(context)
@@ -376,42 +395,23 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def _deadlock(self) -> None:
         """No task ready, no callback, no timer: every pending task waits
         for something only another pending task could give."""
-        waiting = [(a, t) for t, a in self._actors.items() if not _done(t)]
-        if not waiting:
+        lines = self._waiting()
+        if not lines:
             return  # nothing left at all: the caller's tasks are done
-        lines = []
-        for actor, task in sorted(waiting, key=lambda x: x[0]):
-            frame = _coro_frame(task)
-            file, line, func = _where(frame)
-            text = _source_line(file, line)
-            what = self._awaits(task)
-            lines.append(
-                f"T{actor} ({self._names.get(actor, '?')}) awaits {what} at {file}:{line} in {func}"
-                + (f": {text}" if text else "")
-            )
-        msg = "deadlock: every task waits and nothing is pending\n  " + "\n  ".join(lines)
+        msg = "deadlock: every task waits and nothing is pending\n" + "\n".join(lines)
         _native.task_deadlock(msg)
         raise _native.RunAborted(msg)
 
-    def _awaits(self, task: asyncio.Task[Any]) -> str:
-        fut = getattr(task, "_fut_waiter", None)
-        if isinstance(fut, asyncio.Task) and fut in self._actors:
-            a = self._actors[fut]
-            return f"task T{a} ({self._names.get(a, '?')})"
-        # A future a primitive made: which primitive waits on it.
-        frame: Any = None
-        coro: Any = task.get_coro()
-        while coro is not None:
-            f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if f is None:
-                break
-            frame = f
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        if frame is not None and frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
-            owner = frame.f_locals.get("self")
-            kind = type(owner).__name__ if owner is not None else "a future"
-            return f"{kind}.{frame.f_code.co_name}()"
-        return "a future nobody will complete"
+    def _idle_for_ever(self) -> None:
+        """A loop the program runs has nothing to do, and nobody can give
+        it anything: it would wait for ever."""
+        msg = "deadlock: an event loop runs with nothing scheduled and nobody left to schedule anything"
+        _native.task_deadlock(msg)
+        raise _native.RunAborted(msg)
+
+    def _waiting(self) -> list[str]:
+        """Each pending task, where it waits and for what."""
+        return aio_where.waiting(self._actors, self._names)
 
     def run_until_done(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
         """Runs the loop until every task of ``tasks`` is done (what
@@ -420,7 +420,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         ``_shut_down``)."""
         if self.is_running() or asyncio.events._get_running_loop() is not None:
             raise RuntimeError("racetrace: the controlled loop cannot run inside another event loop")
-        self._thread_id: int | None = threading.get_ident()
+        self._thread_id = threading.get_ident()
         asyncio.events._set_running_loop(self)
         try:
             while not all(_done(t) for t in tasks):
@@ -453,7 +453,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def leave(self) -> None:
         """The loop's thread is its own actor again (called once the loop
         returned, however it returned)."""
-        _native.task_leave(self._base)
+        self._acting = self._base
+        if _native.task_leave(self._base):
+            self._notes.add(THREADS_BETWEEN_STEPS)
 
 
 def run_tasks(
@@ -472,6 +474,7 @@ def run_tasks(
     errors: list[tuple[str, BaseException]] = []
     tasks: list[asyncio.Task[Any]] = []
     unretrieved: list[tuple[str, BaseException]] = []
+    ended = False
     try:
         for fn, label in zip(fns, labels, strict=False):
             coro: Any = fn(state)
@@ -482,12 +485,17 @@ def run_tasks(
                 raise
         loop.run_until_done(tasks)
         unretrieved = _never_retrieved(loop, tasks)
+        ended = True
     finally:
         loop.leave()
-        _abandon(loop)
-        if notes is not None:
-            notes.extend(sorted(loop._notes))
-    file, line, func = _where(_user_frame(0))
+        try:
+            if ended:
+                _join_executor(loop)
+        finally:
+            _abandon(loop)
+            if notes is not None:
+                notes.extend(sorted(loop._notes))
+    file, line, func = aio_where.where(aio_where.user_frame(0))
     for t, label in zip(tasks, labels, strict=False):
         _native.task_await(base, loop._actors[t], file, line, func)
         exc = _exception(t) if not _cancelled(t) else asyncio.CancelledError()
@@ -511,11 +519,32 @@ def _never_retrieved(loop: ControlledLoop, workers: Sequence[asyncio.Task[Any]])
     return out
 
 
+def _join_executor(loop: ControlledLoop) -> None:
+    """Waits for the threads of the loop's default executor (``to_thread``,
+    ``run_in_executor(None, ...)``) once its tasks are done, as
+    ``asyncio.run`` does: by then the loop's thread is its own actor again,
+    and it joins them as any thread joins another."""
+    executor = loop._default_executor  # type: ignore[attr-defined]
+    if executor is not None:
+        loop._default_executor = None  # type: ignore[attr-defined]
+        executor.shutdown(wait=True)
+
+
 def _abandon(loop: ControlledLoop) -> None:
-    """Closes a loop whose run is over, however it ended: tasks that never
-    started are closed, those left waiting are dropped without asyncio's
-    complaints (the run that made them was stopped), and the exceptions of
-    finished ones are taken (they are reported as the run's)."""
+    """Closes a loop whose run is over, however it ended (see
+    ``drop_pending``)."""
+    drop_pending(loop)
+    asyncio.events._set_running_loop(None)
+    loop._ready.clear()
+    loop._scheduled.clear()
+    loop.close()
+
+
+def drop_pending(loop: ControlledLoop) -> None:
+    """Tasks of a loop whose run is over that never started are closed,
+    those left waiting are dropped without asyncio's complaints (the run
+    that made them was stopped), and the exceptions of finished ones are
+    taken (they are reported as the run's)."""
     for t in loop._actors:
         if _done(t):
             if not _cancelled(t):
@@ -531,10 +560,6 @@ def _abandon(loop: ControlledLoop) -> None:
         except BaseException:  # noqa: BLE001 - an abandoned task's last words
             pass
     loop._dropped = True
-    asyncio.events._set_running_loop(None)
-    loop._ready.clear()
-    loop._scheduled.clear()
-    loop.close()
 
 
 def run_plain(coro: Awaitable[Any]) -> Any:

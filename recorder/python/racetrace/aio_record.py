@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from racetrace import _native
-from racetrace.aio import _coro_frame, _user_frame, _where
+from racetrace.aio_where import coro_frame as _coro_frame, user_frame as _user_frame, where as _where
 
 _saved: tuple[Any, Any] | None = None
 

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
-from racetrace import _native, tables, tracehooks
+from racetrace import _native, aio, aio_policy, tables, tracehooks
 from racetrace.config import Recognized, RunConfig
 from racetrace.recording import format_exception
 from racetrace.run_result import (
@@ -271,6 +271,7 @@ def execute(
     choices: list[int] | None = None,
 ) -> RunResult:
     _check_not_nested()
+    includes = list(include)
     static = _static_tables()
     keep_trace = trace is not None
     # Without a trace file the run's events go nowhere (no file, no flusher).
@@ -316,7 +317,9 @@ def execute(
         RunConfig(
             path=path,
             program=program,
-            include=list(include),
+            # asyncio's primitives are the program's when a loop of the run
+            # runs them (`aio`).
+            include=[*includes, *(p for p in aio.PRIMITIVES if p not in includes)],
             exclude=list(exclude),
             recognized=static,
             main_thread=main,
@@ -339,6 +342,7 @@ def execute(
     setattr(threading, _START_ATTR, _pooled_start)
     tracehooks.install()
     threading.excepthook = excepthook
+    loops = aio_policy.install()
     _quiet_aborted_in_logs()
     interrupted: BaseException | None = None
     # No cyclic garbage collection while actors run: a collection starts
@@ -367,6 +371,7 @@ def execute(
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
         setattr(threading, _START_ATTR, _real_start_thread)
+        loop_notes = aio_policy.uninstall(loops)
         # Let the actors unwind (a stopped run raises RunAborted in them)
         # before the excepthook goes back; one stuck in a call the
         # scheduler cannot see is left behind.
@@ -404,7 +409,7 @@ def execute(
         exception=box.exception,
         worker_exceptions=workers,
         preemptive=list(info["preemptive"]),
-        limits=list(info["limits"]),
+        limits=[*info["limits"], *loop_notes],
         stuck_at=stuck_at,
         timeouts_offered=info["timeouts_offered"],
     )

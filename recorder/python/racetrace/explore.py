@@ -119,7 +119,7 @@ def explore_dpor(
     n = resolve_workers("explore_dpor", workers)
     if n > 1 and not portable_or_warn("explore_dpor", n, {"setup": setup, "threads": fns, "invariant": invariant}):
         n = 1
-    if (n > 1 or shard is not None) and is_async(fns[0]):
+    if (n > 1 or shard is not None) and any(is_async(fn) for fn in fns):
         # The split into subtrees does not know atomic steps yet: its
         # subtrees went through orders a task program cannot take.
         warnings.warn(

@@ -110,12 +110,6 @@ def check_test(api: str, setup: object, threads: object, invariant: object) -> l
                 f"{api}: threads[{i}] must be callable (a function or an async def function), "
                 f"not {type(fn).__name__}"
             )
-    kinds = {is_async(fn) for fn in fns}
-    if len(kinds) > 1:
-        raise TypeError(
-            f"{api}: threads mixes async def functions (run as asyncio tasks) and plain functions "
-            "(run as threads); give one kind"
-        )
     return fns
 
 
@@ -183,28 +177,31 @@ def run_threads(
 
         return body
 
-    labels = list(names) if names is not None else [f"thread-{i + 1}" for i in range(len(threads))]
-    tasks = bool(threads) and is_async(threads[0])
-    task_labels = list(names) if names is not None else [f"task-{i + 1}" for i in range(len(threads))]
+    # Plain functions run as threads, async def functions as tasks of one
+    # event loop run by the main actor meanwhile; named by their place.
+    kinds = [is_async(fn) for fn in threads]
+    labels = list(names) if names is not None else [f"{'task' if k else 'thread'}-{i + 1}" for i, k in enumerate(kinds)]
+    task_fns = [fn for fn, k in zip(threads, kinds, strict=True) if k]
+    task_labels = [label for label, k in zip(labels, kinds, strict=True) if k]
 
     notes: list[str] = []
 
-    def main_tasks() -> None:
-        errors.extend(aio.run_tasks(threads, state, task_labels, notes=notes))
-
     def main() -> None:
         workers = [
-            threading.Thread(target=guarded(fn, labels[i]), name=labels[i]) for i, fn in enumerate(threads)
+            threading.Thread(target=guarded(fn, labels[i]), name=labels[i])
+            for i, fn in enumerate(threads)
+            if not kinds[i]
         ]
         for t in workers:
             t.start()
+        if task_fns:
+            errors.extend(aio.run_tasks(task_fns, state, task_labels, notes=notes))
         for t in workers:
             t.join()
 
     main.__qualname__ = api
-    main_tasks.__qualname__ = api
     res = execute(
-        main_tasks if tasks else main,
+        main,
         (),
         {},
         schedule=schedule,
@@ -214,7 +211,7 @@ def run_threads(
         deadlock_timeout=deadlock_timeout,
         run_timeout=run_timeout,
         max_steps=max_steps,
-        include=[*include, *aio.PRIMITIVES] if tasks else include,
+        include=include,
         exclude=exclude,
         program=getattr(threads[0], "__qualname__", api),
         strategy=strategy,

@@ -241,6 +241,11 @@ struct Slot {
     /// A task made ready again during its own step (a `sleep(0)`): its
     /// waker, applied when the step ends.
     task_wake: Option<Option<u64>>,
+    /// A loop's thread whose tasks all wait while other actors run (see
+    /// `tasks::LoopIdle`).
+    idle: Option<tasks::LoopIdle>,
+    /// The loop's timers fire: nobody else could go (set by `decide`).
+    fire_timers: bool,
 }
 
 impl Slot {
@@ -256,6 +261,8 @@ impl Slot {
             last_loc: LocId(0),
             loop_of: None,
             task_wake: None,
+            idle: None,
+            fire_timers: false,
         }
     }
 }
@@ -316,6 +323,9 @@ struct Run {
     /// The task taking an atomic step (see `tasks`): the only candidate
     /// until its step ends.
     atomic: Option<u32>,
+    /// Another actor than the loop's tasks (a thread) could have gone
+    /// during the atomic step in progress (see `tasks::Switch::others`).
+    passed_over: bool,
 }
 
 /// Most catch-up resumes for one step of a trace replay.
@@ -367,6 +377,7 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         stuck: None,
         timeouts_offered: 0,
         atomic: None,
+        passed_over: false,
     };
     run.decide();
     *g = Some(run);
@@ -545,6 +556,7 @@ pub fn exited(actor: ActorId) {
     }
 }
 
+mod candidates;
 mod locks;
 mod report;
 mod sems;
@@ -555,8 +567,8 @@ pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, rele
 pub use report::{loc_text, same_file};
 pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
 pub use tasks::{
-    task_created, task_deadlock, task_exited, task_leave, task_now, task_ready, task_switch,
-    TASK_AFTER_ALL,
+    loop_others, task_created, task_deadlock, task_exited, task_leave, task_now, task_ready,
+    task_switch, LoopIdle, TASK_AFTER_ALL,
 };
 pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn, wait_until};

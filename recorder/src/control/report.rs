@@ -131,6 +131,16 @@ impl Run {
                     waits_for.push((a, holder));
                     lines.push(line);
                 }
+                // A loop whose tasks all wait says what they wait for.
+                State::InLoop if s.idle.is_some() => {
+                    if let Some(i) = &s.idle {
+                        lines.push(i.what.clone());
+                    }
+                }
+                State::Task { .. }
+                    if s.loop_of.is_some_and(|b| {
+                        self.slots.get(b as usize).is_some_and(|l| l.idle.is_some())
+                    }) => {}
                 _ => lines.push(format!("  {} cannot run", self.actor_name(a))),
             }
         }

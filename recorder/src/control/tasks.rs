@@ -142,10 +142,61 @@ pub fn task_exited(actor: ActorId) {
     }
 }
 
+/// A loop whose tasks all wait while other actors of the run (threads:
+/// a `to_thread` worker, the program's own) may still go: its thread waits
+/// in [`task_switch`] until one of them makes a task ready (a callback
+/// handed to the loop from a thread is a task of its own, see
+/// `racetrace/aio.py`), and is given the turn back, with nobody else able
+/// to go, only to fire its `timers` (virtual time).
+pub struct LoopIdle {
+    pub timers: bool,
+    /// Who waits for what, for a deadlock report (the loop describes it).
+    pub what: String,
+}
+
+/// What a switch chose.
+pub struct Switch {
+    /// The task the loop thread acts as now, or `base` itself: fire the
+    /// timers (only with [`LoopIdle::timers`]).
+    pub actor: ActorId,
+    /// Another actor than the loop's tasks (a thread) could have gone
+    /// inside the step that just ended: it went only after it.
+    pub others: bool,
+}
+
+impl Run {
+    /// Whether actors other than the loop of `base` and its tasks are alive.
+    pub(super) fn others_alive(&self, base: u32) -> bool {
+        self.alive()
+            .any(|(i, s)| i as u32 != base && s.loop_of != Some(base))
+    }
+
+    /// Nobody can go: the idle loop that has timers, if any, fires them.
+    pub(super) fn fire_idle_timers(&mut self) -> bool {
+        let Some(b) = self.slots.iter().position(|s| {
+            matches!(s.state, State::InLoop) && s.idle.as_ref().is_some_and(|i| i.timers)
+        }) else {
+            return false;
+        };
+        self.slots[b].fire_timers = true;
+        self.turn = Some(b as u32);
+        self.turn_since = Instant::now();
+        self.slots[b].cv.notify_all();
+        true
+    }
+}
+
+/// Whether actors other than the loop of actor `base` and its tasks are
+/// alive (threads that may make a task ready).
+pub fn loop_others(base: ActorId) -> bool {
+    own_ref(&lock()).is_some_and(|r| r.others_alive(base.0))
+}
+
 /// Between two steps of the loop run by actor `base`: ends the step in
-/// progress, lets the strategy choose among the ready tasks and waits until
-/// it has; returns the task the loop thread now acts as.
-pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
+/// progress, lets the strategy choose among the ready tasks (and the other
+/// actors' steps) and waits until it has chosen one of the loop's tasks;
+/// `idle`: no task of the loop is ready (see [`LoopIdle`]).
+pub fn task_switch(py: Python<'_>, base: ActorId, idle: Option<LoopIdle>) -> Result<Switch, Abort> {
     py.detach(|| {
         let mut g = lock();
         let run = own(&mut g).ok_or(Abort)?;
@@ -156,31 +207,48 @@ pub fn task_switch(py: Python<'_>, base: ActorId) -> Result<ActorId, Abort> {
         let b = base.index();
         let cv = run.slots.get(b).ok_or(Abort)?.cv.clone();
         run.slots[b].state = State::InLoop;
+        run.slots[b].idle = idle;
         if run.turn == Some(base.0) || run.turn.is_none() {
             run.turn = None;
             run.decide();
         }
-        let (_g, task) = wait_until(g, &cv, |run| {
+        let (_g, chosen) = wait_until(g, &cv, |run| {
             let t = run.turn?;
-            let s = &mut run.slots[t as usize];
-            if s.loop_of != Some(base.0) {
+            if t == base.0 && run.slots[b].fire_timers {
+                run.slots[b].fire_timers = false;
+                run.slots[b].idle = None;
+                return Some(Switch {
+                    actor: base,
+                    others: std::mem::take(&mut run.passed_over),
+                });
+            }
+            if run.slots[t as usize].loop_of != Some(base.0) {
                 return None;
             }
+            run.slots[b].idle = None;
+            let others = std::mem::take(&mut run.passed_over);
+            let s = &mut run.slots[t as usize];
             s.state = State::Running;
             run.atomic = Some(t);
             run.turn_since = Instant::now();
-            Some(ActorId(t))
+            Some(Switch {
+                actor: ActorId(t),
+                others,
+            })
         })?;
-        Ok(task)
+        Ok(chosen)
     })
 }
 
 /// The loop run by actor `base` returns: the step in progress ends, tasks
 /// still pending are abandoned (as a stopped loop leaves them), and the
-/// thread goes on as `base` (its next event takes a turn).
-pub fn task_leave(base: ActorId) {
+/// thread goes on as `base` (its next event takes a turn). True when a
+/// thread could have gone inside the last step (see [`Switch::others`]).
+pub fn task_leave(base: ActorId) -> bool {
     let mut g = lock();
-    let Some(run) = own(&mut g) else { return };
+    let Some(run) = own(&mut g) else {
+        return false;
+    };
     run.end_task_step();
     for s in run.slots.iter_mut() {
         if s.loop_of == Some(base.0) && matches!(s.state, State::Task { .. }) {
@@ -191,6 +259,7 @@ pub fn task_leave(base: ActorId) {
         s.state = State::Running;
     }
     run.turn = None;
+    std::mem::take(&mut run.passed_over)
 }
 
 /// Every task of a loop waits and nothing is pending: a deadlock, which

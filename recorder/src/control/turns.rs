@@ -219,98 +219,6 @@ impl Run {
         DRIVER.notify_all();
     }
 
-    pub(super) fn candidates(&self) -> Vec<Candidate> {
-        let mut out = Vec::with_capacity(self.slots.len());
-        for (i, s) in self.slots.iter().enumerate() {
-            let a = i as u32;
-            let (op, readiness) = match &s.state {
-                State::Starting { .. } => (
-                    Event {
-                        actor: ActorId(a),
-                        kind: EventKind::ActorStart,
-                        loc: LocId(0),
-                        target: a,
-                        aux: 0,
-                    },
-                    Readiness::Ready,
-                ),
-                State::AtEvent {
-                    op,
-                    deadline,
-                    timed,
-                } => {
-                    out.push(Candidate {
-                        actor: ActorId(a),
-                        op: *op,
-                        readiness: match deadline {
-                            Some(d) => Readiness::Timeout(*d),
-                            None => Readiness::Ready,
-                        },
-                        give_up: if *timed {
-                            GiveUp::Timeout
-                        } else {
-                            GiveUp::Never
-                        },
-                        waker: None,
-                    });
-                    continue;
-                }
-                State::Blocked(b) => {
-                    let rest_ok = b.wait[1..].iter().all(|&w| self.acquirable(a, w));
-                    let give_up = match (b.try_only, b.deadline) {
-                        (true, _) => GiveUp::Try,
-                        (false, Some(_)) => GiveUp::Timeout,
-                        (false, None) => GiveUp::Never,
-                    };
-                    if rest_ok && self.acquirable(a, b.wait[0]) {
-                        out.push(Candidate {
-                            actor: ActorId(a),
-                            op: b.op,
-                            readiness: Readiness::Ready,
-                            give_up,
-                            waker: None,
-                        });
-                        continue;
-                    }
-                    // What it would do by giving up: fail (a try, at once)
-                    // or time out (a timed wait, at its deadline; whether or
-                    // not the lock it re-acquires next, a condition's, is
-                    // free: that is a step of its own).
-                    let readiness = match (rest_ok, b.try_only, b.deadline) {
-                        (true, true, _) => Readiness::Ready,
-                        (_, false, Some(d)) => Readiness::Timeout(d),
-                        _ => continue,
-                    };
-                    out.push(Candidate {
-                        actor: ActorId(a),
-                        op: gave_up(b.op),
-                        readiness,
-                        give_up,
-                        waker: None,
-                    });
-                    continue;
-                }
-                State::Task { ready: true, waker } if self.loop_running(s.loop_of) => {
-                    out.push(tasks::task_candidate(a, *waker));
-                    continue;
-                }
-                State::Running | State::Finished | State::Task { .. } | State::InLoop => continue,
-            };
-            out.push(Candidate {
-                actor: ActorId(a),
-                op,
-                readiness,
-                give_up: GiveUp::Never,
-                waker: None,
-            });
-        }
-        // A task's step is atomic: nobody else goes until it ends.
-        if let Some(t) = self.atomic {
-            out.retain(|c| c.actor.0 == t);
-        }
-        out
-    }
-
     /// What the blocked actors wait to do, predicted (for `end_execution`).
     pub(super) fn blocked_ops(&self) -> Vec<Event> {
         self.slots
@@ -344,6 +252,9 @@ impl Run {
         }
         let cands = self.candidates();
         if cands.is_empty() {
+            if self.fire_idle_timers() {
+                return;
+            }
             let blocked = self.blocked_ops();
             self.strategy.end_execution(&blocked);
             if self.alive().next().is_none() {

@@ -81,6 +81,12 @@ pub fn task_create(
     Some(child)
 }
 
+/// The actor the calling thread acts as: the task it runs a step of, else
+/// `thread`'s own actor (`None` when the thread is not one of the run's).
+pub fn acting_actor(thread: &Bound<'_, PyAny>) -> Option<ActorId> {
+    current_task().or_else(|| session::with(|s| s.thread_actor(thread)).flatten())
+}
+
 // ---------------------------------------------------------------------------
 // Free-running recording (`racetrace.aio_record`): the same events, written
 // as they happen; nobody takes turns.

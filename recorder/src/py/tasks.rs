@@ -41,13 +41,34 @@ fn task_now() -> Option<u64> {
 }
 
 /// Between two steps of the loop of actor `base`'s thread: returns the
-/// task the strategy chose (the thread acts as it from now on).
+/// task the strategy chose (the thread acts as it from now on), or `base`
+/// when the loop's timers fire, and whether other actors (threads) were
+/// alive. `idle`: no task of the loop is ready, only other actors can go
+/// (`timers`: the loop has some; `what`: who waits for what).
 #[pyfunction]
-fn task_switch(py: Python<'_>, base: u32) -> PyResult<u32> {
+#[pyo3(signature = (base, idle=None))]
+fn task_switch(py: Python<'_>, base: u32, idle: Option<(bool, String)>) -> PyResult<(u32, bool)> {
     set_task(None);
-    let t = control::task_switch(py, ActorId(base)).map_err(|_| run_aborted())?;
-    set_task(Some(t));
-    Ok(t.0)
+    let idle = idle.map(|(timers, what)| control::LoopIdle { timers, what });
+    let s = control::task_switch(py, ActorId(base), idle).map_err(|_| run_aborted())?;
+    if s.actor.0 != base {
+        set_task(Some(s.actor));
+    }
+    Ok((s.actor.0, s.others))
+}
+
+/// Whether actors other than the loop of actor `base`'s thread and its
+/// tasks are alive (threads that may make one of its tasks ready).
+#[pyfunction]
+fn loop_others(base: u32) -> bool {
+    control::loop_others(ActorId(base))
+}
+
+/// The actor the calling thread acts as (its task, else `thread`'s own
+/// actor), if it is one of the run's.
+#[pyfunction]
+fn acting_actor(thread: &Bound<'_, PyAny>) -> Option<u32> {
+    tasks::acting_actor(thread).map(|a| a.0)
 }
 
 /// The step of task `actor` begins on the loop of actor `base`'s thread,
@@ -84,10 +105,11 @@ fn task_exit(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) 
 }
 
 /// The loop of actor `base`'s thread returns; the thread is `base` again.
+/// True when a thread could have gone inside the last task step.
 #[pyfunction]
-fn task_leave(base: u32) {
+fn task_leave(base: u32) -> bool {
     set_task(None);
-    control::task_leave(ActorId(base));
+    control::task_leave(ActorId(base))
 }
 
 /// `actor` (the loop's thread, after its loop returned) waits for task
@@ -150,6 +172,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(task_ready, m)?)?;
     m.add_function(wrap_pyfunction!(task_now, m)?)?;
     m.add_function(wrap_pyfunction!(task_switch, m)?)?;
+    m.add_function(wrap_pyfunction!(loop_others, m)?)?;
+    m.add_function(wrap_pyfunction!(acting_actor, m)?)?;
     m.add_function(wrap_pyfunction!(task_begin, m)?)?;
     m.add_function(wrap_pyfunction!(task_exit, m)?)?;
     m.add_function(wrap_pyfunction!(task_leave, m)?)?;

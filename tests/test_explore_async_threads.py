@@ -1,0 +1,207 @@
+"""Threads and asyncio tasks in one exploration: a task that hands work
+to a thread (``asyncio.to_thread``, ``run_in_executor``), thread workers
+beside task workers, and threads handing callbacks to the loop
+(``call_soon_threadsafe``, ``run_coroutine_threadsafe``).
+
+Threads go only between the tasks' steps (at their awaits), so a result
+that had a thread ready while a step ran says so in its limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import racetrace
+from racetrace.aio import THREADS_BETWEEN_STEPS
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+def _outcomes(
+    setup: Callable[[], S], workers: list[Callable[[S], Any]], look: Callable[[S], T], **options: Any
+) -> tuple[racetrace.ExploreResult, set[T]]:
+    """Explores every class (not stopping at a failure); the result and
+    what ``look`` saw at the end of each execution."""
+    seen: set[T] = set()
+
+    def note(s: S) -> bool:
+        seen.add(look(s))
+        return True
+
+    r = racetrace.explore_dpor(setup, workers, note, stop_on_first=False, shrink=False, progress=False, **options)
+    return r, seen
+
+
+class State:
+    def __init__(self) -> None:
+        self.n = 0
+        self.got: object = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_ready = threading.Event()
+        self.go = threading.Event()
+
+
+def bump(s: State) -> None:
+    v = s.n
+    s.n = v + 1
+
+
+async def to_thread_bump(s: State) -> None:
+    await asyncio.to_thread(bump, s)
+
+
+async def split_bump(s: State) -> None:
+    v = s.n
+    await asyncio.sleep(0)
+    s.n = v + 1
+
+
+def test_a_to_thread_worker_racing_a_task_across_its_await_is_found() -> None:
+    r, seen = _outcomes(State, [to_thread_bump, split_bump], lambda s: s.n)
+    # The thread's update lands between the task's read and write (lost),
+    # or not.
+    assert seen == {1, 2}
+    r = racetrace.explore_dpor(State, [to_thread_bump, split_bump], lambda s: s.n == 2, progress=False)
+    assert r.failures and r.failures[0].kind == "invariant violation", r.explanation
+    text = r.explanation
+    assert "v = s.n" in text and "s.n = v + 1" in text and "await asyncio.sleep(0)" in text
+    # The thread is the executor's worker, an actor of its own.
+    assert "asyncio_0" in text, text
+    assert any(THREADS_BETWEEN_STEPS in line for line in r.limits), r.limits
+    assert not r.exhausted
+
+
+async def hands_back(s: State) -> None:
+    s.got = await asyncio.to_thread(lambda: 41)
+    s.n = s.got + 1  # type: ignore[operator]
+
+
+async def in_executor(s: State) -> None:
+    loop = asyncio.get_running_loop()
+    s.got = await loop.run_in_executor(None, bump, s)
+    s.n += 10
+
+
+def test_what_a_thread_returns_reaches_the_task_that_awaits_it() -> None:
+    r, seen = _outcomes(State, [hands_back], lambda s: s.n)
+    assert not r.failures and r.stopped_because is None, r.explanation
+    assert seen == {42}
+    r, seen = _outcomes(State, [in_executor], lambda s: (s.got, s.n))
+    assert not r.failures and seen == {(None, 11)}, r.explanation
+
+
+def fails(s: State) -> None:
+    raise ValueError("in the thread")
+
+
+async def catches(s: State) -> None:
+    try:
+        await asyncio.to_thread(fails, s)
+    except ValueError as e:
+        s.got = str(e)
+
+
+async def lets_it_go(s: State) -> None:
+    await asyncio.to_thread(fails, s)
+
+
+def test_an_exception_in_the_thread_is_raised_in_the_task_that_awaits_it() -> None:
+    r, seen = _outcomes(State, [catches], lambda s: s.got)
+    assert not r.failures and seen == {"in the thread"}, r.explanation
+    r = racetrace.explore_dpor(State, [lets_it_go], lambda s: True, shrink=False, progress=False)
+    assert r.failures, r.explanation
+    assert "task-1" in r.failures[0].message and "ValueError: in the thread" in r.failures[0].message
+
+
+def test_thread_workers_and_task_workers_run_together() -> None:
+    # A thread worker beside a task worker: the thread's update lands
+    # between the task's read and its write after the await, or not.
+    r, seen = _outcomes(State, [bump, split_bump], lambda s: s.n)
+    assert seen == {1, 2}, r.explanation
+    r = racetrace.explore_dpor(State, [bump, split_bump], lambda s: s.n == 2, progress=False)
+    assert r.failures, r.explanation
+    steps = r.explanation.split("the steps that matter:")[1]
+    assert "T1 (thread-1)" in steps and "T2 (task-2)" in steps, steps
+    assert "resumes after its await" in steps
+
+
+async def _add_ten(s: State) -> int:
+    v = s.n
+    await asyncio.sleep(0)
+    s.n = v + 10
+    return s.n
+
+
+def submits_to_the_loop(s: State) -> None:
+    s.loop_ready.wait()
+    assert s.loop is not None
+    s.got = asyncio.run_coroutine_threadsafe(_add_ten(s), s.loop).result()
+
+
+async def serves(s: State) -> None:
+    s.loop = asyncio.get_running_loop()
+    s.loop_ready.set()
+    while s.got is None:
+        await asyncio.sleep(0.01)
+
+
+def test_a_thread_runs_a_coroutine_on_the_loop_and_waits_for_its_result() -> None:
+    r, seen = _outcomes(State, [submits_to_the_loop, serves], lambda s: (s.n, s.got))
+    assert not r.failures and r.stopped_because is None, r.explanation
+    assert seen == {(10, 10)}
+
+
+def waits_for_go(s: State) -> None:
+    s.go.wait()
+
+
+async def waits_for_a_thread_that_waits_for_it(s: State) -> None:
+    await asyncio.to_thread(waits_for_go, s)
+    s.go.set()
+
+
+def test_a_task_and_a_thread_waiting_for_each_other_is_a_deadlock_naming_both() -> None:
+    r = racetrace.explore_dpor(
+        State, [waits_for_a_thread_that_waits_for_it], lambda s: True, shrink=False, progress=False
+    )
+    assert r.failures and r.failures[0].kind == "deadlock", r.explanation
+    msg = r.failures[0].message
+    assert "T1 (task-1) awaits" in msg and "await asyncio.to_thread(waits_for_go, s)" in msg, msg
+    assert "(asyncio_0) waits at" in msg and "test_explore_async_threads.py" in msg.split("asyncio_0")[1], msg
+
+
+async def sleeps_while_a_thread_works(s: State) -> None:
+    s.got = await asyncio.wait_for(asyncio.to_thread(lambda: 7), timeout=5)
+    await asyncio.sleep(1)
+    s.n = 1
+
+
+def test_timers_and_threads_together() -> None:
+    r, seen = _outcomes(State, [sleeps_while_a_thread_works], lambda s: (s.got, s.n))
+    assert not r.failures and r.stopped_because is None, r.explanation
+    assert seen == {(7, 1)}
+
+
+async def _two_split_bumps(s: State) -> None:
+    await asyncio.gather(split_bump(s), split_bump(s))
+
+
+def runs_its_own_loop(s: State) -> None:
+    asyncio.run(_two_split_bumps(s))
+
+
+def test_a_loop_the_program_runs_in_a_thread_has_its_tasks_explored() -> None:
+    # asyncio's own order runs both reads before both writes (1); the
+    # controlled loop the run gives `asyncio.run` explores the other (2).
+    r, seen = _outcomes(State, [runs_its_own_loop], lambda s: s.n)
+    assert seen == {1, 2}, r.explanation
+    assert not r.failures and r.exhausted, r.limits
+    r = racetrace.explore_dpor(State, [runs_its_own_loop], lambda s: s.n == 2, progress=False)
+    assert r.failures and "resumes after its await" in r.explanation, r.explanation
+    # Outside a run, asyncio.run is asyncio's own again.
+    s = State()
+    runs_its_own_loop(s)
+    assert s.n == 1 and type(asyncio.get_event_loop_policy()).__module__.startswith("asyncio")
