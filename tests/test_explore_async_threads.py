@@ -174,15 +174,20 @@ def test_a_task_and_a_thread_waiting_for_each_other_is_a_deadlock_naming_both() 
 
 
 async def sleeps_while_a_thread_works(s: State) -> None:
-    s.got = await asyncio.wait_for(asyncio.to_thread(lambda: 7), timeout=5)
+    try:
+        s.got = await asyncio.wait_for(asyncio.to_thread(lambda: 7), timeout=5)
+    except TimeoutError:
+        s.got = "timed out"
     await asyncio.sleep(1)
     s.n = 1
 
 
 def test_timers_and_threads_together() -> None:
+    # The thread's result comes first, or the timeout fires first (it is
+    # explored wherever it could fire); the sleep fires in virtual time.
     r, seen = _outcomes(State, [sleeps_while_a_thread_works], lambda s: (s.got, s.n))
     assert not r.failures and r.stopped_because is None, r.explanation
-    assert seen == {(7, 1)}
+    assert seen == {(7, 1), ("timed out", 1)}
 
 
 async def _two_split_bumps(s: State) -> None:
@@ -205,3 +210,70 @@ def test_a_loop_the_program_runs_in_a_thread_has_its_tasks_explored() -> None:
     s = State()
     runs_its_own_loop(s)
     assert s.n == 1 and type(asyncio.get_event_loop_policy()).__module__.startswith("asyncio")
+
+
+class Waits:
+    def __init__(self) -> None:
+        self.q: asyncio.Queue[int] = asyncio.Queue()
+        self.got: object = None
+        self.ev = asyncio.Event()
+
+
+async def gets_with_a_timeout(s: Waits) -> None:
+    try:
+        s.got = await asyncio.wait_for(s.q.get(), timeout=1)
+    except TimeoutError:
+        s.got = "timed out"
+
+
+async def puts(s: Waits) -> None:
+    await s.q.put(7)
+
+
+async def waits_in_a_timeout_block(s: Waits) -> None:
+    try:
+        async with asyncio.timeout(1):
+            await s.ev.wait()
+        s.got = "set"
+    except TimeoutError:
+        s.got = "timed out"
+
+
+async def sets(s: Waits) -> None:
+    s.ev.set()
+
+
+def test_a_timeout_is_explored_firing_before_and_after_what_it_guards() -> None:
+    # The item arrives first, or the timeout fires first: both, and no
+    # "virtual time" limit (no sleep), so the result is exhaustive.
+    r, seen = _outcomes(Waits, [gets_with_a_timeout, puts], lambda s: s.got)
+    assert seen == {7, "timed out"}, r.explanation
+    assert not r.failures and r.exhausted, r.limits
+    r, seen = _outcomes(Waits, [waits_in_a_timeout_block, sets], lambda s: s.got)
+    assert seen == {"set", "timed out"}, r.explanation
+    assert r.exhausted, r.limits
+    # Alone, a wait nobody ends times out (it does not deadlock).
+    r, seen = _outcomes(Waits, [gets_with_a_timeout], lambda s: s.got)
+    assert seen == {"timed out"} and r.exhausted, r.explanation
+
+
+def test_a_timeout_found_firing_is_a_failure_with_its_steps() -> None:
+    r = racetrace.explore_dpor(Waits, [gets_with_a_timeout, puts], lambda s: s.got == 7, progress=False)
+    assert r.failures and r.failures[0].kind == "invariant violation", r.explanation
+    # The first execution is the natural one (the timeout fires only once
+    # nothing else can go); the failing one's schedule replays it.
+    assert r.num_explored > 1
+    assert "reproduced 10/10 times" in r.explanation, r.explanation
+
+
+async def waits_for_a_task_with_a_timeout(s: Waits) -> None:
+    t = asyncio.get_running_loop().create_task(s.ev.wait())
+    done, _pending = await asyncio.wait([t], timeout=1)
+    s.got = "done" if done else "pending"
+    t.cancel()
+
+
+def test_wait_with_a_timeout_sees_the_task_done_or_not() -> None:
+    r, seen = _outcomes(Waits, [waits_for_a_task_with_a_timeout, sets], lambda s: s.got)
+    assert seen == {"done", "pending"}, r.explanation
+    assert not r.failures and r.exhausted, r.limits

@@ -14,7 +14,7 @@ use racetrace_formats::{ActorId, Event, Tables};
 
 use super::execution::{build_reversal, Execution};
 use super::footprint::may_read_from;
-use super::op::{Op, NONE};
+use super::op::{only_gives_up, Op, EMPTY_TABLES, NONE};
 use super::wakeup::{Forest, Seq};
 
 mod bounded;
@@ -276,11 +276,7 @@ impl Explorer {
         // actor it waits for could run. Giving up earlier is explored as
         // the reversal of the race with what let the wait succeed.
         let asleep = |a: u32, sleep: &[Op]| sleep.iter().any(|o| o.actor == a);
-        let gives_up = |a: u32| {
-            enabled
-                .iter()
-                .any(|p| p.actor.0 == a && Op::of(p, &EMPTY_TABLES).gave_up)
-        };
+        let gives_up = |a: u32| enabled.iter().any(|p| p.actor.0 == a && only_gives_up(p));
         let sleep = &self.points[k].sleep;
         let awake = |a: &u32| !asleep(*a, sleep);
         let prev_ok = prev_enabled && !asleep(prev, sleep);
@@ -508,13 +504,3 @@ impl Explorer {
         }
     }
 }
-
-/// Footprints of pending operations never touch keys (blocking operations
-/// are synchronization), so they need no key table.
-static EMPTY_TABLES: Tables = Tables {
-    strings: Vec::new(),
-    locs: Vec::new(),
-    objects: Vec::new(),
-    keys: Vec::new(),
-    actors: Vec::new(),
-};

@@ -108,4 +108,4 @@ mod wakeup;
 
 pub use backtrack::{backtrack_points, Backtrack};
 pub use explorer::{DporConfig, Explorer, PendingOp, Stats};
-pub use op::{dependent, Op};
+pub use op::{dependent, only_gives_up, Op, TIMEOUT_STEP};

@@ -17,6 +17,29 @@ use racetrace_formats::{Event, EventKind, MemberKind, Tables};
 /// Sentinel for "no such index / id".
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// `aux` of the operation a timeout's actor is about to do (a task step
+/// that fires it, see the recorder's controlled event loop): like a timed
+/// wait that would give up, it is chosen freely only when no other actor
+/// can go; firing earlier is explored as the reversal of its races.
+pub const TIMEOUT_STEP: u64 = u64::MAX;
+
+/// Whether `ev`, an operation about to be done, is one that only times out
+/// or gives up (see [`TIMEOUT_STEP`]).
+pub fn only_gives_up(ev: &Event) -> bool {
+    (ev.kind == EventKind::TaskSwitch && ev.aux == TIMEOUT_STEP)
+        || Op::of(ev, &EMPTY_TABLES).gave_up
+}
+
+/// Footprints of pending operations never touch keys (blocking operations
+/// are synchronization), so they need no key table.
+pub(crate) static EMPTY_TABLES: Tables = Tables {
+    strings: Vec::new(),
+    locs: Vec::new(),
+    objects: Vec::new(),
+    keys: Vec::new(),
+    actors: Vec::new(),
+};
+
 /// The thing an event touches, beyond its own actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Cell {

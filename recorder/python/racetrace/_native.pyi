@@ -285,8 +285,9 @@ def task_create(base: int, creator: int, name: str, file: str, line: int, functi
     """``creator`` creates a task of the loop of actor ``base``'s thread;
     returns its actor id (``RunAborted`` if the run was stopped)."""
 
-def task_ready(actor: int, waker: int | None) -> None:
-    """Task ``actor`` has a step to run, made ready by event ``waker``."""
+def task_ready(actor: int, waker: int | None, timeout: float | None = None) -> None:
+    """Task ``actor`` has a step to run, made ready by event ``waker``
+    (``timeout``: the actor of a timeout that expires in that many seconds)."""
 
 def task_now() -> int | None:
     """The index of the last event written."""

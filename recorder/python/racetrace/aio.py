@@ -16,7 +16,11 @@ events are the task's, and the explorer treats them as one transition.
   waker of the step that scheduled them.
 - Time is virtual: when no task is ready, the clock jumps to the earliest
   timer, and timers fire in deadline order (``asyncio.sleep(10)`` costs
-  nothing).
+  nothing). A timeout is an actor instead (see ``call_at``): it fires
+  wherever the strategy puts its step.
+- Threads of the run (a ``to_thread`` worker, the program's own) go between
+  the tasks' steps; a callback a thread hands to the loop is an actor of
+  its own (see ``call_soon_threadsafe``).
 - When every task waits and no timer or callback is pending, the run
   stops at once with a deadlock naming each task, where it waits and for
   what.
@@ -52,8 +56,8 @@ PRIMITIVES = [
 #: What a run of tasks that waited on a timer says it did not see: time
 #: is virtual, so a timer fires only once no task is ready.
 TIMERS_VIRTUAL = (
-    "asyncio timers fire in virtual time, once no task is ready: a sleep or a timeout (wait_for,"
-    " asyncio.timeout) that ends before work that was ready is not explored"
+    "asyncio timers fire in virtual time, once no task is ready: a sleep (or a call_later) that ends"
+    " before work that was ready is not explored (timeouts are: they fire wherever they could)"
 )
 
 #: What a run says when a future or task the loop did not make ended (see
@@ -83,6 +87,21 @@ def _foreign(obj: object) -> bool:
         and not isinstance(obj, (aio_futures.ObservedFuture, aio_futures.ObservedTask))
         and type(obj).__name__ != "_GatheringFuture"
     )
+
+
+def _is_timeout(callback: object) -> bool:
+    """Whether a timer's callback ends a wait by a timeout: ``wait_for``'s
+    and ``wait``'s ``_release_waiter`` (3.11), ``asyncio.timeout``'s
+    ``_on_timeout`` (also ``wait_for``'s from 3.12), ``as_completed``'s
+    (``_on_timeout``, ``_handle_timeout`` from 3.13)."""
+    fn = getattr(callback, "__func__", callback)
+    if fn is _RELEASE_WAITER:
+        return True
+    name = getattr(fn, "__name__", "")
+    return name in ("_on_timeout", "_handle_timeout") and str(getattr(fn, "__module__", "")).startswith("asyncio")
+
+
+_RELEASE_WAITER = getattr(asyncio.tasks, "_release_waiter", None)
 
 
 #: The loop's own looks at its tasks, which are no step's: the C methods
@@ -227,6 +246,24 @@ class ControlledLoop(asyncio.BaseEventLoop):
         _native.task_ready(actor, _native.task_now())
         return handle
 
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        """A timeout set by a task's step is an actor whose one step fires
+        it (``ObservedTimeout``): the strategy explores it firing wherever
+        it could, before or after what it guards. Other timers (``sleep``,
+        ``call_later``) fire in virtual time, once nothing else can go."""
+        if not _is_timeout(callback) or self._current is None:
+            return super().call_at(when, callback, *args, context=context)
+        timer = aio_futures.ObservedTimeout(when, callback, args, self, context)
+        actor = _native.task_create(self._base, self._acting, "timeout", *aio_where.where(aio_where.user_frame(1)))
+        aio_marks.armed(timer)
+        self._names[actor] = "timeout"
+        self._handle_actor[timer] = actor
+        self._ready.append(timer)
+        _native.task_ready(actor, _native.task_now(), max(0.0, when - self._vt))
+        return timer
+
     def create_future(self) -> asyncio.Future[Any]:
         return aio_futures.ObservedFuture(loop=self)
 
@@ -361,6 +398,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 # A thread's callback: one step, its whole life.
                 where = aio_where.callable_where(getattr(h, "_callback", None))
                 _native.task_begin(self._base, actor, *where)
+                if isinstance(h, aio_futures.ObservedTimeout):
+                    aio_marks.due(h)
+                    if not h._cancelled:
+                        self._vt = max(self._vt, h.when())  # its time has come
                 if not h._cancelled:  # (then its step does nothing)
                     h._run()
                 _native.task_exit(actor, *where)

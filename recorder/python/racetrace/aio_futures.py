@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from racetrace.aio_marks import begun as _begun, ended as _ended, failed as _failed, saw as _saw
+from racetrace.aio_marks import begun as _begun, disarmed as _disarmed, ended as _ended, failed as _failed, saw as _saw
 
 
 def _quiet(fut: asyncio.Future[Any]) -> bool:
@@ -127,3 +127,16 @@ class ObservedTask(_Checks, asyncio.Task):  # type: ignore[type-arg]
 
     def _look(self) -> None:
         _saw(self)
+
+
+class ObservedTimeout(asyncio.TimerHandle):
+    """The timer of a timeout (``wait_for``, ``asyncio.timeout``, ``wait``'s
+    and ``as_completed``'s ``timeout=``): an actor of the controlled loop
+    whose one step fires it, wherever the strategy puts that step (see
+    ``ControlledLoop.call_at``). Its cancellation writes its mark, which
+    the firing step reads: the two are ordered both ways."""
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            _disarmed(self)
+        super().cancel()

@@ -1,5 +1,5 @@
-"""The two accesses that make a future's end visible to an exploration of
-tasks (see ``aio_futures``). Traced during a controlled run of tasks: keep
+"""The accesses that make a future's end (and a timeout's cancellation)
+visible to an exploration of tasks (see ``aio_futures``). Traced during a controlled run of tasks: keep
 it to these plain attribute accesses (a call into C here would be taken
 for a write of the whole object)."""
 
@@ -54,3 +54,18 @@ def saw(fut: Any) -> None:
 def ended(fut: Any) -> None:
     """``fut`` has ended (its first done callback): a write of its end."""
     fut._rt_done = True
+
+
+def armed(timer: Any) -> None:
+    """A timeout was set (by the step that set it)."""
+    timer._rt_off = False
+
+
+def disarmed(timer: Any) -> None:
+    """A timeout was cancelled: what it guarded ended first."""
+    timer._rt_off = True
+
+
+def due(timer: Any) -> None:
+    """A timeout fires: it reads whether it was cancelled."""
+    timer._rt_off  # noqa: B018 - the read the exploration sees

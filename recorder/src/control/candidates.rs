@@ -80,7 +80,7 @@ impl Run {
                     continue;
                 }
                 State::Task { ready: true, waker } if self.loop_running(s.loop_of) => {
-                    out.push(tasks::task_candidate(a, *waker));
+                    out.push(tasks::task_candidate(a, *waker, s.task_deadline));
                     continue;
                 }
                 State::Running | State::Finished | State::Task { .. } | State::InLoop => continue,

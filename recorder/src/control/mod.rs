@@ -246,6 +246,8 @@ struct Slot {
     idle: Option<tasks::LoopIdle>,
     /// The loop's timers fire: nobody else could go (set by `decide`).
     fire_timers: bool,
+    /// A timeout's actor: when it expires (see `tasks::task_ready`).
+    task_deadline: Option<f64>,
 }
 
 impl Slot {
@@ -263,6 +265,7 @@ impl Slot {
             task_wake: None,
             idle: None,
             fire_timers: false,
+            task_deadline: None,
         }
     }
 }

@@ -67,8 +67,9 @@ impl Run {
 
 /// Ready task `a` as a candidate: its next step begins with a switch to
 /// it (the operation is a placeholder: what the step does is known once it
-/// ran).
-pub(super) fn task_candidate(a: u32, waker: Option<u64>) -> Candidate {
+/// ran). `deadline`: a timeout's actor (see [`task_ready`]), which goes as
+/// a timed wait that expires does.
+pub(super) fn task_candidate(a: u32, waker: Option<u64>, deadline: Option<f64>) -> Candidate {
     Candidate {
         actor: ActorId(a),
         op: Event {
@@ -76,10 +77,21 @@ pub(super) fn task_candidate(a: u32, waker: Option<u64>) -> Candidate {
             kind: EventKind::TaskSwitch,
             loc: LocId(0),
             target: a,
-            aux: 0,
+            aux: if deadline.is_some() {
+                racetrace_analyzer::dpor::TIMEOUT_STEP
+            } else {
+                0
+            },
         },
-        readiness: Readiness::Ready,
-        give_up: GiveUp::Never,
+        readiness: match deadline {
+            Some(d) => Readiness::Timeout(d),
+            None => Readiness::Ready,
+        },
+        give_up: if deadline.is_some() {
+            GiveUp::Timeout
+        } else {
+            GiveUp::Never
+        },
         waker,
     }
 }
@@ -114,14 +126,21 @@ pub fn task_now() -> Option<u64> {
     own_ref(&lock()).and_then(|r| r.step.checked_sub(1))
 }
 
-/// Task `actor` has a step to run, made ready by event `waker` (`None`: by
-/// its own past only, such as a timer it set).
-pub fn task_ready(actor: ActorId, waker: Option<u64>) {
+/// Task `actor` has a step to run, made ready by event `waker` (`None`:
+/// by its own past only, such as a timer it set). `timeout`: the actor of a
+/// timeout that expires in that many seconds (virtual): its step goes as a
+/// timed wait's expiry does (when nothing else can, or where the strategy
+/// explores timeouts).
+pub fn task_ready(actor: ActorId, waker: Option<u64>, timeout: Option<f64>) {
     let mut g = lock();
     let Some(run) = own(&mut g) else { return };
+    let vt = run.vt;
     let Some(s) = run.slots.get_mut(actor.index()) else {
         return;
     };
+    if let Some(t) = timeout {
+        s.task_deadline = Some(vt + t.max(0.0));
+    }
     match &mut s.state {
         State::Task { ready, waker: w } => {
             *ready = true;

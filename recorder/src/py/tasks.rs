@@ -28,10 +28,11 @@ fn task_create(
 
 /// Task `actor` has a step to run, made ready by the event `waker` (`None`:
 /// by its own past only).
+/// `timeout`: the actor of a timeout, which expires in that many seconds.
 #[pyfunction]
-#[pyo3(signature = (actor, waker))]
-fn task_ready(actor: u32, waker: Option<u64>) {
-    control::task_ready(ActorId(actor), waker);
+#[pyo3(signature = (actor, waker, timeout=None))]
+fn task_ready(actor: u32, waker: Option<u64>, timeout: Option<f64>) {
+    control::task_ready(ActorId(actor), waker, timeout);
 }
 
 /// The index of the last event written (a waker to remember).
