@@ -320,6 +320,12 @@ pub const EXIT_FAILED: u64 = 1;
 /// coverage tool's C tracer does). Nothing it did afterwards is in the trace.
 pub const EXIT_DETACHED: u64 = 2;
 
+/// `Yield`'s aux where an asyncio task suspends (an `await` that waits, or
+/// a `sleep(0)`): its step ends there and its loop may run another task.
+/// Threads may have come between the events of the step; the other tasks
+/// of the loop may not.
+pub const YIELD_SUSPEND: u64 = 2;
+
 /// `Yield`'s aux where an actor reached a comment marker (`# racetrace:
 /// NAME`) in a run with a marker schedule: this plus the marker's id. A
 /// scheduling point of that run only (the program does nothing there): a

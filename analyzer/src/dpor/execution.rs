@@ -230,6 +230,14 @@ impl Execution {
         self.push_parts(ev, op, &[], None, NONE);
     }
 
+    /// [`Execution::push`] for an event made ready by step `wake` (see
+    /// [`Execution::push_step`]).
+    pub fn push_woken(&mut self, ev: &Event, tables: &Tables, wake: u32) -> Op {
+        let op = Op::of(ev, tables);
+        self.push_parts(ev, op, &[], None, wake);
+        op
+    }
+
     /// Appends an atomic step of `events` (one actor's, nothing between
     /// them), made ready by step `wake` (`NONE`: by nothing): one record
     /// whose footprint is the union of its events' (see `footprint`).

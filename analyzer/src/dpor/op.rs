@@ -17,16 +17,18 @@ use racetrace_formats::{Event, EventKind, MemberKind, Tables};
 /// Sentinel for "no such index / id".
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// `aux` of the operation a timeout's actor is about to do (a task step
-/// that fires it, see the recorder's controlled event loop): like a timed
-/// wait that would give up, it is chosen freely only when no other actor
-/// can go; firing earlier is explored as the reversal of its races.
-pub const TIMEOUT_STEP: u64 = u64::MAX;
+/// Flag in the `aux` of the operation a timeout's actor is about to do (a
+/// task step that fires it, see the recorder's controlled event loop):
+/// like a timed wait that would give up, it is chosen freely only when no
+/// other actor can go; firing earlier is explored as the reversal of its
+/// races.
+pub const TIMEOUT_STEP: u64 = 1 << 63;
 
 /// Whether `ev`, an operation about to be done, is one that only times out
 /// or gives up (see [`TIMEOUT_STEP`]).
 pub fn only_gives_up(ev: &Event) -> bool {
-    (ev.kind == EventKind::TaskSwitch && ev.aux == TIMEOUT_STEP)
+    (matches!(ev.kind, EventKind::TaskSwitch | EventKind::LockAcquire)
+        && ev.aux & TIMEOUT_STEP != 0)
         || Op::of(ev, &EMPTY_TABLES).gave_up
 }
 
@@ -101,7 +103,7 @@ impl Op {
             }
             // Re-entering an RLock (or leaving an inner level) never blocks
             // and nobody else can touch the lock meanwhile: purely local.
-            LockAcquire | LockRelease if ev.aux > 1 => (Cell::Local, false),
+            LockAcquire | LockRelease if ev.aux & !TIMEOUT_STEP > 1 => (Cell::Local, false),
             // Waits that do not change the flag commute with each other;
             // so do operations that gave up (they only read the state).
             EventWait | EventWaitTimeout | LockAcquireFail | SemAcquireFail | QueueGetFail

@@ -126,8 +126,8 @@ event_kinds! {
 
     /// A scheduling point with no memory effect (`time.sleep`, explicit
     /// yield); target: self actor. aux: 0 for a sleep, 1 for a wake-up
-    /// that found nothing to do, [`crate::YIELD_MARKER`] plus its id for a
-    /// comment marker.
+    /// that found nothing to do, [`crate::YIELD_SUSPEND`] where a task
+    /// suspends, [`crate::YIELD_MARKER`] plus its id for a comment marker.
     Yield = 28 => "yield",
 
     // Queue completion (target: obj, the queue).

@@ -50,6 +50,7 @@ __all__ = [
     "acting_actor",
     "task_begin",
     "task_exit",
+    "task_suspend",
     "task_leave",
     "task_await",
     "task_deadlock",
@@ -208,6 +209,8 @@ class DporExplorer:
     def begin(self) -> bool: ...
     def end(self) -> None: ...
     def repeated(self) -> bool: ...
+    def split_task_steps(self) -> None: ...
+    def splits_task_steps(self) -> bool: ...
     def shared_objects(self, objs: list[object]) -> None: ...
     def stats(self) -> DporStats: ...
     def frontier(self) -> str | None: ...
@@ -308,6 +311,9 @@ def acting_actor(thread: threading.Thread) -> int | None:
 def task_begin(base: int, actor: int, file: str, line: int, function: str) -> None:
     """The step of task ``actor`` begins on the loop of actor ``base``'s
     thread, resuming at ``file:line``."""
+
+def task_suspend(actor: int, file: str, line: int, function: str) -> None:
+    """The step of task ``actor`` ends: it waits at ``file:line``."""
 
 def task_exit(actor: int, file: str, line: int, function: str) -> None:
     """Task ``actor`` finished in the step in progress."""

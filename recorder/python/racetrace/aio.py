@@ -33,7 +33,7 @@ import collections
 import heapq
 import os
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from racetrace import _native, aio_futures, aio_marks, aio_where
@@ -142,6 +142,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._current: int | None = None
         self._passing: int | None = None
         self._creating: int | None = None
+        #: How the step that ran last ends (see `_end_step`).
+        self._ending: tuple[int, bool, tuple[str, int, str]] | None = None
         self._entered = False
         #: Timers fired and not run yet; set while one runs.
         self._timers: set[asyncio.Handle] = set()
@@ -342,6 +344,20 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._step()
         return True
 
+    def _end_step(self) -> None:
+        """The step that ran last ends, once the loop's own work after it
+        (the callbacks it scheduled) is done: its task suspends (threads
+        may have come between the step's events; the loop's other tasks
+        could not) or has finished."""
+        if self._ending is None:
+            return
+        actor, finished, where = self._ending
+        self._ending = None
+        if finished:
+            _native.task_exit(actor, *where)
+        else:
+            _native.task_suspend(actor, *where)
+
     def _has_timers(self) -> bool:
         return any(not h._cancelled for h in self._scheduled)
 
@@ -374,6 +390,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         """Runs the step of the task (or thread's callback) the strategy
         chooses; False when it chose none: the timers fire (``idle``: no
         task is ready, only other actors can go, see ``task_switch``)."""
+        self._end_step()
         actor, passed_over = _native.task_switch(self._base, idle)
         if passed_over:  # (in the step that ended here)
             self._notes.add(THREADS_BETWEEN_STEPS)
@@ -397,6 +414,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             if task is None:
                 # A thread's callback: one step, its whole life.
                 where = aio_where.callable_where(getattr(h, "_callback", None))
+                self._ending = (actor, True, where)
                 _native.task_begin(self._base, actor, *where)
                 if isinstance(h, aio_futures.ObservedTimeout):
                     aio_marks.due(h)
@@ -404,20 +422,22 @@ class ControlledLoop(asyncio.BaseEventLoop):
                         self._vt = max(self._vt, h.when())  # its time has come
                 if not h._cancelled:  # (then its step does nothing)
                     h._run()
-                _native.task_exit(actor, *where)
                 return True
             file, line, func = aio_where.where(aio_where.coro_frame(task))
             _native.task_begin(self._base, actor, file, line, func)
             if isinstance(task, aio_futures.ObservedTask):
                 aio_marks.stepping(task)
             h._run()
-            if _done(task):
+            if not _done(task):
+                # It suspends where it waits now.
+                self._ending = (actor, False, aio_where.where(aio_where.coro_frame(task)))
+            else:
                 file, line, func = aio_where.where(aio_where.user_frame(0))
                 code = task.get_coro()
                 c = getattr(code, "cr_code", None)
                 if c is not None:
                     file, line, func = c.co_filename, c.co_firstlineno, c.co_qualname
-                _native.task_exit(actor, file, line, func)
+                self._ending = (actor, True, (file, line, func))
         finally:
             self._current = None
         return True
@@ -494,120 +514,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def leave(self) -> None:
         """The loop's thread is its own actor again (called once the loop
         returned, however it returned)."""
+        try:
+            self._end_step()
+        except _native.RunAborted:
+            pass  # the run was stopped: its loop leaves as it is
         self._acting = self._base
         if _native.task_leave(self._base):
             self._notes.add(THREADS_BETWEEN_STEPS)
-
-
-def run_tasks(
-    fns: Sequence[Callable[[Any], Any]],
-    state: Any,
-    labels: Sequence[str],
-    *,
-    base: int = 0,
-    notes: list[str] | None = None,
-) -> list[tuple[str, BaseException]]:
-    """Runs ``fn(state)`` for each ``fn`` as a task of a controlled loop
-    run by this thread (actor ``base``), until they are all done; returns
-    the exceptions that ended them, by label. Appends to ``notes`` what the
-    run could not model (``TIMERS_VIRTUAL``, ``UNOBSERVED``)."""
-    loop = ControlledLoop(base)
-    errors: list[tuple[str, BaseException]] = []
-    tasks: list[asyncio.Task[Any]] = []
-    unretrieved: list[tuple[str, BaseException]] = []
-    ended = False
-    try:
-        for fn, label in zip(fns, labels, strict=False):
-            coro: Any = fn(state)
-            try:
-                tasks.append(loop.create_task(coro, name=label))
-            except BaseException:
-                coro.close()  # never started: nothing to say about it
-                raise
-        loop.run_until_done(tasks)
-        unretrieved = _never_retrieved(loop, tasks)
-        ended = True
-    finally:
-        loop.leave()
-        try:
-            if ended:
-                _join_executor(loop)
-        finally:
-            _abandon(loop)
-            if notes is not None:
-                notes.extend(sorted(loop._notes))
-    file, line, func = aio_where.where(aio_where.user_frame(0))
-    for t, label in zip(tasks, labels, strict=False):
-        _native.task_await(base, loop._actors[t], file, line, func)
-        exc = _exception(t) if not _cancelled(t) else asyncio.CancelledError()
-        if exc is not None and not isinstance(exc, _native.RunAborted):
-            errors.append((label, exc))
-    return errors + unretrieved
-
-
-def _never_retrieved(loop: ControlledLoop, workers: Sequence[asyncio.Task[Any]]) -> list[tuple[str, BaseException]]:
-    """The exceptions that ended tasks other than the workers and that
-    nobody retrieved (awaited, ``gather``-ed, asked for): asyncio would only
-    log them when the task is collected; an exploration reports them, as it
-    does an exception that ends a thread."""
-    out = []
-    for t, actor in loop._actors.items():
-        if t in workers or not _done(t) or _cancelled(t) or not getattr(t, "_log_traceback", False):
-            continue
-        exc = _exception(t)
-        if exc is not None and not isinstance(exc, _native.RunAborted):
-            out.append((f"T{actor} ({loop._names.get(actor, '?')}, never awaited)", exc))
-    return out
-
-
-def _join_executor(loop: ControlledLoop) -> None:
-    """Waits for the threads of the loop's default executor (``to_thread``,
-    ``run_in_executor(None, ...)``) once its tasks are done, as
-    ``asyncio.run`` does: by then the loop's thread is its own actor again,
-    and it joins them as any thread joins another."""
-    executor = loop._default_executor  # type: ignore[attr-defined]
-    if executor is not None:
-        loop._default_executor = None  # type: ignore[attr-defined]
-        executor.shutdown(wait=True)
-
-
-def _abandon(loop: ControlledLoop) -> None:
-    """Closes a loop whose run is over, however it ended (see
-    ``drop_pending``)."""
-    drop_pending(loop)
-    asyncio.events._set_running_loop(None)
-    loop._ready.clear()
-    loop._scheduled.clear()
-    loop.close()
-
-
-def drop_pending(loop: ControlledLoop) -> None:
-    """Tasks of a loop whose run is over that never started are closed,
-    those left waiting are dropped without asyncio's complaints (the run
-    that made them was stopped), and the exceptions of finished ones are
-    taken (they are reported as the run's)."""
-    for t in loop._actors:
-        if _done(t):
-            if not _cancelled(t):
-                _exception(t)
-            continue
-        t._log_destroy_pending = False  # type: ignore[attr-defined]
-        # Closed now, while the loop is open: its `finally` blocks and
-        # `async with` exits run here (not when it is collected, on a closed
-        # loop); the run is over, so what they do is not recorded.
-        coro: Any = t.get_coro()
-        try:
-            coro.close()
-        except BaseException:  # noqa: BLE001 - an abandoned task's last words
-            pass
-    loop._dropped = True
-
-
-def run_plain(coro: Awaitable[Any]) -> Any:
-    """Runs a coroutine to its end on a plain event loop of its own (an
-    async ``setup`` or ``invariant``, outside the controlled run)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()

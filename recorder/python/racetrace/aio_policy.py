@@ -16,7 +16,8 @@ import threading
 from typing import Any
 
 from racetrace import _native
-from racetrace.aio import ControlledLoop, drop_pending
+from racetrace.aio import ControlledLoop
+from racetrace.aio_run import drop_pending
 
 
 class ProgramLoop(ControlledLoop):

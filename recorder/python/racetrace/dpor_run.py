@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from racetrace import _native
+from racetrace import _native, aio
 from racetrace.results import Failure
 from racetrace.run_result import RunResult
 from racetrace.runs import RunOptions, S, run_threads
@@ -88,6 +88,7 @@ def explore_here(
     claim: Callable[[str, bool], bool] | None,
     counted: Callable[[RunResult, Failure | None], None],
     between: Callable[[], None] | None = None,
+    restart: Callable[[], None] | None = None,
 ) -> str | None:
     """Runs executions until the engine has nothing left; returns why it
     stopped early (None: everything this process claimed is explored).
@@ -95,7 +96,9 @@ def explore_here(
     (None: not split);
     ``counted(res, failure)`` is called for each execution counted (it
     raises ``Stop`` to end); ``between()`` before each execution (it may
-    raise ``Stop``, or call ``dpor.avoid``)."""
+    raise ``Stop``, or call ``dpor.avoid``); ``restart()`` when the
+    exploration starts again with task steps split (what was counted is
+    forgotten)."""
     while True:
         try:
             if between is not None:
@@ -112,6 +115,15 @@ def explore_here(
             return "interrupted (KeyboardInterrupt)"
         finally:
             dpor.end()
+        if claim is None and not dpor.splits_task_steps() and aio.THREADS_BETWEEN_STEPS in res.limits:
+            # A thread could have come between the events of a task's
+            # step, which this exploration takes whole: it starts again
+            # with task steps split into their events (threads and tasks
+            # mixed; a split exploration in shards keeps the limit).
+            dpor.split_task_steps()
+            if restart is not None:
+                restart()
+            continue
         if res.status == "abandoned":
             key = dpor.frontier()
             if key is not None:

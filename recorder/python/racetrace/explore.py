@@ -254,7 +254,14 @@ def _explore_here(
         if total_timeout is not None and time.monotonic() - started > total_timeout:
             raise Stop(f"total_timeout ({total_timeout} s) reached")
 
+    def restart() -> None:
+        out.explored = 0
+        out.failures.clear()
+        limits.clear()
+
     claim = (lambda key, leaf: sharding.owns(shard, key)) if split else None
-    out.stopped = explore_here(setup, fns, invariant, common, dpor, claim=claim, counted=counted, between=between)
+    out.stopped = explore_here(
+        setup, fns, invariant, common, dpor, claim=claim, counted=counted, between=between, restart=restart
+    )
     out.stats = stats_of(dpor)
     return out

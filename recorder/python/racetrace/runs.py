@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, TypeVar, cast
 
-from racetrace import _native, aio
+from racetrace import _native, aio, aio_run
 from racetrace._native import RunAborted
 from racetrace.control import execute
 from racetrace.reach import shared_objects
@@ -145,7 +145,7 @@ def run_threads(
     try:
         state = setup()
         if inspect.iscoroutine(state):
-            state = aio.run_plain(state)
+            state = aio_run.run_plain(state)
     except Exception as e:
         raise SetupError(f"{api}: setup raised {type(e).__name__}: {e}") from e
     if strategy is not None:
@@ -195,7 +195,7 @@ def run_threads(
         for t in workers:
             t.start()
         if task_fns:
-            errors.extend(aio.run_tasks(task_fns, state, task_labels, notes=notes))
+            errors.extend(aio_run.run_tasks(task_fns, state, task_labels, notes=notes))
         for t in workers:
             t.join()
 
@@ -227,6 +227,10 @@ def run_threads(
         )
     res.worker_exceptions[:0] = errors
     res.limits.extend(n for n in notes if n not in res.limits)
+    if strategy is None or strategy.splits_task_steps():
+        # Only an exploration that takes task steps whole keeps threads out
+        # of them (the others let the strategy or the schedule choose).
+        res.limits = [n for n in res.limits if n != aio.THREADS_BETWEEN_STEPS]
     return res, failure_of(res, state, invariant, api=api)
 
 
@@ -253,7 +257,7 @@ def failure_of(res: RunResult, state: S, invariant: Callable[[S], bool], *, api:
     try:
         ok: object = invariant(state)
         if inspect.iscoroutine(ok):
-            ok = aio.run_plain(ok)
+            ok = aio_run.run_plain(ok)
     except Exception as e:
         text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         return Failure(INVARIANT, f"invariant raised {type(e).__name__}: {e}\n{text}", res.schedule)
@@ -327,6 +331,12 @@ class Limits:
         self.explore_timeouts = explore_timeouts
         self.step_bound: list[int] = []
         self.unseen: list[str] = []
+        self.timeouts_not_explored = 0
+
+    def clear(self) -> None:
+        """Forgets every execution (the exploration starts again)."""
+        self.step_bound.clear()
+        self.unseen.clear()
         self.timeouts_not_explored = 0
 
     def add(self, res: RunResult, execution: int) -> None:

@@ -80,7 +80,7 @@ impl Run {
                     continue;
                 }
                 State::Task { ready: true, waker } if self.loop_running(s.loop_of) => {
-                    out.push(tasks::task_candidate(a, *waker, s.task_deadline));
+                    out.push(tasks::task_candidate(a, s.loop_of, *waker, s.task_deadline));
                     continue;
                 }
                 State::Running | State::Finished | State::Task { .. } | State::InLoop => continue,
@@ -96,20 +96,19 @@ impl Run {
         out
     }
 
-    /// The candidates: a task's step is atomic, nobody else goes until it
-    /// ends (`passed_over` says whether a thread could have).
+    /// The candidates: inside a task's step, the other tasks of its loop
+    /// cannot go (its loop runs the step), other actors (threads) can: the
+    /// strategy decides whether they come between (`passed_over` says
+    /// whether one could have).
     pub(super) fn candidates(&mut self) -> Vec<Candidate> {
         let mut out = self.all_candidates();
         if let Some(t) = self.atomic {
             let lp = self.slots[t as usize].loop_of;
             let slots = &self.slots;
-            if out
-                .iter()
-                .any(|c| slots[c.actor.index()].loop_of != lp || lp.is_none())
-            {
+            out.retain(|c| c.actor.0 == t || slots[c.actor.index()].loop_of != lp);
+            if out.len() > 1 {
                 self.passed_over = true;
             }
-            out.retain(|c| c.actor.0 == t);
         }
         out
     }

@@ -69,7 +69,14 @@ impl Run {
 /// it (the operation is a placeholder: what the step does is known once it
 /// ran). `deadline`: a timeout's actor (see [`task_ready`]), which goes as
 /// a timed wait that expires does.
-pub(super) fn task_candidate(a: u32, waker: Option<u64>, deadline: Option<f64>) -> Candidate {
+pub(super) fn task_candidate(
+    a: u32,
+    base: Option<u32>,
+    waker: Option<u64>,
+    deadline: Option<f64>,
+) -> Candidate {
+    // `aux` as its `TaskSwitch` will have it: 1 + the loop's thread.
+    let on = base.map_or(0, |b| u64::from(b) + 1);
     Candidate {
         actor: ActorId(a),
         op: Event {
@@ -78,9 +85,9 @@ pub(super) fn task_candidate(a: u32, waker: Option<u64>, deadline: Option<f64>) 
             loc: LocId(0),
             target: a,
             aux: if deadline.is_some() {
-                racetrace_analyzer::dpor::TIMEOUT_STEP
+                on | racetrace_analyzer::dpor::TIMEOUT_STEP
             } else {
-                0
+                on
             },
         },
         readiness: match deadline {

@@ -68,6 +68,19 @@ impl DporExplorer {
         Ok(())
     }
 
+    /// Starts the exploration again, from nothing, with the steps of
+    /// asyncio tasks split into their events (a thread ran beside the
+    /// tasks and could have come between a step's events; see
+    /// `strategy::dpor::DporState::split_op`).
+    fn split_task_steps(&self) {
+        self.dpor.lock().restart_split_tasks();
+    }
+
+    /// Whether the steps of asyncio tasks are split into their events.
+    fn splits_task_steps(&self) -> bool {
+        self.dpor.lock().split_tasks
+    }
+
     fn begin(&self) -> bool {
         self.dpor.lock().begin()
     }

@@ -92,6 +92,19 @@ fn task_begin(
     }
 }
 
+/// The step of task `actor` ends: it suspends, waiting at `file:line`
+/// (a `Yield` with [`racetrace_formats::YIELD_SUSPEND`]).
+#[pyfunction]
+fn task_suspend(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
+    let loc = loc_of(file, line, function, 0);
+    let aux = racetrace_formats::YIELD_SUSPEND;
+    if tasks::task_event(py, ActorId(actor), EventKind::Yield, loc, actor, aux) {
+        Ok(())
+    } else {
+        Err(run_aborted())
+    }
+}
+
 /// Task `actor` finished in the step in progress (its `ActorExit`).
 #[pyfunction]
 fn task_exit(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) -> PyResult<()> {
@@ -177,6 +190,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(acting_actor, m)?)?;
     m.add_function(wrap_pyfunction!(task_begin, m)?)?;
     m.add_function(wrap_pyfunction!(task_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(task_suspend, m)?)?;
     m.add_function(wrap_pyfunction!(task_leave, m)?)?;
     m.add_function(wrap_pyfunction!(task_await, m)?)?;
     m.add_function(wrap_pyfunction!(task_deadlock, m)?)?;

@@ -79,7 +79,7 @@ mod tests {
             current: Some(ActorId(1)),
             candidates: &c,
             actors: 3,
-            atomic: false,
+            atomic: None,
         };
         let picks: Vec<u32> = (0..4).map(|k| nth_choice(&d, k).0).collect();
         assert_eq!(picks, vec![1, 0, 2, 1]);
@@ -100,7 +100,7 @@ mod tests {
             current: Some(ActorId(0)),
             candidates: &c,
             actors: 3,
-            atomic: false,
+            atomic: None,
         };
         assert_eq!(s.next(&d), Choice::Actor(ActorId(1)));
         let d = Decision { step: 5, ..d };

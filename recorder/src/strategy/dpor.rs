@@ -37,6 +37,7 @@ use crate::session;
 /// What one exploration keeps between runs.
 pub struct DporState {
     pub explorer: Explorer,
+    config: DporConfig,
     /// Keys and objects as the explorer knows them, for the whole
     /// exploration.
     keys: Canon,
@@ -63,12 +64,21 @@ pub struct DporState {
     step_of_event: Vec<u32>,
     /// Steps reported to the explorer in this execution.
     steps: u32,
+    /// Task steps are split into their events (see [`DporState::split_op`]):
+    /// threads ran beside the tasks, and may come between the events of a
+    /// step.
+    pub split_tasks: bool,
+    /// Split: the waker of the task step the chosen event begins.
+    switch_waker: Option<Option<usize>>,
+    /// Split: the loop (its thread's actor) of each task seen, by actor.
+    task_loops: HashMap<u32, u32>,
 }
 
 impl DporState {
     pub fn new(config: DporConfig, explore_timeouts: bool) -> DporState {
         DporState {
-            explorer: Explorer::new(config),
+            explorer: Explorer::new(config.clone()),
+            config,
             keys: Canon::default(),
             chosen: None,
             explore_timeouts,
@@ -79,7 +89,56 @@ impl DporState {
             in_task: false,
             step_of_event: Vec::new(),
             steps: 0,
+            split_tasks: false,
+            switch_waker: None,
+            task_loops: HashMap::new(),
         }
+    }
+
+    /// With task steps split into their events, what a task's step does to
+    /// its loop, as the explorer sees it: the loop is a lock, taken by the
+    /// `TaskSwitch` that begins a step and released by the end of the step
+    /// (the task's suspension or exit). Two tasks' steps never overlap;
+    /// threads' events may come between a step's.
+    fn split_op(&mut self, ev: Event) -> Event {
+        use racetrace_formats::EventKind::*;
+        const TIMEOUT: u64 = racetrace_analyzer::dpor::TIMEOUT_STEP;
+        let lock = |keys: &mut Canon, base: u32, aux: u64| Event {
+            kind: if aux == 0 { LockRelease } else { LockAcquire },
+            target: keys.loop_object(base),
+            aux: 1 | aux,
+            ..ev
+        };
+        match ev.kind {
+            TaskSwitch if ev.aux & !TIMEOUT > 0 => {
+                let base = ((ev.aux & !TIMEOUT) - 1) as u32;
+                self.task_loops.insert(ev.actor.0, base);
+                Event {
+                    aux: 1 | (ev.aux & TIMEOUT),
+                    ..lock(&mut self.keys, base, 1)
+                }
+            }
+            Yield if ev.aux == racetrace_formats::YIELD_SUSPEND => {
+                match self.task_loops.get(&ev.actor.0) {
+                    Some(&base) => lock(&mut self.keys, base, 0),
+                    None => ev,
+                }
+            }
+            ActorExit => match self.task_loops.get(&ev.actor.0) {
+                Some(&base) => lock(&mut self.keys, base, 0),
+                None => ev,
+            },
+            _ => ev,
+        }
+    }
+
+    /// Starts again, from nothing, with task steps split (see
+    /// [`DporState::split_op`]).
+    pub fn restart_split_tasks(&mut self) {
+        self.explorer = Explorer::new(self.config.clone());
+        self.keys = Canon::default();
+        self.task_loops.clear();
+        self.split_tasks = true;
     }
 
     /// Reports the task step gathered so far as one step.
@@ -108,6 +167,7 @@ impl DporState {
         self.in_task = false;
         self.step_of_event.clear();
         self.steps = 0;
+        self.switch_waker = None;
         self.running = self.explorer.begin_execution();
         self.running
     }
@@ -157,13 +217,9 @@ impl Scheduler for Dpor {
         if !st.running {
             return Choice::Abandon;
         }
-        if d.atomic {
-            // Inside a task's step: no choice (its only candidate).
-            return match (d.current, d.candidates.first()) {
-                (_, Some(c)) => Choice::Actor(c.actor),
-                (Some(a), None) => Choice::Actor(a),
-                (None, None) => Choice::Abandon,
-            };
+        if let Some(t) = d.atomic.filter(|_| !st.split_tasks) {
+            // Inside a task's step, taken whole: no choice.
+            return Choice::Actor(t);
         }
         st.flush_task_step();
         st.in_task = false;
@@ -194,8 +250,12 @@ impl Scheduler for Dpor {
             let a = super::default_choice(d);
             enabled.extend(d.candidates.iter().filter(|c| c.actor == a).map(|c| c.op));
         }
+        let split = st.split_tasks;
         for op in &mut enabled {
             *op = st.keys.canonical(op);
+            if split {
+                *op = st.split_op(*op);
+            }
         }
         match st.explorer.choose(&enabled) {
             Some(a) => {
@@ -208,9 +268,8 @@ impl Scheduler for Dpor {
                 // the step that woke it.
                 if let Some(c) = d.candidates.iter().find(|c| c.actor == a) {
                     if c.op.kind == racetrace_formats::EventKind::TaskSwitch {
-                        st.in_task = true;
                         let all = crate::control::TASK_AFTER_ALL;
-                        st.task_waker = c.waker.and_then(|w| {
+                        let waker = c.waker.and_then(|w| {
                             let step = *st.step_of_event.get((w & !all) as usize)? as usize;
                             Some(if w & all != 0 {
                                 step + Explorer::AFTER_ALL
@@ -218,6 +277,12 @@ impl Scheduler for Dpor {
                                 step
                             })
                         });
+                        if split {
+                            st.switch_waker = Some(waker);
+                        } else {
+                            st.in_task = true;
+                            st.task_waker = waker;
+                        }
                     }
                 }
                 Choice::Actor(a)
@@ -235,12 +300,22 @@ impl Scheduler for Dpor {
             .chosen
             .take()
             .is_some_and(|(_, a, timed)| timed && a == ev.actor);
-        let ev = st.keys.canonical_executed(ev);
+        let mut ev = st.keys.canonical_executed(ev);
         let step = st.steps;
         st.step_of_event.push(step);
         if st.in_task {
             st.task_step.push(ev);
             return;
+        }
+        if st.split_tasks {
+            ev = st.split_op(ev);
+            if let Some(waker) = st.switch_waker.take() {
+                // The event that begins a task's step: after its waker.
+                let DporState { explorer, keys, .. } = &mut *st;
+                explorer.executed_woken(&ev, waker, &keys.tables);
+                st.steps += 1;
+                return;
+            }
         }
         let DporState { explorer, keys, .. } = &mut *st;
         explorer.executed_timed(&ev, &keys.tables, timed);
@@ -254,7 +329,12 @@ impl Scheduler for Dpor {
             st.in_task = false;
         }
         // Named as the explorer names the operations it ran.
-        let blocked = blocked.iter().map(|b| st.keys.canonical(b)).collect();
+        let mut out = Vec::with_capacity(blocked.len());
+        for b in blocked {
+            let op = st.keys.canonical(b);
+            out.push(if st.split_tasks { st.split_op(op) } else { op });
+        }
+        let blocked = out;
         st.blocked = blocked;
     }
 
@@ -268,6 +348,9 @@ impl Scheduler for Dpor {
 enum ObjName {
     /// Its place among the objects shared from the start.
     Shared(u32),
+    /// The event loop run by this actor's thread, as a lock (see
+    /// `DporState::split_op`).
+    Loop(u32),
     /// The `n`-th object first named by `actor` in this run.
     FirstNamedBy { actor: u32, n: u32 },
 }
@@ -362,6 +445,12 @@ impl Canon {
         }
         self.run_objs[obj as usize] = id;
         id
+    }
+
+    /// The canonical object of the event loop run by actor `base`'s thread.
+    fn loop_object(&mut self, base: u32) -> u32 {
+        let next = self.objs.len() as u32;
+        *self.objs.entry(ObjName::Loop(base)).or_insert(next)
     }
 
     /// `ev` with its key or object replaced by the canonical one.

@@ -255,7 +255,7 @@ mod tests {
             current: current.map(ActorId),
             candidates: cands,
             actors: 3,
-            atomic: false,
+            atomic: None,
         })
     }
 

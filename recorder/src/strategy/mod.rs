@@ -85,9 +85,11 @@ pub struct Decision<'a> {
     /// Actors created so far (ids `0..actors`).
     #[allow(dead_code)] // for strategies that weigh actors (PCT)
     pub actors: u32,
-    /// The step continues an asyncio task's atomic step: the only
-    /// candidate is that task, and this is no scheduling point.
-    pub atomic: bool,
+    /// The step continues that asyncio task's step: the other tasks of its
+    /// loop cannot come between, threads can (they are the other
+    /// candidates). A strategy that takes task steps whole (DPOR, unless it
+    /// splits them) chooses the task.
+    pub atomic: Option<ActorId>,
 }
 
 /// The strategy's answer.
@@ -230,7 +232,7 @@ pub(crate) mod tests {
                 current: cur,
                 candidates: cands,
                 actors: 3,
-                atomic: false,
+                atomic: None,
             })
         };
         assert_eq!(d(Some(ActorId(2)), &c), ActorId(2));
@@ -306,7 +308,7 @@ pub(crate) mod tests {
                     current: None,
                     candidates: &cands,
                     actors: 3,
-                    atomic: false,
+                    atomic: None,
                 };
                 let Choice::Actor(a) = dpor.next(&d) else {
                     panic!("abandoned")

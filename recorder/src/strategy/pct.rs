@@ -200,7 +200,7 @@ mod tests {
                     current: None,
                     candidates: &c,
                     actors: 3,
-                    atomic: false,
+                    atomic: None,
                 };
                 match p.next(&d) {
                     Choice::Actor(a) => a.0,
@@ -231,7 +231,7 @@ mod tests {
             current: None,
             candidates: &c,
             actors: 2,
-            atomic: false,
+            atomic: None,
         };
         let first = p.next(&d);
         assert_eq!(p.next(&d), first);

@@ -80,7 +80,7 @@ mod tests {
                         current: None,
                         candidates: &c,
                         actors: 3,
-                        atomic: false,
+                        atomic: None,
                     };
                     match r.next(&d) {
                         Choice::Actor(a) => a.0,

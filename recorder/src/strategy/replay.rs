@@ -44,7 +44,7 @@ mod tests {
             current: Some(ActorId(0)),
             candidates: &c,
             actors: 2,
-            atomic: false,
+            atomic: None,
         };
         assert_eq!(r.next(&dec), Choice::Actor(ActorId(1)));
         dec.step = 1;

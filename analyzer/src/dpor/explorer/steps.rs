@@ -44,6 +44,22 @@ impl Explorer {
         self.after_step(k, op, events.len() as u32);
     }
 
+    /// Reports one event of the chosen actor that an earlier step made
+    /// ready (`woken_by`, as for [`Explorer::executed_step`]): the event
+    /// that begins an asyncio task's step when the steps are split into
+    /// their events (a thread may come between them).
+    pub fn executed_woken(&mut self, ev: &Event, woken_by: Option<usize>, tables: &Tables) {
+        assert_eq!(self.phase, Phase::Running, "executed outside an execution");
+        let k = self.step;
+        debug_assert_eq!(ev.actor.0, self.points[k].actor);
+        let wake = match woken_by {
+            Some(w) if (w & !Self::AFTER_ALL) < k => w as u32,
+            _ => NONE,
+        };
+        let op = self.exec.push_woken(ev, tables, wake);
+        self.after_step(k, op, 1);
+    }
+
     /// After step `k` (footprint `op`, `events` events) was pushed: checks
     /// a replayed step, and prepares the next point's sleep set.
     pub(super) fn after_step(&mut self, k: usize, op: Op, events: u32) {
