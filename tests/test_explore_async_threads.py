@@ -271,6 +271,11 @@ def test_a_timeout_found_firing_is_a_failure_with_its_steps() -> None:
     # nothing else can go); the failing one's schedule replays it.
     assert r.num_explored > 1
     assert "reproduced 10/10 times" in r.explanation, r.explanation
+    # Which timeout fired, named by the line that set it.
+    with open(__file__) as source:
+        line = next(n for n, text in enumerate(source, 1) if "wait_for(s.q.get(), timeout=1)" in text)
+    assert "timeouts that fired:" in r.explanation, r.explanation
+    assert f"(timeout at test_explore_async_threads.py:{line}) fired" in r.explanation, r.explanation
 
 
 async def waits_for_a_task_with_a_timeout(s: Waits) -> None:
@@ -390,3 +395,117 @@ def test_generated_programs_of_tasks_and_a_thread_reach_every_outcome(tmp_path) 
         assert not r.failures and r.stopped_because is None, (tasks, thread, r.explanation)
         assert r.exhausted, (tasks, thread, r.limits)
         assert seen == expected, (tasks, thread, sorted(seen ^ expected))
+
+
+# -- review regressions ---------------------------------------------------------
+
+
+class Log:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.fut: asyncio.Future[str] | None = None
+
+
+def runs_a_loop_with_a_leftover_task(s: Log) -> None:
+    async def background() -> None:
+        try:
+            await asyncio.sleep(100)
+        except asyncio.CancelledError:
+            s.log.append("background cancelled")
+            raise
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(background())
+        await asyncio.sleep(0)
+        s.log.append("main done")
+
+    asyncio.run(main())
+    s.log.append("after the run")
+
+
+def test_a_loop_the_program_runs_again_keeps_its_pending_tasks() -> None:
+    # asyncio.run runs its loop again to cancel what main left: the task
+    # left pending by the first run is still there for the second.
+    r, seen = _outcomes(Log, [runs_a_loop_with_a_leftover_task], lambda s: tuple(s.log))
+    assert not r.failures, r.explanation
+    plain = Log()
+    runs_a_loop_with_a_leftover_task(plain)
+    assert seen == {tuple(plain.log)} == {("main done", "background cancelled", "after the run")}
+
+
+async def waits_two_seconds(s: Log) -> None:
+    s.fut = asyncio.get_running_loop().create_future()
+    try:
+        await asyncio.wait_for(s.fut, 2)
+        s.log.append("got it")
+    except TimeoutError:
+        s.log.append("timed out")
+
+
+async def sleeps_one_second_then_sets(s: Log) -> None:
+    loop = asyncio.get_running_loop()
+    loop.call_later(1, lambda: s.log.append(f"timer at {loop.time():g}"))
+    await asyncio.sleep(1)
+    if s.fut is not None and not s.fut.done():
+        s.fut.set_result("b")
+
+
+def test_a_timeout_never_fires_before_a_timer_due_earlier() -> None:
+    r, seen = _outcomes(Log, [waits_two_seconds, sleeps_one_second_then_sets], lambda s: tuple(s.log))
+    assert not r.failures, r.explanation
+    # The one-second timers always fire at 1 s, before the timeout is due
+    # (which then fires, or not, before the work ready at 1 s is done:
+    # steps ready at once go in any order here, not asyncio's first in,
+    # first out).
+    assert {log[0] for log in seen} == {"timer at 1"}, seen
+    assert ("timer at 1", "got it") in seen and ("timer at 1", "timed out") in seen, seen
+
+
+def sleeps_in_its_own_loop(seconds: int, name: str) -> Callable[[Log], None]:
+    def run(s: Log) -> None:
+        async def main() -> None:
+            await asyncio.sleep(seconds)
+            s.log.append(name)
+
+        asyncio.run(main())
+
+    return run
+
+
+def test_loops_of_two_threads_fire_their_timers_in_deadline_order() -> None:
+    workers = [sleeps_in_its_own_loop(5, "slow"), sleeps_in_its_own_loop(1, "fast")]
+    r, seen = _outcomes(Log, workers, lambda s: tuple(s.log))
+    assert not r.failures and seen == {("fast", "slow")}, (seen, r.explanation)
+
+
+class Handoff:
+    def __init__(self) -> None:
+        self.n = 0
+        self.go = threading.Event()
+        self.done = asyncio.Event()
+
+
+async def _child(s: Handoff) -> None:
+    v = s.n
+    s.go.set()
+    s.n = v + 10
+
+
+async def creates_a_task_from_a_timer(s: Handoff) -> None:
+    loop = asyncio.get_running_loop()
+    loop.call_later(1, lambda: loop.create_task(_child(s)))
+    loop.call_later(2, s.done.set)
+    await s.done.wait()
+
+
+def waits_for_the_child(s: Handoff) -> None:
+    s.go.wait()
+    v = s.n
+    s.n = v + 1
+
+
+def test_a_timer_creates_a_task_while_the_loop_waits_for_a_thread() -> None:
+    r, seen = _outcomes(Handoff, [creates_a_task_from_a_timer, waits_for_the_child], lambda s: s.n, deadlock_timeout=3)
+    assert not r.failures and r.stopped_because is None, r.explanation
+    # The thread's update before, between or after the child's read and write.
+    assert seen == {1, 10, 11}

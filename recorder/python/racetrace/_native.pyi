@@ -44,6 +44,7 @@ __all__ = [
     "TASK_AFTER_ALL",
     "task_create",
     "task_ready",
+    "task_hold",
     "task_now",
     "task_switch",
     "loop_others",
@@ -52,6 +53,7 @@ __all__ = [
     "task_exit",
     "task_suspend",
     "task_leave",
+    "task_close",
     "task_await",
     "task_deadlock",
     "record_task_create",
@@ -292,14 +294,18 @@ def task_ready(actor: int, waker: int | None, timeout: float | None = None) -> N
     """Task ``actor`` has a step to run, made ready by event ``waker``
     (``timeout``: the actor of a timeout that expires in that many seconds)."""
 
+def task_hold(actor: int) -> None:
+    """Task ``actor`` is not ready any more (a timeout held back)."""
+
 def task_now() -> int | None:
     """The index of the last event written."""
 
-def task_switch(base: int, idle: tuple[bool, str] | None = None) -> tuple[int, bool]:
+def task_switch(base: int, idle: tuple[float | None, str] | None = None) -> tuple[int, bool]:
     """Between two steps of the loop: the task the strategy chose (``base``
     itself: the loop's timers fire, nobody else can go), and whether other
-    actors (threads) were alive. ``idle``: no task of the loop is ready
-    (whether the loop has timers, and who waits for what)."""
+    actors (threads) were alive. ``idle``: no task of the loop is ready (in
+    how long its earliest timer fires, if it has one, and who waits for
+    what)."""
 
 def loop_others(base: int) -> bool:
     """Whether actors other than the loop of actor ``base``'s thread and its
@@ -318,8 +324,14 @@ def task_suspend(actor: int, file: str, line: int, function: str) -> None:
 def task_exit(actor: int, file: str, line: int, function: str) -> None:
     """Task ``actor`` finished in the step in progress."""
 
-def task_leave(base: int) -> bool:
-    """The loop returns; its thread is actor ``base`` again."""
+def task_leave(base: int, close: bool = True) -> bool:
+    """The loop returns; its thread is actor ``base`` again (``close``: its
+    pending tasks are dropped); whether a thread could have gone inside the
+    last task step."""
+
+def task_close(base: int) -> None:
+    """The loop of actor ``base``'s thread is closed: its pending tasks are
+    dropped."""
 
 def task_await(actor: int, task: int, file: str, line: int, function: str) -> None:
     """``actor`` waits for the finished task ``task``."""

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from racetrace import _native, aio_futures, aio_marks, aio_where
+from racetrace import _native, aio_futures, aio_marks, aio_timeouts, aio_where
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 #: The asyncio primitives whose state the tasks' steps touch: traced in a
@@ -142,6 +142,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._current: int | None = None
         self._passing: int | None = None
         self._creating: int | None = None
+        self._timeouts = aio_timeouts.TimeoutActors(self)
         #: How the step that ran last ends (see `_end_step`).
         self._ending: tuple[int, bool, tuple[str, int, str]] | None = None
         self._entered = False
@@ -256,15 +257,23 @@ class ControlledLoop(asyncio.BaseEventLoop):
         it could, before or after what it guards. Other timers (``sleep``,
         ``call_later``) fire in virtual time, once nothing else can go."""
         if not _is_timeout(callback) or self._current is None:
-            return super().call_at(when, callback, *args, context=context)
+            handle = super().call_at(when, callback, *args, context=context)
+            self._timeouts.recheck(False)  # (one may now come after it)
+            return handle
         timer = aio_futures.ObservedTimeout(when, callback, args, self, context)
-        actor = _native.task_create(self._base, self._acting, "timeout", *aio_where.where(aio_where.user_frame(1)))
+        file, line, func = aio_where.where(aio_where.user_frame(1))
+        # Named by where it was set (the `wait_for`, the `async with`).
+        label = f"timeout at {os.path.basename(file)}:{line}" if line else "timeout"
+        actor = _native.task_create(self._base, self._acting, label, file, line, func)
         aio_marks.armed(timer)
-        self._names[actor] = "timeout"
+        self._names[actor] = label
         self._handle_actor[timer] = actor
-        self._ready.append(timer)
-        _native.task_ready(actor, _native.task_now(), max(0.0, when - self._vt))
+        self._timeouts.set(timer, actor)
         return timer
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        super()._timer_handle_cancelled(handle)  # type: ignore[misc]
+        self._timeouts.recheck(False)
 
     def create_future(self) -> asyncio.Future[Any]:
         return aio_futures.ObservedFuture(loop=self)
@@ -331,7 +340,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             if _native.loop_others(self._base):
                 # Threads of the run may make a task ready: they go, and
                 # the timers fire only once none of them can.
-                idle = (self._has_timers(), "\n".join(self._waiting()))
+                idle = (self._next_timer(), "\n".join(self._waiting()))
                 if self._step(idle):
                     return True
                 self._fire_timers()
@@ -358,8 +367,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
         else:
             _native.task_suspend(actor, *where)
 
-    def _has_timers(self) -> bool:
-        return any(not h._cancelled for h in self._scheduled)
+    def _next_timer(self) -> float | None:
+        """In how long the earliest live timer fires (None: no timer)."""
+        live = [h._when for h in self._scheduled if not h._cancelled]
+        return max(0.0, min(live) - self._vt) if live else None
 
     def _fire_timers(self) -> bool:
         """Moves the clock to the earliest timer; its timers (and those at
@@ -384,9 +395,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 self._plain_waker[h] = waker
                 self._timers.add(h)
                 self._ready.append(h)
+        self._timeouts.recheck(True)
         return True
 
-    def _step(self, idle: tuple[bool, str] | None = None) -> bool:
+    def _step(self, idle: tuple[float | None, str] | None = None) -> bool:
         """Runs the step of the task (or thread's callback) the strategy
         chooses; False when it chose none: the timers fire (``idle``: no
         task is ready, only other actors can go, see ``task_switch``)."""
@@ -395,6 +407,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
         if passed_over:  # (in the step that ended here)
             self._notes.add(THREADS_BETWEEN_STEPS)
         if actor == self._base:
+            # The timers fire: the loop's thread acts as itself (the step
+            # that ran last has ended).
+            self._acting = self._base
             return False
         self._acting = actor
         self._entered = True
@@ -417,8 +432,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 self._ending = (actor, True, where)
                 _native.task_begin(self._base, actor, *where)
                 if isinstance(h, aio_futures.ObservedTimeout):
+                    self._timeouts.ran(h)
                     aio_marks.due(h)
                     if not h._cancelled:
+                        aio_marks.fired(h)
                         self._vt = max(self._vt, h.when())  # its time has come
                 if not h._cancelled:  # (then its step does nothing)
                     h._run()
@@ -511,13 +528,14 @@ class ControlledLoop(asyncio.BaseEventLoop):
             if not _done(t):
                 t.cancel()
 
-    def leave(self) -> None:
+    def leave(self, close: bool = True) -> None:
         """The loop's thread is its own actor again (called once the loop
-        returned, however it returned)."""
+        returned, however it returned); ``close``: the loop will not run
+        again (its pending tasks are dropped)."""
         try:
             self._end_step()
         except _native.RunAborted:
             pass  # the run was stopped: its loop leaves as it is
         self._acting = self._base
-        if _native.task_leave(self._base):
+        if _native.task_leave(self._base, close):
             self._notes.add(THREADS_BETWEEN_STEPS)

@@ -69,3 +69,8 @@ def disarmed(timer: Any) -> None:
 def due(timer: Any) -> None:
     """A timeout fires: it reads whether it was cancelled."""
     timer._rt_off  # noqa: B018 - the read the exploration sees
+
+
+def fired(timer: Any) -> None:
+    """A timeout fires (it was not cancelled): what an explanation shows."""
+    timer._rt_fired = True

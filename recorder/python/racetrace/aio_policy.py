@@ -40,7 +40,13 @@ class ProgramLoop(ControlledLoop):
             drop_pending(self)
             raise
         finally:
-            self.leave()
+            # Its pending tasks wait for the next run (asyncio.run's
+            # cancellation of leftovers, a second run_until_complete).
+            self.leave(close=False)
+
+    def close(self) -> None:
+        _native.task_close(self._base)
+        super().close()
 
 
 class Policy(asyncio.DefaultEventLoopPolicy):

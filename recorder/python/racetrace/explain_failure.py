@@ -35,14 +35,24 @@ _CHOICES = {
 }
 
 
-def _steps(trace: str) -> list[_native.TraceStep]:
+def _all_steps(trace: str) -> list[_native.TraceStep]:
     try:
         steps, _program, _outcome = _native.trace_steps(trace)
     except Exception:  # noqa: BLE001 - an explanation without steps still helps
         return []
+    return steps
+
+
+def _steps(trace: str) -> list[_native.TraceStep]:
     # The marks of a future's end (``aio_marks``) are racetrace's own
     # bookkeeping, not the program's steps.
-    return [s for s in steps if s[3] != _MARKS]
+    return [s for s in _all_steps(trace) if s[3] != _MARKS]
+
+
+def _timeouts_fired(trace: str) -> list[str]:
+    """One line per asyncio timeout that fired (its actor is named by where
+    it was set): which way a timeout went is part of the interleaving."""
+    return [f"  {s[1]} fired" for s in _all_steps(trace) if s[3] == _MARKS and s[5] == "fired"][:8]
 
 
 _MARKS = aio_marks.__file__
@@ -265,6 +275,10 @@ def explain(result: ExploreResult) -> str:
         if gave_up:
             lines.append("  operations that gave up:")
             lines.extend(gave_up)
+        fired = _timeouts_fired(f.trace) if f.trace else []
+        if fired:
+            lines.append("  timeouts that fired:")
+            lines.extend(fired)
     rest = len(result.failures) - len(shown)
     if rest > 0:
         lines.append("")

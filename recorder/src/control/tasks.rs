@@ -159,6 +159,18 @@ pub fn task_ready(actor: ActorId, waker: Option<u64>, timeout: Option<f64>) {
     }
 }
 
+/// Task `actor`, ready, is not any more (a timeout that a timer due
+/// earlier must now precede, see `racetrace/aio_timeouts.py`).
+pub fn task_hold(actor: ActorId) {
+    let mut g = lock();
+    let Some(run) = own(&mut g) else { return };
+    if let Some(s) = run.slots.get_mut(actor.index()) {
+        if let State::Task { ready, .. } = &mut s.state {
+            *ready = false;
+        }
+    }
+}
+
 /// The task taking a step finished (its exit is recorded).
 pub fn task_exited(actor: ActorId) {
     let mut g = lock();
@@ -175,7 +187,10 @@ pub fn task_exited(actor: ActorId) {
 /// `racetrace/aio.py`), and is given the turn back, with nobody else able
 /// to go, only to fire its `timers` (virtual time).
 pub struct LoopIdle {
-    pub timers: bool,
+    /// In how long (virtual seconds, on the loop's clock) its earliest
+    /// timer fires, if it has one: of several idle loops, the one whose
+    /// timer comes first fires it.
+    pub timers: Option<f64>,
     /// Who waits for what, for a deadlock report (the loop describes it).
     pub what: String,
 }
@@ -194,14 +209,23 @@ impl Run {
     /// Whether actors other than the loop of `base` and its tasks are alive.
     pub(super) fn others_alive(&self, base: u32) -> bool {
         self.alive()
-            .any(|(i, s)| i as u32 != base && s.loop_of != Some(base))
+            .any(|(i, s)| i as u32 != base && s.loop_of != Some(base) && !self.dormant(s))
     }
 
     /// Nobody can go: the idle loop that has timers, if any, fires them.
     pub(super) fn fire_idle_timers(&mut self) -> bool {
-        let Some(b) = self.slots.iter().position(|s| {
-            matches!(s.state, State::InLoop) && s.idle.as_ref().is_some_and(|i| i.timers)
-        }) else {
+        let mut first: Option<(usize, f64)> = None;
+        for (b, s) in self.slots.iter().enumerate() {
+            if !matches!(s.state, State::InLoop) {
+                continue;
+            }
+            if let Some(d) = s.idle.as_ref().and_then(|i| i.timers) {
+                if first.is_none_or(|(_, f)| d < f) {
+                    first = Some((b, d));
+                }
+            }
+        }
+        let Some((b, _)) = first else {
             return false;
         };
         self.slots[b].fire_timers = true;
@@ -268,24 +292,49 @@ pub fn task_switch(py: Python<'_>, base: ActorId, idle: Option<LoopIdle>) -> Res
 
 /// The loop run by actor `base` returns: the step in progress ends, tasks
 /// still pending are abandoned (as a stopped loop leaves them), and the
-/// thread goes on as `base` (its next event takes a turn). True when a
+/// thread goes on as `base` (its next event takes a turn). `close`: the
+/// loop will not run again, its pending tasks are dropped (a loop the
+/// program runs keeps them until it closes, see [`task_close`]; between two
+/// runs they are dormant, never candidates). True when a
 /// thread could have gone inside the last step (see [`Switch::others`]).
-pub fn task_leave(base: ActorId) -> bool {
+pub fn task_leave(base: ActorId, close: bool) -> bool {
     let mut g = lock();
     let Some(run) = own(&mut g) else {
         return false;
     };
     run.end_task_step();
-    for s in run.slots.iter_mut() {
-        if s.loop_of == Some(base.0) && matches!(s.state, State::Task { .. }) {
-            s.state = State::Finished;
-        }
+    if close {
+        run.close_loop(base.0);
     }
     if let Some(s) = run.slots.get_mut(base.index()) {
         s.state = State::Running;
     }
     run.turn = None;
     std::mem::take(&mut run.passed_over)
+}
+
+/// The loop run by actor `base`'s thread is closed: its pending tasks are
+/// dropped (as a closed loop leaves them).
+pub fn task_close(base: ActorId) {
+    if let Some(run) = own(&mut lock()) {
+        run.close_loop(base.0);
+    }
+}
+
+impl Run {
+    fn close_loop(&mut self, base: u32) {
+        for s in self.slots.iter_mut() {
+            if s.loop_of == Some(base) && matches!(s.state, State::Task { .. }) {
+                s.state = State::Finished;
+            }
+        }
+    }
+
+    /// Whether `s` can never go now: a task of a loop that is not running
+    /// (it runs again only if its thread runs the loop again).
+    pub(super) fn dormant(&self, s: &Slot) -> bool {
+        matches!(s.state, State::Task { .. }) && !self.loop_running(s.loop_of)
+    }
 }
 
 /// Every task of a loop waits and nothing is pending: a deadlock, which

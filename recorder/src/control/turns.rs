@@ -244,7 +244,7 @@ impl Run {
             return;
         }
         let main_done = matches!(self.slots[0].state, State::Finished);
-        if main_done && self.alive().all(|(_, s)| s.daemon) {
+        if main_done && self.alive().all(|(_, s)| s.daemon || self.dormant(s)) {
             // Only daemon threads left: the program is over.
             self.strategy.end_execution(&[]);
             self.stop(Status::Finished);
@@ -257,7 +257,7 @@ impl Run {
             }
             let blocked = self.blocked_ops();
             self.strategy.end_execution(&blocked);
-            if self.alive().next().is_none() {
+            if self.alive().all(|(_, s)| self.dormant(s)) {
                 self.stop(Status::Finished);
             } else {
                 let d = self.describe_deadlock();

@@ -28,6 +28,13 @@ fn task_create(
 
 /// Task `actor` has a step to run, made ready by the event `waker` (`None`:
 /// by its own past only).
+/// Task `actor` is not ready any more (a timeout held back, see
+/// `racetrace/aio_timeouts.py`).
+#[pyfunction]
+fn task_hold(actor: u32) {
+    control::task_hold(ActorId(actor));
+}
+
 /// `timeout`: the actor of a timeout, which expires in that many seconds.
 #[pyfunction]
 #[pyo3(signature = (actor, waker, timeout=None))]
@@ -45,10 +52,15 @@ fn task_now() -> Option<u64> {
 /// task the strategy chose (the thread acts as it from now on), or `base`
 /// when the loop's timers fire, and whether other actors (threads) were
 /// alive. `idle`: no task of the loop is ready, only other actors can go
-/// (`timers`: the loop has some; `what`: who waits for what).
+/// (`timers`: in how long its earliest timer fires, if it has one;
+/// `what`: who waits for what).
 #[pyfunction]
 #[pyo3(signature = (base, idle=None))]
-fn task_switch(py: Python<'_>, base: u32, idle: Option<(bool, String)>) -> PyResult<(u32, bool)> {
+fn task_switch(
+    py: Python<'_>,
+    base: u32,
+    idle: Option<(Option<f64>, String)>,
+) -> PyResult<(u32, bool)> {
     set_task(None);
     let idle = idle.map(|(timers, what)| control::LoopIdle { timers, what });
     let s = control::task_switch(py, ActorId(base), idle).map_err(|_| run_aborted())?;
@@ -121,9 +133,17 @@ fn task_exit(py: Python<'_>, actor: u32, file: &str, line: u32, function: &str) 
 /// The loop of actor `base`'s thread returns; the thread is `base` again.
 /// True when a thread could have gone inside the last task step.
 #[pyfunction]
-fn task_leave(base: u32) -> bool {
+#[pyo3(signature = (base, close=true))]
+fn task_leave(base: u32, close: bool) -> bool {
     set_task(None);
-    control::task_leave(ActorId(base))
+    control::task_leave(ActorId(base), close)
+}
+
+/// The loop of actor `base`'s thread is closed: its pending tasks are
+/// dropped.
+#[pyfunction]
+fn task_close(base: u32) {
+    control::task_close(ActorId(base));
 }
 
 /// `actor` (the loop's thread, after its loop returned) waits for task
@@ -184,6 +204,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TASK_AFTER_ALL", control::TASK_AFTER_ALL)?;
     m.add_function(wrap_pyfunction!(task_create, m)?)?;
     m.add_function(wrap_pyfunction!(task_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(task_hold, m)?)?;
     m.add_function(wrap_pyfunction!(task_now, m)?)?;
     m.add_function(wrap_pyfunction!(task_switch, m)?)?;
     m.add_function(wrap_pyfunction!(loop_others, m)?)?;
@@ -192,6 +213,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(task_exit, m)?)?;
     m.add_function(wrap_pyfunction!(task_suspend, m)?)?;
     m.add_function(wrap_pyfunction!(task_leave, m)?)?;
+    m.add_function(wrap_pyfunction!(task_close, m)?)?;
     m.add_function(wrap_pyfunction!(task_await, m)?)?;
     m.add_function(wrap_pyfunction!(task_deadlock, m)?)?;
     m.add_function(wrap_pyfunction!(record_task_create, m)?)?;
