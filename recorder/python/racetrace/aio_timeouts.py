@@ -27,6 +27,11 @@ class TimeoutActors:
         #: Handle → its actor, until its step runs.
         self.pending: dict[asyncio.TimerHandle, int] = {}
         self._held: set[asyncio.TimerHandle] = set()
+        #: The step that set a timeout that was ready then: held later (a
+        #: timer due earlier was set after it), it is ready again after
+        #: that step only, as it could have fired before that timer
+        #: existed.
+        self._set_by: dict[asyncio.TimerHandle, int | None] = {}
 
     def _earliest_timer(self) -> float | None:
         live = [h._when for h in self._loop._scheduled if not h._cancelled]
@@ -39,12 +44,15 @@ class TimeoutActors:
         if first is not None and first < timer.when():
             self._held.add(timer)
         else:
-            self._ready(timer, actor, _native.task_now())
+            now = _native.task_now()
+            self._set_by[timer] = now
+            self._ready(timer, actor, now)
 
     def ran(self, timer: asyncio.TimerHandle) -> None:
         """Its step was chosen."""
         self.pending.pop(timer, None)
         self._held.discard(timer)
+        self._set_by.pop(timer, None)
 
     def recheck(self, after_timers: bool) -> None:
         """The loop's timers changed (one set, cancelled or fired): holds
@@ -58,8 +66,11 @@ class TimeoutActors:
             early = first is not None and first < timer.when()
             if timer in self._held and not early:
                 self._held.discard(timer)
-                now = _native.task_now()
-                waker = now + _native.TASK_AFTER_ALL if after_timers and now is not None else now
+                if timer in self._set_by:
+                    waker = self._set_by[timer]
+                else:
+                    now = _native.task_now()
+                    waker = now + _native.TASK_AFTER_ALL if after_timers and now is not None else now
                 self._ready(timer, actor, waker)
             elif timer not in self._held and early:
                 self._held.add(timer)
