@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import racetrace
+from racetrace import _native
 from racetrace.aio import THREADS_BETWEEN_STEPS
 
 S = TypeVar("S")
@@ -512,3 +513,37 @@ def test_a_timer_creates_a_task_while_the_loop_waits_for_a_thread() -> None:
     assert not r.failures and r.stopped_because is None, r.explanation
     # The thread's update before, between or after the child's read and write.
     assert seen == {1, 10, 11}
+
+
+class Shared:
+    value = 0
+
+
+async def _incr(c: type[Shared]) -> None:
+    v = c.value
+    await asyncio.sleep(0)
+    c.value = v + 1
+
+
+def _program() -> int:
+    Shared.value = 0
+
+    async def main() -> None:
+        await asyncio.gather(_incr(Shared), _incr(Shared))
+
+    asyncio.run(main())
+    return Shared.value
+
+
+def test_a_controlled_run_of_an_asyncio_program_makes_its_tasks_actors(tmp_path) -> None:
+    # racetrace.run (as `racetrace replay`) of a program that calls
+    # asyncio.run: its tasks are actors of the trace, and a schedule that
+    # interleaves them gives the lost update.
+    path = tmp_path / "run.rtt"
+    res = racetrace.run(_program, trace=path)
+    assert res.status == "ok" and res.value == 2
+    steps, _program_name, _outcome = _native.trace_steps(str(path))
+    names = {name for _actor, name, *_rest in steps}
+    assert sum("(_incr)" in name for name in names) == 2, names
+    lost = {racetrace.run(_program, seed=seed).value for seed in range(30)}
+    assert lost == {1, 2}, lost
