@@ -280,10 +280,12 @@ def test_ctrl_c_stops_the_workers_and_returns_what_was_explored(tmp_path: Path) 
     script.write_text(
         textwrap.dedent(
             f"""
-            import sys
+            import faulthandler, signal, sys
             sys.path.insert(0, {str(Path(__file__).parent)!r})
             import racetrace, test_explore_parallel as t
             if __name__ == "__main__":
+                # (where it is, should it not end: see below)
+                faulthandler.register(signal.SIGUSR1, all_threads=True)
                 print("started", flush=True)
                 r = racetrace.explore_dpor(t.Shared, [t.incr_both] * 4, t.always, workers=2, progress=False)
                 print("explored", r.num_explored, r.exhausted, r.stopped_because, flush=True)
@@ -297,7 +299,14 @@ def test_ctrl_c_stops_the_workers_and_returns_what_was_explored(tmp_path: Path) 
     assert proc.stdout.readline().strip() == "started"
     time.sleep(8)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"still running 120 s after Ctrl-C; its threads:\n{err}\nstdout: {out}")
     assert proc.returncode == 0, err
     words = out.split()
     assert words[0] == "explored" and int(words[1]) > 0, out

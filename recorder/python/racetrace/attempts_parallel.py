@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from racetrace.dpor_parallel import crash_failure
 from racetrace.dpor_run import Note
-from racetrace.parallel import Pool, Worker
+from racetrace.parallel import Interrupts, Pool, Worker
 from racetrace.portfolio import lane_of
 from racetrace.results import Failure
 from racetrace.runs import Limits, RunOptions, S
@@ -101,52 +101,62 @@ def run_parallel(
             out.stopped = reason
         pool.stop_all()
 
-    for _ in range(workers):
-        w = pool.start()
-        assigned[w.index] = deque()
-        hand_out(w)
-    try:
-        while pool.live():
-            if out.stopped is None and total_timeout is not None and time.monotonic() - started > total_timeout:
-                stop(f"total_timeout ({total_timeout} s) reached")
-            for w, msg in pool.events(0.2):
-                if msg is None:
-                    continue
-                if isinstance(msg, str):
-                    queue = assigned.get(w.index) or deque()
-                    if queue and out.stopped is None:
-                        at = w.crashed_at()
-                        schedule = at[1] if at else ""
-                        lane = lane_of(strategy, depth, queue[0])
-                        out.done[queue[0]] = (lane, 0, schedule, None, crash_failure(msg, schedule or None))
-                        queue.clear()
-                    if finished() or not pool.live():
-                        stop("stopped at the first failure")
-                elif msg[0] == "attempt":
-                    _tag, attempt, lane, steps, schedule, note, failure = msg
-                    if attempt in assigned[w.index]:
-                        assigned[w.index].remove(attempt)
-                    out.done[attempt] = (lane, steps, schedule, note, failure)
-                    if progress is not None:
-                        try:
-                            progress(len(out.done))
-                        except Exception as e:  # noqa: BLE001 - the caller asked to stop
-                            stop(f"on_progress raised {type(e).__name__}: {e}")
-                    if finished():
-                        stop("stopped at the first failure")
-                elif msg[0] == "chunk":
-                    if finished():
-                        stop("stopped at the first failure")
-                    else:
-                        hand_out(w)
-                elif msg[0] == "error" and error is None:
-                    error = msg[1]
-                    stop(f"a worker failed: {type(error).__name__}")
-    except KeyboardInterrupt:
-        out.stopped = "interrupted (KeyboardInterrupt)"
-        pool.stop_all()
-    finally:
-        pool.close(grace=2.0)
+    interrupted_at: float | None = None
+    with Interrupts() as ctrl_c:
+        try:
+            for _ in range(workers):
+                w = pool.start()
+                assigned[w.index] = deque()
+                hand_out(w)
+            while pool.live():
+                if ctrl_c.hit:
+                    # (see `dpor_parallel`)
+                    if interrupted_at is None:
+                        interrupted_at = time.monotonic()
+                        out.stopped = "interrupted (KeyboardInterrupt)"
+                        pool.stop_all()
+                    elif time.monotonic() - interrupted_at > 2.0:
+                        break
+                if out.stopped is None and total_timeout is not None and time.monotonic() - started > total_timeout:
+                    stop(f"total_timeout ({total_timeout} s) reached")
+                for w, msg in pool.events(0.2):
+                    if msg is None:
+                        continue
+                    if isinstance(msg, str):
+                        queue = assigned.get(w.index) or deque()
+                        if queue and out.stopped is None:
+                            at = w.crashed_at()
+                            schedule = at[1] if at else ""
+                            lane = lane_of(strategy, depth, queue[0])
+                            out.done[queue[0]] = (lane, 0, schedule, None, crash_failure(msg, schedule or None))
+                            queue.clear()
+                        if finished() or not pool.live():
+                            stop("stopped at the first failure")
+                    elif msg[0] == "attempt":
+                        _tag, attempt, lane, steps, schedule, note, failure = msg
+                        if attempt in assigned[w.index]:
+                            assigned[w.index].remove(attempt)
+                        out.done[attempt] = (lane, steps, schedule, note, failure)
+                        if progress is not None:
+                            try:
+                                progress(len(out.done))
+                            except Exception as e:  # noqa: BLE001 - the caller asked to stop
+                                stop(f"on_progress raised {type(e).__name__}: {e}")
+                        if finished():
+                            stop("stopped at the first failure")
+                    elif msg[0] == "chunk":
+                        if finished():
+                            stop("stopped at the first failure")
+                        else:
+                            hand_out(w)
+                    elif msg[0] == "error" and error is None:
+                        error = msg[1]
+                        stop(f"a worker failed: {type(error).__name__}")
+        except KeyboardInterrupt:
+            out.stopped = "interrupted (KeyboardInterrupt)"
+            pool.stop_all()
+        finally:
+            pool.close(grace=2.0)
     if error is not None:
         raise error
     return out

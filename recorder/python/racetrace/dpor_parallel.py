@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from racetrace.dpor_run import Note, split_depth
-from racetrace.parallel import Pool, Worker
+from racetrace.parallel import Interrupts, Pool, Worker
 from racetrace.results import CRASH, Failure
 from racetrace.runs import Limits, RunOptions, S
 from racetrace.sharding import Shard, owns
@@ -172,35 +172,46 @@ def explore_parallel(
             orphans[task.node] = task.reported
         tasks[pool.start().index] = _Task()
 
-    for _ in range(workers):
-        tasks[pool.start().index] = _Task()
-    try:
-        while pool.live():
-            if out.stopped is None:
-                if max_executions is not None and out.explored >= max_executions:
-                    stop(f"max_executions ({max_executions}) reached")
-                elif total_timeout is not None and time.monotonic() - started > total_timeout:
-                    stop(f"total_timeout ({total_timeout} s) reached")
-            for w, msg in pool.events(0.2):
-                if msg is None:
-                    continue
-                if isinstance(msg, str):
-                    on_crash(w, msg)
-                elif msg[0] == "claim":
-                    on_claim(w, msg[1], msg[2])
-                elif msg[0] == "batch":
-                    on_batch(w, msg[1], msg[2], msg[3])
-                elif msg[0] == "done":
-                    figures.append(msg[1])
-                elif msg[0] == "error" and error is None:
-                    error = msg[1]
-                    stop(f"a worker failed: {type(error).__name__}")
-    except KeyboardInterrupt:
-        out.stopped = "interrupted (KeyboardInterrupt)"
-        pool.stop_all()
-        _drain(pool, on_batch, figures, grace=2.0)
-    finally:
-        pool.close(grace=2.0)
+    interrupted_at: float | None = None
+    with Interrupts() as ctrl_c:
+        try:
+            for _ in range(workers):
+                tasks[pool.start().index] = _Task()
+            while pool.live():
+                if ctrl_c.hit:
+                    # The workers stop after their execution in progress; what
+                    # they explored until then still comes, for a while.
+                    if interrupted_at is None:
+                        interrupted_at = time.monotonic()
+                        out.stopped = "interrupted (KeyboardInterrupt)"
+                        pool.stop_all()
+                    elif time.monotonic() - interrupted_at > 2.0:
+                        break
+                if out.stopped is None:
+                    if max_executions is not None and out.explored >= max_executions:
+                        stop(f"max_executions ({max_executions}) reached")
+                    elif total_timeout is not None and time.monotonic() - started > total_timeout:
+                        stop(f"total_timeout ({total_timeout} s) reached")
+                for w, msg in pool.events(0.2):
+                    if msg is None:
+                        continue
+                    if isinstance(msg, str):
+                        on_crash(w, msg)
+                    elif msg[0] == "claim":
+                        on_claim(w, msg[1], msg[2])
+                    elif msg[0] == "batch":
+                        on_batch(w, msg[1], msg[2], msg[3])
+                    elif msg[0] == "done":
+                        figures.append(msg[1])
+                    elif msg[0] == "error" and error is None:
+                        error = msg[1]
+                        stop(f"a worker failed: {type(error).__name__}")
+        except KeyboardInterrupt:
+            out.stopped = "interrupted (KeyboardInterrupt)"
+            pool.stop_all()
+            _drain(pool, on_batch, figures, grace=2.0)
+        finally:
+            pool.close(grace=2.0)
     if error is not None:
         raise error
     if orphans and out.stopped is None:

@@ -23,6 +23,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -86,6 +87,38 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit status {code}"
+
+
+class Interrupts:
+    """Ctrl-C while the parent runs an exploration with workers: the first
+    one sets ``hit``, which the parent's loop reads between two waits (it
+    stops the workers and collects what they explored), instead of raising
+    ``KeyboardInterrupt`` wherever the parent happens to be: in the middle
+    of reading a worker's message it would leave the rest of that message
+    in the pipe, and the next read would take its bytes for a length and
+    wait for ever. A second Ctrl-C raises at once. Only where Python's own
+    handler is in place (the main thread, no handler of the program's)."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._prev: Any = None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._prev = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._prev is not None:
+            signal.signal(signal.SIGINT, self._prev)
+            self._prev = None
 
 
 class WorkerStartError(RuntimeError):
