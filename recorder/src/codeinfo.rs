@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use racetrace_formats::StrId;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::Arc;
 
 /// What the recorder does when the interpreter is about to run an
 /// instruction. `Invisible` instructions return at once.
@@ -123,6 +124,19 @@ pub struct Instr {
 pub const UNKNOWN_DEPTH: u16 = u16::MAX;
 
 impl Instr {
+    /// The same decoded instruction for another session: its caches empty
+    /// and no marker (those belong to the session that filled them).
+    pub fn fresh(&self) -> Instr {
+        Instr {
+            action: self.action,
+            post_call: self.post_call,
+            arg: self.arg,
+            kw: self.kw,
+            depth: self.depth,
+            ..Instr::default()
+        }
+    }
+
     /// True when the trace function has nothing to do here.
     #[inline(always)]
     pub fn is_quiet(&self) -> bool {
@@ -277,6 +291,9 @@ impl Role {
 pub struct CodeInfo {
     /// The recording this table belongs to (ids below are that trace's).
     pub generation: u64,
+    /// The configuration it was built under (`session::config`): a later
+    /// session with the same one takes everything but ids and caches.
+    pub config: u64,
     pub traced: bool,
     /// Not traced, but a controlled run intercepts its lock operations.
     pub intercept: bool,
@@ -290,11 +307,13 @@ pub struct CodeInfo {
     /// the dict to its owner).
     pub dict_name: Option<u32>,
     /// File name as the code object has it.
-    pub file_name: String,
+    pub file_name: Arc<str>,
     /// Qualified name, used to label closure cells.
-    pub qualname: String,
+    pub qualname: Arc<str>,
     /// Decoded instructions; empty when not traced.
     pub instrs: Box<[Instr]>,
     /// `co_names` interned (traced code only).
     pub names: Box<[StrId]>,
+    /// The same names as text, to intern them in a later session.
+    pub name_texts: Arc<[String]>,
 }

@@ -370,7 +370,7 @@ pub(super) fn cell_key(
     // `outer.<locals>.inner` → `outer`), the same from either side.
     let owner = match info.qualname.rsplit_once(".<locals>.") {
         Some((outer, _)) if f.is_free_var(idx) => outer.to_string(),
-        _ => info.qualname.clone(),
+        _ => info.qualname.to_string(),
     };
     let var = cpython::code_localsplusnames(&f.code(py))
         .and_then(|t| t.get_item(idx).ok())

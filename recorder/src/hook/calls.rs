@@ -114,11 +114,11 @@ enum Callee<'py> {
 }
 
 fn table_method(def: usize) -> Option<CallRole> {
-    session::with(|s| s.calls.method(def)).flatten()
+    session::with(|s| s.tables.calls.method(def)).flatten()
 }
 
 fn table_identity(addr: usize) -> Option<CallRole> {
-    session::with(|s| s.calls.identity(addr)).flatten()
+    session::with(|s| s.tables.calls.identity(addr)).flatten()
 }
 
 /// The table of a code object for the current recording, built on first

@@ -36,7 +36,7 @@ pub(super) fn precall(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
     let Some((def, bound)) = cpython::builtin_method(&c.callable) else {
         return;
     };
-    let Some(role) = session::with(|s| s.calls.method(def)).flatten() else {
+    let Some(role) = session::with(|s| s.tables.calls.method(def)).flatten() else {
         return;
     };
     let (self_obj, rest) = match bound {
@@ -216,7 +216,7 @@ pub(super) fn call_ex(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Code
     let Some((def, Some(obj))) = cpython::builtin_method(&callable) else {
         return;
     };
-    match session::with(|s| s.calls.method(def)).flatten() {
+    match session::with(|s| s.tables.calls.method(def)).flatten() {
         Some(CallRole::LockRelease) => ctl::release(ctx.actor(), &obj, false),
         Some(CallRole::LockReleaseSave) => ctl::release(ctx.actor(), &obj, true),
         Some(CallRole::LockAcquire) => {
@@ -239,7 +239,7 @@ pub(super) fn before_with(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &
 pub(super) fn with_except(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
     let Some(exit) = f.peek(py, 3) else { return };
     if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
-        if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
+        if session::with(|s| s.tables.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
             ctl::release(ctx.actor(), &owner, false);
         }
     }

@@ -338,7 +338,7 @@ fn with_except_release(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, loc: LocId
     // Stack: exit, lasti, previous exception, exception.
     let Some(exit) = f.peek(py, 3) else { return };
     if let Some((def, Some(owner))) = cpython::builtin_method(&exit) {
-        if session::with(|s| s.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
+        if session::with(|s| s.tables.calls.method(def)).flatten() == Some(CallRole::LockRelease) {
             if let Some((lock, _)) = lock_of(py, Some(&f), &owner) {
                 emit_release(ctx, lock, loc);
             }

@@ -1,6 +1,7 @@
 //! Code tables and locations: the decoded table of each code object (built
-//! on first sight, per recording) and the trace's location ids for
-//! instructions, callers and function entries.
+//! on first sight, per recording, from the previous recording's table when
+//! the configuration is the same, see `session::config`) and the trace's
+//! location ids for instructions, callers and function entries.
 
 use std::sync::Arc;
 
@@ -67,6 +68,12 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     if gen == 0 {
         return;
     }
+    let config = session::config();
+    if let Some(old) = cpython::code_info(code).filter(|i| i.config == config) {
+        if renew_info(code, &old, gen) {
+            return;
+        }
+    }
     let text = |name: &str| -> String {
         code.getattr(name)
             .and_then(|v| v.extract::<String>())
@@ -81,11 +88,11 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
     let addr = code.as_ptr() as usize;
     let Some((traced, role, sync_lib, mut intercept, controlled)) = session::with(|s| {
         let traced = s.filter.traces(&file);
-        let role = s.code_roles.get(addr, &file, &qualname, first_line);
+        let role = s.tables.code_roles.get(addr, &file, &qualname, first_line);
         (
             traced,
             role,
-            s.sync_lib_files.contains(&file),
+            s.tables.sync_lib_files.contains(&file),
             !traced && (s.intercepts(&file) || role == Role::QueueUser),
             s.controlled,
         )
@@ -124,6 +131,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
         };
         CodeInfo {
             generation: gen,
+            config,
             traced,
             intercept,
             role,
@@ -131,15 +139,55 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             file: file_id,
             function: func_id,
             dict_name: names.iter().position(|n| n == "__dict__").map(|i| i as u32),
-            file_name: file,
-            qualname,
+            file_name: file.into(),
+            qualname: qualname.into(),
             instrs,
             names: names.iter().map(|n| s.string(n)).collect(),
+            name_texts: names.into(),
         }
     }) else {
         return;
     };
     cpython::set_code_info(code, info);
+}
+
+/// The table of `code` for the session `gen`, made from `old`, its table
+/// of an earlier session with the same configuration: what was decided and
+/// decoded stays, ids are interned again, caches start empty and markers
+/// are those of this session. False if no session is in progress.
+fn renew_info(code: &Bound<'_, PyAny>, old: &CodeInfo, gen: u64) -> bool {
+    let mut instrs: Box<[Instr]> = old.instrs.iter().map(Instr::fresh).collect();
+    if old.traced {
+        crate::marks::mark(code, &old.file_name, gen, &mut instrs);
+    }
+    let located = old.traced || old.intercept;
+    let Some(info) = session::with(|s| {
+        let (file, function) = if located {
+            (s.string(&old.file_name), s.string(&old.qualname))
+        } else {
+            (StrId(0), StrId(0))
+        };
+        CodeInfo {
+            generation: gen,
+            config: old.config,
+            traced: old.traced,
+            intercept: old.intercept,
+            role: old.role,
+            sync_lib: old.sync_lib,
+            file,
+            function,
+            dict_name: old.dict_name,
+            file_name: old.file_name.clone(),
+            qualname: old.qualname.clone(),
+            instrs,
+            names: old.name_texts.iter().map(|n| s.string(n)).collect(),
+            name_texts: old.name_texts.clone(),
+        }
+    }) else {
+        return false;
+    };
+    cpython::set_code_info(code, info);
+    true
 }
 
 /// Where the current thread is, in its innermost traced frame that already

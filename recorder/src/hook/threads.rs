@@ -34,7 +34,7 @@ pub fn new_thread_call(py: Python<'_>, f: Frame<'_>) {
         return;
     }
     let code = f.code(py);
-    let role = session::with(|s| s.code_roles.of_code(code.as_ptr() as usize)).flatten();
+    let role = session::with(|s| s.tables.code_roles.of_code(code.as_ptr() as usize)).flatten();
     if role == Some(Role::ThreadBootstrapInner) {
         BOOTSTRAP.with(|b| b.set(f.addr()));
         // Its return is the thread's exit event.

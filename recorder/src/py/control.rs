@@ -2,7 +2,6 @@
 //! (`racetrace.control` is their only caller): start a run with a
 //! strategy, wait for it, finish it; read a trace as a schedule to replay.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,9 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_formats::{ActorId, Mode, Outcome, ReplaySource, Schedule, TraceFile};
 
-use super::setup::{call_tables, intern_unknown, make_header, Recognized};
+use super::setup::{intern_unknown, make_header, static_tables};
 use crate::control::{self, Config, Status};
-use crate::filter::Filter;
 use crate::naming;
 use crate::session::{self, StartOptions};
 
@@ -86,7 +84,7 @@ struct RunConfig<'py> {
     program: String,
     include: Vec<String>,
     exclude: Vec<String>,
-    recognized: Recognized<'py>,
+    recognized: Bound<'py, PyAny>,
     main_thread: Bound<'py, PyAny>,
     schedule: Option<String>,
     trace: Option<String>,
@@ -131,13 +129,6 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
         start_time,
         explore_timeouts,
     } = config;
-    let Recognized {
-        excluded_dirs,
-        code_roles,
-        calls,
-        sync_lib_files,
-        own_dir,
-    } = recognized;
     if session::generation() != 0 {
         return Err(PyRuntimeError::new_err(
             "racetrace is already recording or controlling a run; runs cannot be nested",
@@ -194,7 +185,7 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     let strategy = crate::strategy::journal::wrap(strategy);
     naming::init(py)?;
     crate::identity::init(py)?;
-    let (table, roles, keep_alive) = call_tables(&calls, &code_roles);
+    let tables = static_tables(&recognized)?;
     let mode = if seed.is_some() || pct.is_some() {
         Mode::Explore
     } else {
@@ -205,17 +196,10 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
     session::start(StartOptions {
         path,
         header,
-        filter: Filter {
-            include,
-            exclude,
-            default_excluded_dirs: excluded_dirs,
-        },
-        calls: table,
-        code_roles: roles,
-        sync_lib_files: sync_lib_files.into_iter().collect::<HashSet<_>>(),
-        keep_alive,
+        include,
+        exclude,
+        tables,
         controlled: true,
-        own_dir,
     })
     .map_err(PyOSError::new_err)?;
     if let Some(m) = &markers {

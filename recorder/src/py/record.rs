@@ -1,17 +1,15 @@
 //! The functions `racetrace._native` exposes to the Python package
 //! (`racetrace.recording` is their only caller).
 
-use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, CodeLoc, EventKind, LocId, Mode, Outcome};
 
-use super::setup::{call_tables, intern_unknown, make_header, Recognized};
+use super::setup::{intern_unknown, make_header, static_tables};
 use crate::cpython;
 use crate::cpython::FrameApi as _;
-use crate::filter::Filter;
 use crate::hook::{self, ThreadCtx};
 use crate::naming;
 use crate::session::{self, StartOptions};
@@ -41,7 +39,7 @@ struct RecordConfig<'py> {
     program: String,
     include: Vec<String>,
     exclude: Vec<String>,
-    recognized: Recognized<'py>,
+    recognized: Bound<'py, PyAny>,
     running_threads: Vec<(u64, Bound<'py, PyAny>)>,
 }
 
@@ -64,25 +62,15 @@ fn start(py: Python<'_>, config: RecordConfig<'_>) -> PyResult<()> {
     }
     naming::init(py)?;
     crate::identity::init(py)?;
-    let (table, roles, keep_alive) = call_tables(&recognized.calls, &recognized.code_roles);
+    let tables = static_tables(&recognized)?;
     let header = make_header(py, Mode::Record, program)?;
     let generation = session::start(StartOptions {
         path,
         header,
-        filter: Filter {
-            include,
-            exclude,
-            default_excluded_dirs: recognized.excluded_dirs,
-        },
-        calls: table,
-        code_roles: roles,
-        sync_lib_files: recognized
-            .sync_lib_files
-            .into_iter()
-            .collect::<HashSet<_>>(),
-        keep_alive,
+        include,
+        exclude,
+        tables,
         controlled: false,
-        own_dir: String::new(),
     })
     .map_err(PyOSError::new_err)?;
     begin(py, generation, &running_threads).inspect_err(|_| {

@@ -2,6 +2,8 @@
 //! the trace header, the tables of recognized callables and code objects,
 //! and the "unknown" ids every trace begins with.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
@@ -10,22 +12,54 @@ use racetrace_formats::{CodeLoc, Header, Mode, StrId};
 use crate::calls::{CallRole, CallTable};
 use crate::codeinfo::{CodeRoles, Role};
 use crate::cpython;
-use crate::session;
+use crate::session::{self, StaticTables};
 
 /// `racetrace.config.Recognized`: what the native side recognizes, the same
 /// for every run of a process.
 #[derive(FromPyObject)]
-pub struct Recognized<'py> {
-    pub excluded_dirs: Vec<String>,
-    pub code_roles: Vec<(Bound<'py, PyAny>, String)>,
-    pub calls: Vec<(Bound<'py, PyAny>, String)>,
-    pub sync_lib_files: Vec<String>,
-    pub own_dir: String,
+struct Recognized<'py> {
+    excluded_dirs: Vec<String>,
+    code_roles: Vec<(Bound<'py, PyAny>, String)>,
+    calls: Vec<(Bound<'py, PyAny>, String)>,
+    sync_lib_files: Vec<String>,
+    own_dir: String,
+}
+
+/// The last `Recognized` object seen and the tables built from it: the
+/// Python layer makes one per process and hands it to every run, so a run
+/// of an exploration reuses the tables (and the code tables built with
+/// them, see `session::config_key`) instead of building them again.
+static LAST: Mutex<Option<(Py<PyAny>, Arc<StaticTables>)>> = Mutex::new(None);
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// The tables of `recognized` (a frozen `racetrace.config.Recognized`),
+/// built on first sight of that object.
+pub fn static_tables(recognized: &Bound<'_, PyAny>) -> PyResult<Arc<StaticTables>> {
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((obj, tables)) = last.as_ref() {
+        if obj.bind(recognized.py()).is(recognized) {
+            return Ok(tables.clone());
+        }
+    }
+    let r: Recognized<'_> = recognized.extract()?;
+    let (calls, code_roles, keep_alive) = call_tables(&r.calls, &r.code_roles);
+    let tables = Arc::new(StaticTables {
+        serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+        excluded_dirs: r.excluded_dirs,
+        calls,
+        code_roles,
+        sync_lib_files: r.sync_lib_files.into_iter().collect(),
+        own_dir: r.own_dir,
+        keep_alive,
+    });
+    *last = Some((recognized.clone().unbind(), tables.clone()));
+    Ok(tables)
 }
 
 /// The recognized callables and code objects, keyed as the hook looks
 /// them up (kept alive for the session).
-pub fn call_tables(
+fn call_tables(
     calls: &[(Bound<'_, PyAny>, String)],
     code_roles: &[(Bound<'_, PyAny>, String)],
 ) -> (CallTable, CodeRoles, Vec<Py<PyAny>>) {
@@ -48,7 +82,7 @@ pub fn call_tables(
 /// The recognized functions by code object and by definition site; entries
 /// whose role name is unknown are skipped (the Python layer and this crate
 /// are built together, so it would be a bug of ours, not of the user).
-pub fn code_role_table(
+fn code_role_table(
     code_roles: &[(Bound<'_, PyAny>, String)],
     keep_alive: &mut Vec<Py<PyAny>>,
 ) -> CodeRoles {

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -21,8 +21,6 @@ use racetrace_formats::{
     MemberKind, ObjId, ObjKind, Outcome, StrId, TraceWriter,
 };
 
-use crate::calls::CallTable;
-use crate::codeinfo::CodeRoles;
 use crate::cpython;
 use crate::fasthash::IntMap;
 use crate::filter::Filter;
@@ -31,8 +29,10 @@ mod fork;
 mod objects;
 mod signals;
 mod sync_state;
+mod tables;
 
 pub use objects::{epoch, object_died};
+pub use tables::{config, StaticTables};
 
 /// Generation of the recording in progress; 0 when not recording. Every
 /// recording gets a new one, so hooks and tables left over from an earlier
@@ -83,11 +83,8 @@ pub struct Session {
     /// asked for (`path` empty).
     writer: Option<TraceWriter<Box<dyn Write + Send>>>,
     pub filter: Filter,
-    pub calls: CallTable,
-    /// Code objects of recognized standard-library functions.
-    pub code_roles: CodeRoles,
-    /// Files of the `threading` and `queue` modules.
-    pub sync_lib_files: HashSet<String>,
+    /// What the process recognizes (callables, code objects, files).
+    pub tables: Arc<StaticTables>,
     strings: HashMap<String, StrId>,
     locs: HashMap<CodeLoc, LocId>,
     /// The same tables by id, to render locations and labels (reports of
@@ -151,13 +148,10 @@ const MAX_SOURCE_BYTES: u64 = 16 << 20;
 pub struct StartOptions {
     pub path: String,
     pub header: Header,
-    pub filter: Filter,
-    pub calls: CallTable,
-    pub code_roles: CodeRoles,
-    pub sync_lib_files: HashSet<String>,
-    pub keep_alive: Vec<Py<PyAny>>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub tables: Arc<StaticTables>,
     pub controlled: bool,
-    pub own_dir: String,
 }
 
 /// Opens the trace and makes the session current. Fails (before anything is
@@ -192,6 +186,12 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         .flush()
         .map_err(|e| format!("cannot record into {}: {e}", opts.path))?;
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    tables::set_config(tables::config_key(
+        &opts.tables,
+        &opts.include,
+        &opts.exclude,
+        opts.controlled,
+    ));
     // Deaths reported for an earlier recording's objects do not concern
     // this one (their weak references are gone with it).
     objects::start_watching();
@@ -199,10 +199,11 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         generation,
         path: opts.path,
         writer: Some(writer),
-        filter: opts.filter,
-        calls: opts.calls,
-        code_roles: opts.code_roles,
-        sync_lib_files: opts.sync_lib_files,
+        filter: Filter {
+            include: opts.include,
+            exclude: opts.exclude,
+            default_excluded_dirs: opts.tables.excluded_dirs.clone(),
+        },
         strings: HashMap::new(),
         locs: HashMap::new(),
         string_list: Vec::new(),
@@ -212,7 +213,7 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         watched: IntMap::default(),
         obj_kinds: Vec::new(),
         obj_addrs: Vec::new(),
-        alive: opts.keep_alive,
+        alive: Vec::new(),
         dict_owner: IntMap::default(),
         keys: IntMap::default(),
         key_list: Vec::new(),
@@ -231,7 +232,12 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
         flushed_at: 0,
         main_start_loc: LocId(0),
         controlled: opts.controlled,
-        own_dir: opts.own_dir,
+        own_dir: if opts.controlled {
+            opts.tables.own_dir.clone()
+        } else {
+            String::new()
+        },
+        tables: opts.tables,
         sourced: (!in_memory).then(HashSet::new),
     });
     fork::install();
@@ -342,7 +348,7 @@ impl Session {
         if self.controlled {
             self.own_dir.is_empty() || !file.starts_with(&self.own_dir)
         } else {
-            self.filter.watches_sync(file) && !self.sync_lib_files.contains(file)
+            self.filter.watches_sync(file) && !self.tables.sync_lib_files.contains(file)
         }
     }
 
