@@ -164,6 +164,24 @@ def _pooled_start(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
     return owner._handle if joinable else 0
 
 
+def _no_wait(timeout: float | None = None) -> bool:
+    return True
+
+
+def _start_without_waiting(main: threading.Thread) -> None:
+    """``main.start()``, without waiting until its thread runs: the driver
+    waits for the whole run next (``control_wait``, the GIL released), so
+    the actor keeps the GIL from its first instruction instead of handing
+    it back to a driver woken by ``Thread.start``'s handshake (a wake-up
+    and two GIL switches per execution, a fifth of a small one)."""
+    started = main._started  # type: ignore[attr-defined]
+    started.wait = _no_wait
+    try:
+        main.start()
+    finally:
+        del started.wait
+
+
 def _quiet_when_aborted(thread: object) -> None:
     # An actor of a stopped run unwinds with RunAborted, possibly after the
     # run, when any excepthook may be installed (the caller's, a test
@@ -354,7 +372,7 @@ def execute(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        main.start()
+        _start_without_waiting(main)
         _native.control_wait()
     except BaseException as e:  # KeyboardInterrupt: the run was stopped
         interrupted = e
