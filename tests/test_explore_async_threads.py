@@ -181,6 +181,26 @@ def test_a_task_and_a_thread_waiting_for_each_other_is_a_deadlock_naming_both() 
     assert "(asyncio_0) waits at" in msg and "test_explore_async_threads.py" in msg.split("asyncio_0")[1], msg
 
 
+class Guarded:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+async def hands_its_held_lock_to_an_executor(g: Guarded) -> None:
+    g.lock.acquire()
+    await asyncio.get_running_loop().run_in_executor(None, g.lock.acquire)
+
+
+def test_a_thread_blocked_in_library_code_is_named_where_it_waits_and_on_what() -> None:
+    # The executor's thread calls `lock.acquire` itself: no traced code on
+    # its stack, yet the lock has the name traced code gave it.
+    r = racetrace.explore_dpor(Guarded, [hands_its_held_lock_to_an_executor], lambda g: True, progress=False)
+    assert r.failures and r.failures[0].kind == "deadlock", r.explanation
+    line = next(x for x in r.failures[0].message.splitlines() if "(asyncio_0) waits at" in x)
+    assert "concurrent/futures/thread.py:" in line and "for lock `Guarded.lock`" in line, line
+    assert "is held by T1 (task-1)" in line and "<unknown>" not in line, line
+
+
 async def sleeps_while_a_thread_works(s: State) -> None:
     try:
         s.got = await asyncio.wait_for(asyncio.to_thread(lambda: 7), timeout=5)

@@ -256,6 +256,16 @@ pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
     own_ref(&lock()).is_some_and(|r| r.locks.contains_key(&addr))
 }
 
+/// The name the run gave `obj` when traced code first took it (None: not
+/// tracked, or taken by untraced code only).
+pub fn lock_label(obj: &Bound<'_, PyAny>) -> Option<String> {
+    let addr = obj.as_ptr() as usize;
+    own_ref(&lock())
+        .and_then(|r| r.locks.get(&addr))
+        .map(|l| l.label.clone())
+        .filter(|l| !l.is_empty())
+}
+
 impl Run {
     /// Notes something the model could not see in this run (once).
     pub(super) fn note_limit(&mut self, msg: String) {

@@ -566,7 +566,9 @@ mod sems;
 mod tasks;
 mod turns;
 
-pub use locks::{acquire, is_tracked, queue_get, queue_put, register_tstate, release, Acquire};
+pub use locks::{
+    acquire, is_tracked, lock_label, queue_get, queue_put, register_tstate, release, Acquire,
+};
 pub use report::{loc_text, same_file};
 pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
 pub use tasks::{

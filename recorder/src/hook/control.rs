@@ -287,6 +287,18 @@ pub(super) fn user_site(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>, info: &Co
         }
         c = cur.caller();
     }
+    // No traced code on the stack (a library calling the primitive itself,
+    // as an executor's worker runs `lock.acquire` handed to it): where in
+    // that library (a controlled run has ids for all code but its own).
+    if info.intercept {
+        let loc = CodeLoc {
+            file: info.file,
+            line: f.current_line(py),
+            function: info.function,
+            offset: (f.instr_index() * 2) as u32,
+        };
+        return session::with(|s| s.loc(loc)).unwrap_or_default();
+    }
     LocId(0)
 }
 
@@ -315,6 +327,10 @@ fn acquire(
     };
     let site = user_site(py, ctx, f, info);
     let (id, mut label) = traced_object(py, f, info, obj);
+    if label.is_empty() {
+        // Called from untraced code: named as traced code named it before.
+        label = ctl::lock_label(obj).unwrap_or_default();
+    }
     let addr = obj.as_ptr() as usize;
     // What the actor waits for, in the user's terms.
     let prims = ctx.prims.borrow();
