@@ -81,3 +81,28 @@ def test_a_long_failing_execution_is_classified_in_linear_time():
     start = time.monotonic()
     assert classify("assertion", steps) == "lost update"
     assert time.monotonic() - start < 5
+
+
+class _Held:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+
+def _takes_and_leaves(h: _Held) -> None:
+    h.lock.acquire()  # never released
+
+
+def _takes(h: _Held) -> None:
+    with h.lock:
+        pass
+
+
+def test_a_lock_its_finished_holder_never_released_is_named_so() -> None:
+    import racetrace
+
+    r = racetrace.explore_dpor(_Held, [_takes_and_leaves, _takes], lambda h: True, progress=False)
+    assert r.failures and r.failures[0].kind == "deadlock", r.explanation
+    assert "(which has finished)" in r.failures[0].message
+    assert "lock never released (its holder has finished)" in r.explanation, r.explanation

@@ -199,6 +199,8 @@ def test_a_thread_blocked_in_library_code_is_named_where_it_waits_and_on_what() 
     line = next(x for x in r.failures[0].message.splitlines() if "(asyncio_0) waits at" in x)
     assert "concurrent/futures/thread.py:" in line and "for lock `Guarded.lock`" in line, line
     assert "is held by T1 (task-1)" in line and "<unknown>" not in line, line
+    # The task holds the lock the thread it awaits wants: a cycle.
+    assert "deadlock cycle" in r.explanation, r.explanation
 
 
 async def sleeps_while_a_thread_works(s: State) -> None:

@@ -161,9 +161,15 @@ def classify(kind: str, steps: list[_native.TraceStep], message: str = "") -> st
     if kind == "deadlock":
         # The report has one "waits at ... for lock" line per actor blocked
         # on a lock: two or more of them wait for each other.
-        lock_waits = sum(1 for line in message.splitlines() if " waits at " in line and " for lock " in line)
-        if lock_waits >= 2:
+        lines = message.splitlines()
+        lock_waits = sum(1 for line in lines if " waits at " in line and " for lock " in line)
+        # One waiting for a lock whose holder waits for something else (a
+        # task awaiting the thread that wants its lock) closes a cycle too.
+        held = [line for line in lines if " for lock " in line and " is held by " in line]
+        if lock_waits >= 2 or any("(which has finished)" not in line for line in held):
             return "deadlock cycle"
+        if held:
+            return "lock never released (its holder has finished)"
         return "order violation (missed signal: a wait nobody will satisfy)"
     steps = _grouped(steps)
     shared = _shared(steps)
