@@ -97,17 +97,25 @@ impl Run {
     }
 
     /// The candidates: inside a task's step, the other tasks of its loop
-    /// cannot go (its loop runs the step), other actors (threads) can: the
-    /// strategy decides whether they come between (`passed_over` says
-    /// whether one could have).
+    /// cannot go (its loop runs the step), other actors (threads, and the
+    /// tasks of other loops) can: the strategy decides whether they come
+    /// between (`passed_over` says whether one could have).
     pub(super) fn candidates(&mut self) -> Vec<Candidate> {
         let mut out = self.all_candidates();
-        if let Some(t) = self.atomic {
-            let lp = self.slots[t as usize].loop_of;
-            let slots = &self.slots;
-            out.retain(|c| c.actor.0 == t || slots[c.actor.index()].loop_of != lp);
-            if out.len() > 1 {
+        let slots = &self.slots;
+        // (A loop's thread is never a candidate while its loop runs, so
+        // what remains of a stepping loop is its stepping task.)
+        out.retain(|c| {
+            let lp = slots[c.actor.index()].loop_of;
+            lp.and_then(|l| slots[l as usize].stepping)
+                .is_none_or(|(t, _)| t == c.actor.0)
+        });
+        let stepping = slots.iter().filter_map(|s| s.stepping).map(|(t, _)| t);
+        for t in stepping {
+            // (Only a choice: a step that cannot go lets others go anyway.)
+            if out.len() > 1 && out.iter().any(|c| c.actor.0 == t) {
                 self.passed_over = true;
+                break;
             }
         }
         out

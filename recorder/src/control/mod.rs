@@ -248,6 +248,10 @@ struct Slot {
     fire_timers: bool,
     /// A timeout's actor: when it expires (see `tasks::task_ready`).
     task_deadline: Option<f64>,
+    /// A loop's thread: the task taking a step on it, and the run's step
+    /// at which that began (see `tasks`). One per loop: the loops of two
+    /// threads may each be inside a step, when a thread came between.
+    stepping: Option<(u32, u64)>,
 }
 
 impl Slot {
@@ -266,6 +270,7 @@ impl Slot {
             idle: None,
             fire_timers: false,
             task_deadline: None,
+            stepping: None,
         }
     }
 }
@@ -323,11 +328,8 @@ struct Run {
     /// Steps at which a timed wait was among the candidates (it could have
     /// timed out, had it been blocked).
     timeouts_offered: u64,
-    /// The task taking an atomic step (see `tasks`): the only candidate
-    /// until its step ends.
-    atomic: Option<u32>,
     /// Another actor than the loop's tasks (a thread) could have gone
-    /// during the atomic step in progress (see `tasks::Switch::others`).
+    /// during a task's step in progress (see `tasks::Switch::others`).
     passed_over: bool,
 }
 
@@ -379,7 +381,6 @@ pub fn begin(cfg: Config, main_name: String) -> Result<(), String> {
         catchups: 0,
         stuck: None,
         timeouts_offered: 0,
-        atomic: None,
         passed_over: false,
     };
     run.decide();

@@ -34,7 +34,7 @@ impl Run {
     /// A timed wait (`time.sleep`) of `a` inside a task's step: it would
     /// stop the whole event loop, which is reported (the run stops).
     pub(super) fn blocks_loop(&mut self, a: u32, op: &Event) -> bool {
-        if self.atomic != Some(a) {
+        if !self.in_step(a) {
             return false;
         }
         let msg = format!(
@@ -46,10 +46,36 @@ impl Run {
         true
     }
 
-    /// The task taking a step ends it: back between steps (ready again if
-    /// it woke itself meanwhile), unless it finished.
-    fn end_task_step(&mut self) {
-        if let Some(t) = self.atomic.take() {
+    /// Whether task `a` is taking a step on its loop.
+    pub(super) fn in_step(&self, a: u32) -> bool {
+        self.slots
+            .get(a as usize)
+            .and_then(|s| s.loop_of)
+            .and_then(|l| self.slots.get(l as usize))
+            .and_then(|l| l.stepping)
+            .is_some_and(|(t, _)| t == a)
+    }
+
+    /// The task whose step began last among those taking one (what a
+    /// strategy that takes steps whole continues: it lets no other actor
+    /// begin a step inside one, so there is at most one then).
+    pub(super) fn atomic(&self) -> Option<u32> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.stepping)
+            .max_by_key(|&(_, since)| since)
+            .map(|(t, _)| t)
+    }
+
+    /// The task taking a step on the loop of `base` ends it: back between
+    /// steps (ready again if it woke itself meanwhile), unless it finished.
+    /// (Another loop's step in progress goes on.)
+    fn end_task_step(&mut self, base: u32) {
+        let stepping = self
+            .slots
+            .get_mut(base as usize)
+            .and_then(|s| s.stepping.take());
+        if let Some((t, _)) = stepping {
             let s = &mut self.slots[t as usize];
             if !matches!(s.state, State::Finished) {
                 let wake = s.task_wake.take();
@@ -253,7 +279,7 @@ pub fn task_switch(py: Python<'_>, base: ActorId, idle: Option<LoopIdle>) -> Res
         if run.status != Status::Running {
             return Err(Abort);
         }
-        run.end_task_step();
+        run.end_task_step(base.0);
         let b = base.index();
         let cv = run.slots.get(b).ok_or(Abort)?.cv.clone();
         run.slots[b].state = State::InLoop;
@@ -279,7 +305,7 @@ pub fn task_switch(py: Python<'_>, base: ActorId, idle: Option<LoopIdle>) -> Res
             let others = std::mem::take(&mut run.passed_over);
             let s = &mut run.slots[t as usize];
             s.state = State::Running;
-            run.atomic = Some(t);
+            run.slots[b].stepping = Some((t, run.step));
             run.turn_since = Instant::now();
             Some(Switch {
                 actor: ActorId(t),
@@ -302,7 +328,7 @@ pub fn task_leave(base: ActorId, close: bool) -> bool {
     let Some(run) = own(&mut g) else {
         return false;
     };
-    run.end_task_step();
+    run.end_task_step(base.0);
     if close {
         run.close_loop(base.0);
     }
@@ -342,7 +368,9 @@ impl Run {
 pub fn task_deadlock(what: String) {
     let mut g = lock();
     let Some(run) = own(&mut g) else { return };
-    run.atomic = None;
+    for s in run.slots.iter_mut() {
+        s.stepping = None;
+    }
     run.strategy.end_execution(&[]);
     run.stop(Status::Deadlock(what));
 }

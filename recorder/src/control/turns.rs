@@ -273,7 +273,7 @@ impl Run {
             current: self.last_actor.map(ActorId),
             candidates: &cands,
             actors: self.slots.len() as u32,
-            atomic: self.atomic.map(ActorId),
+            atomic: self.atomic().map(ActorId),
         };
         let mut catchup = false;
         let a = match self.strategy.next(&decision) {
