@@ -7,7 +7,9 @@ unable to go on, reported as a deadlock that cannot happen)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
+import types
 
 import racetrace
 
@@ -79,3 +81,113 @@ def test_a_lost_update_between_the_tasks_of_two_loops_is_found() -> None:
     assert r.failures and r.failures[0].kind != "deadlock", r.explanation
     assert all(f.kind != "deadlock" for f in r.failures)
     assert "p.shared = v + 1" in r.explanation, r.explanation
+
+
+# -- generated programs of two loops against a brute force ---------------------
+
+Access = tuple[str, int]  # ("r" | "w", attribute index)
+Tasks = list[list[list[Access]]]  # tasks, each a list of steps, each a list of accesses
+
+
+def _gen_loop(rng: random.Random) -> Tasks:
+    def accesses() -> list[Access]:
+        return [(rng.choice("rw"), rng.randrange(2)) for _ in range(rng.randint(1, 2))]
+
+    # One task a loop: the program's own `asyncio.run` machinery, which a
+    # thread may interleave with too, makes each further task costly to explore.
+    return [[accesses() for _ in range(rng.randint(1, 2))]]
+
+
+def _source(loops: list[Tasks]) -> str:
+    """Loop ``l`` runs its tasks with ``asyncio.run`` in thread ``l``. Each
+    write stores a value of its own; each read folds what it saw into its
+    task's ``acc``, kept at the end: the outcome tells orders apart."""
+    out = ["import asyncio", "", "", "class State:", "    def __init__(self):"]
+    out += ["        self.x0 = 0", "        self.x1 = 0", "        self.out = {}"]
+    for lp, tasks in enumerate(loops):
+        for t, steps in enumerate(tasks):
+            actor, n = 10 * lp + t + 1, 0
+            out += ["", "", f"async def task{lp}_{t}(s):", "    acc = 0"]
+            for k, step in enumerate(steps):
+                if k:
+                    out.append("    await asyncio.sleep(0)")
+                for mode, x in step:
+                    n += 1
+                    out.append(f"    acc = acc * 64 + s.x{x}" if mode == "r" else f"    s.x{x} = {100 * actor + n}")
+            out.append(f"    s.out[{actor}] = acc")
+        out += ["", "", f"def thread{lp}(s):", f"    asyncio.run(task{lp}_0(s))"]
+    return "\n".join(out) + "\n"
+
+
+def _flat_orders(tasks: Tasks, lp: int) -> list[list[tuple[int, int, Access]]]:
+    """Every order of the loop's task steps that keeps each task's own
+    order, each step whole, flattened to (actor, n, access)."""
+    orders: list[list[tuple[int, int, Access]]] = []
+
+    def go(pc: list[int], seq: list[tuple[int, int, Access]]) -> None:
+        if all(pc[t] == len(tasks[t]) for t in range(len(tasks))):
+            orders.append(seq)
+            return
+        for t in range(len(tasks)):
+            if pc[t] < len(tasks[t]):
+                start = sum(len(st) for st in tasks[t][: pc[t]])
+                block = [(10 * lp + t + 1, start + j + 1, a) for j, a in enumerate(tasks[t][pc[t]])]
+                pc[t] += 1
+                go(pc, seq + block)
+                pc[t] -= 1
+
+    go([0] * len(tasks), [])
+    return orders
+
+
+def _brute_outcomes(loops: list[Tasks]) -> set[tuple[int, ...]]:
+    """The two loops' step orders, merged access by access in every way (a
+    thread may come between any two accesses of the other's steps)."""
+    actors = sorted(10 * lp + t + 1 for lp, tasks in enumerate(loops) for t in range(len(tasks)))
+    outcomes: set[tuple[int, ...]] = set()
+
+    def run(order: list[tuple[int, int, Access]]) -> tuple[int, ...]:
+        x = [0, 0]
+        acc = dict.fromkeys(actors, 0)
+        for actor, n, (mode, i) in order:
+            if mode == "r":
+                acc[actor] = acc[actor] * 64 + x[i]
+            else:
+                x[i] = 100 * actor + n
+        return (*x, *(acc[a] for a in actors))
+
+    def merge(a: list, b: list, i: int, j: int, out: list) -> None:
+        if i == len(a) and j == len(b):
+            outcomes.add(run(out))
+            return
+        if i < len(a):
+            merge(a, b, i + 1, j, [*out, a[i]])
+        if j < len(b):
+            merge(a, b, i, j + 1, [*out, b[j]])
+
+    for first in _flat_orders(loops[0], 0):
+        for second in _flat_orders(loops[1], 1):
+            merge(first, second, 0, 0, [])
+    return outcomes
+
+
+def test_generated_programs_of_two_loops_reach_every_outcome_and_no_other(tmp_path) -> None:
+    rng = random.Random(7)
+    for i in range(16):
+        loops = [_gen_loop(rng), _gen_loop(rng)]
+        path = tmp_path / f"loops{i}.py"
+        path.write_text(_source(loops))
+        mod = types.ModuleType(f"loops{i}")
+        mod.__file__ = str(path)
+        exec(compile(path.read_text(), str(path), "exec"), mod.__dict__)
+        actors = sorted(10 * lp + t + 1 for lp, tasks in enumerate(loops) for t in range(len(tasks)))
+        seen: set[tuple[int, ...]] = set()
+
+        def note(s: object, actors: list[int] = actors, seen: set[tuple[int, ...]] = seen) -> bool:
+            seen.add((s.x0, s.x1, *(s.out[a] for a in actors)))  # type: ignore[attr-defined]
+            return True
+
+        r = racetrace.explore_dpor(mod.State, [mod.thread0, mod.thread1], note, progress=False, stop_on_first=False)
+        expected = _brute_outcomes(loops)
+        assert not r.failures and r.exhausted, (loops, r.explanation, r.limits)
+        assert seen == expected, (loops, sorted(seen ^ expected))
