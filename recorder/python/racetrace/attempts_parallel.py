@@ -101,7 +101,6 @@ def run_parallel(
             out.stopped = reason
         pool.stop_all()
 
-    interrupted_at: float | None = None
     with Interrupts() as ctrl_c:
         try:
             for _ in range(workers):
@@ -109,14 +108,8 @@ def run_parallel(
                 assigned[w.index] = deque()
                 hand_out(w)
             while pool.live():
-                if ctrl_c.hit:
-                    # (see `dpor_parallel`)
-                    if interrupted_at is None:
-                        interrupted_at = time.monotonic()
-                        out.stopped = "interrupted (KeyboardInterrupt)"
-                        pool.stop_all()
-                    elif time.monotonic() - interrupted_at > 2.0:
-                        break
+                if ctrl_c.over(pool, out):
+                    break
                 if out.stopped is None and total_timeout is not None and time.monotonic() - started > total_timeout:
                     stop(f"total_timeout ({total_timeout} s) reached")
                 for w, msg in pool.events(0.2):

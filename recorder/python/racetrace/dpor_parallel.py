@@ -172,21 +172,13 @@ def explore_parallel(
             orphans[task.node] = task.reported
         tasks[pool.start().index] = _Task()
 
-    interrupted_at: float | None = None
     with Interrupts() as ctrl_c:
         try:
             for _ in range(workers):
                 tasks[pool.start().index] = _Task()
             while pool.live():
-                if ctrl_c.hit:
-                    # The workers stop after their execution in progress; what
-                    # they explored until then still comes, for a while.
-                    if interrupted_at is None:
-                        interrupted_at = time.monotonic()
-                        out.stopped = "interrupted (KeyboardInterrupt)"
-                        pool.stop_all()
-                    elif time.monotonic() - interrupted_at > 2.0:
-                        break
+                if ctrl_c.over(pool, out):
+                    break
                 if out.stopped is None:
                     if max_executions is not None and out.explored >= max_executions:
                         stop(f"max_executions ({max_executions}) reached")

@@ -99,9 +99,13 @@ class Interrupts:
     wait for ever. A second Ctrl-C raises at once. Only where Python's own
     handler is in place (the main thread, no handler of the program's)."""
 
+    #: Seconds the stopping workers get to report what they explored.
+    GRACE = 2.0
+
     def __init__(self) -> None:
         self.hit = False
         self._prev: Any = None
+        self._at: float | None = None
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread() and (
@@ -114,6 +118,19 @@ class Interrupts:
         if self.hit:
             raise KeyboardInterrupt
         self.hit = True
+
+    def over(self, pool: Pool, out: Any) -> bool:
+        """Whether the parent's loop ends now: after a Ctrl-C, ``out`` is
+        marked interrupted and the workers are asked to stop (once), and
+        what they send still comes for ``GRACE`` seconds."""
+        if not self.hit:
+            return False
+        if self._at is None:
+            self._at = time.monotonic()
+            out.stopped = "interrupted (KeyboardInterrupt)"
+            pool.stop_all()
+            return False
+        return time.monotonic() - self._at > self.GRACE
 
     def __exit__(self, *exc: object) -> None:
         if self._prev is not None:
