@@ -7,9 +7,12 @@ unable to go on, reported as a deadlock that cannot happen)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import threading
 import types
+
+import pytest
 
 import racetrace
 
@@ -81,6 +84,52 @@ def test_a_lost_update_between_the_tasks_of_two_loops_is_found() -> None:
     assert r.failures and r.failures[0].kind != "deadlock", r.explanation
     assert all(f.kind != "deadlock" for f in r.failures)
     assert "p.shared = v + 1" in r.explanation, r.explanation
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+async def read_await_write(c: Counter) -> None:
+    v = c.n
+    await asyncio.sleep(0)
+    c.n = v + 1
+
+
+def via_a_background_loop(c: Counter) -> None:
+    # The loop is made by this thread and run by another (run_forever):
+    # its tasks are that thread's to run.
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever)
+    runner.start()
+    futures = [asyncio.run_coroutine_threadsafe(read_await_write(c), loop) for _ in range(2)]
+    for f in futures:
+        f.result(timeout=30)
+    loop.call_soon_threadsafe(loop.stop)
+    runner.join()
+    loop.close()
+
+
+def test_a_loop_made_in_one_thread_and_run_in_another_runs_its_tasks(recwarn: pytest.WarningsRecorder) -> None:
+    for seed in range(30):
+        c = Counter()
+        r = racetrace.run(via_a_background_loop, c, seed=seed, check=False, deadlock_timeout=5)
+        assert r.status == "ok", (seed, r.message, r.schedule)
+        assert c.n in (1, 2)
+    seen: set[int] = set()
+
+    def note(c: Counter) -> bool:
+        seen.add(c.n)
+        return c.n == 2
+
+    r = racetrace.explore_dpor(Counter, [via_a_background_loop], note, progress=False, stop_on_first=False)
+    assert r.exhausted and seen == {1, 2}, (seen, r.explanation)
+    assert r.failures and all(f.kind == "invariant violation" for f in r.failures), r.explanation
+    assert "c.n = v + 1" in r.explanation
+    # Executions DPOR stopped early leave no "coroutine was never awaited".
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
 
 
 # -- generated programs of two loops against a brute force ---------------------

@@ -333,6 +333,10 @@ def task_close(base: int) -> None:
     """The loop of actor ``base``'s thread is closed: its pending tasks are
     dropped."""
 
+def task_rebase(old: int, new: int) -> None:
+    """The loop made by actor ``old``'s thread is run by actor ``new``'s from
+    now on, its tasks with it."""
+
 def task_await(actor: int, task: int, file: str, line: int, function: str) -> None:
     """``actor`` waits for the finished task ``task``."""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
+import weakref
 from typing import Any
 
 from racetrace import _native
@@ -32,6 +34,12 @@ class ProgramLoop(ControlledLoop):
         self._notes = notes
 
     def run_forever(self) -> None:
+        runner = _native.acting_actor(threading.current_thread())
+        if runner is not None and runner != self._base:
+            # Made by one actor, run by another (a background loop thread
+            # running `run_forever`): its tasks are run by this thread now.
+            _native.task_rebase(self._base, runner)
+            self._base = self._acting = runner
         try:
             super().run_forever()
         except _native.RunAborted:
@@ -46,7 +54,18 @@ class ProgramLoop(ControlledLoop):
 
     def close(self) -> None:
         _native.task_close(self._base)
+        if self._dropped:
+            _drop_queued(self)
         super().close()
+
+
+def _drop_queued(loop: ControlledLoop) -> None:
+    """What a stopped run left queued on ``loop`` (a coroutine another
+    thread handed over with ``run_coroutine_threadsafe``, never started)
+    goes without asyncio's complaint: the program would have run it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loop._ready.clear()
 
 
 class Policy(asyncio.DefaultEventLoopPolicy):
@@ -56,12 +75,15 @@ class Policy(asyncio.DefaultEventLoopPolicy):
     def __init__(self) -> None:
         super().__init__()
         self.notes: set[str] = set()
+        self.loops: weakref.WeakSet[ProgramLoop] = weakref.WeakSet()
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
         actor = _native.acting_actor(threading.current_thread())
         if actor is None:
             return super().new_event_loop()
-        return ProgramLoop(actor, self.notes)
+        loop = ProgramLoop(actor, self.notes)
+        self.loops.add(loop)
+        return loop
 
 
 def install() -> tuple[Policy, Any]:
@@ -73,9 +95,14 @@ def install() -> tuple[Policy, Any]:
     return policy, before
 
 
-def uninstall(installed: tuple[Policy, Any]) -> list[str]:
+def uninstall(installed: tuple[Policy, Any], stopped: bool) -> list[str]:
     """Puts the policy the run found back; what the run's loops could not
-    model."""
+    model. ``stopped``: the run did not end by itself (its loops may hold
+    what it never got to run, see ``_drop_queued``)."""
     policy, before = installed
     asyncio.set_event_loop_policy(before)
+    if stopped:
+        for loop in list(policy.loops):
+            if not loop.is_closed():
+                _drop_queued(loop)
     return sorted(policy.notes)

@@ -389,7 +389,7 @@ def execute(
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
         setattr(threading, _START_ATTR, _real_start_thread)
-        loop_notes = aio_policy.uninstall(loops)
+        loop_notes = aio_policy.uninstall(loops, stopped=info["status"] not in ("ok", "exception"))
         # Let the actors unwind (a stopped run raises RunAborted in them)
         # before the excepthook goes back; one stuck in a call the
         # scheduler cannot see is left behind.

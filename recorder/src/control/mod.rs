@@ -574,7 +574,7 @@ pub use report::{loc_text, same_file};
 pub use sems::{expire_wait, sem_acquire, sem_release, sem_release_turn, take_turn, SemAcquire};
 pub use tasks::{
     loop_others, task_close, task_created, task_deadlock, task_exited, task_hold, task_leave,
-    task_now, task_ready, task_switch, LoopIdle, TASK_AFTER_ALL,
+    task_now, task_ready, task_rebase, task_switch, LoopIdle, TASK_AFTER_ALL,
 };
 pub use turns::{before_emit, before_emit_timed};
 use turns::{block, wait_turn, wait_until};

@@ -339,6 +339,24 @@ pub fn task_leave(base: ActorId, close: bool) -> bool {
     std::mem::take(&mut run.passed_over)
 }
 
+/// The loop made by actor `old`'s thread is run by actor `new`'s (a loop
+/// made in one thread and run in another, as a background loop thread's):
+/// its tasks, made so far or later, are run by `new`'s thread and wait for
+/// their turns on its variable. Called while the loop is not running.
+pub fn task_rebase(old: ActorId, new: ActorId) {
+    let mut g = lock();
+    let Some(run) = own(&mut g) else { return };
+    let Some(cv) = run.slots.get(new.index()).map(|s| s.cv.clone()) else {
+        return;
+    };
+    for s in run.slots.iter_mut() {
+        if s.loop_of == Some(old.0) {
+            s.loop_of = Some(new.0);
+            s.cv = cv.clone();
+        }
+    }
+}
+
 /// The loop run by actor `base`'s thread is closed: its pending tasks are
 /// dropped (as a closed loop leaves them).
 pub fn task_close(base: ActorId) {

@@ -139,6 +139,13 @@ fn task_leave(base: u32, close: bool) -> bool {
     control::task_leave(ActorId(base), close)
 }
 
+/// The loop made by actor `old`'s thread is run by actor `new`'s from now
+/// on (its tasks with it).
+#[pyfunction]
+fn task_rebase(old: u32, new: u32) {
+    control::task_rebase(ActorId(old), ActorId(new));
+}
+
 /// The loop of actor `base`'s thread is closed: its pending tasks are
 /// dropped.
 #[pyfunction]
@@ -214,6 +221,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(task_suspend, m)?)?;
     m.add_function(wrap_pyfunction!(task_leave, m)?)?;
     m.add_function(wrap_pyfunction!(task_close, m)?)?;
+    m.add_function(wrap_pyfunction!(task_rebase, m)?)?;
     m.add_function(wrap_pyfunction!(task_await, m)?)?;
     m.add_function(wrap_pyfunction!(task_deadlock, m)?)?;
     m.add_function(wrap_pyfunction!(record_task_create, m)?)?;
