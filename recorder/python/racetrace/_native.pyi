@@ -54,6 +54,7 @@ __all__ = [
     "task_suspend",
     "task_leave",
     "task_close",
+    "task_rebase",
     "task_await",
     "task_deadlock",
     "record_task_create",

@@ -208,10 +208,16 @@ class Pool:
     def live(self) -> list[Worker]:
         return [w for w in self.workers if w.alive()]
 
+    #: Most messages read from one worker per call of ``events``: the caller
+    #: checks Ctrl-C and its limits between calls, and workers that keep
+    #: the pipe busy (a claim answered at once is followed by the next)
+    #: would otherwise keep it reading for ever.
+    BATCH = 64
+
     def events(self, timeout: float) -> Iterator[tuple[Worker, tuple[Any, ...] | Crash | None]]:
         """Messages from the workers, as (worker, message); an exit as
         (worker, None) after a 'done' message, else (worker, description of
-        how it died)."""
+        how it died). At most ``BATCH`` messages from each worker."""
         live = self.live()
         if not live:
             return
@@ -219,7 +225,9 @@ class Pool:
         for w in live:
             if w.conn not in ready:
                 continue
-            while not w.closed:
+            for _ in range(self.BATCH):
+                if w.closed:
+                    break
                 try:
                     if not w.conn.poll():
                         break
