@@ -286,6 +286,10 @@ def test_ctrl_c_stops_the_workers_and_returns_what_was_explored(tmp_path: Path) 
             if __name__ == "__main__":
                 # (where it is, should it not end: see below)
                 faulthandler.register(signal.SIGUSR1, all_threads=True)
+                # Ctrl-C as in a terminal: a process started by a background
+                # job of a non-interactive shell (CI under nohup) inherits
+                # SIGINT ignored, and Python then leaves it ignored.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
                 print("started", flush=True)
                 # (five threads: far more classes than 8 s can explore)
                 r = racetrace.explore_dpor(t.Shared, [t.incr_both] * 5, t.always, workers=2, progress=False)
