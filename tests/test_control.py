@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -360,3 +361,44 @@ def test_threads_reused_between_runs_start_with_fresh_thread_state() -> None:
     for seed in range(5):
         result = racetrace.run(programs.fresh_thread_state, seed=seed)
         assert result.value == [("unset", "unset")] * 2
+
+
+def test_a_forked_child_explores_with_threads_of_its_own(tmp_path: Path) -> None:
+    # The parent's pooled threads (kept between runs) do not exist in a
+    # forked child: its runs start threads of their own instead of waiting
+    # for threads that will never run (a timeout after deadlock_timeout).
+    script = tmp_path / "fork_explore.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys, time
+            import racetrace
+
+            class S:
+                def __init__(self):
+                    self.x = 0
+
+            def bump(s):
+                v = s.x
+                s.x = v + 1
+
+            def explore():
+                start = time.monotonic()
+                res = racetrace.explore_dpor(S, [bump, bump], lambda s: s.x == 2, deadlock_timeout=20)
+                return res, time.monotonic() - start
+
+            first, _ = explore()
+            assert first.failures, first
+            pid = os.fork()
+            if pid == 0:
+                res, took = explore()
+                ok = res.failures and res.num_explored == first.num_explored and took < 10
+                os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            print("child", os.waitstatus_to_exitcode(status))
+            """
+        )
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "child 0" in proc.stdout, proc.stdout + proc.stderr

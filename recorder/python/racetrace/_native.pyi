@@ -33,6 +33,7 @@ __all__ = [
     "replay_source",
     "control_start",
     "control_wait",
+    "Parker",
     "control_finish",
     "control_time",
     "trace_steps",
@@ -133,8 +134,18 @@ def control_start(config: RunConfig) -> None:
 #: ends as blocked where the model cannot see.
 DEFAULT_DEADLOCK_TIMEOUT: float
 
-def control_wait() -> None:
-    """Waits until the run ends (Ctrl-C stops it)."""
+def control_wait(first: Parker | None = None) -> None:
+    """Waits until the run ends (Ctrl-C stops it); wakes ``first`` (actor
+    0's pooled thread) once the GIL is released."""
+
+@final
+class Parker:
+    """A pooled thread's wake-up: ``park`` waits (GIL released, spinning
+    first) until ``unpark``; an ``unpark`` before the ``park`` is kept."""
+
+    def __new__(cls) -> Parker: ...
+    def park(self) -> None: ...
+    def unpark(self) -> None: ...
 
 #: How a controlled run ended (stub only).
 RunStatus: TypeAlias = Literal[

@@ -20,21 +20,18 @@ cannot see: a C extension, real I/O) ends the run with ``ControlTimeout``.
 
 from __future__ import annotations
 
-import _thread
-import contextvars
 import gc
 import logging
 import os
 import queue
 import runpy
 import sys
-import sys as _thread_sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
-from racetrace import _native, aio, aio_policy, tables, tracehooks
+from racetrace import _native, aio, aio_policy, pool, tables, tracehooks
 from racetrace.config import Recognized, RunConfig
 from racetrace.recording import format_exception
 from racetrace.run_result import (
@@ -78,123 +75,6 @@ def _static_tables() -> Recognized:
             own_dir=tables.PACKAGE_DIR,
         )
     return _tables
-
-
-class _Worker:
-    """An OS thread kept between controlled runs: starting an actor hands it
-    the new thread's ``_bootstrap`` instead of creating an OS thread (which
-    costs more than a whole run of a small program). Only used while a run
-    is controlled (``threading._start_new_thread``, or
-    ``_start_joinable_thread`` where ``threading`` has it, is swapped for
-    ``_pooled_start`` meanwhile)."""
-
-    def __init__(self) -> None:
-        self.go = _thread.allocate_lock()
-        self.go.acquire()
-        self.job: tuple[Callable[..., object], tuple[object, ...]] | None = None
-        self.ident = _thread.start_new_thread(self._loop, ())
-
-    def _loop(self) -> None:
-        while True:
-            self.go.acquire()
-            job, self.job = self.job, None
-            if job is None:
-                continue
-            fn, args = job
-            try:
-                # A new thread starts with an empty context.
-                contextvars.Context().run(fn, *args)
-            except BaseException:  # noqa: BLE001 - Thread._bootstrap reports its own
-                pass
-            finally:
-                # The end of an OS thread marks its Thread joined; this one
-                # goes on, so do it here (what `join` waits for): release
-                # the thread's state lock, or mark its handle done.
-                owner = getattr(fn, "__self__", None)
-                lock = getattr(owner, "_tstate_lock", None)
-                if lock is not None and lock.locked():
-                    try:
-                        lock.release()
-                    except RuntimeError:
-                        pass
-                handle = getattr(owner, "_handle", None)
-                if handle is not None and hasattr(handle, "_set_done") and not handle.is_done():
-                    handle._set_done()
-            # Idle: no trace or profile function, no tracer of racetrace's,
-            # no thread-local data of the finished actor (what its thread's
-            # end would have dropped).
-            tracehooks.real_settrace(None)
-            _thread_sys.setprofile(None)
-            _native.forget_thread()
-            _native.clear_thread_locals()
-            with _idle_lock:
-                _idle.append(self)
-
-
-_idle: list[_Worker] = []
-_idle_lock = _thread.allocate_lock()
-# How `threading` starts a thread: `_start_new_thread(fn, args)` up to 3.12,
-# `_start_joinable_thread(fn, handle=..., daemon=...)` from 3.13 on (the
-# Thread's `_handle` is then what `join` waits on). Both private: typeshed
-# declares none of them, nor threading._time and queue.time, swapped by
-# execute().
-_START_ATTR = "_start_joinable_thread" if hasattr(threading, "_start_joinable_thread") else "_start_new_thread"
-_real_start_thread: Callable[..., Any] = getattr(threading, _START_ATTR)
-
-
-def _pooled_start(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
-    owner = getattr(fn, "__self__", None)
-    joinable = _START_ATTR == "_start_joinable_thread"
-    if owner is None or (not joinable and (len(args) != 1 or kwargs)):
-        return _real_start_thread(fn, *args, **kwargs)
-    _quiet_when_aborted(owner)
-    with _idle_lock:
-        w = _idle.pop() if _idle else None
-    if w is None:
-        w = _Worker()
-    if joinable:
-        # A handle of the worker's OS thread, marked done when the actor
-        # ends (`_Worker._loop`), in place of the one the OS thread's end
-        # would have marked.
-        owner._handle = threading._make_thread_handle(w.ident)  # type: ignore[attr-defined]
-        w.job = (fn, ())
-    else:
-        w.job = (fn, tuple(args[0]))
-    w.go.release()
-    return owner._handle if joinable else 0
-
-
-def _no_wait(timeout: float | None = None) -> bool:
-    return True
-
-
-def _start_without_waiting(main: threading.Thread) -> None:
-    """``main.start()``, without waiting until its thread runs: the driver
-    waits for the whole run next (``control_wait``, the GIL released), so
-    the actor keeps the GIL from its first instruction instead of handing
-    it back to a driver woken by ``Thread.start``'s handshake (a wake-up
-    and two GIL switches per execution, a fifth of a small one)."""
-    started = main._started  # type: ignore[attr-defined]
-    started.wait = _no_wait
-    try:
-        main.start()
-    finally:
-        del started.wait
-
-
-def _quiet_when_aborted(thread: object) -> None:
-    # An actor of a stopped run unwinds with RunAborted, possibly after the
-    # run, when any excepthook may be installed (the caller's, a test
-    # framework's): its thread reports everything else as usual.
-    report = getattr(thread, "_invoke_excepthook", None)
-    if report is None:
-        return
-
-    def invoke(t: threading.Thread) -> None:
-        if not isinstance(sys.exc_info()[1], RunAborted):
-            report(t)
-
-    thread._invoke_excepthook = invoke  # type: ignore[attr-defined]
 
 
 _real_threading_time: Callable[[], float] = threading._time  # type: ignore[attr-defined]
@@ -357,7 +237,7 @@ def execute(
     )
     threading._time = _virtual_time  # type: ignore[attr-defined]
     queue.time = _virtual_time  # type: ignore[attr-defined]
-    setattr(threading, _START_ATTR, _pooled_start)
+    setattr(threading, pool.START_ATTR, pool.pooled_start)
     tracehooks.install()
     threading.excepthook = excepthook
     loops = aio_policy.install()
@@ -372,8 +252,7 @@ def execute(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _start_without_waiting(main)
-        _native.control_wait()
+        _native.control_wait(pool.start_without_waiting(main))
     except BaseException as e:  # KeyboardInterrupt: the run was stopped
         interrupted = e
     finally:
@@ -388,7 +267,7 @@ def execute(
         tracehooks.uninstall()
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
-        setattr(threading, _START_ATTR, _real_start_thread)
+        setattr(threading, pool.START_ATTR, pool.real_start_thread)
         loop_notes = aio_policy.uninstall(loops, stopped=info["status"] not in ("ok", "exception"))
         # Let the actors unwind (a stopped run raises RunAborted in them)
         # before the excepthook goes back; one stuck in a call the

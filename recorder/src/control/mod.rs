@@ -229,7 +229,7 @@ pub enum Resume {
 
 struct Slot {
     state: State,
-    cv: Arc<Condvar>,
+    cv: Arc<wake::Wake>,
     credit: bool,
     resume: Resume,
     daemon: bool,
@@ -258,7 +258,7 @@ impl Slot {
     fn new(name: String, daemon: bool) -> Slot {
         Slot {
             state: State::Starting { arrived: false },
-            cv: Arc::new(Condvar::new()),
+            cv: Arc::new(wake::Wake::new()),
             credit: false,
             resume: Resume::Proceed,
             daemon,
@@ -464,6 +464,9 @@ pub fn wait_end(poll: Duration) -> bool {
     if run.status != Status::Running {
         return true;
     }
+    // The driver sleeps at once: spinning beside the actors slowed them more
+    // than it saved (the run is long, and the driver's wake-up is followed
+    // by a wait for the GIL anyway, see `py::pool::settle`).
     let (mut g, _) = DRIVER
         .wait_timeout(g, poll)
         .unwrap_or_else(|e| e.into_inner());
@@ -566,6 +569,7 @@ mod report;
 mod sems;
 mod tasks;
 mod turns;
+pub mod wake;
 
 pub use locks::{
     acquire, is_tracked, lock_label, queue_get, queue_put, register_tstate, release, Acquire,

@@ -3,7 +3,7 @@
 //! (`block`); the run decides who goes next (`Run::decide`), accounts for
 //! each step, and stops on a deadlock, a timeout or a divergence.
 
-use std::sync::{Condvar, MutexGuard};
+use std::sync::MutexGuard;
 
 use pyo3::prelude::*;
 use racetrace_formats::{ActorId, Event};
@@ -164,7 +164,7 @@ pub(super) fn block(py: Python<'_>, a: u32, mut b: Blocked) -> Result<Resume, Ab
 pub(super) fn wait_turn(
     g: MutexGuard<'static, Option<Run>>,
     a: u32,
-    cv: &Condvar,
+    cv: &wake::Wake,
 ) -> Result<MutexGuard<'static, Option<Run>>, Abort> {
     let (g, ()) = wait_until(g, cv, |run| {
         (run.turn == Some(a)).then(|| {
@@ -181,7 +181,7 @@ pub(super) fn wait_turn(
 /// calling thread's any more.
 pub(super) fn wait_until<R>(
     mut g: MutexGuard<'static, Option<Run>>,
-    cv: &Condvar,
+    cv: &wake::Wake,
     mut ready: impl FnMut(&mut Run) -> Option<R>,
 ) -> Result<(MutexGuard<'static, Option<Run>>, R), Abort> {
     loop {
@@ -198,10 +198,7 @@ pub(super) fn wait_until<R>(
         if run.status != Status::Running {
             return Err(Abort);
         }
-        g = cv
-            .wait_timeout(g, POLL)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
+        g = cv.wait(g, lock, POLL);
     }
 }
 

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use racetrace_formats::{ActorId, Mode, Outcome, ReplaySource, Schedule, TraceFile};
 
+use super::pool;
 use super::setup::{intern_unknown, make_header, static_tables};
 use crate::control::{self, Config, Status};
 use crate::naming;
@@ -239,10 +240,26 @@ fn control_start(py: Python<'_>, config: RunConfig<'_>) -> PyResult<()> {
 }
 
 /// Waits (GIL released) until the run ends. Ctrl-C stops the run.
+/// `first`: the parked pooled thread of actor 0, handed its job once the
+/// GIL is released (see `py::pool`).
 #[pyfunction]
-fn control_wait(py: Python<'_>) -> PyResult<()> {
+#[pyo3(signature = (first=None))]
+fn control_wait(py: Python<'_>, first: Option<Py<pool::Parker>>) -> PyResult<()> {
+    let mut pending = first.is_some();
     loop {
-        if py.detach(|| control::wait_end(Duration::from_millis(50))) {
+        let over = py.detach(|| {
+            // The first actor's thread starts now, with the GIL free.
+            if let (true, Some(p)) = (pending, first.as_ref()) {
+                pending = false;
+                pool::start(p.get());
+            }
+            let over = control::wait_end(Duration::from_millis(50));
+            if over {
+                pool::settle();
+            }
+            over
+        });
+        if over {
             return Ok(());
         }
         if let Err(e) = py.check_signals() {

@@ -23,6 +23,7 @@ mod cli;
 mod control;
 mod dpor;
 mod markers;
+mod pool;
 mod record;
 mod setup;
 mod shrink;
@@ -40,6 +41,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     shrink::register(m)?;
     tasks::register(m)?;
     tracehooks::register(m)?;
+    pool::register(m)?;
     workers::register(m)?;
     Ok(())
 }
