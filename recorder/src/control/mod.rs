@@ -48,7 +48,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -62,7 +62,7 @@ use crate::session;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static RUN: Mutex<Option<Run>> = Mutex::new(None);
 /// Wakes the driver (the thread waiting for the run to end).
-static DRIVER: Condvar = Condvar::new();
+static DRIVER: wake::Wake = wake::Wake::new();
 /// How often sleeping threads look at the watchdog.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -464,12 +464,7 @@ pub fn wait_end(poll: Duration) -> bool {
     if run.status != Status::Running {
         return true;
     }
-    // The driver sleeps at once: spinning beside the actors slowed them more
-    // than it saved (the run is long, and the driver's wake-up is followed
-    // by a wait for the GIL anyway, see `py::pool::settle`).
-    let (mut g, _) = DRIVER
-        .wait_timeout(g, poll)
-        .unwrap_or_else(|e| e.into_inner());
+    let mut g = DRIVER.wait_spinning(g, lock, poll, wake::DRIVER_SPIN);
     match g.as_mut() {
         Some(run) => {
             run.watchdog();

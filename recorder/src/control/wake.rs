@@ -7,8 +7,8 @@
 //! (two actors taking turns), so an actor waiting for its turn first
 //! watches a counter that its wake-up bumps, for at most [`SPIN`], and
 //! sleeps on its condition variable only after that. The driver, which
-//! waits for a whole run, does not spin: measured, a thread spinning beside
-//! a run of a few hundred µs slowed it more than the wake-up it saved.
+//! waits for a whole run, spins longer ([`DRIVER_SPIN`]): a run of a small
+//! program ends within it.
 //!
 //! Only one waiting actor or driver spins at a time ([`SPINNERS`]), and
 //! one idle pooled thread (`py::pool`) besides: the others sleep at once,
@@ -18,7 +18,10 @@
 //!
 //! Each waiter watches the counter of its own [`Wake`]: an actor's turn
 //! given to another actor does not disturb it, and a run that keeps the
-//! turn on one thread has nobody spinning after the first [`SPIN`].
+//! turn on one thread has nobody spinning after the first [`SPIN`]. (A
+//! first version had one counter for all, bumped at every turn: the
+//! waiters kept looking at the run mutex, and the driver spinning beside a
+//! run of tasks slowed it by more than it saved.)
 //!
 //! Invariant: [`Wake::notify_all`] is called with the run mutex held, and
 //! bumps the counter before it notifies; a waiter reads the counter with
@@ -35,22 +38,33 @@ use std::time::{Duration, Instant};
 static SPINNERS: AtomicBool = AtomicBool::new(false);
 /// Whether an idle pooled thread is spinning now.
 static IDLE_SPINNER: AtomicBool = AtomicBool::new(false);
-/// How long a waiter spins before it sleeps.
+/// How long an actor waiting for its turn spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
+/// How long the driver waiting for the end of a run spins before it sleeps
+/// (measured on the tiny programs of the benchmarks: 1 ms did no better).
+pub const DRIVER_SPIN: Duration = Duration::from_micros(500);
 
 /// What an actor waits on for its turn: a condition variable, and a
 /// counter bumped at each of its notifications, which a waiter watches
 /// while it spins (one per OS thread: an event loop's tasks share their
 /// thread's).
-#[derive(Default)]
 pub struct Wake {
     cv: Condvar,
     epoch: AtomicU64,
 }
 
+impl Default for Wake {
+    fn default() -> Self {
+        Wake::new()
+    }
+}
+
 impl Wake {
-    pub fn new() -> Self {
-        Wake::default()
+    pub const fn new() -> Self {
+        Wake {
+            cv: Condvar::new(),
+            epoch: AtomicU64::new(0),
+        }
     }
 
     /// Wakes the waiters (call with the run mutex held).
@@ -70,9 +84,20 @@ impl Wake {
         relock: impl FnOnce() -> MutexGuard<'a, T>,
         timeout: Duration,
     ) -> MutexGuard<'a, T> {
+        self.wait_spinning(g, relock, timeout, SPIN)
+    }
+
+    /// [`Wake::wait`], spinning for at most `spin`.
+    pub fn wait_spinning<'a, T>(
+        &self,
+        g: MutexGuard<'a, T>,
+        relock: impl FnOnce() -> MutexGuard<'a, T>,
+        timeout: Duration,
+        spin: Duration,
+    ) -> MutexGuard<'a, T> {
         let seen = self.epoch.load(Ordering::Acquire);
         drop(g);
-        spin_until(SPIN, || self.epoch.load(Ordering::Acquire) != seen);
+        spin_until(spin, || self.epoch.load(Ordering::Acquire) != seen);
         let g = relock();
         if self.epoch.load(Ordering::Acquire) != seen {
             return g;
