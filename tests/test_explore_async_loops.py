@@ -7,10 +7,12 @@ unable to go on, reported as a deadlock that cannot happen)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import random
 import threading
 import types
+import weakref
 
 import pytest
 
@@ -240,3 +242,24 @@ def test_generated_programs_of_two_loops_reach_every_outcome_and_no_other(tmp_pa
         expected = _brute_outcomes(loops)
         assert not r.failures and r.exhausted, (loops, r.explanation, r.limits)
         assert seen == expected, (loops, sorted(seen ^ expected))
+
+
+def test_a_controlled_loop_starts_with_the_state_asyncio_gives_a_loop() -> None:
+    # A controlled loop's BaseEventLoop state is copied from a loop made
+    # once (not made by BaseEventLoop.__init__ each time): the same
+    # attributes and values, and containers of its own, empty.
+    from racetrace.aio import ControlledLoop
+
+    plain = asyncio.BaseEventLoop()
+    expected = dict(vars(plain))
+    plain.close()
+    loops = [ControlledLoop(0), ControlledLoop(0)]
+    for name, value in expected.items():
+        mine = [vars(loop)[name] for loop in loops]
+        if isinstance(value, (list, dict, set, collections.deque, weakref.WeakSet)):
+            assert all(type(m) is type(value) and len(m) == 0 for m in mine), name
+            assert mine[0] is not mine[1], name
+        else:
+            assert mine == [value, value], name
+    for loop in loops:
+        loop.close()

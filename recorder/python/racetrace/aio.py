@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from racetrace import _native, aio_futures, aio_marks, aio_timeouts, aio_where
+from racetrace import _native, aio_base, aio_futures, aio_marks, aio_timeouts, aio_where
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 #: The asyncio primitives whose state the tasks' steps touch: traced in a
@@ -126,7 +126,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
     _stops = False
 
     def __init__(self, base: int) -> None:
-        super().__init__()
+        aio_base.init_base(self)  # (BaseEventLoop.__init__, made once)
         self._base = base
         self._vt = 0.0
         #: Task → its actor; handle → the task whose step it is.
