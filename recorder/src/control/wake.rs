@@ -28,9 +28,12 @@
 //! the mutex held before it lets it go, and again after taking it back, so
 //! a wake-up that comes while it spins is never lost: either the counter
 //! moved (the caller looks again) or the waiter was already inside
-//! `wait_timeout` when the notification came.
+//! `wait_timeout` when the notification came. The count of sleepers that
+//! decides whether to notify at all changes only with the mutex held, just
+//! before `wait_timeout` (which lets the mutex go atomically) and just
+//! after it returns, so a notifier never misses a sleeper.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -51,6 +54,11 @@ pub const DRIVER_SPIN: Duration = Duration::from_micros(500);
 pub struct Wake {
     cv: Condvar,
     epoch: AtomicU64,
+    /// Threads inside `wait_timeout` (changed and read with the run mutex
+    /// held): a notification nobody sleeps for makes no system call, which
+    /// a condition variable's would (most turns go to the actor already
+    /// running: every scheduling point of a task's step).
+    sleepers: AtomicUsize,
 }
 
 impl Default for Wake {
@@ -64,13 +72,16 @@ impl Wake {
         Wake {
             cv: Condvar::new(),
             epoch: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
         }
     }
 
     /// Wakes the waiters (call with the run mutex held).
     pub fn notify_all(&self) {
         self.epoch.fetch_add(1, Ordering::Release);
-        self.cv.notify_all();
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            self.cv.notify_all();
+        }
     }
 
     /// Waits for a notification for at most `timeout`, as
@@ -102,10 +113,14 @@ impl Wake {
         if self.epoch.load(Ordering::Acquire) != seen {
             return g;
         }
-        self.cv
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        let g = self
+            .cv
             .wait_timeout(g, timeout)
             .unwrap_or_else(|e| e.into_inner())
-            .0
+            .0;
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        g
     }
 }
 
