@@ -1,5 +1,5 @@
 //! The hand-off of the OS threads kept between controlled runs
-//! (`control._Worker`): a [`Parker`] per pooled thread, and the driver's
+//! (`racetrace.pool._Worker`): a [`Parker`] per pooled thread, and the driver's
 //! wait until the run's threads have parked again.
 //!
 //! A Python lock would do the hand-off, but each wake-up through it is a
@@ -92,7 +92,9 @@ pub(super) fn start(first: &Parker) {
 /// After a run ended (the GIL released): waits a little for the threads
 /// of its actors to park, so that the driver finds the GIL free. Nothing
 /// depends on it: a thread still busy (stuck where the model cannot see)
-/// only makes the driver wait for the GIL as it would anyway.
+/// only makes the driver wait for the GIL as it would anyway, and, since
+/// such a thread never parks, every later run's end spins the whole
+/// budget.
 pub(super) fn settle() {
     wake::spin_until(SETTLE_SPIN, || BUSY.load(Ordering::Acquire) == 0);
 }
