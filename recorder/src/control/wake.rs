@@ -126,7 +126,7 @@ impl Wake {
 
 /// Spins (yielding the core between looks) until `done` says so or
 /// `budget` has passed; says whether `done` did. Spins only if no other
-/// thread does (see the module's comment): otherwise says false at once.
+/// thread does (see the module's comment): otherwise it looks once.
 pub fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
     spin_on(&SPINNERS, budget, done)
 }
