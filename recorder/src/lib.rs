@@ -15,6 +15,7 @@ mod identity;
 mod marks;
 mod naming;
 mod py;
+mod reach;
 mod session;
 mod strategy;
 

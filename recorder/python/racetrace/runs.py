@@ -20,7 +20,6 @@ from typing import Any, TypedDict, TypeVar, cast
 from racetrace import _native, aio, aio_run
 from racetrace._native import RunAborted
 from racetrace.control import execute
-from racetrace.reach import shared_objects
 from racetrace.results import DEADLOCK, EXCEPTION, INVARIANT, Failure
 from racetrace.run_result import RunResult
 
@@ -151,7 +150,7 @@ def run_threads(
     if strategy is not None:
         # DPOR compares operations across executions: it names the objects
         # shared from the start by where they are, not by when a run met them.
-        strategy.shared_objects(shared_objects(state, threads))
+        strategy.share(state, threads)
 
     errors: list[tuple[str, BaseException]] = []
     coroutines: list[str] = []

@@ -96,15 +96,17 @@ impl DporExplorer {
         self.dpor.lock().explorer.repeated()
     }
 
-    /// The objects the actors of the coming run share from the start, in
-    /// an order that is the same in every execution (`racetrace.reach`):
-    /// the explorer names them by their place in it.
-    fn shared_objects(&self, objs: Vec<Bound<'_, PyAny>>) {
-        let objs = objs
+    /// Names the objects the actors of the coming run share from the
+    /// start: those `state` and the `threads` functions reach, by their
+    /// place in an order that is the same in every execution (see
+    /// `reach`).
+    fn share(&self, state: Bound<'_, PyAny>, threads: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        let objs = crate::reach::shared_objects(&state, &threads)?
             .into_iter()
             .map(|o| (o.as_ptr() as usize, o.unbind()))
             .collect();
-        self.dpor.lock().shared_objects(objs)
+        self.dpor.lock().shared_objects(objs);
+        Ok(())
     }
 
     /// The exploration's counters (see the analyzer's `dpor::Stats`).
@@ -129,7 +131,18 @@ impl DporExplorer {
     }
 }
 
+/// The objects `state` and the `threads` functions reach, in the order
+/// `DporExplorer.share` names them.
+#[pyfunction]
+fn shared_objects<'py>(
+    state: Bound<'py, PyAny>,
+    threads: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    crate::reach::shared_objects(&state, &threads)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DporExplorer>()?;
+    m.add_function(wrap_pyfunction!(shared_objects, m)?)?;
     Ok(())
 }

@@ -18,7 +18,7 @@
 //! Objects are numbered by first sight too, so they get exploration-wide
 //! ids the same way (`Canon`): an object the actors share from the start
 //! (reachable from the state `setup` made, or from the threads' closures:
-//! `racetrace.reach` lists them in a fixed order before each run) is named
+//! `reach` lists them in a fixed order before each run) is named
 //! by its place in that list; any other object by the actor that first
 //! named it in an event and how many objects that actor had named before
 //! (an object made during the run is first named by its maker, whoever
