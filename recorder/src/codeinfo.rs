@@ -312,8 +312,12 @@ pub struct CodeInfo {
     pub qualname: Arc<str>,
     /// Decoded instructions; empty when not traced.
     pub instrs: Box<[Instr]>,
-    /// `co_names` interned (traced code only).
-    pub names: Box<[StrId]>,
+    /// `co_names` interned in this table's session, id + 1 (traced code
+    /// only; 0: not yet). A name is interned the first time an access uses
+    /// it (`hook::tables::name_id`): a table is made again for every run
+    /// of an exploration, and most of a code object's names are never the
+    /// attribute or global of a recorded access.
+    pub names: Box<[AtomicU32]>,
     /// The same names as text, to intern them in a later session.
     pub name_texts: Arc<[String]>,
 }

@@ -339,7 +339,7 @@ pub(super) fn global_access(
     idx: usize,
 ) {
     let Some(g) = f.globals(py) else { return };
-    let Some(&name) = info.names.get(idx) else {
+    let Some(name) = super::tables::name_id(info, idx) else {
         return;
     };
     if kind == EventKind::Read {

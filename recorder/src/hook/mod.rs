@@ -196,7 +196,7 @@ pub fn on_opcode(py: Python<'_>, ctx: &ThreadCtx, f: Frame<'_>) {
         Action::Invisible => {}
         Action::LoadAttr | Action::StoreAttr | Action::DeleteAttr => {
             let Some(obj) = peek(0) else { return };
-            let Some(&name) = info.names.get(arg) else {
+            let Some(name) = tables::name_id(info, arg) else {
                 return;
             };
             if ins.action == Action::LoadAttr && info.dict_name == Some(ins.arg) {

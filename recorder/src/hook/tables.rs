@@ -3,6 +3,7 @@
 //! the configuration is the same, see `session::config`) and the trace's
 //! location ids for instructions, callers and function entries.
 
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -142,7 +143,7 @@ pub(super) fn build_info(code: &Bound<'_, PyAny>, gen: u64) {
             file_name: file.into(),
             qualname: qualname.into(),
             instrs,
-            names: names.iter().map(|n| s.string(n)).collect(),
+            names: names.iter().map(|_| AtomicU32::new(0)).collect(),
             name_texts: names.into(),
         }
     }) else {
@@ -180,7 +181,7 @@ fn renew_info(code: &Bound<'_, PyAny>, old: &CodeInfo, gen: u64) -> bool {
             file_name: old.file_name.clone(),
             qualname: old.qualname.clone(),
             instrs,
-            names: old.name_texts.iter().map(|n| s.string(n)).collect(),
+            names: old.name_texts.iter().map(|_| AtomicU32::new(0)).collect(),
             name_texts: old.name_texts.clone(),
         }
     }) else {
@@ -188,6 +189,21 @@ fn renew_info(code: &Bound<'_, PyAny>, old: &CodeInfo, gen: u64) -> bool {
     };
     cpython::set_code_info(code, info);
     true
+}
+
+/// Name `idx` of the code's `co_names`, interned in the table's session
+/// on first use (see `CodeInfo::names`).
+#[inline]
+pub(super) fn name_id(info: &CodeInfo, idx: usize) -> Option<StrId> {
+    let cell = info.names.get(idx)?;
+    let known = cell.load(Relaxed);
+    if known != 0 {
+        return Some(StrId(known - 1));
+    }
+    let text = info.name_texts.get(idx)?;
+    let id = session::with_gen(info.generation, |s| s.string(text))?;
+    cell.store(id.0 + 1, Relaxed);
+    Some(id)
 }
 
 /// Where the current thread is, in its innermost traced frame that already
