@@ -10,7 +10,7 @@ not exist at run time, so use them in annotations only.
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, Literal, TypeAlias, TypedDict, final
+from typing import Any, Literal, TypeAlias, TypedDict, TypeVar, final
 
 from racetrace.config import RecordConfig, RunConfig
 
@@ -40,6 +40,7 @@ __all__ = [
     "trace_sources",
     "DEFAULT_DEADLOCK_TIMEOUT",
     "DporExplorer",
+    "shared_objects",
     "MarkerPlan",
     "shrink_schedule",
     "TASK_AFTER_ALL",
@@ -63,6 +64,8 @@ __all__ = [
     "record_task_end",
     "settrace",
     "gettrace",
+    "untraced",
+    "traced",
     "journal_open",
     "journal_read",
     "pct_shared_steps",
@@ -385,6 +388,16 @@ def settrace(func: Callable[[FrameType, str, Any], Any] | None) -> None:
 
 def gettrace() -> Callable[[FrameType, str, Any], Any] | None:
     """``sys.gettrace``: what the program installed, in a traced thread."""
+
+_R = TypeVar("_R")
+
+def untraced(func: Callable[..., _R], *args: Any) -> _R:
+    """``func(*args)`` without racetrace's tracer in this thread (3.11; the
+    call alone on 3.12+): the controlled loop's own work between steps."""
+
+def traced(func: Callable[..., _R], *args: Any) -> _R:
+    """``func(*args)`` with the tracer the innermost ``untraced`` took out
+    back in place."""
 
 # --- workers.rs: worker processes of a parallel exploration (racetrace.parallel) --
 

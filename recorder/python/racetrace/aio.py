@@ -24,6 +24,14 @@ events are the task's, and the explorer treats them as one transition.
 - When every task waits and no timer or callback is pending, the run
   stops at once with a deadlock naming each task, where it waits and for
   what.
+- The loop's own work between the steps and callbacks it runs (choosing,
+  bookkeeping, where a task waits) is racetrace's, which the recorder
+  ignores; on 3.11 it still paid for every call, line and return reported
+  to the tracer, so it runs without it (``_native.untraced``), and what
+  must be seen runs through ``_native.traced``: each step and callback,
+  and the marks of ``aio_marks``. (An object whose last reference the
+  loop's own work drops, a callback's argument, is finalized untraced
+  there.)
 """
 
 from __future__ import annotations
@@ -155,7 +163,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._acting = base
         self._dropped = False
         self._endings = aio_marks.Endings()
-        aio_marks.opened(self._endings)
+        _native.traced(aio_marks.opened, self._endings)
 
     # -- what BaseEventLoop leaves to subclasses (no I/O here) ----------
 
@@ -265,7 +273,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         # Named by where it was set (the `wait_for`, the `async with`).
         label = f"timeout at {os.path.basename(file)}:{line}" if line else "timeout"
         actor = _native.task_create(self._base, self._acting, label, file, line, func)
-        aio_marks.armed(timer)
+        _native.traced(aio_marks.armed, timer)
         self._names[actor] = label
         self._handle_actor[timer] = actor
         self._timeouts.set(timer, actor)
@@ -325,7 +333,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 self._rt_quiet = h in self._timers
                 self._timers.discard(h)
                 try:
-                    h._run()
+                    _native.traced(h._run)
                 finally:
                     self._passing = None
                     self._rt_quiet = False
@@ -433,18 +441,18 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 _native.task_begin(self._base, actor, *where)
                 if isinstance(h, aio_futures.ObservedTimeout):
                     self._timeouts.ran(h)
-                    aio_marks.due(h)
+                    _native.traced(aio_marks.due, h)
                     if not h._cancelled:
-                        aio_marks.fired(h)
+                        _native.traced(aio_marks.fired, h)
                         self._vt = max(self._vt, h.when())  # its time has come
                 if not h._cancelled:  # (then its step does nothing)
-                    h._run()
+                    _native.traced(h._run)
                 return True
             file, line, func = aio_where.where(aio_where.coro_frame(task))
             _native.task_begin(self._base, actor, file, line, func)
             if isinstance(task, aio_futures.ObservedTask):
-                aio_marks.stepping(task)
-            h._run()
+                _native.traced(aio_marks.stepping, task)
+            _native.traced(h._run)
             if not _done(task):
                 # It suspends where it waits now.
                 self._ending = (actor, False, aio_where.where(aio_where.coro_frame(task)))
@@ -523,7 +531,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         shutdown are ordered both ways, as any two conflicting steps."""
         for t in self._actors:
             if t not in workers and isinstance(t, aio_futures.ObservedTask):
-                aio_marks.shut(t)
+                _native.traced(aio_marks.shut, t)
         for t in list(self._actors):
             if not _done(t):
                 t.cancel()

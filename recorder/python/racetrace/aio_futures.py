@@ -31,7 +31,32 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from racetrace.aio_marks import begun as _begun, disarmed as _disarmed, ended as _ended, failed as _failed, saw as _saw
+from racetrace import _native, aio_marks
+
+# The marks are called through `traced`: the loop's own work, which may
+# make a task or end a future, runs untraced (see `ControlledLoop`), and
+# a mark must be seen wherever it is made.
+_traced = _native.traced
+
+
+def _begun(fut: Any) -> None:
+    _traced(aio_marks.begun, fut)
+
+
+def _saw(fut: Any) -> None:
+    _traced(aio_marks.saw, fut)
+
+
+def _ended(fut: Any) -> None:
+    _traced(aio_marks.ended, fut)
+
+
+def _failed(endings: aio_marks.Endings) -> None:
+    _traced(aio_marks.failed, endings)
+
+
+def _disarmed(timer: Any) -> None:
+    _traced(aio_marks.disarmed, timer)
 
 
 def _quiet(fut: asyncio.Future[Any]) -> bool:

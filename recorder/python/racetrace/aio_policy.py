@@ -41,7 +41,8 @@ class ProgramLoop(ControlledLoop):
             _native.task_rebase(self._base, runner)
             self._base = self._acting = runner
         try:
-            super().run_forever()
+            # The loop's own work is not traced (see `ControlledLoop`).
+            _native.untraced(super().run_forever)
         except _native.RunAborted:
             # The run was stopped: what the loop leaves is dropped quietly
             # (`asyncio.run` goes on to close it as the thread unwinds).

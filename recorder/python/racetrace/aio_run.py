@@ -24,7 +24,18 @@ def run_tasks(
     """Runs ``fn(state)`` for each ``fn`` as a task of a controlled loop
     run by this thread (actor ``base``), until they are all done; returns
     the exceptions that ended them, by label. Appends to ``notes`` what the
-    run could not model (``TIMERS_VIRTUAL``, ``UNOBSERVED``)."""
+    run could not model (``TIMERS_VIRTUAL``, ``UNOBSERVED``). The loop's
+    own work runs untraced (see ``ControlledLoop``)."""
+    return _native.untraced(_run_tasks, fns, state, labels, base, notes)
+
+
+def _run_tasks(
+    fns: Sequence[Callable[[Any], Any]],
+    state: Any,
+    labels: Sequence[str],
+    base: int,
+    notes: list[str] | None,
+) -> list[tuple[str, BaseException]]:
     loop = ControlledLoop(base)
     errors: list[tuple[str, BaseException]] = []
     tasks: list[asyncio.Task[Any]] = []
@@ -32,7 +43,7 @@ def run_tasks(
     ended = False
     try:
         for fn, label in zip(fns, labels, strict=False):
-            coro: Any = fn(state)
+            coro: Any = _native.traced(fn, state)  # (program code, if not `async def`)
             try:
                 tasks.append(loop.create_task(coro, name=label))
             except BaseException:
@@ -45,7 +56,8 @@ def run_tasks(
         loop.leave()
         try:
             if ended:
-                _join_executor(loop)
+                # Joins threads: synchronization the run must see.
+                _native.traced(_join_executor, loop)
         finally:
             _abandon(loop)
             if notes is not None:

@@ -243,6 +243,17 @@ pub fn restore_trace(_py: Python<'_>, _saved: SavedTrace) {
     uninstall();
 }
 
+/// A tool of `sys.monitoring` occupies no thread's trace slot, and the
+/// events of code it does not trace are disabled where they happen: there
+/// is nothing to take out for a while.
+pub fn suspend_trace(_py: Python<'_>) -> Option<SavedTrace> {
+    None
+}
+
+pub fn resume_trace(_py: Python<'_>, _saved: &SavedTrace) {}
+
+pub fn suspend_again(_saved: &SavedTrace) {}
+
 // ---------------------------------------------------------------------------
 // The callbacks: `(code, offset, ...)` with the vectorcall convention.
 

@@ -199,6 +199,47 @@ pub fn hand_back(py: Python<'_>, saved: Option<SavedTrace>) {
     }
 }
 
+/// Takes racetrace's tracer out of the current thread's trace slot for a
+/// while (see `py::tracehooks::untraced`): 3.11 reports every call, line
+/// and return of a thread that has a trace function, and runs all of its
+/// code on the slower tracing path, even code the recorder then ignores.
+/// None when racetrace does not trace this thread. The tracer stays alive
+/// (the returned `SavedTrace` holds it): nothing of the actor ends.
+pub fn suspend_trace(py: Python<'_>) -> Option<SavedTrace> {
+    chain::current_native(py)?;
+    let saved = save_trace(py);
+    uninstall();
+    Some(saved)
+}
+
+/// Puts back the tracer `suspend_trace` took out, unless the slot was
+/// filled meanwhile (then whoever filled it keeps it).
+pub fn resume_trace(py: Python<'_>, saved: &SavedTrace) {
+    // SAFETY: the current thread state, GIL held; a plain field read.
+    if unsafe { !(*PyThreadState_Get()).c_tracefunc.is_null() } {
+        return;
+    }
+    let obj = saved
+        .obj
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |o| o.bind(py).as_ptr());
+    // SAFETY: GIL held; `saved` keeps the object alive during the call,
+    // and PyEval_SetTrace takes its own reference.
+    unsafe { PyEval_SetTrace(saved.func, obj) };
+}
+
+/// Takes the tracer `resume_trace` put back out again, if it is still the
+/// one in the slot.
+pub fn suspend_again(saved: &SavedTrace) {
+    let Some(obj) = saved.obj.as_ref() else {
+        return;
+    };
+    // SAFETY: the current thread state, GIL held; a plain field read.
+    if unsafe { (*PyThreadState_Get()).c_traceobj } == obj.as_ptr() {
+        uninstall();
+    }
+}
+
 /// Removes whatever trace function the current thread has.
 pub fn uninstall() {
     // SAFETY: GIL held (callers are Python functions or trace callbacks).
