@@ -117,10 +117,15 @@ class _DropAborted(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], RunAborted))
 
 
+#: The logger of thread pools' workers (loggers live as long as the process).
+_futures_log = logging.getLogger("concurrent.futures")
+
+
 def _quiet_aborted_in_logs() -> None:
-    log = logging.getLogger("concurrent.futures")
-    if not any(isinstance(f, _DropAborted) for f in log.filters):
-        log.addFilter(_DropAborted())
+    for f in _futures_log.filters:
+        if isinstance(f, _DropAborted):
+            return
+    _futures_log.addFilter(_DropAborted())
 
 
 def _check_not_nested() -> None:

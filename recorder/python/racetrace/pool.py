@@ -56,6 +56,13 @@ class _Worker:
             except BaseException:  # noqa: BLE001 - Thread._bootstrap reports its own
                 pass
             finally:
+                # Idle from here: no trace or profile function, no tracer
+                # of racetrace's (the actor ended when its bootstrap
+                # returned; what follows is not the program's, and would
+                # only pay for being reported).
+                tracehooks.real_settrace(None)
+                _thread_sys.setprofile(None)
+                _native.forget_thread()
                 # The end of an OS thread marks its Thread joined; this one
                 # goes on, so do it here (what `join` waits for): release
                 # the thread's state lock, or mark its handle done.
@@ -69,12 +76,8 @@ class _Worker:
                 handle = getattr(owner, "_handle", None)
                 if handle is not None and hasattr(handle, "_set_done") and not handle.is_done():
                     handle._set_done()
-            # Idle: no trace or profile function, no tracer of racetrace's,
-            # no thread-local data of the finished actor (what its thread's
+            # No thread-local data of the finished actor (what its thread's
             # end would have dropped).
-            tracehooks.real_settrace(None)
-            _thread_sys.setprofile(None)
-            _native.forget_thread()
             _native.clear_thread_locals()
             with _idle_lock:
                 _idle.append(self)
