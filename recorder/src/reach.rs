@@ -28,8 +28,9 @@
 //! [`LIMIT`] objects are listed: a state holding a large structure is
 //! named by its first objects (the rest are named as the run meets them).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
+use crate::fasthash::IntSet;
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -123,7 +124,7 @@ impl Skips {
 struct Walk<'py> {
     skips: &'py Skips,
     out: Vec<Bound<'py, PyAny>>,
-    seen: HashSet<usize>,
+    seen: IntSet<usize>,
     todo: VecDeque<Bound<'py, PyAny>>,
 }
 
@@ -242,7 +243,7 @@ pub fn shared_objects<'py>(
     let mut walk = Walk {
         skips,
         out: Vec::new(),
-        seen: HashSet::new(),
+        seen: IntSet::default(),
         todo: VecDeque::new(),
     };
     walk.add(state.clone());

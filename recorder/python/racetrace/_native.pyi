@@ -391,8 +391,8 @@ def gettrace() -> Callable[[FrameType, str, Any], Any] | None:
 
 _R = TypeVar("_R")
 
-def untraced(func: Callable[..., _R], *args: Any) -> _R:
-    """``func(*args)`` without racetrace's tracer in this thread (3.11; the
+def untraced(func: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+    """``func(*args, **kwargs)`` without racetrace's tracer in this thread (3.11; the
     call alone on 3.12+): the controlled loop's own work between steps."""
 
 def traced(func: Callable[..., _R], *args: Any) -> _R:

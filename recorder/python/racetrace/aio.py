@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import heapq
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from racetrace import _native, aio_base, aio_futures, aio_marks, aio_timeouts, aio_where
 
@@ -110,6 +111,20 @@ def _is_timeout(callback: object) -> bool:
 
 
 _RELEASE_WAITER = getattr(asyncio.tasks, "_release_waiter", None)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _loop_work(method: _F) -> _F:
+    """A method of the loop's own work that a step calls (the C code of a
+    task scheduling its next step, the program making a task or a
+    future): it runs untraced, as the loop's work between steps does."""
+
+    @functools.wraps(method)
+    def untraced(*args: Any, **kwargs: Any) -> Any:
+        return _native.untraced(method, *args, **kwargs)
+
+    return untraced  # type: ignore[return-value]
 
 
 #: The loop's own looks at its tasks, which are no step's: the C methods
@@ -184,6 +199,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             return _native.task_now()
         return self._passing
 
+    @_loop_work
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> asyncio.Task[Any]:  # type: ignore[override]
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
@@ -232,6 +248,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._notes.add(UNOBSERVED)
         return actor
 
+    @_loop_work
     def call_soon_threadsafe(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
@@ -257,6 +274,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         _native.task_ready(actor, _native.task_now())
         return handle
 
+    @_loop_work
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
@@ -279,13 +297,16 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._timeouts.set(timer, actor)
         return timer
 
+    @_loop_work
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         super()._timer_handle_cancelled(handle)  # type: ignore[misc]
         self._timeouts.recheck(False)
 
+    @_loop_work
     def create_future(self) -> asyncio.Future[Any]:
         return aio_futures.ObservedFuture(loop=self)
 
+    @_loop_work
     def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:

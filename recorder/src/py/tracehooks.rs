@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::cpython;
 
@@ -38,24 +38,25 @@ fn gettrace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     }
 }
 
-/// `fn(*args)` without racetrace's tracer in the calling thread: for the
+/// `fn(*args, **kwargs)` without racetrace's tracer in the calling thread: for the
 /// controlled event loop's own work between the steps it runs
 /// (`racetrace.aio`), code the recorder ignores but which, on 3.11, would
 /// still pay for every call, line and return reported to it. What must be
 /// seen inside (a step, a callback, a mark) runs through `traced`. Does
 /// only the call where the tracer takes no trace slot (3.12+).
 #[pyfunction]
-#[pyo3(signature = (func, *args))]
+#[pyo3(signature = (func, *args, **kwargs))]
 fn untraced<'py>(
     py: Python<'py>,
     func: Bound<'py, PyAny>,
     args: Bound<'py, PyTuple>,
+    kwargs: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let Some(saved) = cpython::suspend_trace(py) else {
-        return func.call1(args);
+        return func.call(args, kwargs.as_ref());
     };
     SUSPENDED.with(|s| s.borrow_mut().push(saved));
-    let out = func.call1(args);
+    let out = func.call(args, kwargs.as_ref());
     if let Some(saved) = SUSPENDED.with(|s| s.borrow_mut().pop()) {
         cpython::resume_trace(py, &saved);
     }

@@ -7,7 +7,7 @@
 //! for the mutex while holding the GIL). Callers compute names and reprs
 //! first, then lock to intern and write.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -85,8 +85,8 @@ pub struct Session {
     pub filter: Filter,
     /// What the process recognizes (callables, code objects, files).
     pub tables: Arc<StaticTables>,
-    strings: HashMap<String, StrId>,
-    locs: HashMap<CodeLoc, LocId>,
+    strings: IntMap<String, StrId>,
+    locs: IntMap<CodeLoc, LocId>,
     /// The same tables by id, to render locations and labels (reports of
     /// controlled runs).
     string_list: Vec<String>,
@@ -204,8 +204,8 @@ pub fn start(opts: StartOptions) -> Result<u64, String> {
             exclude: opts.exclude,
             default_excluded_dirs: opts.tables.excluded_dirs.clone(),
         },
-        strings: HashMap::new(),
-        locs: HashMap::new(),
+        strings: IntMap::default(),
+        locs: IntMap::default(),
         string_list: Vec::new(),
         loc_list: Vec::new(),
         obj_labels: Vec::new(),
