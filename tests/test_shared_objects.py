@@ -130,6 +130,14 @@ class MyInt(int):
     pass
 
 
+class Liar:
+    """Says it is an int (as a mock with a spec does): `isinstance` believes it."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        return int
+
+
 class Hidden:
     """Hides its attributes from ordinary attribute access."""
 
@@ -151,7 +159,7 @@ def graph(rng: random.Random, size: int) -> tuple[object, list[Callable[..., obj
 
     def leaf() -> object:
         return rng.choice(
-            [None, True, 7, MyInt(3), 2.5, "s", b"b", range(3), Node, types, len, print, (lambda: 0), frozenset({1})]
+            [None, True, 7, MyInt(3), Liar(), 2.5, "s", b"b", range(3), Node, types, len, print, (lambda: 0), frozenset({1})]
         )
 
     def some() -> object:

@@ -32,6 +32,7 @@ use std::collections::VecDeque;
 
 use crate::fasthash::IntSet;
 use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple, PyType};
@@ -113,6 +114,15 @@ impl Skips {
         {
             return false;
         }
+        // `isinstance` asks `__class__` when the type says no: ask it once,
+        // and when it names the type itself, the types are all there is.
+        let class = o.getattr_opt(intern!(py, "__class__")).ok().flatten();
+        if class.is_none_or(|c| c.is(&t)) {
+            return self
+                .skipped
+                .iter()
+                .any(|s| t.is_subclass(s.bind(py)).unwrap_or(false));
+        }
         self.skipped
             .iter()
             .any(|s| o.is_instance(s.bind(py)).unwrap_or(false))
@@ -186,7 +196,11 @@ fn children<'py>(skips: &Skips, o: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py
             Err(e) => Err(e),
         };
     }
-    let d = match skips.generic_getattr.bind(py).call1((o, "__dict__")) {
+    let d = match skips
+        .generic_getattr
+        .bind(py)
+        .call1((o, intern!(py, "__dict__")))
+    {
         Ok(d) => d,
         Err(e) if e.is_instance_of::<PyAttributeError>(py) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -206,12 +220,13 @@ fn callable_parts<'py>(
     parts: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<()> {
     let py = f.py();
-    if let Ok(closure) = f.getattr("__closure__") {
+    // `getattr(f, name, None)`: a missing attribute is no error.
+    if let Ok(Some(closure)) = f.getattr_opt(intern!(py, "__closure__")) {
         if let Ok(cells) = closure.cast::<PyTuple>() {
             parts.extend(cells.iter());
         }
     }
-    if let Ok(me) = f.getattr("__self__") {
+    if let Ok(Some(me)) = f.getattr_opt(intern!(py, "__self__")) {
         if !me.is_none() && !me.is_instance(skips.module.bind(py))? {
             parts.push(me);
         }
@@ -258,7 +273,7 @@ pub fn shared_objects<'py>(
     }
     let mut namespaces = Vec::new();
     for f in threads {
-        let Ok(g) = f.getattr("__globals__") else {
+        let Ok(Some(g)) = f.getattr_opt(intern!(py, "__globals__")) else {
             continue;
         };
         let Ok(g) = g.cast_into::<PyDict>() else {
