@@ -120,6 +120,7 @@ class Node:
 
 class Slotted:
     __slots__ = ("a",)
+    a: object
 
 
 class MyList(list):  # type: ignore[type-arg]
@@ -134,7 +135,7 @@ class Liar:
     """Says it is an int (as a mock with a spec does): `isinstance` believes it."""
 
     @property  # type: ignore[misc]
-    def __class__(self) -> type:  # type: ignore[override]
+    def __class__(self) -> type:
         return int
 
 
@@ -209,7 +210,7 @@ def graph(rng: random.Random, size: int) -> tuple[object, list[Callable[..., obj
             object.__setattr__(owner, "h", value)
     held = [rng.choice(made) for _ in range(3)]
 
-    def closure_fn(s: object) -> object:
+    def closure_fn(s: object, **kw: object) -> object:
         return (held[0], held[1])
 
     def empty_cell() -> Callable[[], object]:
@@ -222,7 +223,7 @@ def graph(rng: random.Random, size: int) -> tuple[object, list[Callable[..., obj
 
     threads: list[Callable[..., object]] = [closure_fn, empty_cell()]
     node = next((o for o in made if type(o) is Node), root)
-    threads.append(method_of(node))  # type: ignore[arg-type]
+    threads.append(method_of(node))
     threads.append(functools.partial(closure_fn, held[2], k=rng.choice(made)))
     threads.append(type(rng.choice(made)).__init__)
     rng.shuffle(threads)
