@@ -402,3 +402,52 @@ def test_a_forked_child_explores_with_threads_of_its_own(tmp_path: Path) -> None
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "child 0" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_threads_are_made_as_plainly_and_thread_init_is_put_back() -> None:
+    """`Thread.__init__` runs untraced during a run (3.11): a subclass that
+    extends it, its signature and its keyword arguments behave as plainly,
+    the lost update of the threads it makes is still found, and the class
+    has its own `__init__` again after the run."""
+    import inspect
+    import threading
+
+    before = threading.Thread.__dict__["__init__"]
+    signature = inspect.signature(threading.Thread)
+
+    class Counter(threading.Thread):
+        def __init__(self, box: list[int], *, name: str) -> None:
+            super().__init__(name=name, daemon=True)
+            self.box = box
+
+        def run(self) -> None:
+            v = self.box[0]
+            self.box[0] = v + 1
+
+    seen: list[object] = []
+
+    def program() -> list[int]:
+        seen.append(inspect.signature(threading.Thread))
+        box = [0]
+        ts = [Counter(box, name=f"counter-{i}") for i in range(2)]
+        seen.append([(t.name, t.daemon) for t in ts])
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return box
+
+    res = racetrace.explore_dpor(lambda: None, [lambda s: program()], lambda s: True, shrink=False)
+    assert res.exhausted
+    assert seen[0] == signature
+    assert seen[1] == [("counter-0", True), ("counter-1", True)]
+    assert threading.Thread.__dict__["__init__"] is before
+    lost = racetrace.explore_interleavings(
+        lambda: [0],
+        [lambda box: Counter(box, name="a").run(), lambda box: Counter(box, name="b").run()],
+        lambda box: box[0] == 2,
+        strategy="random",
+        seed=1,
+        max_attempts=200,
+    )
+    assert not lost.property_holds
