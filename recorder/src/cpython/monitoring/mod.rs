@@ -43,8 +43,8 @@ pub use deaths::{start_watching_deaths, stop_watching_deaths, watch_death, Death
 pub use decode::{decode, decode_intercept};
 pub use frame::{for_each_frame, with_frame_object, Caller, Frame};
 pub use hook::{
-    install, install_in_other_threads, prepare, release_hooks, restore_trace, save_trace,
-    set_new_thread_handler, uninstall, SavedTrace,
+    install, install_in_other_threads, prepare, release_hooks, restore_trace, resume_trace,
+    save_trace, set_new_thread_handler, suspend_again, suspend_trace, uninstall, SavedTrace,
 };
 use layout::*;
 pub use objects::*;
