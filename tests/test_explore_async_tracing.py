@@ -51,8 +51,15 @@ def test_a_tracer_the_program_sets_in_a_task_sees_its_steps_across_awaits() -> N
     plainly = seen.pop()
     assert plainly, "the tracer saw the lines after the first await"
     res = racetrace.explore_dpor(Counter, [traced_worker, plain_worker], lambda s: True, shrink=False)
-    assert res.exhausted and res.num_explored >= 2
     assert seen == [plainly] * res.num_explored
+    if _native.HOOKS_NEW_THREADS:
+        # 3.12+: with a program's tracer set, accesses can go unseen (the
+        # lost update between the two tasks is not explored): the result
+        # says it may be incomplete instead of claiming it is not.
+        assert not res.exhausted
+        assert any("sys.settrace" in line for line in res.limits), res.limits
+    else:
+        assert res.exhausted and res.num_explored >= 2
 
 
 def test_a_lost_update_made_by_tasks_a_task_creates_is_found() -> None:
@@ -91,3 +98,26 @@ def test_what_runs_untraced_is_taken_back_and_an_error_restores_the_tracer() -> 
     res = racetrace.explore_dpor(Counter, [worker, worker], lambda s: s.value == 2, shrink=False)
     assert not res.property_holds
     assert "s.value = s.value + 1" in res.explanation
+
+
+def test_threads_that_set_a_tracer_are_explored_or_say_they_may_not_be() -> None:
+    def quiet(frame: FrameType, event: str, arg: Any) -> Any:
+        return None
+
+    def update(s: Counter) -> None:
+        v = s.value
+        s.value = v + 1
+
+    def worker(s: Counter) -> None:
+        sys.settrace(quiet)
+        try:
+            update(s)
+        finally:
+            sys.settrace(None)
+
+    res = racetrace.explore_dpor(Counter, [worker, worker], lambda s: s.value == 2, shrink=False, stop_on_first=False)
+    if _native.HOOKS_NEW_THREADS:
+        assert not res.exhausted
+        assert any("sys.settrace" in line for line in res.limits), res.limits
+    else:
+        assert res.exhausted and res.num_explored == 4 and len(res.failures) == 2

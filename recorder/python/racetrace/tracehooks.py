@@ -20,6 +20,10 @@ controlled run:
 
 :func:`uninstall` puts everything back, the program's latest hook included.
 
+On 3.12+ a controlled run only watches whether the program sets a trace
+function (:func:`watch_program_tracers`): with one set, an exploration has
+been seen to miss accesses, and the run says so.
+
 While installed, ``threading.Thread.__init__`` also runs without the tracer
 (``_native.untraced``): it makes the thread's started event and its
 excepthook, no operation a recording writes, but a dozen calls and their
@@ -31,8 +35,8 @@ from __future__ import annotations
 import functools
 import sys
 import threading
-from types import FrameType
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from racetrace import _native
@@ -91,6 +95,61 @@ def _thread_init(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
 
 _real_thread_init = threading.Thread.__init__
 functools.update_wrapper(_thread_init, _real_thread_init)
+
+
+#: What a controlled run says when the program set a trace function in one
+#: of its actors on CPython 3.12+ (see ``watch_program_tracers``).
+PROGRAM_TRACER = (
+    "the program set a trace function (sys.settrace) during the run: on CPython 3.12 and 3.13 an exploration"
+    " can miss accesses made while one is set, so some orders may not have been explored"
+)
+_tracer_set = False
+
+
+def _in_run() -> bool:
+    return _native.acting_actor(threading.current_thread()) is not None
+
+
+@functools.wraps(real_settrace)
+def _noting_settrace(func: TraceFunction | None) -> None:
+    global _tracer_set
+    if func is not None and _in_run():
+        _tracer_set = True
+    real_settrace(func)
+
+
+@functools.wraps(_real_thread_settrace)
+def _noting_thread_settrace(func: TraceFunction | None) -> None:
+    global _tracer_set
+    if func is not None:
+        _tracer_set = True
+    _real_thread_settrace(func)
+
+
+def watch_program_tracers() -> None:
+    """For a controlled run on 3.12+ (``sys.monitoring``): notes whether the
+    program sets a trace function in an actor, or one for the threads it
+    starts. With one set, the run's accesses have been seen to go missing
+    (a race between two threads that each set one was not explored), so
+    the run says so (``unwatch_program_tracers``) rather than claim it saw
+    everything. Nothing to do on 3.11, where the program's tracer runs
+    beside the recorder (``install``)."""
+    global _tracer_set
+    _tracer_set = False
+    if _native.HOOKS_NEW_THREADS:
+        sys.settrace = _noting_settrace
+        threading.settrace = _noting_thread_settrace
+
+
+def unwatch_program_tracers() -> list[str]:
+    """Ends ``watch_program_tracers``; what the run could not see."""
+    if not _native.HOOKS_NEW_THREADS:
+        return []
+    if sys.settrace is _noting_settrace:
+        sys.settrace = real_settrace
+    if threading.settrace is _noting_thread_settrace:
+        threading.settrace = _real_thread_settrace
+    return [PROGRAM_TRACER] if _tracer_set else []
 
 
 def install() -> None:
