@@ -244,7 +244,6 @@ def execute(
     queue.time = _virtual_time  # type: ignore[attr-defined]
     setattr(threading, pool.START_ATTR, pool.pooled_start)
     tracehooks.install()
-    tracehooks.watch_program_tracers()
     threading.excepthook = excepthook
     loops = aio_policy.install()
     _quiet_aborted_in_logs()
@@ -271,7 +270,6 @@ def execute(
         # Read before the actors unwind: a stuck one is still where it is.
         stuck_at = where_stuck(info["stuck_thread"])
         tracehooks.uninstall()
-        tracer_notes = tracehooks.unwatch_program_tracers()
         threading._time = _real_threading_time  # type: ignore[attr-defined]
         queue.time = _real_queue_time  # type: ignore[attr-defined]
         setattr(threading, pool.START_ATTR, pool.real_start_thread)
@@ -313,7 +311,7 @@ def execute(
         exception=box.exception,
         worker_exceptions=workers,
         preemptive=list(info["preemptive"]),
-        limits=[*info["limits"], *loop_notes, *tracer_notes],
+        limits=[*info["limits"], *loop_notes],
         stuck_at=stuck_at,
         timeouts_offered=info["timeouts_offered"],
     )

@@ -20,9 +20,12 @@ controlled run:
 
 :func:`uninstall` puts everything back, the program's latest hook included.
 
-On 3.12+ a controlled run only watches whether the program sets a trace
-function (:func:`watch_program_tracers`): with one set, an exploration has
-been seen to miss accesses, and the run says so.
+On 3.12+ the recorder takes no trace slot, and :func:`install` only
+replaces ``sys.settrace`` by ``_native.settrace``, which there is the
+interpreter's followed by ``sys.monitoring.restart_events()``: CPython 3.12
+and 3.13 drop the INSTRUCTION events of other tools on the code objects
+running when legacy tracing is turned on or off inside them, and a program
+that set a tracer in a traced function went on unseen from there.
 
 While installed, ``threading.Thread.__init__`` also runs without the tracer
 (``_native.untraced``): it makes the thread's started event and its
@@ -97,66 +100,18 @@ _real_thread_init = threading.Thread.__init__
 functools.update_wrapper(_thread_init, _real_thread_init)
 
 
-#: What a controlled run says when the program set a trace function in one
-#: of its actors on CPython 3.12+ (see ``watch_program_tracers``).
-PROGRAM_TRACER = (
-    "the program set a trace function (sys.settrace) during the run: on CPython 3.12 and 3.13 an exploration"
-    " can miss accesses made while one is set, so some orders may not have been explored"
-)
-_tracer_set = False
-
-
-def _in_run() -> bool:
-    return _native.acting_actor(threading.current_thread()) is not None
-
-
-@functools.wraps(real_settrace)
-def _noting_settrace(func: TraceFunction | None) -> None:
-    global _tracer_set
-    if func is not None and _in_run():
-        _tracer_set = True
-    real_settrace(func)
-
-
-@functools.wraps(_real_thread_settrace)
-def _noting_thread_settrace(func: TraceFunction | None) -> None:
-    global _tracer_set
-    if func is not None:
-        _tracer_set = True
-    _real_thread_settrace(func)
-
-
-def watch_program_tracers() -> None:
-    """For a controlled run on 3.12+ (``sys.monitoring``): notes whether the
-    program sets a trace function in an actor, or one for the threads it
-    starts. With one set, the run's accesses have been seen to go missing
-    (a race between two threads that each set one was not explored), so
-    the run says so (``unwatch_program_tracers``) rather than claim it saw
-    everything. Nothing to do on 3.11, where the program's tracer runs
-    beside the recorder (``install``)."""
-    global _tracer_set
-    _tracer_set = False
-    if _native.HOOKS_NEW_THREADS:
-        sys.settrace = _noting_settrace
-        threading.settrace = _noting_thread_settrace
-
-
-def unwatch_program_tracers() -> list[str]:
-    """Ends ``watch_program_tracers``; what the run could not see."""
-    if not _native.HOOKS_NEW_THREADS:
-        return []
-    if sys.settrace is _noting_settrace:
-        sys.settrace = real_settrace
-    if threading.settrace is _noting_thread_settrace:
-        threading.settrace = _real_thread_settrace
-    return [PROGRAM_TRACER] if _tracer_set else []
-
-
 def install() -> None:
     global _program_thread_hook, _installed, _found_init
-    if _installed or _native.HOOKS_NEW_THREADS:
+    if _installed:
+        return
+    if _native.HOOKS_NEW_THREADS:
         # Under sys.monitoring (3.12+) the recorder occupies no trace slot
-        # and sees new threads by itself: the program's tracers are its own.
+        # and sees new threads by itself: the program's tracers are its
+        # own, but setting one must not take the recorder's events away.
+        # (`_native.settrace` there is the interpreter's, then
+        # `sys.monitoring.restart_events()`: see `cpython/monitoring`.)
+        _installed = True
+        sys.settrace = _native.settrace
         return
     _installed = True
     _program_thread_hook = _real_thread_gettrace()
@@ -174,6 +129,9 @@ def uninstall() -> None:
     if not _installed:
         return
     _installed = False
+    if _native.HOOKS_NEW_THREADS:
+        sys.settrace = real_settrace
+        return
     sys.settrace = real_settrace
     sys.gettrace = real_gettrace
     threading.settrace = _real_thread_settrace
