@@ -18,6 +18,16 @@ class Counter:
         self.value = 0
 
 
+def quiet(frame: FrameType, event: str, arg: Any) -> Any:
+    """A program's tracer that asks for nothing."""
+    return None
+
+
+def update(s: Counter) -> None:
+    v = s.value
+    s.value = v + 1
+
+
 def test_a_tracer_the_program_sets_in_a_task_sees_its_steps_across_awaits() -> None:
     seen: list[list[int]] = []
 
@@ -96,13 +106,6 @@ def test_what_runs_untraced_is_taken_back_and_an_error_restores_the_tracer() -> 
 
 
 def test_threads_that_set_a_tracer_are_explored_whole() -> None:
-    def quiet(frame: FrameType, event: str, arg: Any) -> Any:
-        return None
-
-    def update(s: Counter) -> None:
-        v = s.value
-        s.value = v + 1
-
     def worker(s: Counter) -> None:
         sys.settrace(quiet)
         try:
@@ -120,19 +123,12 @@ def test_a_tracer_set_and_removed_inside_a_traced_function_leaves_the_rest_seen(
     inside a function whose code the recorder instruments; the accesses
     after it, in the same function and in the ones it calls, are seen."""
 
-    def quiet(frame: FrameType, event: str, arg: Any) -> Any:
-        return None
-
-    def helper(s: Counter) -> None:
-        v = s.value
-        s.value = v + 1
-
     def worker(s: Counter) -> None:
         sys.settrace(quiet)
         sys.settrace(None)
         v = s.value
         s.value = v + 1
-        helper(s)
+        update(s)
 
     res = racetrace.explore_dpor(Counter, [worker, worker], lambda s: s.value == 4, shrink=False, stop_on_first=False)
     assert res.exhausted and not res.property_holds

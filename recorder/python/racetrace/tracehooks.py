@@ -129,10 +129,9 @@ def uninstall() -> None:
     if not _installed:
         return
     _installed = False
-    if _native.HOOKS_NEW_THREADS:
-        sys.settrace = real_settrace
-        return
     sys.settrace = real_settrace
+    if _native.HOOKS_NEW_THREADS:
+        return
     sys.gettrace = real_gettrace
     threading.settrace = _real_thread_settrace
     threading.gettrace = _real_thread_gettrace

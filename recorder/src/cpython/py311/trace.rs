@@ -157,6 +157,11 @@ pub fn save_trace(py: Python<'_>) -> SavedTrace {
 
 /// Puts a saved trace function back in the current thread (replacing ours).
 pub fn restore_trace(py: Python<'_>, saved: SavedTrace) {
+    set_trace(py, &saved);
+}
+
+/// Installs `saved` in the current thread's trace slot.
+fn set_trace(py: Python<'_>, saved: &SavedTrace) {
     let obj = saved
         .obj
         .as_ref()
@@ -219,13 +224,7 @@ pub fn resume_trace(py: Python<'_>, saved: &SavedTrace) {
     if unsafe { !(*PyThreadState_Get()).c_tracefunc.is_null() } {
         return;
     }
-    let obj = saved
-        .obj
-        .as_ref()
-        .map_or(std::ptr::null_mut(), |o| o.bind(py).as_ptr());
-    // SAFETY: GIL held; `saved` keeps the object alive during the call,
-    // and PyEval_SetTrace takes its own reference.
-    unsafe { PyEval_SetTrace(saved.func, obj) };
+    set_trace(py, saved);
 }
 
 /// Takes the tracer `resume_trace` put back out again, if it is still the
